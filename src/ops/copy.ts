@@ -1,0 +1,28 @@
+/** Raw strided copies and fills (kernels/copy.wgsl); the building block of the shape ops. */
+import { rt } from '../tensor/device.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Uniforms } from '../tensor/uniforms.js';
+import { groups, MAX_RANK } from './util.js';
+
+const WG = 64;
+
+/** out[obase + c·ostride] = x[ibase + c·istride] for every index c of `shape`. Works on i32 too. */
+export function stridedCopy(x: Tensor, out: Tensor, shape: readonly number[], istride: readonly number[], ostride: readonly number[], ibase = 0, obase = 0): void {
+  if (shape.length > MAX_RANK) throw new Error(`copy: rank ${shape.length} > ${MAX_RANK}`);
+  const n = shape.reduce((p, d) => p * d, 1);
+  if (n === 0) return;
+  const u = new Uniforms().u32(n, shape.length, ibase, obase, 0, 0, 0, 0).vec4u(shape, 2).vec4u(istride, 2).vec4u(ostride, 2);
+  rt().dispatch({ kernel: 'copy', uniforms: u, buffers: [x.buffer, out.buffer], workgroups: groups(n, WG) });
+}
+
+const bits = new DataView(new ArrayBuffer(4));
+
+/** Sets every element of `out` to `value` (as f32 or i32 according to out.dtype). */
+export function fillRaw(out: Tensor, value: number): Tensor {
+  if (out.size === 0) return out;
+  if (out.dtype === 'f32') bits.setFloat32(0, value, true);
+  else bits.setInt32(0, value, true);
+  const u = new Uniforms().u32(out.size, 0, 0, 0, bits.getUint32(0, true), 0, 0, 0);
+  rt().dispatch({ kernel: 'copy', entry: 'fill', uniforms: u, buffers: [null, out.buffer], workgroups: groups(out.size, WG) });
+  return out;
+}
