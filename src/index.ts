@@ -5,5 +5,5 @@ export { Tensor, tensor, empty, view, type DType, type Shape } from './tensor/te
 export { scope, keep } from './tensor/scope.js';
 export { Uniforms } from './tensor/uniforms.js';
 export { backward, noGrad, isGradEnabled, releaseGraph, record } from './autograd/tape.js';
-export * as ops from './ops/index.js';
+export * as ops from './ops/all.js';
 export { Rng } from './util/random.js';

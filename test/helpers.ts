@@ -2,7 +2,7 @@
 import * as assert from 'uvu/assert';
 import { Rng } from '../src/util/random.js';
 import { backward, scope, tensor, type Tensor } from '../src/index.js';
-import * as ops from '../src/ops/index.js';
+import * as ops from '../src/ops/all.js';
 
 export const rng = new Rng(12345);
 

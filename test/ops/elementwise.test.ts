@@ -1,5 +1,5 @@
 import { test } from 'uvu';
-import * as ops from '../../src/ops/index.js';
+import * as ops from '../../src/ops/all.js';
 import { checkOp, randArray, prod } from '../helpers.js';
 
 // float64 reference of broadcasting binary ops

@@ -1,0 +1,17 @@
+/** A benchmark case: `run()` records GPU work (no awaits); the harness syncs and times it. */
+export interface BenchCase {
+  /** row label, e.g. "conv2d fwd 64ch@32² N64" */
+  name: string;
+  /** work per run(): floating-point operations (for GFLOP/s) */
+  flops?: number;
+  /** bytes moved per run() (for GB/s) */
+  bytes?: number;
+  /** images processed per run() (for images/s) */
+  images?: number;
+  /** allocate inputs; called once */
+  setup(): void | Promise<void>;
+  /** record the work once */
+  run(): void;
+  /** free everything */
+  teardown(): void;
+}
