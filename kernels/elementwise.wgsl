@@ -21,6 +21,19 @@ struct U {
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// vec4 views of the same bindings for the flat paths (used when n % 4 == 0): a per-invocation
+// vec4 load is ~4x cheaper than four scalar ones on lavapipe, and no worse on GPUs.
+@group(0) @binding(1) var<storage, read> a4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> out4: array<vec4f>;
+
+fn unary_op4(x: vec4f) -> vec4f {
+  return vec4f(unary_op(x.x), unary_op(x.y), unary_op(x.z), unary_op(x.w));
+}
+
+fn binary_op4(x: vec4f, y: vec4f) -> vec4f {
+  return vec4f(binary_op(x.x, y.x), binary_op(x.y, y.y), binary_op(x.z, y.z), binary_op(x.w, y.w));
+}
 
 fn unary_op(x: f32) -> f32 {
   switch OP {
@@ -99,4 +112,26 @@ fn inplace(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let i = flat_id(wid, nwg, lid);
   if (i >= u.n) { return; }
   out[i] = binary_op(out[i], b[i]);
+}
+
+// vec4 variants: u.n counts vec4s.
+@compute @workgroup_size(WG)
+fn unary4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_id(wid, nwg, lid);
+  if (i >= u.n) { return; }
+  out4[i] = unary_op4(a4[i]);
+}
+
+@compute @workgroup_size(WG)
+fn binary4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_id(wid, nwg, lid);
+  if (i >= u.n) { return; }
+  out4[i] = binary_op4(a4[i], b4[i]);
+}
+
+@compute @workgroup_size(WG)
+fn inplace4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_id(wid, nwg, lid);
+  if (i >= u.n) { return; }
+  out4[i] = binary_op4(out4[i], b4[i]);
 }

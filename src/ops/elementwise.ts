@@ -23,13 +23,15 @@ export const BinaryOp = {
 /** Raw unary kernel (no autograd). */
 export function unaryRaw(op: number, x: Tensor, alpha = 0, beta = 0, out?: Tensor): Tensor {
   const y = out ?? empty(x.shape, 'f32');
+  const v4 = x.size % 4 === 0;
+  const n = v4 ? x.size / 4 : x.size;
   rt().dispatch({
     kernel: 'elementwise',
-    entry: 'unary',
+    entry: v4 ? 'unary4' : 'unary',
     constants: { OP: op },
-    uniforms: new Uniforms().u32(x.size, 0).f32(alpha, beta),
+    uniforms: new Uniforms().u32(n, 0).f32(alpha, beta),
     buffers: [x.buffer, null, y.buffer],
-    workgroups: groups(x.size, WG),
+    workgroups: groups(n, WG),
   });
   return y;
 }
@@ -40,15 +42,17 @@ export function binaryRaw(op: number, a: Tensor, b: Tensor, alpha = 0, beta = 0,
   if (shape.length > MAX_RANK) throw new Error(`${name}: rank ${shape.length} > ${MAX_RANK}`);
   const y = out ?? empty(shape, 'f32');
   const bcast = !(sameShape(a.shape, shape) && sameShape(b.shape, shape));
-  const u = new Uniforms().u32(y.size, shape.length).f32(alpha, beta);
+  const v4 = !bcast && y.size % 4 === 0;
+  const n = v4 ? y.size / 4 : y.size;
+  const u = new Uniforms().u32(n, shape.length).f32(alpha, beta);
   u.vec4u(shape, 2).vec4u(broadcastStrides(a.shape, shape), 2).vec4u(broadcastStrides(b.shape, shape), 2);
   rt().dispatch({
     kernel: 'elementwise',
-    entry: 'binary',
+    entry: v4 ? 'binary4' : 'binary',
     constants: { OP: op, BCAST: bcast ? 1 : 0 },
     uniforms: u,
     buffers: [a.buffer, b.buffer, y.buffer],
-    workgroups: groups(y.size, WG),
+    workgroups: groups(n, WG),
   });
   return y;
 }
@@ -56,13 +60,15 @@ export function binaryRaw(op: number, a: Tensor, b: Tensor, alpha = 0, beta = 0,
 /** target = op(target, b) in place; same shapes, no autograd. */
 export function binaryInPlace(op: number, target: Tensor, b: Tensor, alpha = 0, beta = 0): void {
   if (!sameShape(target.shape, b.shape)) throw new Error(`in-place op: shapes [${target.shape}] and [${b.shape}] differ`);
+  const v4 = target.size % 4 === 0;
+  const n = v4 ? target.size / 4 : target.size;
   rt().dispatch({
     kernel: 'elementwise',
-    entry: 'inplace',
+    entry: v4 ? 'inplace4' : 'inplace',
     constants: { OP: op },
-    uniforms: new Uniforms().u32(target.size, 0).f32(alpha, beta),
+    uniforms: new Uniforms().u32(n, 0).f32(alpha, beta),
     buffers: [null, b.buffer, target.buffer],
-    workgroups: groups(target.size, WG),
+    workgroups: groups(n, WG),
   });
 }
 

@@ -1,1 +1,143 @@
-export {};
+/**
+ * BatchNorm2d over NHWC activations (kernels/batchnorm.wgsl). Statistics are column reductions
+ * of the [N·H·W, C] matrix in two stages (Welford partials per row slab, then a Chan merge per
+ * channel), so they are numerically stable and need no transpose.
+ */
+import { rt } from '../tensor/device.js';
+import { empty, type Tensor } from '../tensor/tensor.js';
+import { Uniforms } from '../tensor/uniforms.js';
+import { record } from '../autograd/tape.js';
+import { assertF32, groups } from './util.js';
+
+const WG = 64;
+/** aim for about this many invocations in the partial reductions */
+const TARGET_PARALLEL = 4096;
+
+export interface BatchNormOptions {
+  /** true: batch statistics (and running-stat update); false: running statistics */
+  training: boolean;
+  /** running-stat update factor, PyTorch's default 0.1 */
+  momentum?: number;
+  /** added to the variance, default 1e-5 */
+  eps?: number;
+}
+
+function slabsFor(rows: number, C: number): { slabRows: number; slabs: number } {
+  const want = Math.max(1, Math.min(1024, Math.ceil(TARGET_PARALLEL / C), Math.ceil(rows / 16)));
+  const slabRows = Math.ceil(rows / want);
+  return { slabRows, slabs: Math.ceil(rows / slabRows) };
+}
+
+/**
+ * y = γ·(x − mean)/sqrt(var + eps) + β per channel of x [N, H, W, C]; γ, β, runningMean,
+ * runningVar are [C]. In training mode the batch statistics (biased variance) normalise, and
+ * runningMean/runningVar are updated in place: r = (1 − m)·r + m·batch (unbiased variance for
+ * runningVar). Gradients flow to x, γ and β.
+ */
+export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, opts: BatchNormOptions): Tensor {
+  const op = 'batchNorm2d';
+  for (const [t, what] of [[x, 'x'], [gamma, 'gamma'], [beta, 'beta'], [runningMean, 'runningMean'], [runningVar, 'runningVar']] as const) {
+    assertF32(t, `${op} ${what}`);
+  }
+  if (x.rank !== 4) throw new Error(`${op}: x must be NHWC [N, H, W, C], got [${x.shape}]`);
+  const C = x.shape[3]!;
+  for (const [t, what] of [[gamma, 'gamma'], [beta, 'beta'], [runningMean, 'runningMean'], [runningVar, 'runningVar']] as const) {
+    if (t.rank !== 1 || t.shape[0] !== C) throw new Error(`${op}: ${what} must have shape [${C}] for x [${x.shape}], got [${t.shape}]`);
+  }
+  const rows = x.shape[0]! * x.shape[1]! * x.shape[2]!;
+  if (rows === 0 || C === 0) throw new Error(`${op}: empty input [${x.shape}]`);
+  if (opts.training && rows < 2) throw new Error(`${op}: training needs more than 1 value per channel, got x [${x.shape}]`);
+  const eps = opts.eps ?? 1e-5;
+  const momentum = opts.momentum ?? 0.1;
+  const training = opts.training;
+  const { slabRows, slabs } = slabsFor(rows, C);
+  const uni = () => new Uniforms().u32(rows, C, slabRows, slabs).f32(eps, momentum).u32(training ? 1 : 0, 0);
+  const r = rt();
+
+  const stats = empty([4 * C]);
+  if (training) {
+    const partial = empty([slabs * 2 * C]);
+    r.dispatch({ kernel: 'batchnorm', entry: 'stats_partial', uniforms: uni(), buffers: [x.buffer, partial.buffer], workgroups: groups(slabs * C, WG) });
+    r.dispatch({
+      kernel: 'batchnorm',
+      entry: 'finalize_train',
+      uniforms: uni(),
+      buffers: [null, partial.buffer, stats.buffer, runningMean.buffer, runningVar.buffer, gamma.buffer, beta.buffer],
+      workgroups: groups(C, WG),
+    });
+    partial.dispose();
+  } else {
+    r.dispatch({
+      kernel: 'batchnorm',
+      entry: 'finalize_eval',
+      uniforms: uni(),
+      buffers: [null, null, stats.buffer, runningMean.buffer, runningVar.buffer, gamma.buffer, beta.buffer],
+      workgroups: groups(C, WG),
+    });
+  }
+  const y = empty(x.shape);
+  r.dispatch({
+    kernel: 'batchnorm',
+    entry: 'normalize',
+    uniforms: uni(),
+    buffers: [x.buffer, null, stats.buffer, null, null, null, null, y.buffer],
+    workgroups: groups(rows * C, WG),
+  });
+
+  const out = record(
+    op,
+    y,
+    [x, gamma, beta],
+    (g, needs) => {
+      let dx: Tensor | null = null;
+      if (!training && !needs[1] && !needs[2]) {
+        // frozen network in eval mode: dx = dy·γ·invstd only
+        dx = empty(x.shape);
+        r.dispatch({
+          kernel: 'batchnorm',
+          entry: 'grad_x_eval',
+          uniforms: uni(),
+          buffers: [null, null, stats.buffer, null, null, null, null, dx.buffer, g.buffer],
+          workgroups: groups(rows * C, WG),
+        });
+        return [dx, null, null];
+      }
+      const partial = empty([slabs * 2 * C]);
+      const coef = empty([3 * C]);
+      const dgamma = empty([C]);
+      const dbeta = empty([C]);
+      r.dispatch({
+        kernel: 'batchnorm',
+        entry: 'grad_partial',
+        uniforms: uni(),
+        buffers: [x.buffer, partial.buffer, stats.buffer, null, null, null, null, null, g.buffer],
+        workgroups: groups(slabs * C, WG),
+      });
+      r.dispatch({
+        kernel: 'batchnorm',
+        entry: 'grad_finalize',
+        uniforms: uni(),
+        buffers: [null, partial.buffer, stats.buffer, dgamma.buffer, dbeta.buffer, gamma.buffer, null, null, null, coef.buffer],
+        workgroups: groups(C, WG),
+      });
+      if (needs[0]) {
+        dx = empty(x.shape);
+        r.dispatch({
+          kernel: 'batchnorm',
+          entry: 'grad_x',
+          uniforms: uni(),
+          buffers: [x.buffer, null, null, null, null, null, null, dx.buffer, g.buffer, coef.buffer],
+          workgroups: groups(rows * C, WG),
+        });
+      }
+      partial.dispose();
+      coef.dispose();
+      if (!needs[1]) dgamma.dispose();
+      if (!needs[2]) dbeta.dispose();
+      return [dx, needs[1] ? dgamma : null, needs[2] ? dbeta : null];
+    },
+    [x, gamma, stats],
+  );
+  stats.dispose();
+  return out;
+}

@@ -34,6 +34,7 @@ const binCases: [string, (a: any, b: any) => any, (x: number, y: number) => numb
 ];
 const shapes: [number[], number[]][] = [
   [[7], [7]],
+  [[4, 6], [4, 6]], // flat vec4 path
   [[3, 5], [5]],
   [[2, 1, 5], [3, 1]],
   [[1], [4, 3]],
@@ -66,7 +67,7 @@ const unCases: [string, (x: any) => any, (x: number) => number, number, number][
 
 for (const [name, g, f, lo, hi] of unCases) {
   test(`${name} forward + gradient`, async () => {
-    for (const shape of [[1], [13], [3, 7, 5]]) {
+    for (const shape of [[1], [13], [3, 7, 5], [2, 6]]) {
       // keep values away from kinks so that finite differences are meaningful
       const x = randArray(prod(shape), undefined, lo, hi).map((v) => (Math.abs(v) < 0.02 || Math.abs(v - 0.3) < 0.02 || Math.abs(v + 0.5) < 0.02 ? v + 0.05 : v));
       await checkOp(`${name} [${shape}]`, [{ data: x, shape, grad: true }], ([t]) => g(t), ([a]) => a!.map(f));

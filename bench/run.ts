@@ -1,0 +1,97 @@
+/**
+ * `npm run bench [-- FILTER...] [--json FILE] [--time MS]`: kernel and model throughput on the
+ * current adapter, each row as GFLOP/s (or GB/s, images/s) and as a % of the adapter's measured
+ * FMA peak. Cases live in bench/cases/*.ts (each exports `cases: BenchCase[]`).
+ */
+import { readdirSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Bench } from 'tinybench';
+import { init, rt, shutdown } from '../src/index.js';
+import type { BenchCase } from './types.js';
+import { peakCase } from './cases/peak.js';
+
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+
+const { values, positionals } = parseArgs({
+  options: {
+    json: { type: 'string' },
+    time: { type: 'string', default: '1500' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  allowPositionals: true,
+});
+if (values.help) {
+  console.log('usage: npm run bench [-- FILTER...] [--json FILE] [--time MS_PER_CASE]');
+  process.exit(0);
+}
+const timeMs = Number(values.time);
+if (!(timeMs > 0)) throw new Error(`--time must be a positive number of milliseconds, got ${values.time}`);
+
+export interface Row {
+  name: string;
+  ms: number;
+  gflops?: number;
+  gbps?: number;
+  imagesPerSec?: number;
+  pctPeak?: number;
+  samples: number;
+}
+
+async function measure(c: BenchCase): Promise<Row> {
+  await c.setup();
+  try {
+    const bench = new Bench({ time: timeMs, iterations: 3, warmupIterations: 2, warmupTime: 200 });
+    bench.add(c.name, async () => {
+      c.run();
+      await rt().sync();
+    });
+    await bench.run();
+    const r = bench.tasks[0]!.result;
+    if (r.state === 'errored') throw r.error;
+    if (r.state !== 'completed' && r.state !== 'aborted-with-statistics') throw new Error(`${c.name}: ${r.state}`);
+    const ms = r.latency.p50;
+    const row: Row = { name: c.name, ms, samples: r.latency.samplesCount };
+    if (c.flops) row.gflops = c.flops / ms / 1e6;
+    if (c.bytes) row.gbps = c.bytes / ms / 1e6;
+    if (c.images) row.imagesPerSec = (c.images / ms) * 1e3;
+    return row;
+  } finally {
+    c.teardown();
+  }
+}
+
+const here = import.meta.dirname;
+const files = readdirSync(join(here, 'cases')).filter((f) => f.endsWith('.ts') && f !== 'peak.ts').sort();
+const all: BenchCase[] = [];
+for (const f of files) {
+  const mod = (await import(join(here, 'cases', f))) as { cases?: BenchCase[] };
+  all.push(...(mod.cases ?? []));
+}
+const selected = all.filter((c) => positionals.length === 0 || positionals.some((p) => c.name.toLowerCase().includes(p.toLowerCase())));
+if (selected.length === 0) {
+  console.error(`no benchmark case matches ${positionals.join(' ')}; cases: \n  ${all.map((c) => c.name).join('\n  ')}`);
+  process.exit(1);
+}
+
+const runtime = await init();
+console.log(`adapter: ${runtime.adapterName}`);
+const peak = await measure(peakCase);
+console.log(`measured FMA peak: ${peak.gflops!.toFixed(1)} GFLOP/s\n`);
+const rows: Row[] = [];
+const pad = Math.max(...selected.map((c) => c.name.length), 10);
+console.log(`${'case'.padEnd(pad)}  ${'ms'.padStart(9)}  ${'GFLOP/s'.padStart(8)}  ${'% peak'.padStart(6)}  ${'GB/s'.padStart(7)}  ${'img/s'.padStart(8)}`);
+for (const c of selected) {
+  const row = await measure(c);
+  if (row.gflops) row.pctPeak = (100 * row.gflops) / peak.gflops!;
+  rows.push(row);
+  const f = (v: number | undefined, w: number, d = 1) => (v === undefined ? '-'.padStart(w) : v.toFixed(d).padStart(w));
+  console.log(`${row.name.padEnd(pad)}  ${f(row.ms, 9, 2)}  ${f(row.gflops, 8)}  ${f(row.pctPeak, 6)}  ${f(row.gbps, 7)}  ${f(row.imagesPerSec, 8, 0)}`);
+}
+if (values.json) {
+  const doc = { adapter: runtime.adapterName, date: new Date().toISOString(), peakGflops: peak.gflops, rows };
+  writeFileSync(values.json + '.tmp', JSON.stringify(doc, null, 2));
+  renameSync(values.json + '.tmp', values.json);
+  console.log(`\nwrote ${values.json}`);
+}
+shutdown();

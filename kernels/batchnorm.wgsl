@@ -1,0 +1,181 @@
+// BatchNorm2d over NHWC activations viewed as a [rows, C] matrix (rows = N·H·W): every statistic
+// is a column reduction, so invocations own channels (consecutive lanes read consecutive
+// addresses) and loop over a slab of rows; a second, per-channel pass merges the slabs.
+//
+// Forward (training):  stats_partial (Welford per (slab, channel)) -> finalize_train (Chan merge,
+//                      running-stat update, per-channel scale/shift) -> normalize (y = x·scale + shift)
+// Forward (eval):      finalize_eval (scale/shift from the running stats) -> normalize
+// Backward:            grad_partial (Σdy, Σdy·(x−mean) per slab) -> grad_finalize (dγ, dβ and the
+//                      per-channel coefficients of dx = a·dy + b·x + c) -> grad_x;
+//                      grad_x_eval (dx = dy·γ·invstd) when only dx is needed in eval mode.
+//
+// Buffers: partial [slabs, 2, C]; stats [4, C] = mean, invstd, scale, shift; coef [3, C] = a, b, c.
+// bindings: 0 uniforms, 1 x, 2 partial, 3 stats, 4 runMean / dgamma, 5 runVar / dbeta, 6 gamma,
+//           7 beta, 8 out (y or dx), 9 dy, 10 coef
+override WG: u32 = 64u;
+
+struct U {
+  rows: u32,
+  C: u32,
+  slabRows: u32,
+  slabs: u32,
+  eps: f32,
+  momentum: f32,
+  training: u32,
+  pad0: u32,
+};
+
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(3) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> aux0: array<f32>;
+@group(0) @binding(5) var<storage, read_write> aux1: array<f32>;
+@group(0) @binding(6) var<storage, read> gamma: array<f32>;
+@group(0) @binding(7) var<storage, read> beta: array<f32>;
+@group(0) @binding(8) var<storage, read_write> out: array<f32>;
+@group(0) @binding(9) var<storage, read> dy: array<f32>;
+@group(0) @binding(10) var<storage, read_write> coef: array<f32>;
+
+fn flat(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  return (wid.x + wid.y * nwg.x) * WG + lid;
+}
+
+// Welford mean / M2 of channel c over the rows of slab s.
+@compute @workgroup_size(WG)
+fn stats_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wid, nwg, lid);
+  if (i >= u.slabs * u.C) { return; }
+  let c = i % u.C;
+  let s = i / u.C;
+  let r0 = s * u.slabRows;
+  let r1 = min(u.rows, r0 + u.slabRows);
+  var mean = 0.0;
+  var m2 = 0.0;
+  var n = 0.0;
+  for (var r = r0; r < r1; r++) {
+    let v = x[r * u.C + c];
+    n += 1.0;
+    let d = v - mean;
+    mean += d / n;
+    m2 += d * (v - mean);
+  }
+  partial[s * 2u * u.C + c] = mean;
+  partial[s * 2u * u.C + u.C + c] = m2;
+}
+
+fn write_affine(c: u32, mean: f32, invstd: f32) {
+  let sc = gamma[c] * invstd;
+  stats[c] = mean;
+  stats[u.C + c] = invstd;
+  stats[2u * u.C + c] = sc;
+  stats[3u * u.C + c] = beta[c] - mean * sc;
+}
+
+// Chan's parallel merge of the slab partials; biased variance normalises, the unbiased one
+// enters the running variance (PyTorch semantics).
+@compute @workgroup_size(WG)
+fn finalize_train(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = flat(wid, nwg, lid);
+  if (c >= u.C) { return; }
+  var n = 0.0;
+  var mean = 0.0;
+  var m2 = 0.0;
+  for (var s = 0u; s < u.slabs; s++) {
+    let nb = f32(min(u.rows, (s + 1u) * u.slabRows) - s * u.slabRows);
+    let mb = partial[s * 2u * u.C + c];
+    let m2b = partial[s * 2u * u.C + u.C + c];
+    let tot = n + nb;
+    let d = mb - mean;
+    mean += d * (nb / tot);
+    m2 += m2b + d * d * (n * nb / tot);
+    n = tot;
+  }
+  let varB = m2 / n;
+  let varU = m2 / max(n - 1.0, 1.0);
+  write_affine(c, mean, inverseSqrt(varB + u.eps));
+  let m = u.momentum;
+  aux0[c] = (1.0 - m) * aux0[c] + m * mean;
+  aux1[c] = (1.0 - m) * aux1[c] + m * varU;
+}
+
+@compute @workgroup_size(WG)
+fn finalize_eval(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = flat(wid, nwg, lid);
+  if (c >= u.C) { return; }
+  write_affine(c, aux0[c], inverseSqrt(aux1[c] + u.eps));
+}
+
+@compute @workgroup_size(WG)
+fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wid, nwg, lid);
+  if (i >= u.rows * u.C) { return; }
+  let c = i % u.C;
+  out[i] = fma(x[i], stats[2u * u.C + c], stats[3u * u.C + c]);
+}
+
+// Σdy and Σdy·(x − mean) of channel c over slab s (mean = batch or running mean, from stats).
+@compute @workgroup_size(WG)
+fn grad_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wid, nwg, lid);
+  if (i >= u.slabs * u.C) { return; }
+  let c = i % u.C;
+  let s = i / u.C;
+  let mean = stats[c];
+  let r0 = s * u.slabRows;
+  let r1 = min(u.rows, r0 + u.slabRows);
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var r = r0; r < r1; r++) {
+    let g = dy[r * u.C + c];
+    sg += g;
+    sgx += g * (x[r * u.C + c] - mean);
+  }
+  partial[s * 2u * u.C + c] = sg;
+  partial[s * 2u * u.C + u.C + c] = sgx;
+}
+
+// dγ = invstd·Σdy(x−mean), dβ = Σdy. Training: dx = γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂))
+// = a·dy + b·x + c with a = γ·invstd, b = −a·invstd²·Σdy(x−mean)/M, c = −a·Σdy/M − b·mean.
+@compute @workgroup_size(WG)
+fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = flat(wid, nwg, lid);
+  if (c >= u.C) { return; }
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var s = 0u; s < u.slabs; s++) {
+    sg += partial[s * 2u * u.C + c];
+    sgx += partial[s * 2u * u.C + u.C + c];
+  }
+  let mean = stats[c];
+  let invstd = stats[u.C + c];
+  aux0[c] = sgx * invstd;
+  aux1[c] = sg;
+  let a = gamma[c] * invstd;
+  var b = 0.0;
+  var k = 0.0;
+  if (u.training != 0u) {
+    let M = f32(u.rows);
+    b = -a * invstd * invstd * sgx / M;
+    k = -a * sg / M - b * mean;
+  }
+  coef[c] = a;
+  coef[u.C + c] = b;
+  coef[2u * u.C + c] = k;
+}
+
+@compute @workgroup_size(WG)
+fn grad_x(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wid, nwg, lid);
+  if (i >= u.rows * u.C) { return; }
+  let c = i % u.C;
+  out[i] = coef[c] * dy[i] + coef[u.C + c] * x[i] + coef[2u * u.C + c];
+}
+
+@compute @workgroup_size(WG)
+fn grad_x_eval(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wid, nwg, lid);
+  if (i >= u.rows * u.C) { return; }
+  let c = i % u.C;
+  out[i] = dy[i] * stats[2u * u.C + c];
+}

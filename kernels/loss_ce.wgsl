@@ -1,0 +1,108 @@
+// Cross-entropy with integer targets, fused: per row of logits x [rows, cols]
+//   loss[r] = logsumexp(x[r, :]) - x[r, t[r]]    (max-subtracted)
+// and, in the GRAD = 1 variant, what the backward needs:
+//   dl[r, c] = softmax(x[r, :])[c] - [c == t[r]]
+// A target outside [0, cols) never reads out of bounds: its loss is NaN (so the mistake shows in
+// the loss) and its dl row is 0.
+// ce_bwd: dx[i] = dl[i] * g[r or 0] * scale (GSCALAR = 1: g is the gradient of a mean/sum).
+// Layouts as in softmax.wgsl (ROWWG 0: one invocation per row; 1: one workgroup per row).
+// bindings: 0 uniforms, 1 x (or dl), 2 targets i32, 3 loss / g, 4 dl / dx
+override ROWWG: u32 = 0u;
+override GRAD: u32 = 0u;
+override GSCALAR: u32 = 0u;
+const WG: u32 = 64u;
+
+struct U {
+  rows: u32,
+  cols: u32,
+  scale: f32,
+  nanbits: u32,
+};
+
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> tgt: array<i32>;
+@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dl: array<f32>;
+
+var<workgroup> red: array<f32, WG>;
+
+struct Row {
+  active: bool,
+  row: u32,
+  base: u32,
+  lane: u32,
+  step: u32,
+};
+
+fn row_of(wid: vec3u, nwg: vec3u, lid: u32) -> Row {
+  let flat = wid.x + wid.y * nwg.x;
+  if (ROWWG == 1u) {
+    return Row(flat < u.rows, flat, flat * u.cols, lid, WG);
+  }
+  let r = flat * WG + lid;
+  return Row(r < u.rows, r, r * u.cols, 0u, 1u);
+}
+
+fn row_sum(v: f32, lid: u32) -> f32 {
+  if (ROWWG == 0u) { return v; }
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn row_max(v: f32, lid: u32) -> f32 {
+  if (ROWWG == 0u) { return v; }
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(WG)
+fn ce_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let r = row_of(wid, nwg, lid);
+  let n = select(0u, u.cols, r.active);
+  var m = -3.0e38;
+  for (var c = r.lane; c < n; c += r.step) { m = max(m, x[r.base + c]); }
+  m = row_max(m, lid);
+  var s = 0.0;
+  for (var c = r.lane; c < n; c += r.step) { s += exp(x[r.base + c] - m); }
+  s = row_sum(s, lid);
+  let ls = log(s);
+  var t = -1;
+  if (r.active) { t = tgt[r.row]; }
+  let valid = t >= 0 && t < i32(u.cols);
+  let tc = u32(clamp(t, 0, max(i32(u.cols) - 1, 0)));
+  if (r.active && r.lane == 0u) {
+    let l = ls - (x[r.base + tc] - m);
+    loss[r.row] = select(bitcast<f32>(u.nanbits), l, valid);
+  }
+  if (GRAD == 1u) {
+    let inv = 1.0 / s;
+    for (var c = r.lane; c < n; c += r.step) {
+      let p = exp(x[r.base + c] - m) * inv;
+      dl[r.base + c] = select(0.0, p - select(0.0, 1.0, c == tc), valid);
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn ce_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (i >= u.rows * u.cols) { return; }
+  var g = 0.0;
+  if (GSCALAR == 1u) { g = loss[0]; } else { g = loss[i / u.cols]; }
+  dl[i] = x[i] * g * u.scale;
+}

@@ -1,0 +1,166 @@
+/**
+ * Optimizers (PyTorch semantics) and a multi-step learning-rate schedule. Updates run in place
+ * on the GPU (kernels/optim.wgsl), one dispatch per parameter; state buffers are allocated on
+ * the first step and kept out of scopes.
+ */
+import { rt } from '../tensor/device.js';
+import { empty, type Tensor } from '../tensor/tensor.js';
+import { keep } from '../tensor/scope.js';
+import { Uniforms } from '../tensor/uniforms.js';
+import { zerosLike } from '../ops/creation.js';
+
+const WG = 64;
+
+export abstract class Optimizer {
+  /** current learning rate (schedules change it) */
+  lr: number;
+  readonly params: Tensor[];
+  protected stepCount = 0;
+
+  constructor(params: Iterable<Tensor>, lr: number) {
+    this.params = [...params];
+    if (!(lr > 0)) throw new Error(`optimizer: learning rate must be > 0, got ${lr}`);
+    for (const p of this.params) {
+      if (!p.requiresGrad) throw new Error(`optimizer: parameter ${p.name ?? p.id} does not require grad`);
+      if (p.dtype !== 'f32') throw new Error(`optimizer: parameter ${p.name ?? p.id} is not f32`);
+    }
+    this.lr = lr;
+  }
+
+  /** Frees every parameter's gradient (the next backward allocates fresh ones). */
+  zeroGrad(): void {
+    for (const p of this.params) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Applies one update with the current gradients (parameters without a gradient are skipped). */
+  step(): void {
+    this.stepCount++;
+    for (const p of this.params) if (p.grad) this.update(p, p.grad);
+  }
+
+  protected abstract update(p: Tensor, g: Tensor): void;
+
+  /** Releases optimizer state. */
+  abstract dispose(): void;
+}
+
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  weightDecay?: number;
+}
+
+export class SGD extends Optimizer {
+  momentum: number;
+  weightDecay: number;
+  private buf = new Map<Tensor, Tensor>();
+  private dummy: Tensor | null = null;
+
+  private placeholder(): Tensor {
+    return (this.dummy ??= keep(empty([1])));
+  }
+
+  constructor(params: Iterable<Tensor>, opts: SGDOptions) {
+    super(params, opts.lr);
+    this.momentum = opts.momentum ?? 0;
+    this.weightDecay = opts.weightDecay ?? 0;
+  }
+
+  protected update(p: Tensor, g: Tensor): void {
+    let m = this.buf.get(p);
+    const first = !m;
+    if (!m && this.momentum > 0) {
+      m = keep(zerosLike(p));
+      this.buf.set(p, m);
+    }
+    rt().dispatch({
+      kernel: 'optim',
+      entry: 'sgd',
+      uniforms: new Uniforms().u32(p.size, first ? 1 : 0).f32(this.lr, this.momentum, this.weightDecay, 0, 0, 0, 1, 1),
+      // without momentum the kernel never touches binding 3, but it must be bound
+      buffers: [p.buffer, g.buffer, (m ?? this.placeholder()).buffer],
+      workgroups: Math.ceil(p.size / WG),
+    });
+  }
+
+  dispose(): void {
+    for (const t of this.buf.values()) t.dispose();
+    this.buf.clear();
+    this.dummy?.dispose();
+    this.dummy = null;
+  }
+}
+
+export interface AdamOptions {
+  lr: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+export class Adam extends Optimizer {
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  private state = new Map<Tensor, { m: Tensor; v: Tensor; t: number }>();
+
+  constructor(params: Iterable<Tensor>, opts: AdamOptions) {
+    super(params, opts.lr);
+    this.betas = opts.betas ?? [0.9, 0.999];
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+  }
+
+  protected update(p: Tensor, g: Tensor): void {
+    let s = this.state.get(p);
+    if (!s) {
+      s = { m: keep(zerosLike(p)), v: keep(zerosLike(p)), t: 0 };
+      this.state.set(p, s);
+    }
+    s.t++;
+    const [b1, b2] = this.betas;
+    const bc1 = 1 - b1 ** s.t;
+    const bc2 = 1 - b2 ** s.t;
+    rt().dispatch({
+      kernel: 'optim',
+      entry: 'adam',
+      uniforms: new Uniforms().u32(p.size, 0).f32(this.lr, 0, this.weightDecay, b1, b2, this.eps, bc1, Math.sqrt(bc2)),
+      buffers: [p.buffer, g.buffer, s.m.buffer, s.v.buffer],
+      workgroups: Math.ceil(p.size / WG),
+    });
+  }
+
+  dispose(): void {
+    for (const s of this.state.values()) {
+      s.m.dispose();
+      s.v.dispose();
+    }
+    this.state.clear();
+  }
+}
+
+/** lr = base · gamma^(number of milestones ≤ epoch); call `step()` once per epoch (PyTorch MultiStepLR). */
+export class MultiStepLR {
+  private epoch = 0;
+  private readonly base: number;
+  constructor(
+    private opt: Optimizer,
+    private milestones: number[],
+    private gamma = 0.1,
+  ) {
+    this.base = opt.lr;
+  }
+  step(): void {
+    this.epoch++;
+    this.opt.lr = this.lrAt(this.epoch);
+  }
+  lrAt(epoch: number): number {
+    return this.base * this.gamma ** this.milestones.filter((m) => m <= epoch).length;
+  }
+  get lastEpoch(): number {
+    return this.epoch;
+  }
+}

@@ -1,0 +1,107 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as ops from '../../src/ops/all.js';
+import { tensor } from '../../src/index.js';
+import { checkOp, prod, randArray } from '../helpers.js';
+
+function coords(i: number, shape: number[]): number[] {
+  const c = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    c[d] = i % shape[d]!;
+    i = Math.floor(i / shape[d]!);
+  }
+  return c;
+}
+function flat(c: number[], shape: number[]): number {
+  return c.reduce((p, v, d) => p * shape[d]! + v, 0);
+}
+
+test('permute / transpose', async () => {
+  for (const [shape, perm] of [
+    [[2, 3], [1, 0]],
+    [[2, 3, 5], [2, 0, 1]],
+    [[1, 4, 3, 2], [0, 3, 1, 2]],
+  ] as [number[], number[]][]) {
+    const x = randArray(prod(shape));
+    const outShape = perm.map((p) => shape[p]!);
+    await checkOp(`permute [${shape}] by [${perm}]`, [{ data: x, shape, grad: true }], ([t]) => ops.permute(t!, perm), ([a]) => {
+      const out = new Float64Array(a!.length);
+      for (let i = 0; i < out.length; i++) {
+        const oc = coords(i, outShape);
+        const ic = new Array<number>(shape.length);
+        perm.forEach((p, k) => (ic[p] = oc[k]!));
+        out[i] = a![flat(ic, shape)]!;
+      }
+      return out;
+    });
+  }
+  const x = randArray(6);
+  await checkOp('transpose', [{ data: x, shape: [2, 3], grad: true }], ([t]) => ops.transpose(t!), ([a]) => Float64Array.from([0, 3, 1, 4, 2, 5].map((i) => a![i]!)));
+});
+
+test('slice', async () => {
+  const shape = [4, 5, 3];
+  const x = randArray(prod(shape));
+  const b = [1, 0, 1];
+  const e = [3, 4, 3];
+  const os = e.map((v, i) => v - b[i]!);
+  await checkOp('slice', [{ data: x, shape, grad: true }], ([t]) => ops.slice(t!, b, e), ([a]) => {
+    const out = new Float64Array(prod(os));
+    for (let i = 0; i < out.length; i++) out[i] = a![flat(coords(i, os).map((c, d) => c + b[d]!), shape)]!;
+    return out;
+  });
+  assert.throws(() => ops.slice(tensor([1, 2, 3]), [2], [4]), /out of bounds/);
+});
+
+test('concat along each axis', async () => {
+  for (const axis of [0, 1, 2]) {
+    const s1 = [2, 3, 4];
+    const s2 = s1.map((d, i) => (i === axis ? d + 1 : d));
+    const os = s1.map((d, i) => (i === axis ? d + s2[i]! : d));
+    const x1 = randArray(prod(s1));
+    const x2 = randArray(prod(s2));
+    await checkOp(`concat axis ${axis}`, [{ data: x1, shape: s1, grad: true }, { data: x2, shape: s2, grad: true }], ([a, b]) => ops.concat([a!, b!], axis), ([a, b]) => {
+      const out = new Float64Array(prod(os));
+      for (let i = 0; i < out.length; i++) {
+        const c = coords(i, os);
+        out[i] = c[axis]! < s1[axis]! ? a![flat(c, s1)]! : b![flat(c.map((v, d) => (d === axis ? v - s1[axis]! : v)), s2)]!;
+      }
+      return out;
+    });
+  }
+});
+
+test('pad with a constant', async () => {
+  const shape = [2, 3, 3];
+  const pads: [number, number][] = [[0, 0], [1, 2], [2, 0]];
+  const os = shape.map((d, i) => d + pads[i]![0] + pads[i]![1]);
+  const x = randArray(prod(shape));
+  await checkOp('pad', [{ data: x, shape, grad: true }], ([t]) => ops.pad(t!, pads, 0.5), ([a]) => {
+    const out = new Float64Array(prod(os)).fill(0.5);
+    for (let i = 0; i < a!.length; i++) out[flat(coords(i, shape).map((c, d) => c + pads[d]![0]), os)] = a![i]!;
+    return out;
+  });
+});
+
+test('expand and reshape', async () => {
+  const x = randArray(3);
+  await checkOp('expand', [{ data: x, shape: [3, 1], grad: true }], ([t]) => ops.expand(t!, [2, 3, 4]), ([a]) => {
+    const out = new Float64Array(24);
+    for (let i = 0; i < 24; i++) out[i] = a![coords(i, [2, 3, 4])[1]!]!;
+    return out;
+  });
+  const y = randArray(12);
+  await checkOp('reshape', [{ data: y, shape: [3, 4], grad: true }], ([t]) => ops.reshape(t!, [2, -1, 3]), ([a]) => Float64Array.from(a!));
+  assert.throws(() => ops.reshape(tensor([1, 2, 3]), [2, 2]), /cannot reshape/);
+});
+
+test('i32 tensors copy exactly through shape ops', async () => {
+  const x = tensor(Int32Array.from([1, -2, 3, 1 << 30, -(1 << 30), 7]), [2, 3]);
+  const y = ops.transpose(x);
+  assert.is(y.dtype, 'i32');
+  assert.equal(Array.from(await y.read()), [1, 1 << 30, -2, -(1 << 30), 3, 7]);
+  const z = ops.full([3], -5, 'i32');
+  assert.equal(Array.from(await z.read()), [-5, -5, -5]);
+});
+
+test.run();
