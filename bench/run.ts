@@ -17,12 +17,13 @@ const { values, positionals } = parseArgs({
   options: {
     json: { type: 'string' },
     time: { type: 'string', default: '1500' },
+    peer: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   allowPositionals: true,
 });
 if (values.help) {
-  console.log('usage: npm run bench [-- FILTER...] [--json FILE] [--time MS_PER_CASE]');
+  console.log('usage: npm run bench [-- FILTER...] [--json FILE] [--time MS_PER_CASE] [--peer tfjs]');
   process.exit(0);
 }
 const timeMs = Number(values.time);
@@ -30,6 +31,10 @@ if (!(timeMs > 0)) throw new Error(`--time must be a positive number of millisec
 
 export interface Row {
   name: string;
+  /** set on peer rows: the engine measured */
+  engine?: string;
+  /** our speed / the peer's, on our rows that have a peer row */
+  speedupVsPeer?: number;
   ms: number;
   gflops?: number;
   gbps?: number;
@@ -38,13 +43,13 @@ export interface Row {
   samples: number;
 }
 
-async function measure(c: BenchCase): Promise<Row> {
+async function measure(c: BenchCase, sync: () => Promise<void> = () => rt().sync()): Promise<Row> {
   await c.setup();
   try {
     const bench = new Bench({ time: timeMs, iterations: 3, warmupIterations: 2, warmupTime: 200 });
     bench.add(c.name, async () => {
       c.run();
-      await rt().sync();
+      await sync();
     });
     await bench.run();
     const r = bench.tasks[0]!.result;
@@ -76,17 +81,36 @@ if (selected.length === 0) {
 
 const runtime = await init();
 console.log(`adapter: ${runtime.adapterName}`);
+if (values.peer && values.peer !== 'tfjs') throw new Error(`--peer: only 'tfjs' is supported, got '${values.peer}'`);
+const peer = values.peer ? await import('./peers/tfjs.js') : null;
+if (peer) console.log(`peer: ${await peer.initTfjs()} (webgpu backend, same adapter)`);
 const peak = await measure(peakCase);
 console.log(`measured FMA peak: ${peak.gflops!.toFixed(1)} GFLOP/s\n`);
 const rows: Row[] = [];
 const pad = Math.max(...selected.map((c) => c.name.length), 10);
 console.log(`${'case'.padEnd(pad)}  ${'ms'.padStart(9)}  ${'GFLOP/s'.padStart(8)}  ${'% peak'.padStart(6)}  ${'GB/s'.padStart(7)}  ${'img/s'.padStart(8)}`);
+const f = (v: number | undefined, w: number, d = 1) => (v === undefined ? '-'.padStart(w) : v.toFixed(d).padStart(w));
+const print = (row: Row) =>
+  console.log(
+    `${row.name.padEnd(pad)}  ${f(row.ms, 9, 2)}  ${f(row.gflops, 8)}  ${f(row.pctPeak, 6)}  ${f(row.gbps, 7)}  ${f(row.imagesPerSec, 8, 0)}` +
+      (row.speedupVsPeer ? `  ${row.speedupVsPeer.toFixed(2)}x tfjs` : ''),
+  );
 for (const c of selected) {
   const row = await measure(c);
   if (row.gflops) row.pctPeak = (100 * row.gflops) / peak.gflops!;
   rows.push(row);
-  const f = (v: number | undefined, w: number, d = 1) => (v === undefined ? '-'.padStart(w) : v.toFixed(d).padStart(w));
-  console.log(`${row.name.padEnd(pad)}  ${f(row.ms, 9, 2)}  ${f(row.gflops, 8)}  ${f(row.pctPeak, 6)}  ${f(row.gbps, 7)}  ${f(row.imagesPerSec, 8, 0)}`);
+  const pc = peer && c.peerKey ? peer.tfjsCase(c.peerKey) : null;
+  if (pc) {
+    const prow = await measure({ ...c, name: `  tfjs: ${c.name}`, setup() {}, run: () => pc.run(), teardown: () => pc.teardown() }, () => pc.sync());
+    prow.engine = 'tfjs-webgpu';
+    if (prow.gflops) prow.pctPeak = (100 * prow.gflops) / peak.gflops!;
+    row.speedupVsPeer = prow.ms / row.ms;
+    print(row);
+    print(prow);
+    rows.push(prow);
+  } else {
+    print(row);
+  }
 }
 if (values.json) {
   const doc = { adapter: runtime.adapterName, date: new Date().toISOString(), peakGflops: peak.gflops, rows };

@@ -8,6 +8,8 @@ export interface BenchCase {
   bytes?: number;
   /** images processed per run() (for images/s) */
   images?: number;
+  /** the same work in a peer engine, for `--peer tfjs` (see bench/peers/tfjs.ts) */
+  peerKey?: string;
   /** allocate inputs; called once */
   setup(): void | Promise<void>;
   /** record the work once */
