@@ -3,13 +3,17 @@
 // addresses) and loop over a slab of rows; a second, per-channel pass merges the slabs.
 //
 // Forward (training):  stats_partial (Welford per (slab, channel)) -> finalize_train (Chan merge,
-//                      running-stat update, per-channel scale/shift) -> normalize (y = x·scale + shift)
-// Forward (eval):      finalize_eval (scale/shift from the running stats) -> normalize
+//                      running-stat update) -> normalize (y = (x − mean)·γ·invstd + β)
+// Forward (eval):      finalize_eval (the same from the running stats) -> normalize
 // Backward:            grad_partial (Σdy, Σdy·(x−mean) per slab) -> grad_finalize (dγ, dβ and the
-//                      per-channel coefficients of dx = a·dy + b·x + c) -> grad_x;
+//                      per-channel coefficients of dx = a·dy + b·(x − mean) + c) -> grad_x;
 //                      grad_x_eval (dx = dy·γ·invstd) when only dx is needed in eval mode.
 //
-// Buffers: partial [slabs, 2, C]; stats [4, C] = mean, invstd, scale, shift; coef [3, C] = a, b, c.
+// Buffers: partial [slabs, 2, C]; stats [5, C] = K, μ, invstd, scale = γ·invstd, β with the batch
+// mean = K + μ; coef [3, C] = a, b, c.
+// Precision when |mean| >> std: every statistic is accumulated on x − K with the shift K = the
+// channel's first value (training) or the running mean (eval), and x − mean is always formed as
+// (x − K) − μ (x − K is exact near K) before scaling; x·scale + shift would cancel badly.
 // bindings: 0 uniforms, 1 x, 2 partial, 3 stats, 4 runMean / dgamma, 5 runVar / dbeta, 6 gamma,
 //           7 beta, 8 out (y or dx), 9 dy, 10 coef
 override WG: u32 = 64u;
@@ -50,11 +54,12 @@ fn stats_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let s = i / u.C;
   let r0 = s * u.slabRows;
   let r1 = min(u.rows, r0 + u.slabRows);
+  let K = x[c];
   var mean = 0.0;
   var m2 = 0.0;
   var n = 0.0;
   for (var r = r0; r < r1; r++) {
-    let v = x[r * u.C + c];
+    let v = x[r * u.C + c] - K;
     n += 1.0;
     let d = v - mean;
     mean += d / n;
@@ -64,12 +69,17 @@ fn stats_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   partial[s * 2u * u.C + u.C + c] = m2;
 }
 
-fn write_affine(c: u32, mean: f32, invstd: f32) {
-  let sc = gamma[c] * invstd;
-  stats[c] = mean;
-  stats[u.C + c] = invstd;
-  stats[2u * u.C + c] = sc;
-  stats[3u * u.C + c] = beta[c] - mean * sc;
+fn write_stats(c: u32, K: f32, mu: f32, invstd: f32) {
+  stats[c] = K;
+  stats[u.C + c] = mu;
+  stats[2u * u.C + c] = invstd;
+  stats[3u * u.C + c] = gamma[c] * invstd;
+  stats[4u * u.C + c] = beta[c];
+}
+
+// x − batch mean, formed as (x − K) − μ
+fn centered(v: f32, c: u32) -> f32 {
+  return (v - stats[c]) - stats[u.C + c];
 }
 
 // Chan's parallel merge of the slab partials; biased variance normalises, the unbiased one
@@ -93,9 +103,10 @@ fn finalize_train(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   }
   let varB = m2 / n;
   let varU = m2 / max(n - 1.0, 1.0);
-  write_affine(c, mean, inverseSqrt(varB + u.eps));
+  let K = x[c];
+  write_stats(c, K, mean, inverseSqrt(varB + u.eps));
   let m = u.momentum;
-  aux0[c] = (1.0 - m) * aux0[c] + m * mean;
+  aux0[c] = (1.0 - m) * aux0[c] + m * (K + mean);
   aux1[c] = (1.0 - m) * aux1[c] + m * varU;
 }
 
@@ -103,7 +114,7 @@ fn finalize_train(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn finalize_eval(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = flat(wid, nwg, lid);
   if (c >= u.C) { return; }
-  write_affine(c, aux0[c], inverseSqrt(aux1[c] + u.eps));
+  write_stats(c, aux0[c], 0.0, inverseSqrt(aux1[c] + u.eps));
 }
 
 @compute @workgroup_size(WG)
@@ -111,7 +122,7 @@ fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   let i = flat(wid, nwg, lid);
   if (i >= u.rows * u.C) { return; }
   let c = i % u.C;
-  out[i] = fma(x[i], stats[2u * u.C + c], stats[3u * u.C + c]);
+  out[i] = fma(centered(x[i], c), stats[3u * u.C + c], stats[4u * u.C + c]);
 }
 
 // Σdy and Σdy·(x − mean) of channel c over slab s (mean = batch or running mean, from stats).
@@ -121,7 +132,6 @@ fn grad_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= u.slabs * u.C) { return; }
   let c = i % u.C;
   let s = i / u.C;
-  let mean = stats[c];
   let r0 = s * u.slabRows;
   let r1 = min(u.rows, r0 + u.slabRows);
   var sg = 0.0;
@@ -129,14 +139,14 @@ fn grad_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   for (var r = r0; r < r1; r++) {
     let g = dy[r * u.C + c];
     sg += g;
-    sgx += g * (x[r * u.C + c] - mean);
+    sgx += g * centered(x[r * u.C + c], c);
   }
   partial[s * 2u * u.C + c] = sg;
   partial[s * 2u * u.C + u.C + c] = sgx;
 }
 
 // dγ = invstd·Σdy(x−mean), dβ = Σdy. Training: dx = γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂))
-// = a·dy + b·x + c with a = γ·invstd, b = −a·invstd²·Σdy(x−mean)/M, c = −a·Σdy/M − b·mean.
+// = a·dy + b·(x − mean) + c with a = γ·invstd, b = −a·invstd²·Σdy(x−mean)/M, c = −a·Σdy/M.
 @compute @workgroup_size(WG)
 fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = flat(wid, nwg, lid);
@@ -147,8 +157,7 @@ fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
     sg += partial[s * 2u * u.C + c];
     sgx += partial[s * 2u * u.C + u.C + c];
   }
-  let mean = stats[c];
-  let invstd = stats[u.C + c];
+  let invstd = stats[2u * u.C + c];
   aux0[c] = sgx * invstd;
   aux1[c] = sg;
   let a = gamma[c] * invstd;
@@ -157,7 +166,7 @@ fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   if (u.training != 0u) {
     let M = f32(u.rows);
     b = -a * invstd * invstd * sgx / M;
-    k = -a * sg / M - b * mean;
+    k = -a * sg / M;
   }
   coef[c] = a;
   coef[u.C + c] = b;
@@ -169,7 +178,7 @@ fn grad_x(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
   let i = flat(wid, nwg, lid);
   if (i >= u.rows * u.C) { return; }
   let c = i % u.C;
-  out[i] = coef[c] * dy[i] + coef[u.C + c] * x[i] + coef[2u * u.C + c];
+  out[i] = coef[c] * dy[i] + coef[u.C + c] * centered(x[i], c) + coef[2u * u.C + c];
 }
 
 @compute @workgroup_size(WG)
@@ -177,5 +186,5 @@ fn grad_x_eval(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   let i = flat(wid, nwg, lid);
   if (i >= u.rows * u.C) { return; }
   let c = i % u.C;
-  out[i] = dy[i] * stats[2u * u.C + c];
+  out[i] = dy[i] * stats[3u * u.C + c];
 }

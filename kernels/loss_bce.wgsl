@@ -1,11 +1,10 @@
 // Binary cross-entropy on probabilities (PyTorch BCELoss), elementwise:
 //   loss = -(t * max(log p, -100) + (1 - t) * max(log(1 - p), -100))
-// bce_bwd (NEED bit 1: dp, bit 2: dt), with gg = g[i] or g[0] (GSCALAR = 1) times scale:
+// bce_bwd_p / bce_bwd_t / bce_bwd_pt (dp, dt or both), with gg = g[i] or g[0] (GSCALAR = 1) times scale:
 //   dp = gg * (p - t) / max((1 - p) * p, 1e-12)      (PyTorch's formula)
 //   dt = gg * (max(log(1 - p), -100) - max(log p, -100))
 // bindings: 0 uniforms, 1 p, 2 t, 3 loss (fwd) / g (bwd), 4 dp, 5 dt
 override GSCALAR: u32 = 0u;
-override NEED: u32 = 3u;
 const WG: u32 = 64u;
 
 struct U {
@@ -35,18 +34,41 @@ fn bce_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   lg[i] = -(tv * l.x + (1.0 - tv) * l.y);
 }
 
-@compute @workgroup_size(WG)
-fn bce_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (i >= u.n) { return; }
+fn grad_out(i: u32) -> f32 {
   var g = 0.0;
   if (GSCALAR == 1u) { g = lg[0]; } else { g = lg[i]; }
-  g *= u.scale;
+  return g * u.scale;
+}
+
+fn grad_p(i: u32, g: f32) {
   let pv = p[i];
-  let tv = t[i];
-  if ((NEED & 1u) != 0u) { dp[i] = g * (pv - tv) / max((1.0 - pv) * pv, 1e-12); }
-  if ((NEED & 2u) != 0u) {
-    let l = clamped_logs(pv);
-    dt[i] = g * (l.y - l.x);
-  }
+  dp[i] = g * (pv - t[i]) / max((1.0 - pv) * pv, 1e-12);
+}
+
+fn grad_t(i: u32, g: f32) {
+  let l = clamped_logs(p[i]);
+  dt[i] = g * (l.y - l.x);
+}
+
+@compute @workgroup_size(WG)
+fn bce_bwd_p(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (i >= u.n) { return; }
+  grad_p(i, grad_out(i));
+}
+
+@compute @workgroup_size(WG)
+fn bce_bwd_t(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (i >= u.n) { return; }
+  grad_t(i, grad_out(i));
+}
+
+@compute @workgroup_size(WG)
+fn bce_bwd_pt(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (i >= u.n) { return; }
+  let g = grad_out(i);
+  grad_p(i, g);
+  grad_t(i, g);
 }

@@ -1,6 +1,6 @@
 // Cross-entropy with integer targets, fused: per row of logits x [rows, cols]
 //   loss[r] = logsumexp(x[r, :]) - x[r, t[r]]    (max-subtracted)
-// and, in the GRAD = 1 variant, what the backward needs:
+// and, in ce_fwd_grad, what the backward needs:
 //   dl[r, c] = softmax(x[r, :])[c] - [c == t[r]]
 // A target outside [0, cols) never reads out of bounds: its loss is NaN (so the mistake shows in
 // the loss) and its dl row is 0.
@@ -8,7 +8,6 @@
 // Layouts as in softmax.wgsl (ROWWG 0: one invocation per row; 1: one workgroup per row).
 // bindings: 0 uniforms, 1 x (or dl), 2 targets i32, 3 loss / g, 4 dl / dx
 override ROWWG: u32 = 0u;
-override GRAD: u32 = 0u;
 override GSCALAR: u32 = 0u;
 const WG: u32 = 64u;
 
@@ -28,7 +27,7 @@ struct U {
 var<workgroup> red: array<f32, WG>;
 
 struct Row {
-  active: bool,
+  live: bool,
   row: u32,
   base: u32,
   lane: u32,
@@ -70,31 +69,42 @@ fn row_max(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-@compute @workgroup_size(WG)
-fn ce_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let r = row_of(wid, nwg, lid);
-  let n = select(0u, u.cols, r.active);
+// The row's loss; returns (max, sum of exp(x - max), clamped target, 1 if the target is valid).
+fn ce_row(r: Row, lid: u32) -> vec4f {
+  let n = select(0u, u.cols, r.live);
   var m = -3.0e38;
   for (var c = r.lane; c < n; c += r.step) { m = max(m, x[r.base + c]); }
   m = row_max(m, lid);
   var s = 0.0;
   for (var c = r.lane; c < n; c += r.step) { s += exp(x[r.base + c] - m); }
   s = row_sum(s, lid);
-  let ls = log(s);
   var t = -1;
-  if (r.active) { t = tgt[r.row]; }
+  if (r.live) { t = tgt[r.row]; }
   let valid = t >= 0 && t < i32(u.cols);
   let tc = u32(clamp(t, 0, max(i32(u.cols) - 1, 0)));
-  if (r.active && r.lane == 0u) {
-    let l = ls - (x[r.base + tc] - m);
+  if (r.live && r.lane == 0u) {
+    let l = log(s) - (x[r.base + tc] - m);
     loss[r.row] = select(bitcast<f32>(u.nanbits), l, valid);
   }
-  if (GRAD == 1u) {
-    let inv = 1.0 / s;
-    for (var c = r.lane; c < n; c += r.step) {
-      let p = exp(x[r.base + c] - m) * inv;
-      dl[r.base + c] = select(0.0, p - select(0.0, 1.0, c == tc), valid);
-    }
+  return vec4f(m, s, f32(tc), select(0.0, 1.0, valid));
+}
+
+@compute @workgroup_size(WG)
+fn ce_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  _ = ce_row(row_of(wid, nwg, lid), lid);
+}
+
+@compute @workgroup_size(WG)
+fn ce_fwd_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let r = row_of(wid, nwg, lid);
+  let st = ce_row(r, lid);
+  let n = select(0u, u.cols, r.live);
+  let inv = 1.0 / st.y;
+  let tc = u32(st.z);
+  let valid = st.w > 0.5;
+  for (var c = r.lane; c < n; c += r.step) {
+    let p = exp(x[r.base + c] - st.x) * inv;
+    dl[r.base + c] = select(0.0, p - select(0.0, 1.0, c == tc), valid);
   }
 }
 

@@ -29,7 +29,7 @@ struct U {
 var<workgroup> red: array<f32, WG>;
 
 struct Row {
-  active: bool,
+  live: bool,
   row: u32,
   base: u32,
   lane: u32,
@@ -75,7 +75,7 @@ fn row_max(v: f32, lid: u32) -> f32 {
 @compute @workgroup_size(WG)
 fn softmax_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let r = row_of(wid, nwg, lid);
-  let n = select(0u, u.cols, r.active);
+  let n = select(0u, u.cols, r.live);
   var m = -3.0e38;
   for (var c = r.lane; c < n; c += r.step) { m = max(m, a[r.base + c]); }
   m = row_max(m, lid);
@@ -94,7 +94,7 @@ fn softmax_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 @compute @workgroup_size(WG)
 fn softmax_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let r = row_of(wid, nwg, lid);
-  let n = select(0u, u.cols, r.active);
+  let n = select(0u, u.cols, r.live);
   var s = 0.0;
   for (var c = r.lane; c < n; c += r.step) {
     let g = b[r.base + c];
@@ -111,26 +111,26 @@ fn softmax_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 @compute @workgroup_size(WG)
 fn l2_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let r = row_of(wid, nwg, lid);
-  let n = select(0u, u.cols, r.active);
+  let n = select(0u, u.cols, r.live);
   var ss = 0.0;
   for (var c = r.lane; c < n; c += r.step) { let v = a[r.base + c]; ss += v * v; }
   ss = row_sum(ss, lid);
   let nrm = sqrt(ss);
   let inv = 1.0 / max(nrm, u.eps);
   for (var c = r.lane; c < n; c += r.step) { out[r.base + c] = a[r.base + c] * inv; }
-  if (r.active && r.lane == 0u) { aux[r.row] = nrm; }
+  if (r.live && r.lane == 0u) { aux[r.row] = nrm; }
 }
 
 // dx = (dz - z * (z . dz)) / ||x|| where ||x|| > eps, else dz / eps (the clamp's branch)
 @compute @workgroup_size(WG)
 fn l2_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let r = row_of(wid, nwg, lid);
-  let n = select(0u, u.cols, r.active);
+  let n = select(0u, u.cols, r.live);
   var d = 0.0;
   for (var c = r.lane; c < n; c += r.step) { d += a[r.base + c] * b[r.base + c]; }
   d = row_sum(d, lid);
   var nrm = 0.0;
-  if (r.active) { nrm = aux[r.row]; }
+  if (r.live) { nrm = aux[r.row]; }
   let big = nrm > u.eps;
   let inv = 1.0 / max(nrm, u.eps);
   let k = select(0.0, d, big);

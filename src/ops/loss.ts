@@ -86,8 +86,8 @@ export function crossEntropy(logits: Tensor, targets: Labels, opts?: LossOptions
     const { ROWWG, workgroups } = rowLayout(B, K);
     rt().dispatch({
       kernel: 'loss_ce',
-      entry: 'ce_fwd',
-      constants: { ROWWG, GRAD: dl ? 1 : 0 },
+      entry: dl ? 'ce_fwd_grad' : 'ce_fwd',
+      constants: { ROWWG },
       uniforms: new Uniforms().u32(B, K).f32(1).u32(NAN_BITS),
       buffers: [logits.buffer, t.buffer, per.buffer, dl ? dl.buffer : null],
       workgroups,
@@ -152,11 +152,11 @@ export function bce(p: Tensor, target: Tensor, opts?: LossOptions): Tensor {
     (g, needs) => {
       const dp = needs[0] ? empty(p.shape) : null;
       const dt = needs[1] ? empty(p.shape) : null;
-      if (n > 0) {
+      if (n > 0 && (dp || dt)) {
         rt().dispatch({
           kernel: 'loss_bce',
-          entry: 'bce_bwd',
-          constants: { GSCALAR: reduction === 'none' ? 0 : 1, NEED: (dp ? 1 : 0) | (dt ? 2 : 0) },
+          entry: dp && dt ? 'bce_bwd_pt' : dp ? 'bce_bwd_p' : 'bce_bwd_t',
+          constants: { GSCALAR: reduction === 'none' ? 0 : 1 },
           uniforms: new Uniforms().u32(n, 0).f32(scale).u32(0),
           buffers: [p.buffer, target.buffer, g.buffer, dp ? dp.buffer : null, dt ? dt.buffer : null],
           workgroups: groups(n, WG),

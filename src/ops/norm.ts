@@ -54,7 +54,7 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
   const uni = () => new Uniforms().u32(rows, C, slabRows, slabs).f32(eps, momentum).u32(training ? 1 : 0, 0);
   const r = rt();
 
-  const stats = empty([4 * C]);
+  const stats = empty([5 * C]);
   if (training) {
     const partial = empty([slabs * 2 * C]);
     r.dispatch({ kernel: 'batchnorm', entry: 'stats_partial', uniforms: uni(), buffers: [x.buffer, partial.buffer], workgroups: groups(slabs * C, WG) });
@@ -62,7 +62,7 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
       kernel: 'batchnorm',
       entry: 'finalize_train',
       uniforms: uni(),
-      buffers: [null, partial.buffer, stats.buffer, runningMean.buffer, runningVar.buffer, gamma.buffer, beta.buffer],
+      buffers: [x.buffer, partial.buffer, stats.buffer, runningMean.buffer, runningVar.buffer, gamma.buffer, beta.buffer],
       workgroups: groups(C, WG),
     });
     partial.dispose();
@@ -126,7 +126,7 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
           kernel: 'batchnorm',
           entry: 'grad_x',
           uniforms: uni(),
-          buffers: [x.buffer, null, null, null, null, null, null, dx.buffer, g.buffer, coef.buffer],
+          buffers: [x.buffer, null, stats.buffer, null, null, null, null, dx.buffer, g.buffer, coef.buffer],
           workgroups: groups(rows * C, WG),
         });
       }

@@ -1,0 +1,94 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as ops from '../../src/ops/all.js';
+import { tensor } from '../../src/index.js';
+import { assertClose, checkOp, prod, randArray } from '../helpers.js';
+import { batchNormRef } from '../reference/norm.js';
+
+const shapes = [
+  [1, 5, 7, 3],
+  [2, 9, 3, 5],
+  [2, 3, 3, 12],
+  [1, 4, 5, 33],
+  [3, 1, 1, 1],
+];
+
+function params(C: number) {
+  return {
+    gamma: randArray(C, undefined, 0.5, 1.5),
+    beta: randArray(C, undefined, -0.5, 0.5),
+    rm: randArray(C, undefined, -0.3, 0.3),
+    rv: randArray(C, undefined, 0.5, 2),
+  };
+}
+
+for (const training of [true, false]) {
+  test(`batchNorm2d ${training ? 'training' : 'eval'}: forward + gradients of x, gamma, beta`, async () => {
+    for (const shape of shapes) {
+      const C = shape[3]!;
+      const x = randArray(prod(shape), undefined, -2, 2);
+      const { gamma, beta, rm, rv } = params(C);
+      await checkOp(
+        `batchNorm2d(${training}) [${shape}]`,
+        [{ data: x, shape, grad: true }, { data: gamma, shape: [C], grad: true }, { data: beta, shape: [C], grad: true }],
+        ([t, g, b]) => ops.batchNorm2d(t!, g!, b!, tensor(Float32Array.from(rm), [C]), tensor(Float32Array.from(rv), [C]), { training }),
+        ([t, g, b]) => batchNormRef(t!, C, g!, b!, rm, rv, training).y,
+        { samples: 16 },
+      );
+    }
+  });
+}
+
+test('batchNorm2d eval: gradient of x alone (frozen network path)', async () => {
+  const shape = [2, 5, 3, 12];
+  const C = 12;
+  const { gamma, beta, rm, rv } = params(C);
+  await checkOp(
+    'batchNorm2d eval dx only',
+    [{ data: randArray(prod(shape)), shape, grad: true }, { data: gamma, shape: [C] }, { data: beta, shape: [C] }],
+    ([t, g, b]) => ops.batchNorm2d(t!, g!, b!, tensor(Float32Array.from(rm), [C]), tensor(Float32Array.from(rv), [C]), { training: false }),
+    ([t, g, b]) => batchNormRef(t!, C, g!, b!, rm, rv, false).y,
+  );
+});
+
+test('batchNorm2d training updates the running statistics in place (unbiased variance)', async () => {
+  for (const [shape, momentum] of [[[2, 9, 3, 5], 0.1], [[1, 5, 7, 33], 0.3]] as const) {
+    const C = shape[3];
+    const x = randArray(prod(shape), undefined, -1, 3);
+    const { gamma, beta, rm, rv } = params(C);
+    const rmT = tensor(Float32Array.from(rm), [C]);
+    const rvT = tensor(Float32Array.from(rv), [C]);
+    const y = ops.batchNorm2d(tensor(Float32Array.from(x), [...shape]), tensor(Float32Array.from(gamma), [C]), tensor(Float32Array.from(beta), [C]), rmT, rvT, { training: true, momentum });
+    const ref = batchNormRef(x, C, gamma, beta, rm, rv, true, momentum);
+    assertClose(await y.read(), ref.y, 'y');
+    assertClose(await rmT.read(), ref.runningMean, 'runningMean', 1e-5, 1e-5);
+    assertClose(await rvT.read(), ref.runningVar, 'runningVar', 1e-5, 1e-5);
+    // eval mode leaves them alone
+    ops.batchNorm2d(tensor(Float32Array.from(x), [...shape]), tensor(Float32Array.from(gamma), [C]), tensor(Float32Array.from(beta), [C]), rmT, rvT, { training: false });
+    assertClose(await rmT.read(), ref.runningMean, 'runningMean after eval', 1e-5, 1e-5);
+  }
+});
+
+test('batchNorm2d statistics are stable with a large offset (no E[x²]−E[x]² cancellation)', async () => {
+  const shape = [4, 32, 32, 3];
+  const C = 3;
+  // the reference sees the f32-rounded input
+  const x = Float64Array.from(Float32Array.from(randArray(prod(shape), undefined, -0.01, 0.01).map((v) => v + 1000)));
+  const { gamma, beta, rm, rv } = params(C);
+  const rvT = tensor(Float32Array.from(rv), [C]);
+  const y = ops.batchNorm2d(tensor(Float32Array.from(x), shape), tensor(Float32Array.from(gamma), [C]), tensor(Float32Array.from(beta), [C]), tensor(Float32Array.from(rm), [C]), rvT, { training: true });
+  const ref = batchNormRef(x, C, gamma, beta, rm, rv, true);
+  assertClose(await y.read(), ref.y, 'y', 2e-3, 2e-3);
+  assertClose(await rvT.read(), ref.runningVar, 'runningVar', 1e-5, 1e-3);
+});
+
+test('batchNorm2d rejects bad shapes with clear messages', () => {
+  const x = tensor(new Float32Array(2 * 3 * 3 * 4), [2, 3, 3, 4]);
+  const p = tensor(new Float32Array(4), [4]);
+  const q = tensor(new Float32Array(5), [5]);
+  assert.throws(() => ops.batchNorm2d(x, q, p, p, p, { training: true }), /batchNorm2d: gamma must have shape \[4\]/);
+  assert.throws(() => ops.batchNorm2d(tensor(new Float32Array(4), [4]), p, p, p, p, { training: true }), /batchNorm2d: x must be NHWC/);
+  assert.throws(() => ops.batchNorm2d(tensor(new Float32Array(4), [1, 1, 1, 4]), p, p, p, p, { training: true }), /more than 1 value/);
+});
+
+test.run();
