@@ -1,0 +1,58 @@
+/**
+ * The in-memory image store every dataset becomes: uint8 pixels in NHWC order plus labels and
+ * class names. Node-side (loading reads files); the engine and the defense take tensors.
+ */
+export interface ImageDataset {
+  name: string;
+  /** N·H·W·C bytes, NHWC */
+  images: Uint8Array;
+  labels: Uint8Array;
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  classes: string[];
+}
+
+export interface Split {
+  train: ImageDataset;
+  test: ImageDataset;
+}
+
+/** Per-channel normalisation (x/255 − mean) / std, as the spec's classifiers expect. */
+export interface Normalization {
+  mean: number[];
+  std: number[];
+}
+
+export const NORMALIZATION: Record<string, Normalization> = {
+  // spec §0 (official code's constants)
+  cifar10: { mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] },
+  imagenet: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+  // the training set's own pixel mean and std (computed over all 60k·784 pixels)
+  'fashion-mnist': { mean: [0.286], std: [0.353] },
+};
+
+export function checkDataset(ds: ImageDataset): ImageDataset {
+  const { n, h, w, c } = ds;
+  if (ds.images.length !== n * h * w * c) throw new Error(`${ds.name}: ${ds.images.length} pixel bytes for ${n}x${h}x${w}x${c}`);
+  if (ds.labels.length !== n) throw new Error(`${ds.name}: ${ds.labels.length} labels for ${n} images`);
+  for (let i = 0; i < n; i++) {
+    if (ds.labels[i]! >= ds.classes.length) throw new Error(`${ds.name}: label ${ds.labels[i]} of image ${i} is out of range (${ds.classes.length} classes)`);
+  }
+  return ds;
+}
+
+/** A new dataset holding the given images (copied), in the given order. */
+export function subset(ds: ImageDataset, indices: ArrayLike<number>, name = ds.name): ImageDataset {
+  const px = ds.h * ds.w * ds.c;
+  const images = new Uint8Array(indices.length * px);
+  const labels = new Uint8Array(indices.length);
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k]!;
+    if (i < 0 || i >= ds.n) throw new Error(`subset: index ${i} out of range for ${ds.n} images`);
+    images.set(ds.images.subarray(i * px, (i + 1) * px), k * px);
+    labels[k] = ds.labels[i]!;
+  }
+  return { ...ds, name, images, labels, n: indices.length };
+}
