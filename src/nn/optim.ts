@@ -86,6 +86,18 @@ export class SGD extends Optimizer {
     });
   }
 
+  /** Momentum buffers by parameter (for checkpoints). */
+  state(): Map<Tensor, Tensor> {
+    return new Map(this.buf);
+  }
+
+  /** Restores a momentum buffer (takes ownership of `t`). */
+  setState(p: Tensor, t: Tensor): void {
+    if (t.size !== p.size) throw new Error(`SGD.setState: buffer of ${t.size} for a parameter of ${p.size}`);
+    this.buf.get(p)?.dispose();
+    this.buf.set(p, keep(t));
+  }
+
   dispose(): void {
     for (const t of this.buf.values()) t.dispose();
     this.buf.clear();

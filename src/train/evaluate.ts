@@ -1,0 +1,40 @@
+/** Accuracy and predictions of a classifier over a dataset, in eval mode without gradients. */
+import { noGrad, scope, tensor, type Tensor } from '../index.js';
+import { argmax } from '../ops/index-ops.js';
+import type { Module } from '../nn/module.js';
+import type { ImageDataset, Normalization } from '../data/dataset.js';
+import { batches } from '../data/loader.js';
+
+export interface EvalOptions {
+  batchSize?: number;
+  normalization: Normalization | null;
+  /** optional transform of the normalised batch before the model (e.g. a defense) */
+  transform?: (x: Tensor) => Tensor;
+}
+
+/** Predicted class of every image, in dataset order. */
+export async function predict(model: { forward(x: Tensor): Tensor } & Partial<Pick<Module, 'eval'>>, ds: ImageDataset, opts: EvalOptions): Promise<Int32Array> {
+  model.eval?.();
+  const out = new Int32Array(ds.n);
+  let off = 0;
+  for (const b of batches(ds, 0, { batchSize: opts.batchSize ?? 256, normalization: opts.normalization })) {
+    const pred = scope(() =>
+      noGrad(() => {
+        const x = tensor(b.x, b.shape);
+        return argmax(model.forward(opts.transform ? opts.transform(x) : x));
+      }),
+    );
+    const p = (await pred.read()) as Int32Array;
+    pred.dispose();
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+export async function accuracy(model: Parameters<typeof predict>[0], ds: ImageDataset, opts: EvalOptions): Promise<number> {
+  const p = await predict(model, ds, opts);
+  let ok = 0;
+  for (let i = 0; i < ds.n; i++) if (p[i] === ds.labels[i]) ok++;
+  return ok / ds.n;
+}

@@ -1,0 +1,192 @@
+/**
+ * Supervised training of a classifier (spec §2.3): cross-entropy, SGD with momentum and weight
+ * decay, a multi-step schedule applied per epoch, seeded shuffling and augmentation, a progress
+ * bar, evaluation, and resume after a kill: the model and momentum buffers are checkpointed
+ * (atomically) after every epoch and a rerun with the same configuration continues from there.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { backward, rt, scope, tensor, type Tensor } from '../index.js';
+import { crossEntropy } from '../ops/loss.js';
+import { argmax } from '../ops/index-ops.js';
+import { detach } from '../ops/creation.js';
+import { SGD } from '../nn/optim.js';
+import type { Module } from '../nn/module.js';
+import { saveCheckpoint, loadCheckpoint } from '../nn/checkpoint.js';
+import { readSafetensors, writeSafetensors, type SafeTensor } from '../nn/safetensors.js';
+import type { AugmentSpec } from '../data/augment.js';
+import type { ImageDataset, Normalization } from '../data/dataset.js';
+import { batchCount, batches } from '../data/loader.js';
+import { Progress } from '../util/progress.js';
+import { accuracy } from './evaluate.js';
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  /** epochs (0-indexed) at whose start the lr is multiplied by gamma */
+  milestones: number[];
+  gamma: number;
+  augment: AugmentSpec;
+  seed: number;
+}
+
+export interface EpochLog {
+  epoch: number;
+  lr: number;
+  loss: number;
+  trainAccuracy: number;
+  testAccuracy?: number;
+  seconds: number;
+  imagesPerSec: number;
+}
+
+export interface TrainResult {
+  history: EpochLog[];
+  testAccuracy: number;
+  wallSeconds: number;
+  imagesPerSec: number;
+  resumedFromEpoch: number;
+}
+
+export interface TrainOptions {
+  normalization: Normalization | null;
+  /** checkpoint folder; enables resume */
+  outDir?: string;
+  /** evaluate on the test set after every epoch (otherwise only at the end) */
+  evalEveryEpoch?: boolean;
+  label?: string;
+  quiet?: boolean;
+}
+
+export function lrAt(cfg: Pick<TrainConfig, 'lr' | 'milestones' | 'gamma'>, epoch: number): number {
+  return cfg.lr * cfg.gamma ** cfg.milestones.filter((m) => m <= epoch).length;
+}
+
+interface ResumeState {
+  configHash: string;
+  epochsDone: number;
+  history: EpochLog[];
+  wallSeconds: number;
+}
+
+export function configHash(x: unknown): string {
+  return createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 16);
+}
+
+async function saveTrainState(dir: string, model: Module, opt: SGD, state: ResumeState): Promise<void> {
+  await saveCheckpoint(model, join(dir, 'last.safetensors'));
+  const names = new Map([...model.namedParameters()].map(([n, p]) => [p, n]));
+  const mom = new Map<string, SafeTensor>();
+  for (const [p, buf] of opt.state()) {
+    const d = (await buf.read()) as Float32Array;
+    mom.set(names.get(p)!, { dtype: 'F32', shape: [buf.size], data: new Uint8Array(d.buffer) });
+  }
+  writeSafetensors(join(dir, 'last-optimizer.safetensors'), mom);
+  writeFileSync(join(dir, 'train-state.json.tmp'), JSON.stringify(state, null, 2));
+  renameSync(join(dir, 'train-state.json.tmp'), join(dir, 'train-state.json'));
+}
+
+function loadTrainState(dir: string, model: Module, opt: SGD, hash: string): ResumeState | null {
+  const f = join(dir, 'train-state.json');
+  if (!existsSync(f)) return null;
+  const state = JSON.parse(readFileSync(f, 'utf8')) as ResumeState;
+  if (state.configHash !== hash) {
+    throw new Error(`${dir} holds a run with another configuration (${state.configHash} ≠ ${hash}): use another output folder or delete it`);
+  }
+  loadCheckpoint(model, join(dir, 'last.safetensors'));
+  const { tensors } = readSafetensors(join(dir, 'last-optimizer.safetensors'));
+  for (const [name, p] of model.namedParameters()) {
+    const t = tensors.get(name);
+    if (t) opt.setState(p, tensor(new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4), p.shape));
+  }
+  return state;
+}
+
+export async function trainClassifier(model: Module, data: { train: ImageDataset; test: ImageDataset }, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
+  const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
+  const hash = configHash({ cfg, n: data.train.n, ds: data.train.name, params: model.parameterCount(), norm: opts.normalization });
+  let state: ResumeState = { configHash: hash, epochsDone: 0, history: [], wallSeconds: 0 };
+  if (opts.outDir) {
+    mkdirSync(opts.outDir, { recursive: true });
+    const prev = loadTrainState(opts.outDir, model, opt, hash);
+    if (prev) {
+      state = prev;
+      if (!opts.quiet) console.error(`resuming ${opts.outDir} after epoch ${prev.epochsDone}/${cfg.epochs}`);
+    }
+  }
+  const resumedFromEpoch = state.epochsDone;
+  const loaderOpts = { batchSize: cfg.batchSize, shuffle: true, seed: cfg.seed, augment: cfg.augment, normalization: opts.normalization };
+  const steps = batchCount(data.train, loaderOpts);
+  try {
+    for (let epoch = state.epochsDone; epoch < cfg.epochs; epoch++) {
+      opt.lr = lrAt(cfg, epoch);
+      model.train();
+      const t0 = performance.now();
+      const bar = opts.quiet ? null : new Progress(`${opts.label ?? 'train'} epoch ${epoch + 1}/${cfg.epochs}`, steps);
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      const pending: { loss: Tensor; pred: Tensor; y: Int32Array }[] = [];
+      const drain = async () => {
+        for (const p of pending) {
+          lossSum += (await p.loss.item()) * p.y.length;
+          const pr = await p.pred.read();
+          for (let i = 0; i < p.y.length; i++) if (pr[i] === p.y[i]) correct++;
+          p.loss.dispose();
+          p.pred.dispose();
+        }
+        pending.length = 0;
+      };
+      let step = 0;
+      let drained = 0;
+      for (const b of batches(data.train, epoch, loaderOpts)) {
+        const out = scope(() => {
+          const logits = model.forward(tensor(b.x, b.shape));
+          const loss = crossEntropy(logits, b.y);
+          opt.zeroGrad();
+          backward(loss);
+          opt.step();
+          return { loss: detach(loss), pred: argmax(logits) };
+        });
+        pending.push({ ...out, y: b.y });
+        seen += b.y.length;
+        step++;
+        // read back every few steps: a read drains the queue, so not after every step
+        if (pending.length >= 8) {
+          await drain();
+          drained = seen;
+        }
+        const secs = (performance.now() - t0) / 1000;
+        bar?.update(step, `loss ${(lossSum / Math.max(1, drained)).toFixed(4)} | ${(seen / secs).toFixed(0)} img/s`);
+      }
+      await drain();
+      opt.zeroGrad();
+      await rt().sync();
+      bar?.stop();
+      const seconds = (performance.now() - t0) / 1000;
+      const log: EpochLog = { epoch: epoch + 1, lr: opt.lr, loss: lossSum / seen, trainAccuracy: correct / seen, seconds, imagesPerSec: seen / seconds };
+      if (opts.evalEveryEpoch || epoch === cfg.epochs - 1) log.testAccuracy = await accuracy(model, data.test, { normalization: opts.normalization });
+      state.history.push(log);
+      state.epochsDone = epoch + 1;
+      state.wallSeconds += seconds;
+      if (!opts.quiet) {
+        console.error(
+          `epoch ${epoch + 1}/${cfg.epochs}: loss ${log.loss.toFixed(4)}, train acc ${(100 * log.trainAccuracy).toFixed(2)}%` +
+            (log.testAccuracy !== undefined ? `, test acc ${(100 * log.testAccuracy).toFixed(2)}%` : '') +
+            `, ${seconds.toFixed(1)} s, ${log.imagesPerSec.toFixed(0)} img/s`,
+        );
+      }
+      if (opts.outDir) await saveTrainState(opts.outDir, model, opt, state);
+    }
+  } finally {
+    opt.dispose();
+  }
+  const last = state.history[state.history.length - 1];
+  const testAccuracy = last?.testAccuracy ?? (await accuracy(model, data.test, { normalization: opts.normalization }));
+  const imgs = state.history.reduce((p, h) => p + h.imagesPerSec * h.seconds, 0);
+  return { history: state.history, testAccuracy, wallSeconds: state.wallSeconds, imagesPerSec: imgs / Math.max(1e-9, state.wallSeconds), resumedFromEpoch };
+}
