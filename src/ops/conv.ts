@@ -10,13 +10,17 @@
  *   buffer and summed by a deterministic second pass (no atomics);
  * - dbias: a sum of dy over N, OH, OW.
  *
- * Tiling for lavapipe (see the kernels): each invocation owns output rows, the workgroup owns a
- * tile of 4*TC columns; the weights / dy columns are read at workgroup-uniform addresses and
- * only the gathered operand is a per-invocation load. `setConvVariant('generic')` forces the
- * simplest tiling (one row and one vec4 column per invocation, scalar loads) for testing.
+ * Tiling for lavapipe (see the kernels): the workgroup owns R rows of the GEMM (the gathered
+ * operand, read at workgroup-uniform addresses), each invocation one vec4 group of columns and
+ * R vec4 accumulators; the other operand is a per-invocation vec4 load. Fast paths need
+ * Cout % 4 == 0 (dx: Cin % 4 == 0 too); other shapes use the generic kernels (one invocation
+ * per output element).
+ * `setConvVariant('generic' | 'fast' | 'auto')` or REFINE_CONV_VARIANT forces a path for tests
+ * ('fast' still falls back where the fast kernel cannot run).
  */
 import { rt } from '../tensor/device.js';
 import { empty, view, type Tensor } from '../tensor/tensor.js';
+import { stridedCopy } from './copy.js';
 import { Uniforms } from '../tensor/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { assertF32 } from './util.js';
@@ -49,6 +53,10 @@ interface Geo {
 }
 
 const MAX_WG_DIM = 32768;
+const GEN_WG = 64;
+/** fast kernels: invocations per workgroup (vec4 column groups) and rows per workgroup */
+const FAST_WG = 16;
+const FAST_R = 8;
 
 /** [x, y, z] workgroups for `tiles` row tiles (folded into x + y * nwg.x) and `z` column tiles. */
 function grid(tiles: number, z: number): [number, number, number] {
@@ -56,28 +64,123 @@ function grid(tiles: number, z: number): [number, number, number] {
   return [Math.ceil(tiles / y), y, z];
 }
 
-interface Tiling { WG: number; TR: number; TC: number; vec: boolean }
+function useFast(ok: boolean): boolean {
+  return variant !== 'generic' && ok;
+}
 
-function fwdTiling(g: Geo): Tiling {
-  if (variant === 'generic') return { WG: 8, TR: 1, TC: 1, vec: false };
-  return { WG: 16, TR: 1, TC: Math.min(8, Math.ceil(g.CO / 4)), vec: g.C % 4 === 0 };
+function geoUniforms(g: Geo, M: number): Uniforms {
+  return new Uniforms().u32(g.N, g.H, g.W, g.C, g.OH, g.OW, g.CO, g.KH, g.KW, g.S, g.P, M);
 }
 
 function fwdRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: Geo): Tensor {
   const out = empty([g.N, g.OH, g.OW, g.CO]);
   const M = g.N * g.OH * g.OW;
   if (out.size === 0) return out;
-  const t = fwdTiling(g);
-  const u = new Uniforms().u32(g.N, g.H, g.W, g.C, g.OH, g.OW, g.CO, g.KH, g.KW, g.S, g.P, M, w.size - 1, 0, 0, 0);
-  rt().dispatch({
-    kernel: 'conv2d_fwd',
-    entry: t.vec ? 'main_vec' : 'main',
-    constants: { WG: t.WG, TR: t.TR, TC: t.TC, HAS_BIAS: bias ? 1 : 0 },
-    uniforms: u,
-    buffers: [x.buffer, w.buffer, (bias ?? w).buffer, out.buffer],
-    workgroups: grid(Math.ceil(M / (t.WG * t.TR)), Math.ceil(g.CO / (4 * t.TC))),
-  });
+  const hasBias = bias ? 1 : 0;
+  if (useFast(g.CO % 4 === 0)) {
+    rt().dispatch({
+      kernel: 'conv2d_fwd_fast',
+      entry: g.C % 4 === 0 ? 'main_vec' : 'main',
+      constants: { WG: FAST_WG, R: FAST_R, CV: 1, HAS_BIAS: hasBias },
+      uniforms: geoUniforms(g, M).u32(0, 0, 0, 0),
+      buffers: [x.buffer, w.buffer, (bias ?? w).buffer, out.buffer],
+      workgroups: grid(Math.ceil(M / FAST_R), Math.ceil(g.CO / 4 / FAST_WG)),
+    });
+  } else {
+    rt().dispatch({
+      kernel: 'conv2d_generic',
+      entry: 'fwd',
+      constants: { WG: GEN_WG, HAS_BIAS: hasBias },
+      uniforms: geoUniforms(g, M).u32(out.size, 0, 1, 0),
+      buffers: [x.buffer, w.buffer, (bias ?? w).buffer, out.buffer],
+      workgroups: grid(Math.ceil(out.size / GEN_WG), 1),
+    });
+  }
   return out;
+}
+
+function dgradRaw(dy: Tensor, w: Tensor, g: Geo): Tensor {
+  const dx = empty([g.N, g.H, g.W, g.C]);
+  if (dx.size === 0) return dx;
+  if (useFast(g.C % 4 === 0 && g.CO % 4 === 0)) {
+    // wT [KH, KW, CO, C]: the per-invocation operand must be contiguous along Cin
+    const wt = empty([g.KH, g.KW, g.CO, g.C]);
+    stridedCopy(w, wt, [g.KH, g.KW, g.CO, g.C], [g.KW * g.C * g.CO, g.C * g.CO, 1, g.CO], [g.KW * g.CO * g.C, g.CO * g.C, g.C, 1]);
+    for (let phH = 0; phH < Math.min(g.S, g.H); phH++) {
+      for (let phW = 0; phW < Math.min(g.S, g.W); phW++) {
+        const HP = Math.ceil((g.H - phH) / g.S);
+        const WP = Math.ceil((g.W - phW) / g.S);
+        const M = g.N * HP * WP;
+        rt().dispatch({
+          kernel: 'conv2d_dgrad_fast',
+          constants: { WG: FAST_WG, R: FAST_R },
+          uniforms: geoUniforms(g, M).u32(phH, phW, HP, WP),
+          buffers: [dy.buffer, wt.buffer, dx.buffer],
+          workgroups: grid(Math.ceil(M / FAST_R), Math.ceil(g.C / 4 / FAST_WG)),
+        });
+      }
+    }
+    wt.dispose();
+  } else {
+    rt().dispatch({
+      kernel: 'conv2d_generic',
+      entry: 'dgrad',
+      constants: { WG: GEN_WG },
+      uniforms: geoUniforms(g, g.N * g.OH * g.OW).u32(dx.size, 0, 1, 0),
+      buffers: [dy.buffer, w.buffer, null, dx.buffer],
+      workgroups: grid(Math.ceil(dx.size / GEN_WG), 1),
+    });
+  }
+  return dx;
+}
+
+/** Workgroups a dispatch should have at least so that both cores stay busy (with slack). */
+const MIN_WGS = 64;
+/** Smallest pixel slice of one split-K part. */
+const MIN_CHUNK = 64;
+
+function wgradRaw(x: Tensor, dy: Tensor, g: Geo): Tensor {
+  const M = g.N * g.OH * g.OW;
+  const total = g.KH * g.KW * g.C * g.CO;
+  const fast = useFast(g.CO % 4 === 0);
+  const wgs = fast ? g.KH * g.KW * Math.ceil(g.C / FAST_R) * Math.ceil(g.CO / 4 / FAST_WG) : Math.ceil(total / GEN_WG);
+  const splits = Math.max(1, Math.min(Math.ceil(MIN_WGS / wgs), Math.ceil(M / MIN_CHUNK), 64));
+  const chunk = Math.ceil(M / splits);
+  const part = empty(splits === 1 ? [g.KH, g.KW, g.C, g.CO] : [splits, total]);
+  if (fast) {
+    const ctiles = Math.ceil(g.C / FAST_R);
+    rt().dispatch({
+      kernel: 'conv2d_wgrad_fast',
+      entry: g.C % 4 === 0 ? 'main_vec' : 'main',
+      constants: { WG: FAST_WG, R: FAST_R },
+      uniforms: geoUniforms(g, M).u32(chunk, ctiles, 0, 0),
+      buffers: [x.buffer, dy.buffer, part.buffer],
+      workgroups: grid(splits * g.KH * g.KW * ctiles, Math.ceil(g.CO / 4 / FAST_WG)),
+    });
+  } else {
+    rt().dispatch({
+      kernel: 'conv2d_generic',
+      entry: 'wgrad',
+      constants: { WG: GEN_WG },
+      uniforms: geoUniforms(g, M).u32(total, chunk, splits, 0),
+      buffers: [x.buffer, dy.buffer, null, part.buffer],
+      workgroups: grid(Math.ceil((total * splits) / GEN_WG), 1),
+    });
+  }
+  if (splits === 1) return part;
+  // deterministic second pass: sum the split-K partials
+  const r = reduceRaw(part, [0], 'sum', false, false);
+  part.dispose();
+  const v = view(r, [g.KH, g.KW, g.C, g.CO]);
+  r.dispose();
+  return v;
+}
+
+function dbiasRaw(dy: Tensor, g: Geo): Tensor {
+  const r = reduceRaw(dy, [0, 1, 2], 'sum', false, false);
+  const v = view(r, [g.CO]);
+  r.dispose();
+  return v;
 }
 
 function geometry(x: Tensor, w: Tensor, bias: Tensor | null | undefined, opts: Conv2dOptions): Geo {
@@ -111,28 +214,33 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
     'conv2d',
     y,
     inputs,
-    (dy, needs) => [needs[0] ? dgradRaw(dy, w, g) : null, needs[1] ? wgradRaw(x, dy, g) : null, needs[2] ? dbiasRaw(dy, g) : null].slice(0, inputs.length),
+    (dy, needs) => {
+      const r = [needs[0] ? dgradRaw(dy, w, g) : null, needs[1] ? wgradRaw(x, dy, g) : null];
+      if (bias) r.push(needs[2] ? dbiasRaw(dy, g) : null);
+      return r;
+    },
     [x, w],
   );
 }
 
-export function conv2dDgrad(dy: Tensor, w: Tensor, g: Geo): Tensor {
-  return dgradRaw(dy, w, g);
-}
+/** Raw kernels without autograd (benchmarks): the forward, dx, dw and dbias of a conv2d. */
+export const conv2dRaw = {
+  forward(x: Tensor, w: Tensor, bias: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+    return fwdRaw(x, w, bias, geometry(x, w, bias, opts));
+  },
+  dx(dy: Tensor, x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+    return dgradRaw(dy, w, checkDy(dy, geometry(x, w, null, opts)));
+  },
+  dw(dy: Tensor, x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+    return wgradRaw(x, dy, checkDy(dy, geometry(x, w, null, opts)));
+  },
+  dbias(dy: Tensor, x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+    return dbiasRaw(dy, checkDy(dy, geometry(x, w, null, opts)));
+  },
+};
 
-function dgradRaw(dy: Tensor, w: Tensor, g: Geo): Tensor {
-  void dy; void w;
-  throw new Error(`conv2d dgrad not implemented ${g.N}`);
-}
-
-function wgradRaw(x: Tensor, dy: Tensor, g: Geo): Tensor {
-  void dy; void x;
-  throw new Error(`conv2d wgrad not implemented ${g.N}`);
-}
-
-function dbiasRaw(dy: Tensor, g: Geo): Tensor {
-  const r = reduceRaw(dy, [0, 1, 2], 'sum', false, false);
-  const v = view(r, [g.CO]);
-  r.dispose();
-  return v;
+function checkDy(dy: Tensor, g: Geo): Geo {
+  const want = [g.N, g.OH, g.OW, g.CO];
+  if (dy.rank !== 4 || dy.shape.some((d, i) => d !== want[i])) throw new Error(`conv2d backward: dy must be [${want}], got [${dy.shape}]`);
+  return g;
 }

@@ -1,0 +1,36 @@
+/** float64 CPU reference of conv2d: x NHWC [N, H, W, C], w HWIO [KH, KW, C, CO], bias [CO]. */
+export interface ConvShape {
+  N: number; H: number; W: number; C: number; KH: number; KW: number; CO: number; stride: number; padding: number;
+}
+
+export function convOut(s: ConvShape): [number, number] {
+  return [Math.floor((s.H + 2 * s.padding - s.KH) / s.stride) + 1, Math.floor((s.W + 2 * s.padding - s.KW) / s.stride) + 1];
+}
+
+export function conv2dRef(x: Float64Array, w: Float64Array, bias: Float64Array | null, s: ConvShape): Float64Array {
+  const [OH, OW] = convOut(s);
+  const out = new Float64Array(s.N * OH * OW * s.CO);
+  for (let n = 0; n < s.N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const ob = ((n * OH + oh) * OW + ow) * s.CO;
+        for (let co = 0; co < s.CO; co++) out[ob + co] = bias ? bias[co]! : 0;
+        for (let kh = 0; kh < s.KH; kh++) {
+          const ih = oh * s.stride - s.padding + kh;
+          if (ih < 0 || ih >= s.H) continue;
+          for (let kw = 0; kw < s.KW; kw++) {
+            const iw = ow * s.stride - s.padding + kw;
+            if (iw < 0 || iw >= s.W) continue;
+            const xb = ((n * s.H + ih) * s.W + iw) * s.C;
+            for (let ci = 0; ci < s.C; ci++) {
+              const xv = x[xb + ci]!;
+              const wb = ((kh * s.KW + kw) * s.C + ci) * s.CO;
+              for (let co = 0; co < s.CO; co++) out[ob + co] += xv * w[wb + co]!;
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
