@@ -4,13 +4,13 @@ import { empty, type Tensor } from '../../src/tensor/tensor.js';
 import { Uniforms } from '../../src/tensor/uniforms.js';
 import type { BenchCase } from '../types.js';
 
-const WG = 64;
-const GROUPS = 256;
+const WG = 8;
+const GROUPS = 2048;
 const ITERS = 4096;
 let out: Tensor | null = null;
 
 export const peakCase: BenchCase = {
-  name: 'FMA peak (vec4 x8 chains)',
+  name: 'FMA peak (4 vec4 chains, WG 8)',
   flops: WG * GROUPS * ITERS * 64,
   setup() {
     out = empty([WG * GROUPS]);

@@ -64,7 +64,7 @@ export async function init(opts: InitOptions = {}): Promise<Runtime> {
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const info = adapter.info;
   const name = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
-  current = new Runtime(device, name, owner);
+  current = new Runtime(device, name, owner, info);
   return current;
 }
 

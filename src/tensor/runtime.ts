@@ -55,11 +55,23 @@ export class Runtime {
   private destroyed = false;
   /** counts for tests and benchmarks */
   readonly counters = { dispatches: 0, submits: 0, pipelines: 0, reads: 0 };
+  /** per-kernel GPU time when profiling (see startProfile) */
+  private prof: { names: string[]; querySet: GPUQuerySet | null; pending: Promise<void>[]; totals: Map<string, { count: number; ms: number }> } | null = null;
+
+  /**
+   * Subgroup size when the device has the 'subgroups' feature and the adapter reports one fixed
+   * size (lavapipe: 8 = its SIMD width), else 0. Kernel variants built on subgroup broadcasts
+   * check it.
+   */
+  readonly subgroupSize: number;
 
   /** `owner` is kept alive for the runtime's lifetime (Dawn's Node `create()` object must be). */
-  constructor(device: GPUDevice, adapterName: string, public owner?: unknown) {
+  constructor(device: GPUDevice, adapterName: string, public owner?: unknown, adapterInfo?: GPUAdapterInfo) {
     this.device = device;
     this.adapterName = adapterName;
+    const info = adapterInfo as (GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number }) | undefined;
+    this.subgroupSize =
+      device.features.has('subgroups' as GPUFeatureName) && info?.subgroupMinSize && info.subgroupMinSize === info.subgroupMaxSize ? info.subgroupMinSize : 0;
     this.limits = device.limits;
     this.features = new Set(device.features as unknown as Iterable<string>);
     this.pool = new BufferPool(
@@ -146,8 +158,16 @@ export class Runtime {
       y = Math.ceil(x / maxDim);
       x = Math.ceil(x / y);
     }
-    if (!this.pass) {
-      this.encoder = this.device.createCommandEncoder();
+    if (this.prof) {
+      // one pass per dispatch, with GPU timestamps at its start and end
+      this.endPass();
+      this.encoder ??= this.device.createCommandEncoder();
+      this.prof.querySet ??= this.device.createQuerySet({ type: 'timestamp', count: 2 * this.flushEvery });
+      const k = this.prof.names.length;
+      this.prof.names.push(spec.entry ? `${spec.kernel}.${spec.entry}` : spec.kernel);
+      this.pass = this.encoder.beginComputePass({ timestampWrites: { querySet: this.prof.querySet, beginningOfPassWriteIndex: 2 * k, endOfPassWriteIndex: 2 * k + 1 } });
+    } else if (!this.pass) {
+      this.encoder ??= this.device.createCommandEncoder();
       this.pass = this.encoder.beginComputePass();
     }
     this.pass.setPipeline(pipeline);
@@ -176,15 +196,65 @@ export class Runtime {
   /** Submits everything recorded so far. */
   flush(): void {
     this.endPass();
+    const afterSubmit = this.prof && this.prof.names.length && this.encoder ? this.resolveProfile() : null;
     if (this.encoder) {
       if (this.uniformUsed > 0) this.device.queue.writeBuffer(this.uniformGpu, 0, this.uniformCpu, 0, this.uniformUsed);
       this.device.queue.submit([this.encoder.finish()]);
       this.counters.submits++;
       this.encoder = null;
     }
+    afterSubmit?.();
     this.uniformUsed = 0;
     this.batchKernels.length = 0;
     this.pool.afterSubmit();
+  }
+
+  /**
+   * Starts per-kernel GPU timing (timestamp queries; needs the 'timestamp-query' feature).
+   * Every dispatch then runs in its own pass, which costs a little; use for breakdowns only.
+   */
+  startProfile(): void {
+    if (!this.features.has('timestamp-query')) throw new Error(`profiling needs the 'timestamp-query' feature, which ${this.adapterName} lacks`);
+    this.flush();
+    this.prof = { names: [], querySet: null, pending: [], totals: new Map() };
+  }
+
+  /** Stops profiling; returns kernel → { count, ms } sorted by time. */
+  async stopProfile(): Promise<Map<string, { count: number; ms: number }>> {
+    if (!this.prof) throw new Error('stopProfile() without startProfile()');
+    this.flush();
+    const prof = this.prof;
+    this.prof = null;
+    await Promise.all(prof.pending);
+    prof.querySet?.destroy();
+    return new Map([...prof.totals].sort((a, b) => b[1].ms - a[1].ms));
+  }
+
+  /** Records the timestamp resolve; returns what must run after the submit (the map). */
+  private resolveProfile(): () => void {
+    const prof = this.prof!;
+    const n = prof.names.length;
+    const bytes = 16 * n;
+    const resolve = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const stage = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.encoder!.resolveQuerySet(prof.querySet!, 0, 2 * n, resolve, 0);
+    this.encoder!.copyBufferToBuffer(resolve, 0, stage, 0, bytes);
+    const names = prof.names.splice(0);
+    // the query set is reused by the next batch only after this batch's submit (queue order)
+    return () => prof.pending.push(
+      stage.mapAsync(GPUMapMode.READ).then(() => {
+        const t = new BigInt64Array(stage.getMappedRange());
+        names.forEach((name, k) => {
+          const e = prof.totals.get(name) ?? { count: 0, ms: 0 };
+          e.count++;
+          e.ms += Number(t[2 * k + 1]! - t[2 * k]!) / 1e6;
+          prof.totals.set(name, e);
+        });
+        stage.unmap();
+        stage.destroy();
+        resolve.destroy();
+      }),
+    );
   }
 
   /** Uploads bytes into a buffer. Ordered before every dispatch of the current batch. */
