@@ -47,3 +47,25 @@ fn fill(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (i >= u.n) { return; }
   out[i] = u.value;
 }
+
+// The same copy in units of 4 elements (the host divides the innermost size, the strides and the
+// bases by 4 when all allow it): four times fewer loads, which is what costs on lavapipe.
+@group(0) @binding(1) var<storage, read> x4: array<vec4u>;
+@group(0) @binding(2) var<storage, read_write> out4: array<vec4u>;
+
+@compute @workgroup_size(WG)
+fn main4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (i >= u.n) { return; }
+  var rem = i;
+  var io = u.ibase;
+  var oo = u.obase;
+  for (var d = i32(u.rank) - 1; d >= 0; d--) {
+    let dim = u.shape[d / 4][d % 4];
+    let c = rem % dim;
+    rem = rem / dim;
+    io += c * u.istride[d / 4][d % 4];
+    oo += c * u.ostride[d / 4][d % 4];
+  }
+  out4[oo] = x4[io];
+}

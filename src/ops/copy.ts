@@ -9,10 +9,28 @@ const WG = 64;
 /** out[obase + c·ostride] = x[ibase + c·istride] for every index c of `shape`. Works on i32 too. */
 export function stridedCopy(x: Tensor, out: Tensor, shape: readonly number[], istride: readonly number[], ostride: readonly number[], ibase = 0, obase = 0): void {
   if (shape.length > MAX_RANK) throw new Error(`copy: rank ${shape.length} > ${MAX_RANK}`);
-  const n = shape.reduce((p, d) => p * d, 1);
+  let n = shape.reduce((p, d) => p * d, 1);
   if (n === 0) return;
-  const u = new Uniforms().u32(n, shape.length, ibase, obase, 0, 0, 0, 0).vec4u(shape, 2).vec4u(istride, 2).vec4u(ostride, 2);
-  rt().dispatch({ kernel: 'copy', uniforms: u, buffers: [x.buffer, out.buffer], workgroups: groups(n, WG) });
+  const r = shape.length;
+  // vec4 units when the innermost axis is contiguous on both sides and everything is 4-aligned
+  const v4 =
+    r > 0 &&
+    shape[r - 1]! % 4 === 0 &&
+    istride[r - 1] === 1 &&
+    ostride[r - 1] === 1 &&
+    ibase % 4 === 0 &&
+    obase % 4 === 0 &&
+    istride.every((s, i) => i === r - 1 || s % 4 === 0) &&
+    ostride.every((s, i) => i === r - 1 || s % 4 === 0);
+  let [sh, is, os, ib, ob] = [shape, istride, ostride, ibase, obase];
+  if (v4) {
+    sh = shape.map((d, i) => (i === r - 1 ? d / 4 : d));
+    is = istride.map((s, i) => (i === r - 1 ? 1 : s / 4));
+    os = ostride.map((s, i) => (i === r - 1 ? 1 : s / 4));
+    [ib, ob, n] = [ibase / 4, obase / 4, n / 4];
+  }
+  const u = new Uniforms().u32(n, r, ib, ob, 0, 0, 0, 0).vec4u(sh, 2).vec4u(is, 2).vec4u(os, 2);
+  rt().dispatch({ kernel: 'copy', entry: v4 ? 'main4' : 'main', uniforms: u, buffers: [x.buffer, out.buffer], workgroups: groups(n, WG) });
 }
 
 const bits = new DataView(new ArrayBuffer(4));

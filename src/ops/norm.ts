@@ -53,6 +53,9 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
   const { slabRows, slabs } = slabsFor(rows, C);
   const uni = () => new Uniforms().u32(rows, C, slabRows, slabs).f32(eps, momentum).u32(training ? 1 : 0, 0);
   const r = rt();
+  // vec4-over-channels entry points when C % 4 == 0
+  const v4 = C % 4 === 0;
+  const ew = (entry: string) => (v4 ? { entry: `${entry}4`, workgroups: groups((rows * C) / 4, WG) } : { entry, workgroups: groups(rows * C, WG) });
 
   const stats = empty([5 * C]);
   if (training) {
@@ -78,10 +81,9 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
   const y = empty(x.shape);
   r.dispatch({
     kernel: 'batchnorm',
-    entry: 'normalize',
+    ...ew('normalize'),
     uniforms: uni(),
     buffers: [x.buffer, null, stats.buffer, null, null, null, null, y.buffer],
-    workgroups: groups(rows * C, WG),
   });
 
   const out = record(
@@ -95,10 +97,9 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
         dx = empty(x.shape);
         r.dispatch({
           kernel: 'batchnorm',
-          entry: 'grad_x_eval',
+          ...ew('grad_x_eval'),
           uniforms: uni(),
           buffers: [null, null, stats.buffer, null, null, null, null, dx.buffer, g.buffer],
-          workgroups: groups(rows * C, WG),
         });
         return [dx, null, null];
       }
@@ -124,10 +125,9 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
         dx = empty(x.shape);
         r.dispatch({
           kernel: 'batchnorm',
-          entry: 'grad_x',
+          ...ew('grad_x'),
           uniforms: uni(),
           buffers: [x.buffer, null, stats.buffer, null, null, null, null, dx.buffer, g.buffer, coef.buffer],
-          workgroups: groups(rows * C, WG),
         });
       }
       partial.dispose();

@@ -11,6 +11,7 @@ const shapes = [
   [2, 3, 3, 12],
   [1, 4, 5, 33],
   [3, 1, 1, 1],
+  [1, 3, 5, 4], // the vec4-over-channels path with one group of 4
 ];
 
 function params(C: number) {

@@ -95,6 +95,22 @@ test('expand and reshape', async () => {
   assert.throws(() => ops.reshape(tensor([1, 2, 3]), [2, 2]), /cannot reshape/);
 });
 
+test('4-aligned copies (vec4 path): slice, concat and pad on a channel axis of 8', async () => {
+  const shape = [3, 2, 8];
+  const x = randArray(prod(shape));
+  await checkOp('slice vec4', [{ data: x, shape, grad: true }], ([t]) => ops.slice(t!, [1, 0, 4], [3, 2, 8]), ([a]) => {
+    const out: number[] = [];
+    for (let i = 1; i < 3; i++) for (let j = 0; j < 2; j++) for (let k = 4; k < 8; k++) out.push(a![(i * 2 + j) * 8 + k]!);
+    return Float64Array.from(out);
+  });
+  const y = randArray(prod(shape));
+  await checkOp('concat vec4 (NHWC channels)', [{ data: x, shape, grad: true }, { data: y, shape, grad: true }], ([a, b]) => ops.concat([a!, b!], 2), ([a, b]) => {
+    const out: number[] = [];
+    for (let r = 0; r < 6; r++) out.push(...a!.subarray(r * 8, r * 8 + 8), ...b!.subarray(r * 8, r * 8 + 8));
+    return Float64Array.from(out);
+  });
+});
+
 test('i32 tensors copy exactly through shape ops', async () => {
   const x = tensor(Int32Array.from([1, -2, 3, 1 << 30, -(1 << 30), 7]), [2, 3]);
   const y = ops.transpose(x);
