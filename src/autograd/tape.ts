@@ -7,7 +7,7 @@
  * `needs[i]` tells an op which input gradients to compute: a frozen network (parameters with
  * requiresGrad = false) passes gradients to its input without computing weight gradients.
  */
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, view } from '../tensor/tensor.js';
 import { keep, scopeHooks, trackNode } from '../tensor/scope.js';
 
 export type BackwardFn = (gradOut: Tensor, needs: readonly boolean[]) => (Tensor | null | undefined)[];
@@ -148,13 +148,13 @@ export function backward(root: Tensor, gradOut?: Tensor): void {
         continue;
       }
       const ins = node.backward(g, node.needs);
-      // An op may pass its output gradient through unchanged (add, reshape of a view) or
-      // return one tensor for two inputs: give every input its own storage, since leaf
-      // gradients are later accumulated in place.
+      // An op may pass its output gradient through unchanged (add, reshape) or return one
+      // tensor for two inputs: give each input its own handle (a view, no copy). Storage shared
+      // with the caller's gradOut is copied, since leaf gradients are accumulated in place.
       ins.forEach((gi, i) => {
         if (!gi) return;
-        const shared = gi === g || gi.storage === gradOut?.storage || ins.slice(0, i).some((o) => o?.storage === gi.storage);
-        if (shared) ins[i] = copyImpl!(gi);
+        if (gi.storage === gradOut?.storage) ins[i] = copyImpl!(gi);
+        else if (gi === g || ins.slice(0, i).some((o) => o === gi)) ins[i] = view(gi, gi.shape);
       });
       if (g !== gradOut) g.dispose();
       node.release();
@@ -175,7 +175,9 @@ export function backward(root: Tensor, gradOut?: Tensor): void {
             addInPlaceImpl!(x.grad, gi);
             gi.dispose();
           } else {
-            x.grad = keep(gi);
+            // in-place accumulation later must not write into storage another tensor shares
+            x.grad = keep(gi.storage.refs > 1 ? copyImpl!(gi) : gi);
+            if (x.grad !== gi) gi.dispose();
           }
         } else {
           gi.dispose();
