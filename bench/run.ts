@@ -18,18 +18,30 @@ const { values, positionals } = parseArgs({
     json: { type: 'string' },
     time: { type: 'string', default: '1500' },
     peer: { type: 'string' },
+    profile: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
   allowPositionals: true,
 });
 if (values.help) {
-  console.log('usage: npm run bench [-- FILTER...] [--json FILE] [--time MS_PER_CASE] [--peer tfjs]');
+  console.log('usage: npm run bench [-- FILTER...] [--json FILE] [--time MS_PER_CASE] [--peer tfjs] [--profile]');
   process.exit(0);
 }
 const timeMs = Number(values.time);
 if (!(timeMs > 0)) throw new Error(`--time must be a positive number of milliseconds, got ${values.time}`);
 
+export interface KernelShare {
+  kernel: string;
+  count: number;
+  ms: number;
+  pct: number;
+}
+
 export interface Row {
+  /** with --profile: GPU time per kernel over one run (timestamp queries) */
+  profile?: KernelShare[];
+  /** with --profile: share of GPU time in conv and matmul kernels */
+  gemmShare?: number;
   name: string;
   /** set on peer rows: the engine measured */
   engine?: string;
@@ -95,8 +107,28 @@ const print = (row: Row) =>
     `${row.name.padEnd(pad)}  ${f(row.ms, 9, 2)}  ${f(row.gflops, 8)}  ${f(row.pctPeak, 6)}  ${f(row.gbps, 7)}  ${f(row.imagesPerSec, 8, 0)}` +
       (row.speedupVsPeer ? `  ${row.speedupVsPeer.toFixed(2)}x tfjs` : ''),
   );
+/** One more run of `c` under timestamp queries: where its GPU time goes. */
+async function profileCase(c: BenchCase): Promise<KernelShare[]> {
+  await c.setup();
+  try {
+    c.run();
+    await runtime.sync();
+    runtime.startProfile();
+    c.run();
+    const prof = await runtime.stopProfile();
+    const total = [...prof.values()].reduce((p, v) => p + v.ms, 0);
+    return [...prof].map(([kernel, v]) => ({ kernel, count: v.count, ms: v.ms, pct: (100 * v.ms) / total }));
+  } finally {
+    c.teardown();
+  }
+}
+
 for (const c of selected) {
   const row = await measure(c);
+  if (values.profile) {
+    row.profile = await profileCase(c);
+    row.gemmShare = row.profile.filter((k) => /^(conv2d|matmul)/.test(k.kernel)).reduce((p, k) => p + k.pct, 0);
+  }
   if (row.gflops) row.pctPeak = (100 * row.gflops) / peak.gflops!;
   rows.push(row);
   const pc = peer && c.peerKey ? peer.tfjsCase(c.peerKey) : null;
@@ -110,6 +142,10 @@ for (const c of selected) {
     rows.push(prow);
   } else {
     print(row);
+  }
+  if (row.profile) {
+    console.log(`    conv+matmul kernels: ${row.gemmShare!.toFixed(1)}% of GPU time; top kernels:`);
+    for (const k of row.profile.slice(0, 6)) console.log(`      ${k.kernel.padEnd(34)} ${String(k.count).padStart(4)}x ${k.ms.toFixed(1).padStart(8)} ms ${k.pct.toFixed(1).padStart(5)}%`);
   }
 }
 if (values.json) {

@@ -1,0 +1,86 @@
+/**
+ * Whole training steps (forward, backward, optimizer) in images/s:
+ * - the classifier step of the quick presets (ResNet-18 ×0.25 on 28×28 grey images, batch 128);
+ * - a REFINE-shaped step: UNet (c = 16) → clamp → frozen ResNet-18 ×0.25 → softmax → label
+ *   remap → BCE against the pseudo-labels, gradients into the UNet only (batch 128).
+ */
+import { backward, keep, noGrad, scope, type Tensor } from '../../src/index.js';
+import { ResNet18 } from '../../src/nn/resnet.js';
+import { UNet } from '../../src/nn/unet.js';
+import { SGD } from '../../src/nn/optim.js';
+import { crossEntropy, bce } from '../../src/ops/loss.js';
+import { softmax } from '../../src/ops/softmax.js';
+import { argmax, oneHot, remapClasses } from '../../src/ops/index-ops.js';
+import { clamp } from '../../src/ops/elementwise.js';
+import { rand } from '../../src/ops/creation.js';
+import type { BenchCase } from '../types.js';
+
+const B = 128;
+const S = 28;
+
+function classifierStep(): BenchCase {
+  let model: ResNet18 | null = null;
+  let opt: SGD | null = null;
+  let x: Tensor | null = null;
+  const y = Int32Array.from({ length: B }, (_, i) => i % 10);
+  return {
+    name: `ResNet-18 x0.25 train step, batch ${B}, ${S}x${S}x1`,
+    images: B,
+    setup() {
+      model = new ResNet18({ numClasses: 10, inChannels: 1, width: 0.25 });
+      opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
+      x = keep(rand([B, S, S, 1], 3));
+    },
+    run() {
+      scope(() => {
+        const l = crossEntropy(model!.forward(x!), y);
+        opt!.zeroGrad();
+        backward(l);
+        opt!.step();
+      });
+    },
+    teardown() {
+      opt?.zeroGrad();
+      opt?.dispose();
+      model?.dispose();
+      x?.dispose();
+    },
+  };
+}
+
+function refineStep(): BenchCase {
+  let unet: UNet | null = null;
+  let f: ResNet18 | null = null;
+  let opt: SGD | null = null;
+  let x: Tensor | null = null;
+  const perm = [1, 2, 3, 4, 5, 6, 7, 8, 9, 0];
+  return {
+    name: `REFINE step (UNet c16 + frozen ResNet-18 x0.25), batch ${B}, ${S}x${S}x1`,
+    images: B,
+    setup() {
+      unet = new UNet({ firstChannels: 16, channels: 1 });
+      f = new ResNet18({ numClasses: 10, inChannels: 1, width: 0.25 }).freeze().eval();
+      opt = new SGD(unet.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
+      x = keep(rand([B, S, S, 1], 4));
+    },
+    run() {
+      scope(() => {
+        const pseudo = noGrad(() => oneHot(argmax(f!.forward(x!)), 10));
+        const p = remapClasses(softmax(f!.forward(clamp(unet!.forward(x!), 0, 1))), perm);
+        const l = bce(p, pseudo);
+        opt!.zeroGrad();
+        backward(l);
+        opt!.step();
+      });
+    },
+    teardown() {
+      opt?.zeroGrad();
+      opt?.dispose();
+      unet?.dispose();
+      f?.dispose();
+      x?.dispose();
+    },
+  };
+}
+
+export const cases: BenchCase[] = [classifierStep(), refineStep()];
