@@ -37,6 +37,11 @@ export interface LoaderOptions {
   dropLast?: boolean;
   seed?: number;
   augment?: AugmentSpec;
+  /**
+   * Extra per-sample transform after `augment` (e.g. an attack's train-time transform: PhysicalBA's
+   * physical distortions, BATT's rotations of benign images). `index` is the sample's dataset index.
+   */
+  sampleTransform?: (img: Image, index: number, rng: Rng) => Image;
   normalization?: Normalization | null;
 }
 
@@ -55,6 +60,7 @@ export function* batches(ds: ImageDataset, epoch: number, opts: LoaderOptions): 
     idx.forEach((i, k) => {
       let img = imageAt(ds, i);
       if (opts.augment) img = augment(img, opts.augment, rng);
+      if (opts.sampleTransform) img = opts.sampleTransform(img, i, rng);
       normalizeInto(img, opts.normalization ?? null, x, k * px);
       y[k] = ds.labels[i]!;
     });

@@ -17,7 +17,7 @@ import { saveCheckpoint, loadCheckpoint } from '../nn/checkpoint.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../nn/safetensors.js';
 import type { AugmentSpec } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
-import { batchCount, batches } from '../data/loader.js';
+import { batchCount, batches, type LoaderOptions } from '../data/loader.js';
 import { Progress } from '../util/progress.js';
 import { accuracy } from './evaluate.js';
 
@@ -54,6 +54,8 @@ export interface TrainResult {
 
 export interface TrainOptions {
   normalization: Normalization | null;
+  /** per-sample train-time transform (see LoaderOptions.sampleTransform) */
+  sampleTransform?: LoaderOptions['sampleTransform'];
   /** checkpoint folder; enables resume */
   outDir?: string;
   /** evaluate on the test set after every epoch (otherwise only at the end) */
@@ -119,7 +121,14 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
     }
   }
   const resumedFromEpoch = state.epochsDone;
-  const loaderOpts = { batchSize: cfg.batchSize, shuffle: true, seed: cfg.seed, augment: cfg.augment, normalization: opts.normalization };
+  const loaderOpts: LoaderOptions = {
+    batchSize: cfg.batchSize,
+    shuffle: true,
+    seed: cfg.seed,
+    augment: cfg.augment,
+    sampleTransform: opts.sampleTransform,
+    normalization: opts.normalization,
+  };
   const steps = batchCount(data.train, loaderOpts);
   try {
     for (let epoch = state.epochsDone; epoch < cfg.epochs; epoch++) {
