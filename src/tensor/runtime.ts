@@ -47,6 +47,8 @@ export class Runtime {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private batchKernels: string[] = [];
+  /** buffers bound by the commands recorded since the last submit (see write()) */
+  private batchBuffers = new Set<GPUBuffer>();
   private uniformCpu: Uint8Array;
   private uniformGpu: GPUBuffer;
   private uniformUsed = 0;
@@ -147,7 +149,9 @@ export class Runtime {
       this.uniformUsed += UNIFORM_SLOT;
     }
     spec.buffers.forEach((b, i) => {
-      if (b) entries.push({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } });
+      if (!b) return;
+      entries.push({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } });
+      this.batchBuffers.add('buffer' in b ? b.buffer : b);
     });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: spec.kernel });
     let [x, y, z] = typeof spec.workgroups === 'number' ? [spec.workgroups, 1, 1] : [spec.workgroups[0], spec.workgroups[1] ?? 1, spec.workgroups[2] ?? 1];
@@ -184,6 +188,7 @@ export class Runtime {
     this.encoder ??= this.device.createCommandEncoder();
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.batchKernels.push('copy');
+    this.batchBuffers.add(src).add(dst);
   }
 
   private endPass(): void {
@@ -206,6 +211,7 @@ export class Runtime {
     afterSubmit?.();
     this.uniformUsed = 0;
     this.batchKernels.length = 0;
+    this.batchBuffers.clear();
     this.pool.afterSubmit();
   }
 
@@ -257,8 +263,13 @@ export class Runtime {
     );
   }
 
-  /** Uploads bytes into a buffer. Ordered before every dispatch of the current batch. */
+  /**
+   * Uploads bytes into a buffer. queue.writeBuffer runs before the commands recorded but not yet
+   * submitted, so when one of those uses this buffer (e.g. a fill of a freshly created parameter
+   * that a checkpoint now overwrites) they are submitted first, keeping program order.
+   */
   write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    if (this.batchBuffers.has(buffer)) this.flush();
     this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
   }
 

@@ -1,7 +1,6 @@
 /** Accuracy and predictions of a classifier over a dataset, in eval mode without gradients. */
 import { noGrad, scope, tensor, type Tensor } from '../index.js';
 import { argmax } from '../ops/index-ops.js';
-import type { Module } from '../nn/module.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { batches } from '../data/loader.js';
 
@@ -13,7 +12,7 @@ export interface EvalOptions {
 }
 
 /** Predicted class of every image, in dataset order. */
-export async function predict(model: { forward(x: Tensor): Tensor } & Partial<Pick<Module, 'eval'>>, ds: ImageDataset, opts: EvalOptions): Promise<Int32Array> {
+export async function predict(model: { forward(x: Tensor): Tensor; eval?(): unknown }, ds: ImageDataset, opts: EvalOptions): Promise<Int32Array> {
   model.eval?.();
   const out = new Int32Array(ds.n);
   let off = 0;

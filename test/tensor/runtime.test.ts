@@ -74,6 +74,13 @@ test('readInto fills a preallocated array; bad sizes are rejected', async () => 
   t.dispose();
 });
 
+test('a host write after a pending dispatch on the same buffer keeps program order', async () => {
+  const t = ops.full([4], 1); // a fill recorded, not yet submitted
+  rt().write(t.buffer, new Float32Array([2, 3, 4, 5]));
+  assert.equal(Array.from(await t.read()), [2, 3, 4, 5]);
+  t.dispose();
+});
+
 test('shape and data errors are reported clearly', () => {
   assert.throws(() => tensor([1, 2, 3], [2, 2]), /do not fill shape/);
   assert.throws(() => empty([2, -1]), /invalid dimension/);

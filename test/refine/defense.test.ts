@@ -1,0 +1,110 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { noGrad, rt, scope, tensor } from '../../src/index.js';
+import { ResNet18 } from '../../src/nn/resnet.js';
+import { DefendedModel, trainRefine, type RefineConfig } from '../../src/refine/defense.js';
+import { identityMapping, invertPermutation, randomDerangement } from '../../src/refine/mapping.js';
+import { shrinkPadImage } from '../../src/refine/shrinkpad.js';
+import type { ImageDataset } from '../../src/data/dataset.js';
+import { Rng } from '../../src/util/random.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'refine-def-'));
+
+test('random derangements have no fixed point and cover many permutations', () => {
+  const rng = new Rng(1);
+  const seen = new Set<string>();
+  for (let t = 0; t < 300; t++) {
+    const p = randomDerangement(4, rng);
+    assert.ok(p.every((v, i) => v !== i), `fixed point in ${p}`);
+    assert.equal([...p].sort(), [0, 1, 2, 3]);
+    seen.add(p.join());
+  }
+  assert.is(seen.size, 9, 'all 9 derangements of 4 elements appear');
+  assert.equal(Array.from(invertPermutation(Int32Array.from([2, 0, 1]))), [1, 2, 0]);
+  assert.throws(() => randomDerangement(1, rng), /at least 2/);
+});
+
+test('ShrinkPad: shrinks, pads with zeros at a random offset', () => {
+  const img = { data: new Uint8Array(8 * 8 * 3).fill(200), h: 8, w: 8, c: 3 };
+  const rng = new Rng(2);
+  const offsets = new Set<string>();
+  for (let t = 0; t < 60; t++) {
+    const out = shrinkPadImage(img, 2, rng);
+    const zeros = Array.from(out.data).filter((v) => v === 0).length;
+    assert.is(zeros, (64 - 36) * 3, 'exactly the padding is zero');
+    const first = Array.from(out.data).findIndex((v) => v !== 0) / 3;
+    offsets.add(`${Math.floor(first / 8)},${first % 8}`);
+  }
+  assert.is(offsets.size, 9, 'all (pad+1)² placements occur');
+  assert.throws(() => shrinkPadImage(img, 8, rng), /does not fit/);
+});
+
+function tinyData(n: number, seed: number): ImageDataset {
+  const r = new Rng(seed);
+  const images = new Uint8Array(n * 16 * 16).map(() => r.int(256));
+  return { name: "tiny", images, labels: new Uint8Array(n), n, h: 16, w: 16, c: 1, classes: ['a', 'b', 'c', 'd'] };
+}
+
+const cfg: RefineConfig = {
+  epochs: 1,
+  batchSize: 8,
+  lr: 0.01,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  milestones: [],
+  gamma: 0.8,
+  lambda: 0.1,
+  temperature: 0.07,
+  unetChannels: 4,
+  utility: 'bce',
+  mapping: 'derangement',
+  augment: { resizedCrop: { scale: [0.8, 1] }, flip: 0.5 },
+  dropLast: true,
+  seed: 3,
+};
+
+test('trainRefine: runs, logs pseudo-labels/agreement, saves, resumes; the defended model reloads', async () => {
+  const f = new ResNet18({ numClasses: 4, inChannels: 1, width: 0.0625, seed: 1 });
+  const data = tinyData(24, 5);
+  const out = join(tmp, 'refine');
+  const before = (await Promise.all([...f.parameters()].map((p) => p.read()))).map((a) => Array.from(a));
+  const r1 = await trainRefine(f, data, cfg, { normalization: { mean: [0.5], std: [0.25] }, numClasses: 4, outDir: out, quiet: true, evalSet: data });
+  assert.is(r1.history.length, 1);
+  assert.is(r1.steps.length, 3);
+  const h = r1.history[0]!;
+  assert.is(h.pseudoLabelCounts.reduce((p, v) => p + v, 0), 24);
+  assert.ok(Number.isFinite(h.loss) && h.agreement >= 0 && h.agreement <= 1);
+  assert.ok(h.benignAccuracy !== undefined);
+  assert.ok(r1.defended.perm.every((v, i) => v !== i));
+  // the frozen classifier never changes
+  const after = (await Promise.all([...f.parameters()].map((p) => p.read()))).map((a) => Array.from(a));
+  assert.equal(after, before);
+  // resume: a second epoch continues from the saved state with the same mapping
+  const r2 = await trainRefine(f, data, { ...cfg, epochs: 2 }, { normalization: { mean: [0.5], std: [0.25] }, numClasses: 4, outDir: out, quiet: true });
+  assert.is(r2.history.length, 2);
+  assert.equal(Array.from(r2.defended.perm), Array.from(r1.defended.perm));
+  await r2.defended.save(join(tmp, 'saved'));
+  const loaded = DefendedModel.load(join(tmp, 'saved'), f, { firstChannels: 4, channels: 1 });
+  const x = tensor(new Float32Array(2 * 256).map((_, i) => (i % 7) / 7), [2, 16, 16, 1]);
+  const [pa, pb] = scope(() => noGrad(() => [r2.defended.eval().probabilities(x), loaded.eval().probabilities(x)]));
+  assert.equal(Array.from(await pa!.read()), Array.from(await pb!.read()));
+  for (const t of [pa, pb, x]) t!.dispose();
+  for (const m of [r1.defended.unet, r2.defended.unet, loaded.unet]) m.dispose();
+  f.dispose();
+});
+
+test('the identity mapping is the "w/o HRF" ablation; λ = 0 is "w/o SCL"', async () => {
+  const f = new ResNet18({ numClasses: 4, inChannels: 1, width: 0.0625, seed: 2 });
+  const r = await trainRefine(f, tinyData(16, 6), { ...cfg, mapping: 'identity', lambda: 0, utility: 'ce' }, { normalization: null, numClasses: 4, quiet: true });
+  assert.equal(Array.from(r.defended.perm), Array.from(identityMapping(4)));
+  assert.ok(r.steps.every((s) => s.supcon === 0 && Number.isFinite(s.loss)));
+  r.defended.unet.dispose();
+  f.dispose();
+  await rt().sync();
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.run();
