@@ -1,6 +1,8 @@
 /**
  * conv2d forward, dx and dw on the CIFAR ResNet-18 shapes at batch 64 (NHWC, HWIO weights):
- * the 3x3 stride-1 convs of each stage, the 3x3 stride-2 convs and the 1x1 stride-2 shortcuts.
+ * the 3x3 stride-1 convs of each stage, the 3x3 stride-2 convs and the 1x1 stride-2 shortcuts;
+ * then the narrow 16- and 32-channel convs of the quick presets (ResNet x0.25 / x0.5 stems and
+ * first stages at 32², UNet c = 16-32 at 28²).
  * FLOP = 2*N*OH*OW*Cout*KH*KW*Cin for every pass. Inputs are filled with small random values.
  */
 import { tensor, type Tensor } from '../../src/tensor/tensor.js';
@@ -20,6 +22,13 @@ const shapes: Shape[] = [
   { C: 64, H: 32, CO: 128, K: 1, S: 2, P: 0 },
   { C: 128, H: 16, CO: 256, K: 1, S: 2, P: 0 },
   { C: 256, H: 8, CO: 512, K: 1, S: 2, P: 0 },
+  { C: 16, H: 32, CO: 16, K: 3, S: 1, P: 1 },
+  { C: 32, H: 32, CO: 32, K: 3, S: 1, P: 1 },
+  { C: 16, H: 32, CO: 32, K: 3, S: 2, P: 1 },
+  { C: 16, H: 32, CO: 32, K: 1, S: 2, P: 0 },
+  { C: 16, H: 28, CO: 16, K: 3, S: 1, P: 1 },
+  { C: 32, H: 28, CO: 32, K: 3, S: 1, P: 1 },
+  { C: 16, H: 28, CO: 32, K: 3, S: 1, P: 1 },
 ];
 
 function rand(n: number): Float32Array {

@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as ops from '../../src/ops/all.js';
-import { setConvVariant, type ConvVariant } from '../../src/ops/conv.js';
-import { tensor } from '../../src/index.js';
+import { setConvVariant, conv2dRaw, type ConvVariant } from '../../src/ops/conv.js';
+import { tensor, rt, type Tensor } from '../../src/index.js';
 import { checkOp, randArray, prod } from '../helpers.js';
-import { conv2dRef, type ConvShape } from '../reference/conv.js';
+import { conv2dRef, convOut, type ConvShape } from '../reference/conv.js';
 
 function S(N: number, H: number, W: number, C: number, K: number, CO: number, stride: number, padding: number, KW = K): ConvShape {
   return { N, H, W, C, KH: K, KW, CO, stride, padding };
@@ -26,13 +26,35 @@ const cases: [ConvShape, boolean][] = [
   [S(2, 8, 8, 16, 1, 32, 2, 0), false],
 ];
 
-const variants: ConvVariant[] = ['generic', 'fast'];
+// shapes that qualify for the subgroup kernels (forward: Cin % 4, Cout % 16; dx: Cin % 16,
+// Cout % 4; dw: Cin % 4, Cout % 32 or Cout % 16 with Cin % 8), with partial row blocks (pixel
+// counts not a multiple of the 32 or 64 rows of a workgroup), batch 1, odd sizes, stride 2,
+// padding 0/1, kernels 1/3, 16-channel tiles (two row sets per subgroup) and split-K wgrad.
+const sgCases: [ConvShape, boolean][] = [
+  [S(1, 7, 9, 4, 3, 32, 1, 1), true], // fwd/dw ns1, dw rc 4; dx falls back (Cin 4)
+  [S(2, 9, 7, 8, 3, 64, 2, 1), false], // stride 2 on odd sizes, 2 column tiles
+  [S(1, 5, 5, 32, 1, 32, 1, 0), true], // kernel 1, dx ns1
+  [S(2, 7, 7, 32, 3, 16, 2, 1), false], // Cout 16: fwd/dw ns2; dx ns1 with Cout 16
+  [S(1, 11, 13, 16, 3, 16, 1, 1), true], // everything 16 wide (ns2), M = 143
+  [S(3, 6, 5, 16, 3, 32, 2, 0), false], // stride 2, padding 0, dx ns2
+  [S(1, 9, 9, 8, 1, 16, 2, 0), false], // 1x1 stride 2, dw ns2 rc 4
+  [S(2, 12, 12, 32, 3, 64, 1, 1), true], // split-K wgrad (4 slices), 2 Cin tiles for dx
+  [S(1, 3, 3, 48, 3, 48, 1, 1), false], // 48 = 3 tiles of 16, M = 9 < 32
+];
+
+const variants: ConvVariant[] = ['generic', 'fast', 'subgroup'];
+const sgSkip = (): boolean => {
+  if (rt().subgroupSize === 8) return false;
+  console.log(`  (skipping the subgroup conv2d checks: they need a subgroup of 8 lanes, this device reports ${rt().subgroupSize})`);
+  return true;
+};
 
 for (const v of variants) {
   test(`conv2d forward + dx, dw, dbias (${v})`, async () => {
+    if (v === 'subgroup' && sgSkip()) return;
     setConvVariant(v);
     try {
-      for (const [s, withBias] of cases) {
+      for (const [s, withBias] of v === 'subgroup' ? [...cases, ...sgCases] : cases) {
         const xs = [s.N, s.H, s.W, s.C];
         const ws = [s.KH, s.KW, s.C, s.CO];
         const inputs = [
@@ -54,6 +76,55 @@ for (const v of variants) {
     }
   });
 }
+
+// every element of forward, dx and dw of the subgroup kernels against the generic kernels (the
+// finite-difference checks above sample only a few gradient elements)
+test('conv2d subgroup variant matches generic on every element', async () => {
+  if (sgSkip()) return;
+  const run = async (v: ConvVariant, s: ConvShape, xs: Float32Array, ws: Float32Array, dys: Float32Array, bs: Float32Array) => {
+    setConvVariant(v);
+    const ts: Tensor[] = [];
+    const mk = (a: Float32Array, shape: number[]) => {
+      const t = tensor(a, shape);
+      ts.push(t);
+      return t;
+    };
+    const [OH, OW] = convOut(s);
+    const x = mk(xs, [s.N, s.H, s.W, s.C]);
+    const w = mk(ws, [s.KH, s.KW, s.C, s.CO]);
+    const dy = mk(dys, [s.N, OH, OW, s.CO]);
+    const b = mk(bs, [s.CO]);
+    const opts = { stride: s.stride, padding: s.padding };
+    const outs = [conv2dRaw.forward(x, w, b, opts), conv2dRaw.dx(dy, x, w, opts), conv2dRaw.dw(dy, x, w, opts)];
+    const r = await Promise.all(outs.map((o) => o.read()));
+    for (const t of [...ts, ...outs]) t.dispose();
+    return r;
+  };
+  try {
+    for (const [s] of sgCases) {
+      const [OH, OW] = convOut(s);
+      const f32 = (n: number) => Float32Array.from(randArray(n));
+      const xs = f32(s.N * s.H * s.W * s.C);
+      const ws = f32(s.KH * s.KW * s.C * s.CO);
+      const dys = f32(s.N * OH * OW * s.CO);
+      const bs = f32(s.CO);
+      const want = await run('generic', s, xs, ws, dys, bs);
+      const got = await run('subgroup', s, xs, ws, dys, bs);
+      ['forward', 'dx', 'dw'].forEach((pass, i) => {
+        const a = got[i]!;
+        const e = want[i]!;
+        assert.is(a.length, e.length);
+        for (let k = 0; k < a.length; k++) {
+          if (!(Math.abs(a[k]! - e[k]!) <= 1e-4 + 1e-4 * Math.abs(e[k]!))) {
+            assert.unreachable(`subgroup ${pass} x[${[s.N, s.H, s.W, s.C]}] w[${[s.KH, s.KW, s.C, s.CO]}] s${s.stride} p${s.padding}: element ${k} = ${a[k]}, generic ${e[k]}`);
+          }
+        }
+      });
+    }
+  } finally {
+    setConvVariant('auto');
+  }
+});
 
 test('conv2d: frozen weights compute only dx', async () => {
   const s = S(2, 6, 6, 8, 3, 8, 1, 1);
@@ -78,6 +149,7 @@ test('conv2d: clear errors on bad shapes', () => {
   assert.throws(() => ops.conv2d(x, w3, b), /conv2d: bias must be \[8\]/);
   assert.throws(() => ops.conv2d(x, w3, null, { stride: 0 }), /stride must be a positive integer/);
   assert.throws(() => ops.conv2d(w3, w3.shape.length === 4 ? tensor(new Float32Array(3), [3]) : w3), /rank 4/);
+  assert.throws(() => setConvVariant('simd' as ConvVariant), /unknown variant 'simd'/);
   for (const t of [x, w, w2, b, w3]) t.dispose();
 });
 
