@@ -1,12 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as ops from '../../src/ops/all.js';
-import { tensor } from '../../src/index.js';
+import { rt, tensor, type Tensor } from '../../src/index.js';
 import { checkOp, randArray, prod } from '../helpers.js';
 import { refLinear, refMatmul, refSimilarity } from '../reference/matmul.js';
 import type { MatmulVariant } from '../../src/ops/matmul.js';
 
-const variants: MatmulVariant[] = ['generic', 'fast4', 'fast8', 'splitk', 'auto'];
+const variants: MatmulVariant[] = ['generic', 'fast4', 'fast8', 'splitk', 'subgroup', 'auto'];
 
 // [M, K, N]: awkward shapes, then shapes that take the vec4 path with partial and full blocks
 const mnk: [number, number, number][] = [
@@ -16,6 +16,12 @@ const mnk: [number, number, number][] = [
   [1, 8, 12],
   [68, 36, 20],
   [128, 64, 64],
+  // subgroup kernel (R x 32 blocks, R = 8/16/32): partial row and column blocks, K = 4/12/68
+  [4, 4, 32],
+  [12, 12, 64],
+  [37, 12, 32],
+  [52, 68, 96],
+  [36, 4, 40],
 ];
 const transCombos: [boolean, boolean][] = [
   [false, false],
@@ -24,8 +30,15 @@ const transCombos: [boolean, boolean][] = [
   [true, true],
 ];
 
+let warnedSubgroup = false;
+
 function withVariant(v: MatmulVariant, fn: () => Promise<void>): () => Promise<void> {
   return async () => {
+    if (v === 'subgroup' && rt().subgroupSize !== 8) {
+      if (!warnedSubgroup) console.log(`  SKIP matmul [subgroup]: needs subgroups of 8 (this device: ${rt().subgroupSize || 'no subgroups'}); the other variants still run`);
+      warnedSubgroup = true;
+      return;
+    }
     const prev = ops.setMatmulVariant(v);
     try {
       await fn();
@@ -60,6 +73,8 @@ for (const v of variants) {
       [[3, 8, 12], [12, 16], false, false],
       [[16, 12], [2, 1, 8, 16], true, true],
       [[1, 12, 8], [4, 16, 12], true, true],
+      [[2, 1, 36, 12], [3, 12, 64], false, false],
+      [[2, 3, 12, 40], [3, 36, 12], true, true],
     ];
     for (const [as, bs, tA, tB] of cases) {
       await checkOp(
@@ -72,7 +87,7 @@ for (const v of variants) {
   }));
 
   test(`linear [${v}] with and without bias`, withVariant(v, async () => {
-    for (const [B, inF, outF] of [[5, 7, 3], [20, 16, 12], [70, 64, 36]] as const) {
+    for (const [B, inF, outF] of [[5, 7, 3], [20, 16, 12], [70, 64, 36], [9, 12, 64]] as const) {
       for (const withBias of [true, false]) {
         const inputs = [
           { data: randArray(B * inF), shape: [B, inF], grad: true },
@@ -90,7 +105,7 @@ for (const v of variants) {
   }));
 
   test(`similarity [${v}]`, withVariant(v, async () => {
-    for (const [N, D, scale] of [[5, 7, 1], [37, 70, 0.5], [72, 64, 2], [1, 4, 1]] as const) {
+    for (const [N, D, scale] of [[5, 7, 1], [37, 70, 0.5], [72, 64, 2], [1, 4, 1], [100, 12, 0.5], [20, 1024, 0.25]] as const) {
       await checkOp(
         `similarity ${v} N=${N} D=${D}`,
         [{ data: randArray(N * D), shape: [N, D], grad: true }],
@@ -100,6 +115,40 @@ for (const v of variants) {
     }
   }));
 }
+
+test('matmul: auto and subgroup dispatch the subgroup kernel where it qualifies, and fall back elsewhere', async () => {
+  if (rt().subgroupSize !== 8 || !rt().features.has('timestamp-query')) {
+    console.log('  SKIP kernel-choice check: needs subgroups of 8 and timestamp queries');
+    return;
+  }
+  const kernelsOf = async (v: MatmulVariant, fn: () => void): Promise<string[]> => {
+    const prev = ops.setMatmulVariant(v);
+    rt().startProfile();
+    try {
+      fn();
+    } finally {
+      ops.setMatmulVariant(prev);
+    }
+    return [...(await rt().stopProfile()).keys()].sort();
+  };
+  const t = (r: number, c: number) => tensor(Float32Array.from(randArray(r * c)), [r, c]);
+  const a = t(40, 12);
+  const bT = t(64, 12);
+  const b = t(12, 64);
+  const odd = t(40, 5);
+  const c16 = t(12, 16);
+  const bias = tensor(Float32Array.from(randArray(64)), [64]);
+  const run = (fn: () => Tensor) => () => fn().dispose();
+  for (const v of ['auto', 'subgroup'] as const) {
+    assert.equal(await kernelsOf(v, run(() => ops.matmul(a, b))), ['matmul_sg.sg_a0_r32'], `${v} NN`);
+    assert.equal(await kernelsOf(v, run(() => ops.linear(a, bT, bias))), ['matmul_sg.sg_a0_r32'], `${v} linear`);
+    assert.equal(await kernelsOf(v, run(() => ops.matmul(c16, b, { transA: true }))), ['matmul_sg.sg_a1_r16'], `${v} TN`);
+    assert.equal(await kernelsOf(v, run(() => ops.similarity(a, 2))), ['matmul_sg.sg_a0_r32'], `${v} similarity`);
+    assert.equal(await kernelsOf(v, run(() => ops.matmul(odd, odd, { transB: true }))), ['matmul.generic'], `${v} K = 5 falls back`);
+  }
+  assert.equal(await kernelsOf('fast8', run(() => ops.matmul(a, b))), ['matmul.main'], 'fast8 keeps its kernel');
+  for (const x of [a, bT, b, odd, c16, bias]) x.dispose();
+});
 
 test('matmul: K = 0 gives zeros (plus bias), shape errors are reported', async () => {
   const a = tensor(new Float32Array(0), [3, 0]);
