@@ -38,7 +38,7 @@ export class Progress {
   /** `extra`: free text shown after the bar (loss, accuracy, ...) */
   update(value: number, extra = ''): void {
     const secs = (Date.now() - this.start) / 1000;
-    const rate = secs > 0 ? `${this.fmt(Math.round(value / secs))}/s` : '';
+    const rate = secs > 0 ? (this.unit === 'bytes' ? `${this.fmt(Math.round(value / secs))}/s` : `${(value / secs).toFixed(2)} it/s`) : '';
     if (this.bar) {
       this.bar.update(value, { value_h: this.fmt(value), total_h: this.fmt(this.total ?? 0), rate, extra });
       return;
