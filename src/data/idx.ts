@@ -30,5 +30,6 @@ export function parseIdx(buf: Uint8Array, file: string): IdxArray {
   const count = dims.reduce((p, d) => p * d, 1);
   if (bytes.length < header + count) throw new Error(`${file}: truncated data: ${bytes.length - header} bytes for dims [${dims}] (${count} expected)`);
   if (bytes.length > header + count) throw new Error(`${file}: ${bytes.length - header - count} unexpected trailing bytes`);
-  return { dims, data: bytes.subarray(header, header + count) };
+  // a plain Uint8Array copy: Node Buffers slice() as views, a trap for callers that copy with slice()
+  return { dims, data: new Uint8Array(bytes.subarray(header, header + count)) };
 }

@@ -1,0 +1,123 @@
+/**
+ * BadNets (spec §3.1): a grey square pasted on the bottom-right corner of the uint8 image (weight
+ * 1 there, 0 elsewhere ⇒ those pixels are replaced exactly), poisoned samples relabelled to the
+ * target. Rate 0.1 of the training set (first floor(N·rate) of a seeded shuffle).
+ *
+ * Pattern: for images of at most 64 px per side the official 3×3 CIFAR-10 pattern (values decoded
+ * from the official trigger file, spec §3.1); for larger images (ImageNet50, 224 px) the official
+ * pattern file is not available, so a seeded random 20×20 grey uint8 patch is drawn (spec).
+ * The same grey value goes to every channel (grey images included).
+ *
+ * The patch and its placement are exported (`badnetsTrigger`) for PhysicalBA and Label-Consistent.
+ */
+import type { Image } from '../data/augment.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { Rng } from '../util/random.js';
+import {
+  type Attack,
+  type AttackFactory,
+  type ImageShape,
+  checkDatasetShape,
+  checkRate,
+  checkShape,
+  choosePoisoned,
+  DEFAULT_SEED,
+  poisonCopy,
+  poisonTestSet,
+  registerAttack,
+  resolveOptions,
+} from './common.js';
+
+/** The official 3×3 CIFAR-10 pattern (rows 29–31, cols 29–31 of the 32×32 trigger). */
+export const BADNETS_CIFAR_PATCH = [
+  [247, 241, 130],
+  [106, 201, 92],
+  [153, 163, 20],
+];
+
+export interface BadNetsTrigger {
+  /** patch rows (grey values), size×size */
+  patch: number[][];
+  /** top-left corner of the patch */
+  top: number;
+  left: number;
+}
+
+/**
+ * The BadNets trigger for an image size: the 3×3 official patch at the bottom-right corner when
+ * max(H, W) ≤ 64, otherwise a seeded `largeSize`×`largeSize` random grey patch there.
+ */
+export function badnetsTrigger(h: number, w: number, seed: number, largeSize = 20): BadNetsTrigger {
+  let patch: number[][];
+  if (Math.max(h, w) <= 64) patch = BADNETS_CIFAR_PATCH.map((r) => [...r]);
+  else {
+    const rng = new Rng(seed ^ 0xbad0e75);
+    patch = Array.from({ length: largeSize }, () => Array.from({ length: largeSize }, () => rng.int(256)));
+  }
+  const s = patch.length;
+  if (s > h || s > w) throw new Error(`BadNets: a ${s}x${s} patch does not fit ${h}x${w} images`);
+  return { patch, top: h - s, left: w - s };
+}
+
+/** Pastes the patch (new image). */
+export function applyBadnets(img: Image, t: BadNetsTrigger): Image {
+  const { w, c } = img;
+  const out = new Uint8Array(img.data); // a copy (Buffer.slice would be a view)
+  t.patch.forEach((row, dy) =>
+    row.forEach((v, dx) => {
+      const o = ((t.top + dy) * w + t.left + dx) * c;
+      for (let k = 0; k < c; k++) out[o + k] = v;
+    }),
+  );
+  return { ...img, data: out };
+}
+
+export interface BadNetsOptions {
+  target: number;
+  seed: number;
+  rate: number;
+  /** side of the seeded patch for images larger than 64 px */
+  largePatch: number;
+}
+
+export const BADNETS_DEFAULTS: BadNetsOptions = { target: 0, seed: DEFAULT_SEED, rate: 0.1, largePatch: 20 };
+
+export class BadNets implements Attack {
+  readonly name = 'badnets';
+  readonly needsCleanModel = false;
+  readonly target: number;
+  readonly opts: BadNetsOptions;
+  readonly trigger: BadNetsTrigger;
+  constructor(
+    readonly shape: ImageShape,
+    opts?: Record<string, unknown>,
+  ) {
+    checkShape(this.name, shape);
+    this.opts = resolveOptions(this.name, BADNETS_DEFAULTS, opts);
+    checkRate(this.name, 'rate', this.opts.rate);
+    this.target = this.opts.target;
+    this.trigger = badnetsTrigger(shape.h, shape.w, this.opts.seed, this.opts.largePatch);
+  }
+  async poisonTrain(train: ImageDataset) {
+    checkDatasetShape(this, train);
+    const poisoned = choosePoisoned(train.n, this.opts.rate, new Rng(this.opts.seed));
+    const dataset = poisonCopy(train, `${train.name}+${this.name}`, poisoned, (img) => applyBadnets(img, this.trigger), this.target);
+    return { dataset, poisoned };
+  }
+  poisonTest(test: ImageDataset): ImageDataset {
+    return poisonTestSet(this, test);
+  }
+  applyTestTrigger(img: Image): Image {
+    return applyBadnets(img, this.trigger);
+  }
+  params() {
+    return { attack: this.name, ...this.opts, trigger: this.trigger, shape: this.shape };
+  }
+}
+
+export const badnets: AttackFactory = {
+  name: 'badnets',
+  summary: 'BadNets: 3x3 grey patch bottom-right (20x20 seeded above 64 px), rate 0.1',
+  create: (shape, opts) => new BadNets(shape, opts),
+};
+registerAttack(badnets);

@@ -1,0 +1,245 @@
+/**
+ * Label-Consistent (LC, spec §3.6): a clean-label attack. floor(rate · #target-class training
+ * images) target-class images, chosen by a seeded shuffle, are replaced by adversarial versions
+ * (untargeted PGD against a clean model: they become hard to classify from their content) and get
+ * the BadNets trigger; their labels stay (= target). Every other training image is untouched.
+ * Rate 0.25 for images up to 64 px (CIFAR: 1,250 images), 1.0 above (ImageNet50), unless given.
+ * Test trigger: BadNets on the non-target test images.
+ *
+ * PGD (torchattacks-style): maximise CE(F(normalise(x)), y) with x ∈ [0,1]; ε = 8/255, step
+ * α = 1.5/255, 100 steps, no random start; x ← x + α·sign(∇), δ = clamp(x − x0, −ε, ε),
+ * x = clamp(x0 + δ, 0, 1); the model in eval mode, frozen (gradients flow to the input only).
+ * Result quantised as uint8(x·255) (truncation, like the official code; a 1e-6 guard keeps
+ * float noise from turning an unperturbed k/255 into k − 1). The forward/backward passes run on
+ * the GPU in batches; the sign/step/projection (cheap) runs on the host in float64.
+ *
+ * Deviation (spec §3.6 quirk, implemented cleanly): the official code feeds PGD un-normalised
+ * [0,1] images although the model expects normalised input; here the model sees normalise(x).
+ * Since normalisation is a positive per-channel scaling plus shift, sign(∇x) = sign(∇ normalise(x)).
+ * The official LC model is fine-tuned from the clean model's weights; `scripts/attack.ts` does the
+ * same by default (`--lc-init benign`), `--lc-init scratch` trains from a fresh initialisation.
+ *
+ * The PGD result can be cached in a folder (`ctx.cacheDir`): a rerun (e.g. resuming a killed
+ * training) reuses it when the key (seed, rate, PGD settings, dataset, clean model) matches.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Image } from '../data/augment.js';
+import type { ImageDataset, Normalization } from '../data/dataset.js';
+import { backward, scope, tensor } from '../index.js';
+import type { Module } from '../nn/module.js';
+import { crossEntropy } from '../ops/loss.js';
+import { Rng } from '../util/random.js';
+import { applyBadnets, type BadNetsTrigger, badnetsTrigger } from './badnets.js';
+import {
+  type Attack,
+  type AttackContext,
+  type AttackFactory,
+  type ImageShape,
+  checkDatasetShape,
+  checkRate,
+  checkShape,
+  DEFAULT_SEED,
+  poisonCopy,
+  poisonTestSet,
+  registerAttack,
+  resolveOptions,
+} from './common.js';
+
+export interface PgdOptions {
+  eps: number;
+  alpha: number;
+  steps: number;
+  batchSize: number;
+  normalization: Normalization | null;
+  log?: (msg: string) => void;
+}
+
+/**
+ * Untargeted L∞ PGD on uint8 NHWC images against `labels`; returns the quantised adversarial
+ * images (same layout). The model's train/eval mode and parameter flags are restored afterwards.
+ */
+export async function pgdAttack(model: Module, images: Uint8Array, labels: ArrayLike<number>, shape: ImageShape, opts: PgdOptions): Promise<Uint8Array> {
+  const { h, w, c } = shape;
+  const px = h * w * c;
+  const n = labels.length;
+  if (images.length !== n * px) throw new Error(`pgdAttack: ${images.length} bytes for ${n} images of ${h}x${w}x${c}`);
+  const out = new Uint8Array(images.length);
+  const wasTraining = model.training;
+  const flags = [...model.parameters()].map((p) => p.requiresGrad);
+  model.eval();
+  model.freeze();
+  const mean = Array.from({ length: c }, (_, k) => opts.normalization?.mean[k] ?? 0);
+  const std = Array.from({ length: c }, (_, k) => opts.normalization?.std[k] ?? 1);
+  const t0 = performance.now();
+  try {
+    for (let b0 = 0; b0 < n; b0 += opts.batchSize) {
+      const bn = Math.min(opts.batchSize, n - b0);
+      const x0 = new Float64Array(bn * px);
+      for (let i = 0; i < x0.length; i++) x0[i] = images[b0 * px + i]! / 255;
+      const x = Float64Array.from(x0);
+      const y = Int32Array.from({ length: bn }, (_, i) => labels[b0 + i]!);
+      const xn = new Float32Array(bn * px);
+      for (let step = 0; step < opts.steps; step++) {
+        for (let i = 0; i < xn.length; i++) {
+          const k = i % c;
+          xn[i] = (x[i]! - mean[k]!) / std[k]!;
+        }
+        const xt = tensor(xn, [bn, h, w, c]);
+        xt.requiresGrad = true;
+        try {
+          scope(() => {
+            backward(crossEntropy(model.forward(xt), y));
+          });
+          if (!xt.grad) throw new Error('pgdAttack: no gradient reached the input');
+          const g = (await xt.grad.read()) as Float32Array;
+          for (let i = 0; i < x.length; i++) {
+            const s = g[i]! > 0 ? 1 : g[i]! < 0 ? -1 : 0;
+            const d = Math.max(-opts.eps, Math.min(opts.eps, x[i]! + opts.alpha * s - x0[i]!));
+            x[i] = Math.max(0, Math.min(1, x0[i]! + d));
+          }
+        } finally {
+          xt.grad?.dispose();
+          xt.grad = null;
+          xt.dispose();
+        }
+      }
+      for (let i = 0; i < x.length; i++) out[b0 * px + i] = Math.min(255, Math.floor(x[i]! * 255 + 1e-6));
+      opts.log?.(`PGD: ${b0 + bn}/${n} images, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    [...model.parameters()].forEach((p, i) => (p.requiresGrad = flags[i]!));
+    model.train(wasTraining);
+  }
+  return out;
+}
+
+export interface LabelConsistentOptions {
+  target: number;
+  seed: number;
+  /** fraction of the target-class training images poisoned; null = 0.25 up to 64 px, else 1.0 */
+  rate: number | null;
+  eps: number;
+  alpha: number;
+  steps: number;
+  /** PGD batch size */
+  batchSize: number;
+  largePatch: number;
+}
+
+export const LC_DEFAULTS: LabelConsistentOptions = {
+  target: 0,
+  seed: DEFAULT_SEED,
+  rate: null,
+  eps: 8 / 255,
+  alpha: 1.5 / 255,
+  steps: 100,
+  batchSize: 128,
+  largePatch: 20,
+};
+
+export interface LcContext extends AttackContext {
+  /** folder for the PGD cache (lc-adversarial.bin + lc-adversarial.json) */
+  cacheDir?: string;
+  /** identifies the clean model in the cache key (e.g. its checkpoint path and accuracy) */
+  cleanModelId?: string;
+}
+
+export class LabelConsistent implements Attack {
+  readonly name = 'lc';
+  readonly needsCleanModel = true;
+  readonly target: number;
+  readonly opts: LabelConsistentOptions;
+  readonly rate: number;
+  readonly trigger: BadNetsTrigger;
+  constructor(
+    readonly shape: ImageShape,
+    opts?: Record<string, unknown>,
+  ) {
+    checkShape(this.name, shape);
+    this.opts = resolveOptions(this.name, LC_DEFAULTS, opts);
+    this.rate = this.opts.rate ?? (Math.max(shape.h, shape.w) <= 64 ? 0.25 : 1.0);
+    checkRate(this.name, 'rate', this.rate);
+    const { eps, alpha, steps, batchSize } = this.opts;
+    if (!(eps >= 0) || !(alpha > 0) || !(Number.isInteger(steps) && steps >= 0) || !(Number.isInteger(batchSize) && batchSize > 0)) {
+      throw new Error(`lc: invalid PGD settings eps ${eps}, alpha ${alpha}, steps ${steps}, batchSize ${batchSize}`);
+    }
+    this.target = this.opts.target;
+    this.trigger = badnetsTrigger(shape.h, shape.w, this.opts.seed, this.opts.largePatch);
+  }
+
+  /** The (sorted) target-class training indices that get poisoned. */
+  chooseIndices(train: ImageDataset): Int32Array {
+    const cls: number[] = [];
+    for (let i = 0; i < train.n; i++) if (train.labels[i] === this.target) cls.push(i);
+    const idx = Int32Array.from(cls);
+    new Rng(this.opts.seed).shuffle(idx);
+    return idx.slice(0, Math.floor(idx.length * this.rate + 1e-9)).sort();
+  }
+
+  async poisonTrain(train: ImageDataset, ctx: LcContext) {
+    checkDatasetShape(this, train);
+    const poisoned = this.chooseIndices(train);
+    const px = train.h * train.w * train.c;
+    const clean = new Uint8Array(poisoned.length * px);
+    poisoned.forEach((i, k) => clean.set(train.images.subarray(i * px, (i + 1) * px), k * px));
+    const key = JSON.stringify({ ...this.opts, rate: this.rate, dataset: train.name, n: train.n, shape: this.shape, count: poisoned.length, model: ctx.cleanModelId ?? null, norm: ctx.normalization });
+    let adv = ctx.cacheDir ? readCache(ctx.cacheDir, key, clean.length) : null;
+    if (adv) ctx.log?.(`LC: reusing the PGD images cached in ${ctx.cacheDir}`);
+    else {
+      if (!ctx.cleanModel) throw new Error('lc: poisonTrain needs a clean model (ctx.cleanModel) for its PGD step');
+      ctx.log?.(`LC: PGD on ${poisoned.length} target-class images (${this.opts.steps} steps, eps ${(this.opts.eps * 255).toFixed(2)}/255)`);
+      adv = await pgdAttack(ctx.cleanModel, clean, new Int32Array(poisoned.length).fill(this.target), this.shape, {
+        eps: this.opts.eps,
+        alpha: this.opts.alpha,
+        steps: this.opts.steps,
+        batchSize: this.opts.batchSize,
+        normalization: ctx.normalization,
+        log: ctx.log,
+      });
+      if (ctx.cacheDir) writeCache(ctx.cacheDir, key, adv);
+    }
+    const advImages = adv;
+    const dataset = poisonCopy(
+      train,
+      `${train.name}+${this.name}`,
+      poisoned,
+      (img, k) => applyBadnets({ ...img, data: advImages.subarray(k * px, (k + 1) * px) }, this.trigger),
+      null,
+    );
+    return { dataset, poisoned };
+  }
+  poisonTest(test: ImageDataset): ImageDataset {
+    return poisonTestSet(this, test);
+  }
+  applyTestTrigger(img: Image): Image {
+    return applyBadnets(img, this.trigger);
+  }
+  params() {
+    return { attack: this.name, ...this.opts, rate: this.rate, trigger: this.trigger, shape: this.shape, pgd: 'untargeted L-inf on normalise(x), no random start, uint8 truncation' };
+  }
+}
+
+function readCache(dir: string, key: string, bytes: number): Uint8Array | null {
+  const meta = join(dir, 'lc-adversarial.json');
+  const bin = join(dir, 'lc-adversarial.bin');
+  if (!existsSync(meta) || !existsSync(bin)) return null;
+  if (readFileSync(meta, 'utf8') !== key) return null;
+  const data = readFileSync(bin);
+  return data.length === bytes ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null;
+}
+
+function writeCache(dir: string, key: string, data: Uint8Array): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'lc-adversarial.bin.tmp'), data);
+  renameSync(join(dir, 'lc-adversarial.bin.tmp'), join(dir, 'lc-adversarial.bin'));
+  writeFileSync(join(dir, 'lc-adversarial.json'), key);
+}
+
+export const labelConsistent: AttackFactory = {
+  name: 'lc',
+  aliases: ['label-consistent', 'labelconsistent'],
+  summary: 'Label-Consistent: PGD (eps 8/255) on 25% of the target class + BadNets trigger, labels kept',
+  create: (shape, opts) => new LabelConsistent(shape, opts),
+};
+registerAttack(labelConsistent);

@@ -1,0 +1,100 @@
+/** Label-Consistent: index choice and the PGD step on a tiny ResNet (GPU, end to end). */
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { BADNETS_CIFAR_PATCH } from '../../src/attacks/badnets.js';
+import { LabelConsistent, pgdAttack } from '../../src/attacks/label-consistent.js';
+import { NORMALIZATION } from '../../src/data/dataset.js';
+import { scope, tensor } from '../../src/index.js';
+import { ResNet18 } from '../../src/nn/resnet.js';
+import { crossEntropy } from '../../src/ops/loss.js';
+import { imageBytes, synthetic } from './synthetic.js';
+
+const S = 8;
+const normalization = NORMALIZATION.cifar10!;
+
+test('LC chooses floor(rate · #target-class) target-class images only', () => {
+  const ds = synthetic(80, S, S, 3, 11); // 8 images per class
+  const a = new LabelConsistent({ h: S, w: S, c: 3 });
+  assert.is(a.rate, 0.25);
+  const idx = a.chooseIndices(ds);
+  assert.is(idx.length, 2);
+  assert.ok(Array.from(idx).every((i) => ds.labels[i] === 0));
+  assert.is(new LabelConsistent({ h: S, w: S, c: 3 }, { rate: 1 }).chooseIndices(ds).length, 8);
+  assert.is(new LabelConsistent({ h: 224, w: 224, c: 3 }).rate, 1);
+  assert.throws(() => new LabelConsistent({ h: S, w: S, c: 3 }, { stepz: 3 }), /unknown option 'stepz'/);
+});
+
+test('LC PGD (tiny ResNet, 2 steps): perturbation within ε, only chosen target-class images change, labels kept', async () => {
+  const ds = synthetic(40, S, S, 3, 12); // 4 images of class 0
+  const model = new ResNet18({ numClasses: 10, width: 0.0625, seed: 3 });
+  const dir = mkdtempSync(join(tmpdir(), 'lc-test-'));
+  try {
+    const a = new LabelConsistent({ h: S, w: S, c: 3 }, { rate: 0.5, steps: 2, batchSize: 8 });
+    const { dataset, poisoned } = await a.poisonTrain(ds, { normalization, cleanModel: model, cacheDir: dir });
+    assert.is(poisoned.length, 2);
+    assert.ok(existsSync(join(dir, 'lc-adversarial.bin')));
+    assert.equal(Array.from(dataset.labels), Array.from(ds.labels));
+    const isP = new Set(poisoned);
+    let changed = 0;
+    for (let i = 0; i < ds.n; i++) {
+      const a0 = imageBytes(ds, i);
+      const a1 = imageBytes(dataset, i);
+      if (!isP.has(i)) {
+        assert.equal(Array.from(a1), Array.from(a0), `image ${i} must be untouched`);
+        continue;
+      }
+      assert.is(ds.labels[i], 0);
+      for (let y = 0; y < S; y++) {
+        for (let x = 0; x < S; x++) {
+          for (let k = 0; k < 3; k++) {
+            const o = (y * S + x) * 3 + k;
+            if (y >= S - 3 && x >= S - 3) assert.is(a1[o], BADNETS_CIFAR_PATCH[y - S + 3]![x - S + 3]);
+            else {
+              assert.ok(Math.abs(a1[o]! - a0[o]!) <= 8, `|δ| ${Math.abs(a1[o]! - a0[o]!)} > 8/255`);
+              if (a1[o] !== a0[o]) changed++;
+            }
+          }
+        }
+      }
+    }
+    assert.ok(changed > 50, `only ${changed} pixels changed`);
+    // the model is left as it was: trainable, in train mode
+    assert.ok([...model.parameters()].every((p) => p.requiresGrad));
+    assert.ok(model.training);
+    // a rerun reuses the cache (no model needed)
+    const again = await a.poisonTrain(ds, { normalization, cacheDir: dir });
+    assert.equal(Array.from(again.dataset.images), Array.from(dataset.images));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    model.dispose();
+  }
+});
+
+test('PGD increases the loss of the true label', async () => {
+  const ds = synthetic(8, S, S, 3, 13);
+  const model = new ResNet18({ numClasses: 10, width: 0.0625, seed: 4 });
+  try {
+    const labels = Int32Array.from(ds.labels);
+    const adv = await pgdAttack(model, ds.images, labels, { h: S, w: S, c: 3 }, { eps: 16 / 255, alpha: 4 / 255, steps: 3, batchSize: 8, normalization });
+    model.eval();
+    const loss = async (img: Uint8Array) => {
+      const x = new Float32Array(img.length);
+      for (let i = 0; i < x.length; i++) x[i] = (img[i]! / 255 - normalization.mean[i % 3]!) / normalization.std[i % 3]!;
+      const l = scope(() => crossEntropy(model.forward(tensor(x, [8, S, S, 3])), labels));
+      const v = await l.item();
+      l.dispose();
+      return v;
+    };
+    const before = await loss(ds.images);
+    const after = await loss(adv);
+    assert.ok(after > before, `loss ${before} → ${after}`);
+    for (let i = 0; i < adv.length; i++) assert.ok(Math.abs(adv[i]! - ds.images[i]!) <= 16);
+  } finally {
+    model.dispose();
+  }
+});
+
+test.run();
