@@ -52,6 +52,7 @@ function makeCase(sh: Shape, pass: Pass): BenchCase {
   return {
     name: `conv2d ${pass} ${sh.K}x${sh.K}s${sh.S} ${sh.C}->${sh.CO}@${sh.H}² N${N}`,
     flops: 2 * N * OH * OH * sh.CO * sh.K * sh.K * sh.C,
+    peerKey: `conv2d:${pass}:${N},${sh.H},${sh.H},${sh.C},${sh.CO},${sh.K},${sh.S},${sh.P}`,
     setup() {
       x = tensor(rand(N * sh.H * sh.H * sh.C), [N, sh.H, sh.H, sh.C]);
       w = tensor(rand(sh.K * sh.K * sh.C * sh.CO), [sh.K, sh.K, sh.C, sh.CO]);

@@ -40,7 +40,7 @@ let z: Tensor | null = null;
 let w: Tensor | null = null;
 
 export const cases: BenchCase[] = [
-  gemmCase('matmul 1024³ NN', 1024, 1024, 1024, false, false),
+  { ...gemmCase('matmul 1024³ NN', 1024, 1024, 1024, false, false), peerKey: 'matmul:1024,1024,1024' },
   gemmCase('matmul 1024³ NT (a·bᵀ)', 1024, 1024, 1024, false, true),
   gemmCase('matmul 1024³ TN (aᵀ·b)', 1024, 1024, 1024, true, false),
   gemmCase('linear 256x3072 -> 512 (x·wᵀ)', 256, 3072, 512, false, true),
