@@ -9,20 +9,12 @@
  * model.safetensors, attack.json (attack parameters, seeds, triggers, poisoned indices),
  * examples.png (clean vs poisoned examples), result.json (BA, ASR, wall time, config).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { init, shutdown } from '../src/index.js';
-import { attacks, type LcContext } from '../src/attacks/index.js';
-import { writeExamples } from '../src/attacks/examples.js';
+import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
-import { subset, type ImageDataset, type Normalization } from '../src/data/dataset.js';
-import { ResNet18 } from '../src/nn/resnet.js';
-import { loadCheckpoint, saveCheckpoint } from '../src/nn/checkpoint.js';
-import { classifierPreset, type ClassifierPreset } from '../src/train/presets.js';
-import { configHash, trainClassifier } from '../src/train/trainer.js';
-import { accuracy } from '../src/train/evaluate.js';
-import { Rng } from '../src/util/random.js';
+import { classifierPreset } from '../src/train/presets.js';
+import { trainBackdoored, trainSubsetOf, type BackdoorSpec } from '../src/pipeline/backdoor.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
@@ -78,25 +70,6 @@ function num(name: string, v: string | undefined, kind: 'int' | 'pos' | 'rate' |
   return x;
 }
 
-/** The benign model LC attacks with PGD: trained once per configuration, cached. */
-async function benignModel(p: ClassifierPreset, train: ImageDataset, test: ImageDataset, normalization: Normalization, dataset: string, preset: string, dirOverride?: string): Promise<{ model: ResNet18; id: string; file: string }> {
-  const hash = configHash({ p, n: train.n, ds: train.name, dataset });
-  const dir = dirOverride ?? join('runs', `benign-${dataset.replace(/[^a-z0-9-]/gi, '_')}-${preset}-s${p.seed}-${hash.slice(0, 8)}`);
-  const file = join(dir, 'model.safetensors');
-  const model = new ResNet18({ numClasses: train.classes.length, inChannels: train.c, width: p.width, seed: p.seed, stem: train.h >= 128 ? 'imagenet' : 'cifar' });
-  if (existsSync(file)) {
-    const meta = loadCheckpoint(model, file);
-    console.error(`LC: benign model from ${file} (test accuracy ${meta.testAccuracy ?? '?'})`);
-    return { model, id: `${file}:${meta.testAccuracy ?? ''}`, file };
-  }
-  console.error(`LC: training the benign model in ${dir}`);
-  const res = await trainClassifier(model, { train, test }, p, { normalization, outDir: dir, evalEveryEpoch: true, label: 'benign' });
-  await saveCheckpoint(model, file, { dataset, preset, testAccuracy: String(res.testAccuracy) });
-  writeFileSync(join(dir, 'result.json'), JSON.stringify({ dataset, preset, config: p, ...res }, null, 2));
-  console.error(`LC: benign model test accuracy ${(100 * res.testAccuracy).toFixed(2)}%`);
-  return { model, id: `${file}:${res.testAccuracy}`, file };
-}
-
 const t0 = performance.now();
 try {
   if (!values.attack) throw new Error(`--attack is required\n${USAGE}`);
@@ -112,7 +85,7 @@ try {
   if (!['benign', 'scratch'].includes(values['lc-init']!)) throw new Error(`--lc-init must be benign or scratch, got '${values['lc-init']}'`);
 
   // attack options from the flags (each only where the attack has it)
-  const opts: Record<string, unknown> = { target, seed: p.seed };
+  const opts: Record<string, unknown> = {};
   const rate = num('rate', values.rate, 'rate');
   const cover = num('cover-rate', values['cover-rate'], 'rate');
   const only = (flag: string, names: string[]) => {
@@ -137,82 +110,26 @@ try {
   }
 
   const { split, normalization } = loadDataset(values.dataset!, values['data-dir']);
-  let train = split.train;
-  if (p.trainSubset && p.trainSubset < train.n) {
-    const idx = new Rng(p.seed).shuffle(Int32Array.from({ length: train.n }, (_, i) => i)) as Int32Array;
-    train = subset(train, idx.subarray(0, p.trainSubset));
-  }
+  const train = trainSubsetOf(split.train, p);
   const test = split.test;
-  if (target >= train.classes.length) throw new Error(`--target ${target} is not a class of ${values.dataset} (${train.classes.length} classes)`);
-  const attack = factory.create({ h: train.h, w: train.w, c: train.c }, opts);
-
-  const dsTag = values.dataset!.replace(/[^a-z0-9-]/gi, '_');
-  const out = values.out ?? join('runs', `attack-${factory.name}-${dsTag}-${values.preset}-s${p.seed}`);
-  mkdirSync(out, { recursive: true });
+  const spec: BackdoorSpec = {
+    attack: factory.name,
+    dataset: values.dataset!,
+    presetName: values.preset!,
+    preset: p,
+    target,
+    attackOptions: opts,
+    lcInit: values['lc-init'] as 'benign' | 'scratch',
+    benignDir: values['benign-dir'],
+    out: values.out,
+  };
   const rtm = await init();
   console.error(`adapter: ${rtm.adapterName}`);
-  console.error(`attack ${factory.name} (${factory.summary}); target ${target}; ${train.n} training images; out ${out}`);
-
-  const ctx: LcContext = { normalization, log: (m) => console.error(m), cacheDir: out };
-  let benign: ResNet18 | null = null;
-  let benignFile: string | null = null;
-  if (attack.needsCleanModel) {
-    const b = await benignModel(p, train, test, normalization, values.dataset!, values.preset!, values['benign-dir']);
-    benign = b.model;
-    benignFile = b.file;
-    ctx.cleanModel = b.model;
-    ctx.cleanModelId = b.id;
-  }
-  // a rerun in the same folder resumes the training: it must be the same attack configuration
-  const attackHash = configHash({ params: attack.params(), trainImages: train.n, dataset: values.dataset, lcInit: attack.needsCleanModel ? values['lc-init'] : null });
-  if (existsSync(join(out, 'train-state.json')) && existsSync(join(out, 'attack.json'))) {
-    const prev = JSON.parse(readFileSync(join(out, 'attack.json'), 'utf8')) as { attackHash?: string };
-    if (prev.attackHash !== attackHash) throw new Error(`${out} holds a run of another attack configuration: use another --out or delete it`);
-  }
-  const poisoned = await attack.poisonTrain(train, ctx);
-  const poisonedTest = attack.poisonTest(test);
-  console.error(`poisoned ${poisoned.poisoned.length} training images${poisoned.cover ? ` (+${poisoned.cover.length} cover)` : ''}; ASR set: ${poisonedTest.n} triggered non-target test images`);
-  writeFileSync(
-    join(out, 'attack.json'),
-    JSON.stringify({ ...attack.params(), attackHash, dataset: values.dataset, trainImages: train.n, trainSubsetSeed: p.trainSubset ? p.seed : null, poisonedIndices: Array.from(poisoned.poisoned), coverIndices: poisoned.cover ? Array.from(poisoned.cover) : undefined }),
-  );
-  writeExamples(join(out, 'examples.png'), attack, test, poisoned, 8, p.seed);
-
-  const model = new ResNet18({ numClasses: train.classes.length, inChannels: train.c, width: p.width, seed: p.seed, stem: train.h >= 128 ? 'imagenet' : 'cifar' });
-  if (benignFile && values['lc-init'] === 'benign') {
-    // official LC quirk: the backdoored model is trained starting from the benign model's weights
-    loadCheckpoint(model, benignFile);
-  }
-  benign?.dispose();
-  console.error(`ResNet-18 width ${p.width}: ${model.parameterCount().toLocaleString()} parameters, ${p.epochs} epochs, batch ${p.batchSize}`);
-  const res = await trainClassifier(model, { train: poisoned.dataset, test }, p, { normalization, sampleTransform: poisoned.sampleTransform, outDir: out, evalEveryEpoch: true, label: factory.name });
-  const ba = res.testAccuracy;
-  const asr = poisonedTest.n ? await accuracy(model, poisonedTest, { normalization }) : NaN;
-  await saveCheckpoint(model, join(out, 'model.safetensors'), { dataset: values.dataset!, preset: values.preset!, attack: factory.name, target: String(target), BA: String(ba), ASR: String(asr) });
+  const run = await trainBackdoored(spec, { train, test, normalization }, { adapter: rtm.adapterName });
+  const { BA: ba, ASR: asr } = run.summary;
   const wall = (performance.now() - t0) / 1000;
-  const summary = {
-    attack: factory.name,
-    dataset: values.dataset,
-    preset: values.preset,
-    target,
-    BA: ba,
-    ASR: asr,
-    poisoned: poisoned.poisoned.length,
-    cover: poisoned.cover?.length ?? 0,
-    asrImages: poisonedTest.n,
-    testImages: test.n,
-    wallSeconds: wall,
-    trainWallSeconds: res.wallSeconds,
-    imagesPerSec: res.imagesPerSec,
-    resumedFromEpoch: res.resumedFromEpoch,
-    lcInit: attack.needsCleanModel ? values['lc-init'] : undefined,
-    config: p,
-    adapter: rtm.adapterName,
-    history: res.history,
-  };
-  writeFileSync(join(out, 'result.json'), JSON.stringify(summary, null, 2));
-  console.log(`${factory.name} on ${values.dataset}: BA ${(100 * ba).toFixed(2)}% | ASR ${(100 * asr).toFixed(2)}% | wall ${(wall / 60).toFixed(1)} min | ${out}`);
-  model.dispose();
+  console.log(`${factory.name} on ${values.dataset}: BA ${(100 * ba).toFixed(2)}% | ASR ${(100 * asr).toFixed(2)}% | wall ${(wall / 60).toFixed(1)} min${run.cached ? ' (reused)' : ''} | ${run.out}`);
+  run.model.dispose();
   shutdown();
 } catch (e) {
   console.error(`attack: ${(e as Error).message}`);

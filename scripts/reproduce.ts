@@ -1,0 +1,175 @@
+/**
+ * npm run reproduce -- --attack <name|all> [--dataset fashion-mnist|cifar10|folder:DIR] [--preset quick|paper] [--ablations]
+ *
+ * The whole REFINE experiment per attack (src/pipeline/reproduce.ts): backdoored model (trained
+ * or reused from runs/attack-...), No Defense / ShrinkPad / REFINE (+ ablations) BA and ASR,
+ * figures; then results.json and results.md at the top of --out (default
+ * results/<dataset>-<preset>), regenerated after every attack. Rerun the same command after an
+ * interruption: finished attacks are skipped, unfinished ones resume.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { init, shutdown } from '../src/index.js';
+import { attacks } from '../src/attacks/index.js';
+import { loadDataset } from '../src/data/registry.js';
+import { classifierPreset } from '../src/train/presets.js';
+import { datasetTag, trainSubsetOf } from '../src/pipeline/backdoor.js';
+import { refinePreset, withRefineOverrides } from '../src/pipeline/refine-presets.js';
+import { ConfigMismatchError, markFailed, readResults, reproduceAttack } from '../src/pipeline/reproduce.js';
+import { aggregate, renderReport } from '../src/pipeline/report.js';
+import { writeFileAtomic, writeJsonAtomic } from '../src/pipeline/io.js';
+
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+
+const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')}|all> [options]
+  --dataset fashion-mnist|cifar10|folder:DIR   (default fashion-mnist)
+  --preset quick|paper        classifier and REFINE recipe (default quick)
+  --ablations                 also train w/o HRF (identity mapping) and w/o SCL (λ = 0)
+  --out DIR                   results folder (default results/<dataset>-<preset>)
+  --data-dir DIR              datasets root (default data)
+  --seed N                    classifier, attack and REFINE seed (default 666)
+  --eval-subset N             evaluate on a seeded subset of N test images (default all)
+  --curve-eval N              per-epoch REFINE BA on N of them for the curves (default 1000, 0 = off)
+  --refine-epochs N  --refine-subset N  --refine-batch-size N  --unet-channels N
+  --utility bce|ce            REFINE utility loss (default bce, the official code)
+  --epochs N  --subset N  --width X  --batch-size N  --lr X   backdoored-classifier overrides
+  --target N  --rate X        attack target label (default 0) and poison rate
+  --backdoor-dir DIR          backdoored model folder (single attack only)`;
+
+const OPTIONS = {
+  attack: { type: 'string' },
+  dataset: { type: 'string', default: 'fashion-mnist' },
+  preset: { type: 'string', default: 'quick' },
+  ablations: { type: 'boolean', default: false },
+  out: { type: 'string' },
+  'data-dir': { type: 'string', default: 'data' },
+  seed: { type: 'string' },
+  'eval-subset': { type: 'string' },
+  'curve-eval': { type: 'string', default: '1000' },
+  'refine-epochs': { type: 'string' },
+  'refine-subset': { type: 'string' },
+  'refine-batch-size': { type: 'string' },
+  'unet-channels': { type: 'string' },
+  utility: { type: 'string' },
+  epochs: { type: 'string' },
+  subset: { type: 'string' },
+  width: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  target: { type: 'string', default: '0' },
+  rate: { type: 'string' },
+  'backdoor-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+try {
+  values = parseArgs({ options: OPTIONS, allowPositionals: false }).values;
+} catch (e) {
+  console.error(`reproduce: ${(e as Error).message}\n${USAGE}`);
+  process.exit(1);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function num(name: string, v: string | undefined, kind: 'int' | 'nonneg-int' | 'pos' | 'rate'): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  const ok = v.trim() !== '' && Number.isFinite(x) && (kind === 'int' ? Number.isInteger(x) && x > 0 : kind === 'nonneg-int' ? Number.isInteger(x) && x >= 0 : kind === 'rate' ? x >= 0 && x <= 1 : x > 0);
+  const what = { int: 'a positive integer', 'nonneg-int': 'an integer ≥ 0', rate: 'a number in [0, 1]', pos: 'a positive number' }[kind];
+  if (!ok) throw new Error(`--${name} must be ${what}, got '${v}'`);
+  return x;
+}
+
+const t0 = performance.now();
+let exitCode = 0;
+try {
+  if (!values.attack) throw new Error('--attack is required (an attack name or all)');
+  const names = values.attack === 'all' ? attacks.names() : values.attack.split(',').map((a) => attacks.get(a.trim()).name);
+  if (values['backdoor-dir'] && names.length !== 1) throw new Error('--backdoor-dir needs a single --attack');
+  const presetName = values.preset!;
+  const classifier = classifierPreset(presetName);
+  classifier.seed = num('seed', values.seed, 'nonneg-int') ?? classifier.seed;
+  classifier.epochs = num('epochs', values.epochs, 'int') ?? classifier.epochs;
+  classifier.trainSubset = num('subset', values.subset, 'int') ?? classifier.trainSubset;
+  classifier.width = num('width', values.width, 'pos') ?? classifier.width;
+  classifier.batchSize = num('batch-size', values['batch-size'], 'int') ?? classifier.batchSize;
+  classifier.lr = num('lr', values.lr, 'pos') ?? classifier.lr;
+  const target = num('target', values.target, 'nonneg-int')!;
+  const rate = num('rate', values.rate, 'rate');
+  const utility = values.utility;
+  if (utility !== undefined && utility !== 'bce' && utility !== 'ce') throw new Error(`--utility must be bce or ce, got '${utility}'`);
+  const evalSubset = num('eval-subset', values['eval-subset'], 'int');
+  const curveEval = num('curve-eval', values['curve-eval'], 'nonneg-int')!;
+
+  const dataset = values.dataset!;
+  const { split, normalization } = loadDataset(dataset, values['data-dir']);
+  const size = { h: split.train.h, w: split.train.w, c: split.train.c };
+  const refine = withRefineOverrides(refinePreset(presetName, size, classifier.seed), {
+    epochs: num('refine-epochs', values['refine-epochs'], 'int'),
+    trainSubset: num('refine-subset', values['refine-subset'], 'int'),
+    batchSize: num('refine-batch-size', values['refine-batch-size'], 'int'),
+    unetChannels: num('unet-channels', values['unet-channels'], 'int'),
+    utility: utility as 'bce' | 'ce' | undefined,
+  });
+  if (refine.dropLast && Math.min(refine.trainSubset ?? split.train.n, split.train.n) < refine.batchSize) {
+    throw new Error(`REFINE batch ${refine.batchSize} is larger than its ${refine.trainSubset} training images (drop_last would leave no step): raise --refine-subset or lower --refine-batch-size`);
+  }
+  const out = values.out ?? join('results', `${datasetTag(dataset)}-${presetName}`);
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+
+  const rtm = await init();
+  console.error(`adapter: ${rtm.adapterName}`);
+  console.error(`reproduce: ${names.join(', ')} on ${dataset}, preset ${presetName}${values.ablations ? ', with ablations' : ''}; results in ${out}`);
+  const train = trainSubsetOf(split.train, classifier);
+  const writeReport = () => {
+    const agg = aggregate(dataset, presetName, readResults(out, attacks.names()));
+    writeJsonAtomic(join(out, 'results.json'), agg);
+    writeFileAtomic(join(out, 'results.md'), renderReport(agg));
+    return agg;
+  };
+  for (const [i, attack] of names.entries()) {
+    console.error(`\n=== attack ${i + 1}/${names.length}: ${attack} ===`);
+    try {
+      await reproduceAttack(
+        {
+          attack,
+          dataset,
+          preset: presetName,
+          classifier,
+          refine,
+          target,
+          attackOptions: rate === undefined ? {} : { [attack === 'adaptive' ? 'poisonRate' : 'rate']: rate },
+          outRoot: out,
+          backdoorDir: values['backdoor-dir'],
+          ablations: values.ablations!,
+          evalSubset,
+          curveEval,
+          engine: { name: pkg.name, version: pkg.version },
+          adapter: rtm.adapterName,
+        },
+        { train, fullTrain: split.train, test: split.test, normalization },
+      );
+    } catch (e) {
+      // results of another configuration in --out: stop, touching nothing
+      if (e instanceof ConfigMismatchError) throw e;
+      const msg = (e as Error).message;
+      console.error(`reproduce: ${attack} failed: ${msg}`);
+      if (process.env.REPRODUCE_DEBUG) console.error((e as Error).stack);
+      markFailed(out, attack, msg);
+      exitCode = 1;
+    }
+    writeReport();
+  }
+  const agg = writeReport();
+  console.log(renderReport({ ...agg, attacks: Object.fromEntries(Object.entries(agg.attacks).filter(([a]) => names.includes(a))) }).split('\n## Wall time')[0]);
+  console.log(`results: ${join(out, 'results.md')}, ${join(out, 'results.json')} | wall ${((performance.now() - t0) / 60000).toFixed(1)} min`);
+  shutdown();
+} catch (e) {
+  console.error(`reproduce: ${(e as Error).message}\n${USAGE}`);
+  exitCode = 1;
+}
+process.exitCode = exitCode;

@@ -1,0 +1,276 @@
+/**
+ * Training (or reusing) a backdoored classifier (spec §3): the code path shared by
+ * `npm run attack` and `npm run reproduce`.
+ *
+ * Folder layout (one folder per attack configuration, default `runs/attack-<attack>-<dataset>-
+ * <preset>-s<seed>`, with a `-<hash>` suffix when the preset or the attack options were
+ * overridden, so that a small smoke run never lands in the folder of a real one):
+ *   model.safetensors   the trained backdoored ResNet-18
+ *   attack.json         attack parameters, attackHash, poisoned indices
+ *   examples.png        clean vs poisoned examples
+ *   result.json         BA, ASR, wall time, config, per-epoch history, runHash
+ *   last*.safetensors, train-state.json   the trainer's per-epoch resume state
+ * A folder whose result.json carries the same runHash is reused as is (no poisoning, no training);
+ * a folder holding an unfinished run of the same configuration resumes; another configuration
+ * is an error.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { attacks, type Attack, type LcContext } from '../attacks/index.js';
+import { writeExamples } from '../attacks/examples.js';
+import { subset, type ImageDataset, type Normalization } from '../data/dataset.js';
+import { ResNet18 } from '../nn/resnet.js';
+import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
+import { classifierPreset, type ClassifierPreset } from '../train/presets.js';
+import { configHash, trainClassifier, type EpochLog } from '../train/trainer.js';
+import { accuracy } from '../train/evaluate.js';
+import { Rng } from '../util/random.js';
+import { writeJsonAtomic } from './io.js';
+
+export interface BackdoorSpec {
+  /** attack name or alias (attacks.get) */
+  attack: string;
+  /** dataset name as given on the command line (tags, metadata) */
+  dataset: string;
+  /** preset name ('quick' | 'paper') */
+  presetName: string;
+  /** the classifier recipe, overrides applied */
+  preset: ClassifierPreset;
+  /** target label y_t */
+  target: number;
+  /** attack-specific options (rate, k, ...); target and seed are added */
+  attackOptions?: Record<string, unknown>;
+  /** LC: start the backdoored model from the benign one (official) or from scratch */
+  lcInit?: 'benign' | 'scratch';
+  /** LC: folder of the benign model (default runs/benign-...) */
+  benignDir?: string;
+  /** output folder (default defaultBackdoorDir(spec)) */
+  out?: string;
+}
+
+export interface BackdoorData {
+  /** training set, already reduced to preset.trainSubset (see trainSubsetOf) */
+  train: ImageDataset;
+  test: ImageDataset;
+  normalization: Normalization;
+}
+
+export interface BackdoorSummary {
+  attack: string;
+  dataset: string;
+  preset: string;
+  target: number;
+  BA: number;
+  ASR: number;
+  poisoned: number;
+  cover: number;
+  asrImages: number;
+  testImages: number;
+  wallSeconds: number;
+  trainWallSeconds: number;
+  imagesPerSec: number;
+  resumedFromEpoch: number;
+  lcInit?: string;
+  config: ClassifierPreset;
+  adapter?: string;
+  history: EpochLog[];
+  attackHash: string;
+  runHash: string;
+}
+
+export interface BackdoorRun {
+  model: ResNet18;
+  attack: Attack;
+  out: string;
+  summary: BackdoorSummary;
+  /** true when the folder already held the finished model (nothing was trained) */
+  cached: boolean;
+}
+
+export interface BackdoorRunOptions {
+  log?: (msg: string) => void;
+  adapter?: string;
+  /** no progress bars or per-epoch lines from the trainer */
+  quiet?: boolean;
+}
+
+export function datasetTag(dataset: string): string {
+  return dataset.replace(/[^a-z0-9-]/gi, '_');
+}
+
+/** The seeded training subset of the preset (the whole set when trainSubset is unset or ≥ n). */
+export function trainSubsetOf(train: ImageDataset, p: ClassifierPreset): ImageDataset {
+  if (!p.trainSubset || p.trainSubset >= train.n) return train;
+  const idx = new Rng(p.seed).shuffle(Int32Array.from({ length: train.n }, (_, i) => i)) as Int32Array;
+  return subset(train, idx.subarray(0, p.trainSubset));
+}
+
+/** True when `p` differs from the named preset in anything but the seed. */
+function presetOverridden(presetName: string, p: ClassifierPreset): boolean {
+  let base: ClassifierPreset;
+  try {
+    base = classifierPreset(presetName);
+  } catch {
+    return true;
+  }
+  return JSON.stringify({ ...base, seed: p.seed }) !== JSON.stringify(p);
+}
+
+/**
+ * `runs/attack-<attack>-<dataset>-<preset>-s<seed>`, plus `-<8 hex>` of the overrides when the
+ * preset, the target or the attack options differ from the defaults.
+ */
+export function defaultBackdoorDir(spec: BackdoorSpec, root = 'runs'): string {
+  const name = attacks.get(spec.attack).name;
+  const base = `attack-${name}-${datasetTag(spec.dataset)}-${spec.presetName}-s${spec.preset.seed}`;
+  const opts = Object.fromEntries(Object.entries(spec.attackOptions ?? {}).filter(([, v]) => v !== undefined));
+  const custom = presetOverridden(spec.presetName, spec.preset) || spec.target !== 0 || Object.keys(opts).length > 0 || (spec.lcInit ?? 'benign') !== 'benign';
+  const suffix = custom ? `-${configHash({ p: spec.preset, target: spec.target, opts, lcInit: spec.lcInit ?? 'benign' }).slice(0, 8)}` : '';
+  return join(root, base + suffix);
+}
+
+function newResNet(train: ImageDataset, p: ClassifierPreset): ResNet18 {
+  return new ResNet18({ numClasses: train.classes.length, inChannels: train.c, width: p.width, seed: p.seed, stem: train.h >= 128 ? 'imagenet' : 'cifar' });
+}
+
+/** The benign model LC attacks with PGD: trained once per configuration, cached. */
+async function benignModel(
+  p: ClassifierPreset,
+  data: BackdoorData,
+  dataset: string,
+  preset: string,
+  log: (m: string) => void,
+  dirOverride?: string,
+): Promise<{ model: ResNet18; id: string; file: string }> {
+  const { train, test, normalization } = data;
+  const hash = configHash({ p, n: train.n, ds: train.name, dataset });
+  const dir = dirOverride ?? join('runs', `benign-${datasetTag(dataset)}-${preset}-s${p.seed}-${hash.slice(0, 8)}`);
+  const file = join(dir, 'model.safetensors');
+  const model = newResNet(train, p);
+  if (existsSync(file)) {
+    const meta = loadCheckpoint(model, file);
+    log(`LC: benign model from ${file} (test accuracy ${meta.testAccuracy ?? '?'})`);
+    return { model, id: `${file}:${meta.testAccuracy ?? ''}`, file };
+  }
+  log(`LC: training the benign model in ${dir}`);
+  const res = await trainClassifier(model, { train, test }, p, { normalization, outDir: dir, evalEveryEpoch: true, label: 'benign' });
+  await saveCheckpoint(model, file, { dataset, preset, testAccuracy: String(res.testAccuracy) });
+  writeFileSync(join(dir, 'result.json'), JSON.stringify({ dataset, preset, config: p, ...res }, null, 2));
+  log(`LC: benign model test accuracy ${(100 * res.testAccuracy).toFixed(2)}%`);
+  return { model, id: `${file}:${res.testAccuracy}`, file };
+}
+
+/** Creates the attack for the data's image shape (options checked by the attack). */
+export function createAttack(spec: BackdoorSpec, train: ImageDataset): Attack {
+  if (spec.target >= train.classes.length) throw new Error(`--target ${spec.target} is not a class of ${spec.dataset} (${train.classes.length} classes)`);
+  const factory = attacks.get(spec.attack);
+  return factory.create({ h: train.h, w: train.w, c: train.c }, { ...(spec.attackOptions ?? {}), target: spec.target, seed: spec.preset.seed });
+}
+
+/**
+ * Trains the backdoored classifier of `spec` on `data` (or reuses the finished one in its
+ * folder), evaluates BA (clean test set) and ASR (attack.poisonTest(test)), and writes the
+ * folder described at the top of this file.
+ */
+export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, opts: BackdoorRunOptions = {}): Promise<BackdoorRun> {
+  const t0 = performance.now();
+  const log = opts.log ?? ((m: string) => console.error(m));
+  const p = spec.preset;
+  const { train, test, normalization } = data;
+  const factory = attacks.get(spec.attack);
+  const lcInit = spec.lcInit ?? 'benign';
+  if (!['benign', 'scratch'].includes(lcInit)) throw new Error(`--lc-init must be benign or scratch, got '${lcInit}'`);
+  const attack = createAttack(spec, train);
+  const out = spec.out ?? defaultBackdoorDir(spec);
+  mkdirSync(out, { recursive: true });
+
+  const attackHash = configHash({ params: attack.params(), trainImages: train.n, dataset: spec.dataset, lcInit: attack.needsCleanModel ? lcInit : null });
+  const runHash = configHash({ attackHash, config: p, testImages: test.n });
+
+  // a finished run of this very configuration: reuse it
+  const resultFile = join(out, 'result.json');
+  const modelFile = join(out, 'model.safetensors');
+  if (existsSync(resultFile) && existsSync(modelFile)) {
+    const prev = JSON.parse(readFileSync(resultFile, 'utf8')) as Partial<BackdoorSummary>;
+    if (prev.runHash === runHash) {
+      const model = newResNet(train, p);
+      loadCheckpoint(model, modelFile);
+      log(`backdoored model: reusing ${modelFile} (BA ${(100 * prev.BA!).toFixed(2)}%, ASR ${(100 * prev.ASR!).toFixed(2)}%)`);
+      return { model, attack, out, summary: prev as BackdoorSummary, cached: true };
+    }
+  }
+  // a rerun in the same folder resumes the training: it must be the same attack configuration
+  if (existsSync(join(out, 'train-state.json')) && existsSync(join(out, 'attack.json'))) {
+    const prev = JSON.parse(readFileSync(join(out, 'attack.json'), 'utf8')) as { attackHash?: string };
+    if (prev.attackHash !== attackHash) throw new Error(`${out} holds a run of another attack configuration: use another --out or delete it`);
+  }
+  log(`attack ${factory.name} (${factory.summary}); target ${spec.target}; ${train.n} training images; out ${out}`);
+
+  const ctx: LcContext = { normalization, log, cacheDir: out };
+  let benign: ResNet18 | null = null;
+  let benignFile: string | null = null;
+  if (attack.needsCleanModel) {
+    const b = await benignModel(p, data, spec.dataset, spec.presetName, log, spec.benignDir);
+    benign = b.model;
+    benignFile = b.file;
+    ctx.cleanModel = b.model;
+    ctx.cleanModelId = b.id;
+  }
+  const poisoned = await attack.poisonTrain(train, ctx);
+  const poisonedTest = attack.poisonTest(test);
+  log(`poisoned ${poisoned.poisoned.length} training images${poisoned.cover ? ` (+${poisoned.cover.length} cover)` : ''}; ASR set: ${poisonedTest.n} triggered non-target test images`);
+  writeFileSync(
+    join(out, 'attack.json'),
+    JSON.stringify({
+      ...attack.params(),
+      attackHash,
+      dataset: spec.dataset,
+      trainImages: train.n,
+      trainSubsetSeed: p.trainSubset ? p.seed : null,
+      poisonedIndices: Array.from(poisoned.poisoned),
+      coverIndices: poisoned.cover ? Array.from(poisoned.cover) : undefined,
+    }),
+  );
+  writeExamples(join(out, 'examples.png'), attack, test, poisoned, 8, p.seed);
+
+  const model = newResNet(train, p);
+  // official LC quirk: the backdoored model is trained starting from the benign model's weights
+  if (benignFile && lcInit === 'benign') loadCheckpoint(model, benignFile);
+  benign?.dispose();
+  log(`ResNet-18 width ${p.width}: ${model.parameterCount().toLocaleString()} parameters, ${p.epochs} epochs, batch ${p.batchSize}`);
+  const res = await trainClassifier(model, { train: poisoned.dataset, test }, p, {
+    normalization,
+    sampleTransform: poisoned.sampleTransform,
+    outDir: out,
+    evalEveryEpoch: true,
+    label: factory.name,
+    quiet: opts.quiet,
+  });
+  const ba = res.testAccuracy;
+  const asr = poisonedTest.n ? await accuracy(model, poisonedTest, { normalization }) : NaN;
+  await saveCheckpoint(model, modelFile, { dataset: spec.dataset, preset: spec.presetName, attack: factory.name, target: String(spec.target), BA: String(ba), ASR: String(asr) });
+  const summary: BackdoorSummary = {
+    attack: factory.name,
+    dataset: spec.dataset,
+    preset: spec.presetName,
+    target: spec.target,
+    BA: ba,
+    ASR: asr,
+    poisoned: poisoned.poisoned.length,
+    cover: poisoned.cover?.length ?? 0,
+    asrImages: poisonedTest.n,
+    testImages: test.n,
+    wallSeconds: (performance.now() - t0) / 1000,
+    trainWallSeconds: res.wallSeconds,
+    imagesPerSec: res.imagesPerSec,
+    resumedFromEpoch: res.resumedFromEpoch,
+    lcInit: attack.needsCleanModel ? lcInit : undefined,
+    config: p,
+    adapter: opts.adapter,
+    history: res.history,
+    attackHash,
+    runHash,
+  };
+  writeJsonAtomic(resultFile, summary);
+  return { model, attack, out, summary, cached: false };
+}

@@ -1,0 +1,90 @@
+/**
+ * REFINE training configurations of the reproduction pipeline.
+ *
+ * `paper`: the official code's values (spec §1.4–1.5): SGD lr 0.01, momentum 0.9, weight decay
+ * 5e-4, 150 epochs, MultiStepLR milestones [epochs−50, epochs−20] with γ = 0.8, batch 256
+ * (64 for ImageNet-sized inputs), drop_last, RandomResizedCrop(scale 0.8–1) + flip 0.5 +
+ * RandomGrayscale 0.2, BCE utility, λ = 0.1, τ = 0.07, UNet c = 64 for 32-px inputs and 32 for
+ * ImageNet-sized (≥ 128 px) inputs, the whole unlabeled training set.
+ *
+ * `quick`: sized for the 2-core lavapipe machine — UNet c = 16, batch 128, a seeded subset of
+ * 10,000 unlabeled training images, 10 epochs. PROVISIONAL: chosen by estimate, not measured; the
+ * lead engineer calibrates it by measurement (REFINE steps cost roughly one UNet forward/backward
+ * plus two classifier forwards and one classifier backward per image).
+ *
+ * Milestones for any epoch count follow the official formula [epochs−50, epochs−20]. The official
+ * code hands them to PyTorch's MultiStepLR, which only ever reaches milestones ≥ 0 (the epoch
+ * counter starts at 0), so negative ones are dropped (short runs keep lr 0.01) rather than
+ * clamped to 0 (which would decay the lr from the first epoch).
+ */
+import type { RefineConfig } from '../refine/defense.js';
+
+export type RefinePresetName = 'quick' | 'paper';
+
+export interface RefinePreset extends RefineConfig {
+  /** train REFINE on this many unlabeled training images (seeded subset); all when undefined */
+  trainSubset?: number;
+}
+
+export interface ImageSize {
+  h: number;
+  w: number;
+  c: number;
+}
+
+/** [epochs−50, epochs−20] without the milestones the official schedule never reaches (< 0). */
+export function refineMilestones(epochs: number): number[] {
+  return [epochs - 50, epochs - 20].filter((m) => m >= 0);
+}
+
+/** ImageNet-sized inputs (≥ 128 px) get the ImageNet values (c = 32, batch 64). */
+export function isImageNetSized(size: ImageSize): boolean {
+  return Math.min(size.h, size.w) >= 128;
+}
+
+export function refinePreset(name: string, size: ImageSize, seed = 666): RefinePreset {
+  const imagenet = isImageNetSized(size);
+  const paper: RefinePreset = {
+    epochs: 150,
+    batchSize: imagenet ? 64 : 256,
+    lr: 0.01,
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    milestones: refineMilestones(150),
+    gamma: 0.8,
+    lambda: 0.1,
+    temperature: 0.07,
+    unetChannels: imagenet ? 32 : 64,
+    utility: 'bce',
+    mapping: 'derangement',
+    augment: { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2 },
+    dropLast: true,
+    seed,
+  };
+  if (name === 'paper') return paper;
+  if (name === 'quick') {
+    const epochs = 10;
+    return { ...paper, epochs, milestones: refineMilestones(epochs), batchSize: imagenet ? 32 : 128, unetChannels: 16, trainSubset: 10000 };
+  }
+  throw new Error(`unknown preset '${name}' (quick | paper)`);
+}
+
+/** Applies command-line overrides; the milestones follow a changed epoch count. */
+export function withRefineOverrides(p: RefinePreset, o: { epochs?: number; trainSubset?: number; batchSize?: number; unetChannels?: number; utility?: 'bce' | 'ce'; lambda?: number }): RefinePreset {
+  const out: RefinePreset = { ...p };
+  if (o.epochs !== undefined) {
+    out.epochs = o.epochs;
+    out.milestones = refineMilestones(o.epochs);
+  }
+  if (o.trainSubset !== undefined) out.trainSubset = o.trainSubset;
+  if (o.batchSize !== undefined) out.batchSize = o.batchSize;
+  if (o.unetChannels !== undefined) out.unetChannels = o.unetChannels;
+  if (o.utility !== undefined) out.utility = o.utility;
+  if (o.lambda !== undefined) out.lambda = o.lambda;
+  return out;
+}
+
+/** ShrinkPad's pad for S-px images: 4 at 32 px (BackdoorBox default, spec §4.1), scaled with the size. */
+export function shrinkPadFor(size: number): number {
+  return Math.max(1, Math.round((4 * size) / 32));
+}

@@ -1,0 +1,226 @@
+/**
+ * The result records of the reproduction pipeline and the results.md report: our BA/ASR for
+ * No Defense, ShrinkPad, REFINE (and the ablations) next to the paper's Table 1 / Table 3
+ * numbers (CIFAR-10, ResNet-18; spec §6), which are printed for reference only.
+ */
+import type { RefineEpochLog } from '../refine/defense.js';
+import type { ClassifierPreset } from '../train/presets.js';
+import type { RefinePreset } from './refine-presets.js';
+
+export interface Metric {
+  /** benign accuracy on the clean test (sub)set, in [0, 1] */
+  BA: number;
+  /** attack success rate on the triggered non-target test images, in [0, 1] */
+  ASR: number;
+  /** largest share of one class among the predictions on the clean test images */
+  maxClassShare?: number;
+  seconds?: number;
+}
+
+export type Variant = 'refine' | 'woHRF' | 'woSCL';
+
+export const VARIANT_LABEL: Record<Variant, string> = { refine: 'REFINE', woHRF: 'w/o HRF', woSCL: 'w/o SCL' };
+
+export interface RefineRunSummary {
+  variant: Variant;
+  dir: string;
+  config: RefinePreset;
+  /** per-epoch log of trainRefine: loss, lr, agreement, pseudo-label and prediction counts, BA */
+  history: RefineEpochLog[];
+  /** epochs (1-based) that trainRefine flagged as collapsed */
+  collapsedEpochs: number[];
+  /** the final model is collapsed: the last epoch was flagged, or the test predictions are dominated by one class */
+  collapsed: boolean;
+  /** the class mapping (perm[j] = remapped class of class j) */
+  perm: number[];
+  trainImages: number;
+  wallSeconds: number;
+}
+
+export interface AttackResult {
+  status: 'complete' | 'incomplete' | 'failed';
+  error?: string;
+  attack: string;
+  dataset: string;
+  preset: string;
+  seed: number;
+  /** hash of everything that determines the numbers (ablation choice excluded) */
+  configHash: string;
+  engine: { name: string; version: string; node: string };
+  adapter: string;
+  config: {
+    classifier: ClassifierPreset;
+    refine: RefinePreset;
+    target: number;
+    attackParams: Record<string, unknown>;
+    evalSubset: number | null;
+    curveEvalImages: number;
+    shrinkPadPad: number;
+    ablations: boolean;
+    collapseShare: number;
+    /** every seed the experiment uses */
+    seeds: { classifier: number; attack: number; refine: number; refineSubset: number; evalSubset: number; shrinkPadClean: number; shrinkPadPoisoned: number };
+  };
+  data: { testImages: number; asrImages: number; refineImages: number; classes: string[] };
+  backdoor?: { dir: string; reused: boolean; trainBA: number; trainASR: number; wallSeconds: number };
+  evaluation: Partial<Record<'noDefense' | 'shrinkPad' | Variant, Metric>>;
+  refine: Partial<Record<Variant, RefineRunSummary>>;
+  figures: string[];
+  wallSeconds: Record<string, number>;
+  startedAt: string;
+  updatedAt: string;
+}
+
+export interface AggregateResults {
+  dataset: string;
+  preset: string;
+  generatedAt: string;
+  attacks: Record<string, AttackResult>;
+  complete: string[];
+  incomplete: string[];
+  failed: string[];
+  collapsed: string[];
+}
+
+type Pair = [number, number];
+/** Paper Table 1 (spec §6): No Defense, ShrinkPad, REFINE as [BA, ASR] in %. */
+export const PAPER_TABLE1: Record<string, { noDefense: Pair; shrinkPad: Pair; refine: Pair }> = {
+  badnets: { noDefense: [91.24, 100], shrinkPad: [84.51, 13.37], refine: [90.43, 0.78] },
+  blended: { noDefense: [91.04, 100], shrinkPad: [83.95, 5.94], refine: [89.85, 1.73] },
+  wanet: { noDefense: [91.15, 99.97], shrinkPad: [84.45, 34.79], refine: [90.33, 0.97] },
+  physicalba: { noDefense: [93.77, 99.99], shrinkPad: [90.07, 13.67], refine: [90.82, 1.69] },
+  batt: { noDefense: [92.48, 100], shrinkPad: [86.13, 100], refine: [90.54, 1.21] },
+  lc: { noDefense: [92.12, 95.95], shrinkPad: [85.87, 9.61], refine: [90.97, 0.8] },
+  adaptive: { noDefense: [91.34, 97.17], shrinkPad: [84.42, 9.34], refine: [90.3, 0.81] },
+};
+/** Paper Table 3 (ablation, a separate set of attacked models). */
+export const PAPER_TABLE3: Record<string, { noDefense: Pair; woHRF: Pair; woSCL: Pair; refine: Pair }> = {
+  badnets: { noDefense: [91.7, 100], woHRF: [91.23, 70.76], woSCL: [89.26, 1.43], refine: [90.92, 0.68] },
+  blended: { noDefense: [91.1, 98.76], woHRF: [90.59, 75.3], woSCL: [90.38, 0.1], refine: [90.65, 0.51] },
+  wanet: { noDefense: [91.09, 99.98], woHRF: [91.03, 99.53], woSCL: [89.08, 1.45], refine: [90.45, 0.88] },
+  physicalba: { noDefense: [93.59, 100], woHRF: [92.86, 1.6], woSCL: [88.63, 1.97], refine: [90.92, 1.36] },
+  batt: { noDefense: [92.43, 99.91], woHRF: [91.67, 72.46], woSCL: [88.82, 5.87], refine: [90.89, 1.97] },
+  lc: { noDefense: [92.3, 99.74], woHRF: [91.88, 69.15], woSCL: [90.37, 0.59], refine: [90.57, 1.25] },
+  adaptive: { noDefense: [90.54, 100], woHRF: [89.77, 62.94], woSCL: [88.06, 0.32], refine: [90.17, 0.27] },
+};
+
+const DISPLAY: Record<string, string> = { badnets: 'BadNets', blended: 'Blended', wanet: 'WaNet', physicalba: 'Physical', batt: 'BATT', lc: 'LC', adaptive: 'Adaptive' };
+export const displayName = (attack: string): string => DISPLAY[attack] ?? attack;
+
+/** "BA/ASR" in % with two decimals; "—" when missing. */
+export function formatMetric(m: Metric | undefined): string {
+  if (!m) return '—';
+  const f = (v: number) => (Number.isFinite(v) ? (100 * v).toFixed(2) : 'n/a');
+  return `${f(m.BA)}/${f(m.ASR)}`;
+}
+
+export function formatPaper(p: Pair | undefined): string {
+  return p ? `${p[0].toFixed(2)}/${p[1].toFixed(2)}` : '—';
+}
+
+function cell(r: AttackResult, key: 'noDefense' | 'shrinkPad' | Variant): string {
+  const s = formatMetric(r.evaluation[key]);
+  if ((key === 'refine' || key === 'woHRF' || key === 'woSCL') && r.refine[key]?.collapsed) return `${s} ⚠ collapsed`;
+  return s;
+}
+
+function minutes(s: number | undefined): string {
+  return s === undefined ? '—' : `${(s / 60).toFixed(1)} min`;
+}
+
+/** The aggregate over every attack result (complete or not), in the given attack order. */
+export function aggregate(dataset: string, preset: string, results: AttackResult[]): AggregateResults {
+  const attacks: Record<string, AttackResult> = {};
+  for (const r of results) attacks[r.attack] = r;
+  return {
+    dataset,
+    preset,
+    generatedAt: new Date().toISOString(),
+    attacks,
+    complete: results.filter((r) => r.status === 'complete').map((r) => r.attack),
+    incomplete: results.filter((r) => r.status === 'incomplete').map((r) => r.attack),
+    failed: results.filter((r) => r.status === 'failed').map((r) => r.attack),
+    collapsed: results.filter((r) => Object.values(r.refine).some((v) => v?.collapsed)).map((r) => r.attack),
+  };
+}
+
+/** results.md: Table 1 shape (+ Table 3 when ablations ran), diagnostics, configuration. */
+export function renderReport(agg: AggregateResults): string {
+  const rs = Object.values(agg.attacks);
+  const first = rs[0];
+  const L: string[] = [];
+  L.push(`# REFINE reproduction — ${agg.dataset}, preset \`${agg.preset}\``, '');
+  L.push(`Generated ${agg.generatedAt}. Cells are **BA/ASR in %** (BA: clean test accuracy; ASR: share of triggered non-target test images classified as the target).`);
+  L.push(
+    `The "paper" columns are the paper's CIFAR-10 / ResNet-18 numbers (Table 1; Table 3 for the ablations), printed for reference only` +
+      (agg.dataset === 'cifar10' && agg.preset === 'paper' ? '.' : `: this run uses ${agg.dataset} with the \`${agg.preset}\` preset, so they are not expected to match.`),
+    '',
+  );
+  if (first) {
+    const c = first.config;
+    L.push(
+      `Evaluation: ${first.data.testImages} clean test images${c.evalSubset ? ` (seeded subset of the test set)` : ''}, ${first.data.asrImages} poisoned non-target images; ShrinkPad pad ${c.shrinkPadPad}. ` +
+        `REFINE: ${c.refine.epochs} epochs, UNet c = ${c.refine.unetChannels}, batch ${c.refine.batchSize}, ${first.data.refineImages} unlabeled images, utility ${c.refine.utility}, λ = ${c.refine.lambda}. ` +
+        `Classifier: ResNet-18 ×${c.classifier.width}, ${c.classifier.epochs} epochs. Engine ${first.engine.name} ${first.engine.version} on ${first.adapter}.`,
+      '',
+    );
+  }
+  L.push('## Transformation defenses (paper Table 1)', '');
+  L.push('| Attack | No Defense | ShrinkPad | REFINE | paper No Defense | paper ShrinkPad | paper REFINE |');
+  L.push('|---|---|---|---|---|---|---|');
+  for (const r of rs) {
+    const p = PAPER_TABLE1[r.attack];
+    const name = displayName(r.attack) + (r.status === 'complete' ? '' : ` (${r.status})`);
+    L.push(`| ${name} | ${cell(r, 'noDefense')} | ${cell(r, 'shrinkPad')} | ${cell(r, 'refine')} | ${formatPaper(p?.noDefense)} | ${formatPaper(p?.shrinkPad)} | ${formatPaper(p?.refine)} |`);
+  }
+  L.push('');
+  if (rs.some((r) => r.config.ablations)) {
+    L.push('## Ablations (paper Table 3)', '');
+    L.push('| Attack | No Defense | w/o HRF | w/o SCL | REFINE | paper No Defense | paper w/o HRF | paper w/o SCL | paper REFINE |');
+    L.push('|---|---|---|---|---|---|---|---|---|');
+    for (const r of rs.filter((x) => x.config.ablations)) {
+      const p = PAPER_TABLE3[r.attack];
+      L.push(
+        `| ${displayName(r.attack)} | ${cell(r, 'noDefense')} | ${cell(r, 'woHRF')} | ${cell(r, 'woSCL')} | ${cell(r, 'refine')} | ${formatPaper(p?.noDefense)} | ${formatPaper(p?.woHRF)} | ${formatPaper(p?.woSCL)} | ${formatPaper(p?.refine)} |`,
+      );
+    }
+    L.push('');
+  }
+  L.push('## REFINE training diagnostics', '');
+  L.push('| Attack | run | epochs | final loss | final agreement | final BA (curve set) | max class share (test) | collapse | wall |');
+  L.push('|---|---|---|---|---|---|---|---|---|');
+  for (const r of rs) {
+    for (const v of ['refine', 'woHRF', 'woSCL'] as Variant[]) {
+      const s = r.refine[v];
+      if (!s) continue;
+      const last = s.history[s.history.length - 1];
+      const share = r.evaluation[v]?.maxClassShare;
+      const collapse = s.collapsed ? `**COLLAPSED**${s.collapsedEpochs.length ? ` (epochs ${s.collapsedEpochs.join(', ')})` : ' (at evaluation)'}` : s.collapsedEpochs.length ? `recovered (epochs ${s.collapsedEpochs.join(', ')})` : 'no';
+      L.push(
+        `| ${displayName(r.attack)} | ${VARIANT_LABEL[v]} | ${s.history.length} | ${last ? last.loss.toFixed(4) : '—'} | ${last ? (100 * last.agreement).toFixed(1) + '%' : '—'} | ` +
+          `${last?.benignAccuracy !== undefined ? (100 * last.benignAccuracy).toFixed(2) + '%' : '—'} | ${share !== undefined ? (100 * share).toFixed(1) + '%' : '—'} | ${collapse} | ${minutes(s.wallSeconds)} |`,
+      );
+    }
+  }
+  L.push('');
+  if (agg.collapsed.length) {
+    L.push(
+      `**Collapse:** the REFINE transformation collapsed (most inputs mapped to one class) for ${agg.collapsed.map(displayName).join(', ')}. ` +
+        'The numbers above are those of the collapsed model; the pipeline does not retry with another seed.',
+      '',
+    );
+  }
+  if (agg.incomplete.length || agg.failed.length) {
+    L.push(`Not finished: ${[...agg.incomplete, ...agg.failed].map((a) => `${displayName(a)} (${agg.attacks[a]!.status}${agg.attacks[a]!.error ? `: ${agg.attacks[a]!.error}` : ''})`).join('; ')}. Rerun the same command to continue.`, '');
+  }
+  L.push('## Wall time', '');
+  L.push('| Attack | backdoored model | evaluation | REFINE | ablations | total |');
+  L.push('|---|---|---|---|---|---|');
+  for (const r of rs) {
+    const w = r.wallSeconds;
+    L.push(`| ${displayName(r.attack)} | ${minutes(w.backdoor)}${r.backdoor?.reused ? ' (reused)' : ''} | ${minutes(w.evaluation)} | ${minutes(w.refine)} | ${w.woHRF !== undefined || w.woSCL !== undefined ? minutes((w.woHRF ?? 0) + (w.woSCL ?? 0)) : '—'} | ${minutes(w.total)} |`);
+  }
+  L.push('');
+  L.push('Figures per attack: `<attack>/figures/samples.png` (columns: one test image per class; rows: benign, poisoned, REFINE-transformed benign, REFINE-transformed poisoned; the bar under each image is green when the prediction — No Defense for rows 1–2, REFINE for rows 3–4 — equals the true label, red otherwise) and `<attack>/figures/curves.png` (loss, agreement with the pseudo-labels, BA over the REFINE epochs; red crosses mark collapsed epochs).', '');
+  return L.join('\n');
+}

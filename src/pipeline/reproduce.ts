@@ -1,0 +1,443 @@
+/**
+ * The REFINE experiment for one attack (issue "npm run reproduce"):
+ *  1. the backdoored classifier: trained, or reused from its cached run folder (backdoor.ts);
+ *  2. No Defense: BA on the clean test (sub)set, ASR on attack.poisonTest(test);
+ *  3. ShrinkPad (spec §4.1) on both sets, pad = shrinkPadFor(image size);
+ *  4. REFINE trained on unlabeled clean training images (resumes from <attack>/refine), evaluated;
+ *  5. optionally the ablations w/o HRF (identity mapping) and w/o SCL (λ = 0);
+ *  6. figures: samples grid (paper Fig. 6) and training curves.
+ * Everything goes to <out>/<attack>/: result.json (rewritten after every stage, status
+ * 'incomplete' until the end: a rerun reuses the finished stages and resumes REFINE training),
+ * refine/, ablation-wo-hrf/, ablation-wo-scl/ (UNet checkpoints, per-epoch state, mapping) and
+ * figures/. A collapse of the UNet is detected and reported, never retried.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { noGrad, scope, tensor } from '../index.js';
+import type { Attack } from '../attacks/index.js';
+import type { Image } from '../data/augment.js';
+import { subset, type ImageDataset, type Normalization } from '../data/dataset.js';
+import { normalizeInto } from '../data/loader.js';
+import { argmax } from '../ops/index-ops.js';
+import type { Module } from '../nn/module.js';
+import { DefendedModel, trainRefine, type RefineEpochLog } from '../refine/defense.js';
+import { shrinkPadDataset } from '../refine/shrinkpad.js';
+import { predict } from '../train/evaluate.js';
+import { configHash } from '../train/trainer.js';
+import type { ClassifierPreset } from '../train/presets.js';
+import { Progress } from '../util/progress.js';
+import { Rng } from '../util/random.js';
+import { trainBackdoored, createAttack, type BackdoorSpec } from './backdoor.js';
+import { readJson, writeFileAtomic, writeJsonAtomic } from './io.js';
+import { Canvas, COLORS, linePlot, type Series } from './png.js';
+import { shrinkPadFor, type RefinePreset } from './refine-presets.js';
+import type { AttackResult, Metric, RefineRunSummary, Variant } from './report.js';
+
+export interface ReproduceData {
+  /** the classifier's training set (preset subset applied) */
+  train: ImageDataset;
+  /** the full clean training set (REFINE's unlabeled data is drawn from it) */
+  fullTrain: ImageDataset;
+  test: ImageDataset;
+  normalization: Normalization;
+}
+
+export interface ReproduceOptions {
+  /** attack registry name */
+  attack: string;
+  dataset: string;
+  preset: string;
+  classifier: ClassifierPreset;
+  refine: RefinePreset;
+  target?: number;
+  attackOptions?: Record<string, unknown>;
+  /** results folder of the whole run; this attack writes <outRoot>/<attack>/ */
+  outRoot: string;
+  /** backdoored model folder (default: the attack command's folder for this configuration) */
+  backdoorDir?: string;
+  /** runs/ root of the backdoored model folders (default 'runs') */
+  runsRoot?: string;
+  ablations: boolean;
+  /** evaluate on this many test images (seeded subset); all when undefined */
+  evalSubset?: number;
+  /** per-epoch BA of the REFINE curves on this many of the evaluation images (0: none) */
+  curveEval: number;
+  /** collapse threshold on the max class share of the defended predictions (trainRefine's default 0.6) */
+  collapseShare?: number;
+  engine: { name: string; version: string };
+  adapter: string;
+  log?: (msg: string) => void;
+  quiet?: boolean;
+}
+
+/** The output folder holds results of another configuration (nothing is touched). */
+export class ConfigMismatchError extends Error {}
+
+const VARIANTS: { v: Variant; dir: string; mod: (c: RefinePreset) => RefinePreset }[] = [
+  { v: 'refine', dir: 'refine', mod: (c) => c },
+  { v: 'woHRF', dir: 'ablation-wo-hrf', mod: (c) => ({ ...c, mapping: 'identity' }) },
+  { v: 'woSCL', dir: 'ablation-wo-scl', mod: (c) => ({ ...c, lambda: 0 }) },
+];
+
+/** A seeded subset of n images (sorted indices), the whole set when n is undefined or ≥ size. */
+export function seededSubset(ds: ImageDataset, n: number | undefined, seed: number, name?: string): ImageDataset {
+  if (n === undefined || n >= ds.n) return ds;
+  const idx = (new Rng(seed).shuffle(Int32Array.from({ length: ds.n }, (_, i) => i)) as Int32Array).slice(0, n).sort();
+  return subset(ds, idx, name ?? `${ds.name}[${n}]`);
+}
+
+export function attackDir(outRoot: string, attack: string): string {
+  return join(outRoot, attack);
+}
+
+/** True when <dir>/result.json is complete for this configuration (and has the ablations when asked). */
+export function isComplete(outRoot: string, attack: string, hash?: string, ablations = false): boolean {
+  const r = readJson<AttackResult>(join(attackDir(outRoot, attack), 'result.json'));
+  if (!r || r.status !== 'complete') return false;
+  if (hash !== undefined && r.configHash !== hash) return false;
+  return !ablations || (r.evaluation.woHRF !== undefined && r.evaluation.woSCL !== undefined);
+}
+
+/** The configuration hash of an attack's experiment (what determines its numbers). */
+export function experimentHash(o: Pick<ReproduceOptions, 'attack' | 'dataset' | 'classifier' | 'refine' | 'target' | 'attackOptions' | 'evalSubset' | 'curveEval' | 'collapseShare'>, pad: number, testImages: number): string {
+  return configHash({
+    attack: o.attack,
+    dataset: o.dataset,
+    classifier: o.classifier,
+    refine: o.refine,
+    target: o.target ?? 0,
+    attackOptions: o.attackOptions ?? {},
+    evalSubset: o.evalSubset ?? null,
+    curveEval: o.curveEval,
+    collapseShare: o.collapseShare ?? 0.6,
+    pad,
+    testImages,
+  });
+}
+
+interface Scored {
+  pred: Int32Array;
+  metric: number;
+}
+
+/** Predictions over ds in chunks with a progress bar; `metric` = accuracy against the labels. */
+async function score(model: Parameters<typeof predict>[0], ds: ImageDataset, normalization: Normalization, label: string, quiet?: boolean): Promise<Scored> {
+  const chunk = 1024;
+  const bar = quiet ? null : new Progress(label, ds.n);
+  const pred = new Int32Array(ds.n);
+  for (let s = 0; s < ds.n; s += chunk) {
+    const idx = Int32Array.from({ length: Math.min(chunk, ds.n - s) }, (_, i) => s + i);
+    const part = ds.n <= chunk ? ds : subset(ds, idx);
+    pred.set(await predict(model, part, { normalization, batchSize: 256 }), s);
+    bar?.update(Math.min(ds.n, s + chunk));
+  }
+  bar?.stop();
+  let ok = 0;
+  for (let i = 0; i < ds.n; i++) if (pred[i] === ds.labels[i]) ok++;
+  return { pred, metric: ds.n ? ok / ds.n : NaN };
+}
+
+function maxShare(pred: Int32Array, k: number): number {
+  const counts = new Array<number>(k).fill(0);
+  for (const p of pred) counts[p]!++;
+  return pred.length ? Math.max(...counts) / pred.length : 0;
+}
+
+async function evaluate(model: Parameters<typeof predict>[0], clean: ImageDataset, poisoned: ImageDataset, normalization: Normalization, label: string, quiet?: boolean): Promise<Metric> {
+  const t0 = performance.now();
+  const ba = await score(model, clean, normalization, `${label} BA`, quiet);
+  const asr = poisoned.n ? await score(model, poisoned, normalization, `${label} ASR`, quiet) : { metric: NaN, pred: new Int32Array() };
+  return { BA: ba.metric, ASR: asr.metric, maxClassShare: maxShare(ba.pred, clean.classes.length), seconds: (performance.now() - t0) / 1000 };
+}
+
+function imageOf(ds: ImageDataset, i: number): Image {
+  const px = ds.h * ds.w * ds.c;
+  return { data: ds.images.subarray(i * px, (i + 1) * px), h: ds.h, w: ds.w, c: ds.c };
+}
+
+function datasetOf(imgs: Image[], labels: number[], like: ImageDataset): ImageDataset {
+  const px = like.h * like.w * like.c;
+  const images = new Uint8Array(imgs.length * px);
+  imgs.forEach((im, k) => images.set(im.data, k * px));
+  return { ...like, name: 'figure', images, labels: Uint8Array.from(labels), n: imgs.length };
+}
+
+/** T(x) of the defended model as uint8 images, and its predictions. */
+async function transformed(defended: DefendedModel, imgs: Image[], normalization: Normalization): Promise<{ images: Image[]; pred: Int32Array }> {
+  if (!imgs.length) return { images: [], pred: new Int32Array() };
+  const { h, w, c } = imgs[0]!;
+  const px = h * w * c;
+  const x = new Float32Array(imgs.length * px);
+  imgs.forEach((im, k) => normalizeInto(im, normalization, x, k * px));
+  defended.eval();
+  const [xt, pr] = scope(() =>
+    noGrad(() => {
+      const t = tensor(x, [imgs.length, h, w, c]);
+      return [defended.transform(t), argmax(defended.forward(t))];
+    }),
+  );
+  const vals = (await xt!.read()) as Float32Array;
+  const pred = (await pr!.read()) as Int32Array;
+  xt!.dispose();
+  pr!.dispose();
+  const images = imgs.map((_, k) => ({ h, w, c, data: Uint8Array.from(vals.subarray(k * px, (k + 1) * px), (v) => Math.round(255 * Math.min(1, Math.max(0, v)))) }));
+  return { images, pred };
+}
+
+/**
+ * The paper's Fig. 6: one test image per class (columns); rows benign, poisoned, T(benign),
+ * T(poisoned); a bar under each image, green when the prediction (No Defense for rows 1–2,
+ * REFINE for rows 3–4) equals the true label, red otherwise.
+ */
+export async function samplesFigure(file: string, classifier: Module, defended: DefendedModel, attack: Attack, test: ImageDataset, normalization: Normalization): Promise<void> {
+  const k = test.classes.length;
+  const picks: number[] = [];
+  for (let cls = 0; cls < k; cls++) {
+    for (let i = 0; i < test.n; i++) {
+      if (test.labels[i] === cls) {
+        picks.push(i);
+        break;
+      }
+    }
+  }
+  const benign = picks.map((i) => imageOf(test, i));
+  const labels = picks.map((i) => test.labels[i]!);
+  const poisoned = benign.map((im) => attack.applyTestTrigger(im));
+  const ndB = await predict(classifier, datasetOf(benign, labels, test), { normalization });
+  const ndP = await predict(classifier, datasetOf(poisoned, labels, test), { normalization });
+  const tB = await transformed(defended, benign, normalization);
+  const tP = await transformed(defended, poisoned, normalization);
+  const rows: [string, Image[], Int32Array][] = [
+    ['BENIGN', benign, ndB],
+    ['POISONED', poisoned, ndP],
+    ['T(BENIGN)', tB.images, tB.pred],
+    ['T(POISONED)', tP.images, tP.pred],
+  ];
+  const scale = Math.max(1, Math.ceil(64 / Math.max(test.h, test.w)));
+  const cw = test.w * scale;
+  const ch = test.h * scale;
+  const gap = 6;
+  const bar = 4;
+  const left = Canvas.textWidth('T(POISONED)') + 12;
+  const top = 18;
+  const cv = new Canvas(left + picks.length * (cw + gap) + gap, top + rows.length * (ch + bar + 2 * gap) + gap);
+  picks.forEach((_, j) => cv.text(String(labels[j]), left + j * (cw + gap) + cw / 2 - 3, 4));
+  rows.forEach(([name, imgs, pred], r) => {
+    const y = top + r * (ch + bar + 2 * gap);
+    cv.text(name, 4, y + ch / 2 - 5);
+    imgs.forEach((im, j) => {
+      const x = left + j * (cw + gap);
+      cv.image(im, x, y, scale);
+      cv.rect(x, y + ch + 2, cw, bar, pred[j] === labels[j] ? COLORS.green : COLORS.red);
+    });
+  });
+  writeFileAtomic(file, cv.png());
+}
+
+/** Loss, agreement and BA over the REFINE epochs of every run (one panel each). */
+export function curvesFigure(file: string, runs: Partial<Record<Variant, { history: RefineEpochLog[] }>>): void {
+  const styles: Record<Variant, { label: string; color: [number, number, number] }> = {
+    refine: { label: 'REFINE', color: COLORS.blue },
+    woHRF: { label: 'W/O HRF', color: COLORS.orange },
+    woSCL: { label: 'W/O SCL', color: COLORS.green },
+  };
+  const series = (f: (h: RefineEpochLog) => number | undefined): Series[] =>
+    (Object.keys(styles) as Variant[])
+      .filter((v) => runs[v]?.history.length)
+      .map((v) => ({
+        label: styles[v].label,
+        color: styles[v].color,
+        points: runs[v]!.history.map((h) => [h.epoch, f(h) ?? NaN] as [number, number]),
+        marks: runs[v]!.history.filter((h) => h.collapsed).map((h) => h.epoch),
+      }));
+  const W = 360;
+  const H = 260;
+  const cv = new Canvas(3 * W, H);
+  linePlot(cv, 0, 0, W, H, 'LOSS', series((h) => h.loss), { xLabel: 'EPOCH' });
+  linePlot(cv, W, 0, W, H, 'AGREEMENT %', series((h) => 100 * h.agreement), { yMin: 0, yMax: 100, xLabel: 'EPOCH' });
+  linePlot(cv, 2 * W, 0, W, H, 'BA %', series((h) => (h.benignAccuracy === undefined ? undefined : 100 * h.benignAccuracy)), { yMin: 0, yMax: 100, xLabel: 'EPOCH' });
+  writeFileAtomic(file, cv.png());
+}
+
+/** Runs (or resumes) the experiment of one attack; returns its result (also in <out>/<attack>/result.json). */
+export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData): Promise<AttackResult> {
+  const t0 = performance.now();
+  const log = o.log ?? ((m: string) => console.error(m));
+  const dir = attackDir(o.outRoot, o.attack);
+  const resultFile = join(dir, 'result.json');
+  const { normalization } = data;
+  const target = o.target ?? 0;
+  const seed = o.classifier.seed;
+  const collapseShare = o.collapseShare ?? 0.6;
+  const pad = shrinkPadFor(Math.min(data.test.h, data.test.w));
+  const test = seededSubset(data.test, o.evalSubset, seed + 29, `${data.test.name}[eval]`);
+  const hash = experimentHash(o, pad, test.n);
+
+  const prev = readJson<AttackResult>(resultFile);
+  if (prev && prev.configHash !== hash) {
+    throw new ConfigMismatchError(`${dir} holds results of another configuration (${prev.configHash} ≠ ${hash}): use another --out or delete that folder`);
+  }
+  if (prev?.status === 'complete' && (!o.ablations || (prev.evaluation.woHRF && prev.evaluation.woSCL))) {
+    log(`${o.attack}: complete in ${resultFile}, skipped`);
+    return prev;
+  }
+  const refineData = seededSubset(data.fullTrain, o.refine.trainSubset, seed + 17, `${data.fullTrain.name}[refine]`);
+  const spec: BackdoorSpec = {
+    attack: o.attack,
+    dataset: o.dataset,
+    presetName: o.preset,
+    preset: o.classifier,
+    target,
+    attackOptions: o.attackOptions,
+    out: o.backdoorDir,
+  };
+  const probe = createAttack(spec, data.train);
+  const asrSet = probe.poisonTest(test);
+  const r: AttackResult = {
+    status: 'incomplete',
+    attack: o.attack,
+    dataset: o.dataset,
+    preset: o.preset,
+    seed,
+    configHash: hash,
+    engine: { ...o.engine, node: process.version },
+    adapter: o.adapter,
+    config: {
+      classifier: o.classifier,
+      refine: o.refine,
+      target,
+      attackParams: probe.params(),
+      evalSubset: o.evalSubset ?? null,
+      curveEvalImages: Math.min(o.curveEval, test.n),
+      shrinkPadPad: pad,
+      ablations: o.ablations || Boolean(prev?.evaluation.woHRF && prev?.evaluation.woSCL),
+      collapseShare,
+      seeds: { classifier: seed, attack: seed, refine: o.refine.seed, refineSubset: seed + 17, evalSubset: seed + 29, shrinkPadClean: seed, shrinkPadPoisoned: seed + 1 },
+    },
+    data: { testImages: test.n, asrImages: asrSet.n, refineImages: refineData.n, classes: test.classes },
+    evaluation: { ...(prev?.evaluation ?? {}) },
+    refine: { ...(prev?.refine ?? {}) },
+    figures: prev?.figures ?? [],
+    wallSeconds: { ...(prev?.wallSeconds ?? {}) },
+    startedAt: prev?.startedAt ?? new Date().toISOString(),
+    updatedAt: new Date().toISOString(),
+  };
+  const save = () => {
+    r.updatedAt = new Date().toISOString();
+    writeJsonAtomic(resultFile, r);
+  };
+  save();
+
+  // 1. the backdoored classifier
+  log(`[${o.attack}] 1/5 backdoored classifier`);
+  const tb = performance.now();
+  const bd = await trainBackdoored(spec, { train: data.train, test: data.test, normalization }, { log, adapter: o.adapter, quiet: o.quiet });
+  r.backdoor = { dir: bd.out, reused: bd.cached, trainBA: bd.summary.BA, trainASR: bd.summary.ASR, wallSeconds: bd.summary.wallSeconds };
+  r.wallSeconds.backdoor = bd.cached ? bd.summary.wallSeconds : (performance.now() - tb) / 1000;
+  save();
+  const model = bd.model;
+  const attack = bd.attack;
+  try {
+    // 2–3. No Defense and ShrinkPad
+    log(`[${o.attack}] 2/5 No Defense and ShrinkPad (pad ${pad}) on ${test.n} clean / ${asrSet.n} poisoned images`);
+    if (!r.evaluation.noDefense) {
+      r.evaluation.noDefense = await evaluate(model, test, asrSet, normalization, 'No Defense', o.quiet);
+      save();
+    }
+    if (!r.evaluation.shrinkPad) {
+      r.evaluation.shrinkPad = await evaluate(model, shrinkPadDataset(test, pad, seed), shrinkPadDataset(asrSet, pad, seed + 1), normalization, 'ShrinkPad', o.quiet);
+      save();
+    }
+    r.wallSeconds.evaluation = (r.evaluation.noDefense.seconds ?? 0) + (r.evaluation.shrinkPad.seconds ?? 0);
+    log(`[${o.attack}] No Defense BA/ASR ${fmt(r.evaluation.noDefense)} | ShrinkPad ${fmt(r.evaluation.shrinkPad)}`);
+
+    // 4–5. REFINE and the ablations
+    const curveSet = o.curveEval > 0 ? subset(test, Int32Array.from({ length: Math.min(o.curveEval, test.n) }, (_, i) => i), `${test.name}[curve]`) : undefined;
+    const wanted = VARIANTS.filter((x) => x.v === 'refine' || r.config.ablations);
+    for (const [n, { v, dir: sub, mod }] of wanted.entries()) {
+      if (r.evaluation[v] && r.refine[v]) continue;
+      const cfg = mod(o.refine);
+      const vdir = join(dir, sub);
+      const cfgFile = join(vdir, 'config.json');
+      const cfgHash = configHash({ cfg, data: refineData.n, model: bd.summary.runHash });
+      const prevCfg = readJson<{ hash: string }>(cfgFile);
+      if (prevCfg && prevCfg.hash !== cfgHash) throw new Error(`${vdir} holds a REFINE run of another configuration: delete it or use another --out`);
+      writeJsonAtomic(cfgFile, { hash: cfgHash, config: cfg, trainImages: refineData.n, classifier: bd.out });
+      log(`[${o.attack}] ${n === 0 ? '3/5' : '4/5'} ${v === 'refine' ? 'REFINE' : `ablation ${v}`}: ${cfg.epochs} epochs on ${refineData.n} unlabeled images, UNet c = ${cfg.unetChannels}, batch ${cfg.batchSize}`);
+      const res = await trainRefine(model, refineData, cfg, { normalization, numClasses: data.test.classes.length, outDir: vdir, evalSet: curveSet, quiet: o.quiet, collapseShare });
+      await res.defended.save(vdir, { attack: o.attack, variant: v });
+      const metric = await evaluate(res.defended, test, asrSet, normalization, v === 'refine' ? 'REFINE' : v, o.quiet);
+      const last = res.history[res.history.length - 1];
+      // collapse at evaluation: the defended predictions pile onto one class while the
+      // classifier's own predictions do not (a classifier that already predicts one class is not a REFINE collapse)
+      const collapsedAtEval = (metric.maxClassShare ?? 0) > collapseShare && (r.evaluation.noDefense.maxClassShare ?? 0) <= collapseShare;
+      const summary: RefineRunSummary = {
+        variant: v,
+        dir: vdir,
+        config: cfg,
+        history: res.history,
+        collapsedEpochs: res.history.filter((h) => h.collapsed).map((h) => h.epoch),
+        collapsed: Boolean(last?.collapsed) || collapsedAtEval,
+        perm: Array.from(res.defended.perm),
+        trainImages: refineData.n,
+        wallSeconds: res.wallSeconds,
+      };
+      r.evaluation[v] = metric;
+      r.refine[v] = summary;
+      r.wallSeconds[v] = res.wallSeconds;
+      if (summary.collapsed) {
+        log(
+          `[${o.attack}] ⚠ ${v === 'refine' ? 'REFINE' : v} COLLAPSED: ${(100 * (metric.maxClassShare ?? 0)).toFixed(0)}% of the clean test images go to one class` +
+            (summary.collapsedEpochs.length ? ` (flagged in epoch(s) ${summary.collapsedEpochs.join(', ')})` : '') +
+            ' — reported as is, no retry.',
+        );
+      }
+      log(`[${o.attack}] ${v === 'refine' ? 'REFINE' : v} BA/ASR ${fmt(metric)}, final agreement ${last ? (100 * last.agreement).toFixed(1) : '?'}%`);
+      if (v === 'refine') {
+        const fig = join(dir, 'figures', 'samples.png');
+        await samplesFigure(fig, model, res.defended, attack, test, normalization);
+        if (!r.figures.includes(fig)) r.figures.push(fig);
+      }
+      res.defended.unet.dispose();
+      save();
+    }
+    // samples figure missing (e.g. deleted): redraw from the saved REFINE model
+    const fig = join(dir, 'figures', 'samples.png');
+    if (!existsSync(fig) && r.refine.refine) {
+      const defended = DefendedModel.load(r.refine.refine.dir, model, { firstChannels: r.refine.refine.config.unetChannels, channels: test.c });
+      await samplesFigure(fig, model, defended, attack, test, normalization);
+      defended.unet.dispose();
+    }
+    const curves = join(dir, 'figures', 'curves.png');
+    curvesFigure(curves, r.refine);
+    for (const f of [fig, curves]) if (!r.figures.includes(f)) r.figures.push(f);
+    r.wallSeconds.total = (r.wallSeconds.backdoor ?? 0) + (r.wallSeconds.evaluation ?? 0) + (r.wallSeconds.refine ?? 0) + (r.wallSeconds.woHRF ?? 0) + (r.wallSeconds.woSCL ?? 0);
+    r.wallSeconds.thisInvocation = (performance.now() - t0) / 1000;
+    r.status = 'complete';
+    delete r.error;
+    save();
+    return r;
+  } finally {
+    model.dispose();
+  }
+}
+
+function fmt(m: Metric | undefined): string {
+  return m ? `${(100 * m.BA).toFixed(2)}/${(100 * m.ASR).toFixed(2)}` : '—';
+}
+
+/** Reads <outRoot>/<attack>/result.json of each attack that has one. */
+export function readResults(outRoot: string, names: string[]): AttackResult[] {
+  return names.map((a) => readJson<AttackResult>(join(attackDir(outRoot, a), 'result.json'))).filter((x): x is AttackResult => x !== null);
+}
+
+/** Marks an attack's result as failed (kept incomplete for the next run), with the error message. */
+export function markFailed(outRoot: string, attack: string, error: string): void {
+  const file = join(attackDir(outRoot, attack), 'result.json');
+  const r = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as AttackResult) : null;
+  if (!r) return;
+  r.status = 'failed';
+  r.error = error;
+  r.updatedAt = new Date().toISOString();
+  writeJsonAtomic(file, r);
+}

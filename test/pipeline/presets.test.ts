@@ -1,0 +1,38 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { refineMilestones, refinePreset, shrinkPadFor, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
+import { lrAtEpoch } from '../../src/refine/defense.js';
+
+test('ShrinkPad pad scales with the image size: 4 at 32 px', () => {
+  assert.is(shrinkPadFor(32), 4);
+  assert.is(shrinkPadFor(28), 4);
+  assert.is(shrinkPadFor(16), 2);
+  assert.is(shrinkPadFor(224), 28);
+  assert.is(shrinkPadFor(4), 1, 'at least 1');
+});
+
+test('REFINE milestones: [epochs−50, epochs−20], unreachable negative ones dropped', () => {
+  assert.equal(refineMilestones(150), [100, 130]);
+  assert.equal(refineMilestones(30), [10]);
+  assert.equal(refineMilestones(10), []);
+  const p = refinePreset('paper', { h: 32, w: 32, c: 3 });
+  assert.is(lrAtEpoch(p, 99), 0.01);
+  assert.ok(Math.abs(lrAtEpoch(p, 100) - 0.008) < 1e-12);
+  assert.ok(Math.abs(lrAtEpoch(p, 149) - 0.0064) < 1e-12);
+});
+
+test('presets: paper = official values, c by image size; quick is smaller; overrides', () => {
+  const p = refinePreset('paper', { h: 32, w: 32, c: 3 });
+  assert.equal([p.epochs, p.batchSize, p.lr, p.momentum, p.weightDecay, p.gamma, p.lambda, p.temperature, p.unetChannels, p.utility, p.dropLast], [150, 256, 0.01, 0.9, 5e-4, 0.8, 0.1, 0.07, 64, 'bce', true]);
+  assert.equal(p.augment, { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2 });
+  assert.is(p.trainSubset, undefined);
+  const im = refinePreset('paper', { h: 224, w: 224, c: 3 });
+  assert.equal([im.unetChannels, im.batchSize], [32, 64]);
+  const q = refinePreset('quick', { h: 28, w: 28, c: 1 });
+  assert.equal([q.unetChannels, q.batchSize, q.trainSubset], [16, 128, 10000]);
+  const o = withRefineOverrides(p, { epochs: 60, trainSubset: 5 });
+  assert.equal([o.milestones, o.trainSubset], [[10, 40], 5]);
+  assert.throws(() => refinePreset('fast', { h: 32, w: 32, c: 3 }), /unknown preset/);
+});
+
+test.run();

@@ -1,0 +1,83 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { aggregate, formatMetric, renderReport, type AttackResult } from '../../src/pipeline/report.js';
+import { refinePreset } from '../../src/pipeline/refine-presets.js';
+import { classifierPreset } from '../../src/train/presets.js';
+
+function fake(attack: string, over: Partial<AttackResult> = {}): AttackResult {
+  return {
+    status: 'complete',
+    attack,
+    dataset: 'fashion-mnist',
+    preset: 'quick',
+    seed: 666,
+    configHash: 'x',
+    engine: { name: 'refine-gpu', version: '0.1.0', node: 'v20' },
+    adapter: 'test adapter',
+    config: {
+      classifier: classifierPreset('quick'),
+      refine: refinePreset('quick', { h: 28, w: 28, c: 1 }),
+      target: 0,
+      attackParams: {},
+      evalSubset: null,
+      curveEvalImages: 100,
+      shrinkPadPad: 4,
+      ablations: false,
+      collapseShare: 0.6,
+      seeds: { classifier: 666, attack: 666, refine: 666, refineSubset: 683, evalSubset: 695, shrinkPadClean: 666, shrinkPadPoisoned: 667 },
+    },
+    data: { testImages: 10000, asrImages: 9000, refineImages: 10000, classes: [] },
+    evaluation: { noDefense: { BA: 0.9124, ASR: 1 }, shrinkPad: { BA: 0.8451, ASR: 0.1337 }, refine: { BA: 0.9043, ASR: 0.0078, maxClassShare: 0.11 } },
+    refine: {
+      refine: {
+        variant: 'refine',
+        dir: 'd',
+        config: refinePreset('quick', { h: 28, w: 28, c: 1 }),
+        history: [{ epoch: 1, lr: 0.01, loss: 0.5, agreement: 0.8, maxClassShare: 0.2, pseudoLabelCounts: [], predictionCounts: [], benignAccuracy: 0.85, seconds: 10, collapsed: false }],
+        collapsedEpochs: [],
+        collapsed: false,
+        perm: [1, 0],
+        trainImages: 10000,
+        wallSeconds: 10,
+      },
+    },
+    figures: [],
+    wallSeconds: { backdoor: 60, evaluation: 30, refine: 10, total: 100 },
+    startedAt: '',
+    updatedAt: '',
+    ...over,
+  };
+}
+
+test('formatMetric: BA/ASR in % with two decimals', () => {
+  assert.is(formatMetric({ BA: 0.9124, ASR: 1 }), '91.24/100.00');
+  assert.is(formatMetric({ BA: 0.5, ASR: NaN }), '50.00/n/a');
+  assert.is(formatMetric(undefined), '—');
+});
+
+test('report: Table 1 rows with the paper numbers beside ours', () => {
+  const md = renderReport(aggregate('fashion-mnist', 'quick', [fake('badnets'), fake('wanet', { status: 'incomplete', evaluation: { noDefense: { BA: 0.9, ASR: 0.99 } }, refine: {} })]));
+  assert.match(md, '| Attack | No Defense | ShrinkPad | REFINE | paper No Defense | paper ShrinkPad | paper REFINE |');
+  assert.match(md, '| BadNets | 91.24/100.00 | 84.51/13.37 | 90.43/0.78 | 91.24/100.00 | 84.51/13.37 | 90.43/0.78 |');
+  assert.match(md, '| WaNet (incomplete) | 90.00/99.00 | — | — | 91.15/99.97 | 84.45/34.79 | 90.33/0.97 |');
+  assert.match(md, 'not expected to match');
+  assert.not.match(md, 'Ablations');
+  assert.match(md, 'Not finished: WaNet (incomplete)');
+});
+
+test('report: ablation table and a collapse are shown', () => {
+  const r = fake('blended');
+  r.config.ablations = true;
+  r.evaluation.woHRF = { BA: 0.9, ASR: 0.7 };
+  r.evaluation.woSCL = { BA: 0.1, ASR: 0 };
+  r.refine.woSCL = { ...r.refine.refine!, variant: 'woSCL', collapsed: true, collapsedEpochs: [1] };
+  const agg = aggregate('cifar10', 'paper', [r]);
+  assert.equal(agg.collapsed, ['blended']);
+  const md = renderReport(agg);
+  assert.match(md, '| Blended | 91.24/100.00 | 90.00/70.00 | 10.00/0.00 ⚠ collapsed | 90.43/0.78 | 91.10/98.76 | 90.59/75.30 | 90.38/0.10 | 90.65/0.51 |');
+  assert.match(md, '**COLLAPSED** (epochs 1)');
+  assert.match(md, '**Collapse:**');
+  assert.not.match(md, 'not expected to match');
+});
+
+test.run();

@@ -1,0 +1,79 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { classifierPreset } from '../../src/train/presets.js';
+import { refinePreset, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
+import { ConfigMismatchError, isComplete, reproduceAttack, type ReproduceOptions } from '../../src/pipeline/reproduce.js';
+import type { AttackResult } from '../../src/pipeline/report.js';
+import { synthetic } from '../attacks/synthetic.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'repro-'));
+const train = synthetic(32, 16, 16, 1, 1, 4);
+const testSet = synthetic(20, 16, 16, 1, 2, 4);
+const data = { train, fullTrain: train, test: testSet, normalization: { mean: [0.5], std: [0.25] } };
+const classifier = { ...classifierPreset('quick'), epochs: 1, milestones: [], width: 0.0625, batchSize: 16, trainSubset: undefined };
+const refine = withRefineOverrides(refinePreset('quick', { h: 16, w: 16, c: 1 }), { epochs: 1, trainSubset: 16, batchSize: 8, unetChannels: 4 });
+const opts: ReproduceOptions = {
+  attack: 'badnets',
+  dataset: 'synthetic',
+  preset: 'quick',
+  classifier,
+  refine,
+  outRoot: join(tmp, 'results'),
+  backdoorDir: join(tmp, 'backdoor'),
+  ablations: false,
+  curveEval: 8,
+  engine: { name: 'refine-gpu', version: 'test' },
+  adapter: 'test',
+  quiet: true,
+  log: () => {},
+};
+const resultFile = join(tmp, 'results', 'badnets', 'result.json');
+
+test('one attack end to end on tiny data: result.json complete, figures written', async () => {
+  const r = await reproduceAttack(opts, data);
+  assert.is(r.status, 'complete');
+  for (const k of ['noDefense', 'shrinkPad', 'refine'] as const) {
+    assert.ok(r.evaluation[k]!.BA >= 0 && r.evaluation[k]!.BA <= 1, k);
+    assert.ok(r.evaluation[k]!.ASR >= 0 && r.evaluation[k]!.ASR <= 1, k);
+  }
+  assert.is(r.config.shrinkPadPad, 2);
+  assert.is(r.refine.refine!.history.length, 1);
+  assert.is(r.refine.refine!.history[0]!.pseudoLabelCounts.reduce((a, b) => a + b, 0), 16);
+  assert.ok(r.refine.refine!.history[0]!.benignAccuracy !== undefined);
+  assert.ok(existsSync(join(tmp, 'results', 'badnets', 'figures', 'samples.png')));
+  assert.ok(existsSync(join(tmp, 'results', 'badnets', 'figures', 'curves.png')));
+  assert.ok(isComplete(opts.outRoot, 'badnets', r.configHash));
+});
+
+test('a complete attack is skipped; a missing stage is redone, the others reused', async () => {
+  const before = readFileSync(resultFile, 'utf8');
+  const r = await reproduceAttack(opts, data);
+  assert.is(readFileSync(resultFile, 'utf8'), before, 'result.json untouched');
+  assert.is(r.status, 'complete');
+  // drop the REFINE evaluation: the rerun keeps No Defense / ShrinkPad and the backdoored model
+  const prev = JSON.parse(before) as AttackResult;
+  const cut: AttackResult = { ...prev, status: 'incomplete', evaluation: { noDefense: prev.evaluation.noDefense, shrinkPad: prev.evaluation.shrinkPad }, refine: {} };
+  writeFileSync(resultFile, JSON.stringify(cut));
+  const r2 = await reproduceAttack(opts, data);
+  assert.is(r2.status, 'complete');
+  assert.equal(r2.evaluation.noDefense, prev.evaluation.noDefense);
+  assert.ok(r2.backdoor!.reused, 'backdoored model reused from its folder');
+  // REFINE resumed from its finished checkpoint: same history, same numbers
+  assert.equal(r2.refine.refine!.history, prev.refine.refine!.history);
+  assert.equal(r2.evaluation.refine!.BA, prev.evaluation.refine!.BA);
+});
+
+test('results of another configuration are refused', async () => {
+  try {
+    await reproduceAttack({ ...opts, refine: { ...refine, lambda: 0.5 } }, data);
+    assert.unreachable('should throw');
+  } catch (e) {
+    assert.instance(e, ConfigMismatchError);
+  }
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.run();
