@@ -24,10 +24,8 @@ struct U {
 @group(0) @binding(1) var<storage, read> x: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (i >= u.n) { return; }
+// (input offset, output offset) of iteration index i
+fn offsets(i: u32) -> vec2u {
   var rem = i;
   var io = u.ibase;
   var oo = u.obase;
@@ -38,7 +36,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     io += c * u.istride[d / 4][d % 4];
     oo += c * u.ostride[d / 4][d % 4];
   }
-  out[oo] = x[io];
+  return vec2u(io, oo);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (i >= u.n) { return; }
+  let o = offsets(i);
+  out[o.y] = x[o.x];
 }
 
 @compute @workgroup_size(WG)
@@ -57,15 +63,6 @@ fn fill(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 fn main4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.x + wid.y * nwg.x) * WG + lid;
   if (i >= u.n) { return; }
-  var rem = i;
-  var io = u.ibase;
-  var oo = u.obase;
-  for (var d = i32(u.rank) - 1; d >= 0; d--) {
-    let dim = u.shape[d / 4][d % 4];
-    let c = rem % dim;
-    rem = rem / dim;
-    io += c * u.istride[d / 4][d % 4];
-    oo += c * u.ostride[d / 4][d % 4];
-  }
-  out4[oo] = x4[io];
+  let o = offsets(i);
+  out4[o.y] = x4[o.x];
 }
