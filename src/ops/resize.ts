@@ -41,12 +41,15 @@ export function resize(x: Tensor, size: readonly [number, number], opts: ResizeO
   const ry = axisScale(IH, OH, align);
   const rx = axisScale(IW, OW, align);
   const constants = { MODE: nearest ? 1 : 0, ALIGN: align ? 1 : 0 };
-  const uni = (total: number) => new Uniforms().u32(N, IH, IW, C, OH, OW, total, 0).f32(ry, rx).u32(0, 0);
+  // vec4 over channels when C % 4 == 0 (then C and the totals count vec4s)
+  const v = C % 4 === 0 ? 4 : 1;
+  const sfx = v === 4 ? '4' : '';
+  const uni = (total: number) => new Uniforms().u32(N, IH, IW, C / v, OH, OW, total / v, 0).f32(ry, rx).u32(0, 0);
   const y = empty([N, OH, OW, C]);
-  rt().dispatch({ kernel: 'resize', entry: 'fwd', constants, uniforms: uni(y.size), buffers: [x.buffer, y.buffer], workgroups: groups(y.size, WG) });
+  rt().dispatch({ kernel: 'resize', entry: `fwd${sfx}`, constants, uniforms: uni(y.size), buffers: [x.buffer, y.buffer], workgroups: groups(y.size / v, WG) });
   return record(`${op}(${opts.mode})`, y, [x], (g) => {
     const dx = empty(x.shape);
-    rt().dispatch({ kernel: 'resize', entry: 'bwd', constants, uniforms: uni(dx.size), buffers: [g.buffer, dx.buffer], workgroups: groups(dx.size, WG) });
+    rt().dispatch({ kernel: 'resize', entry: `bwd${sfx}`, constants, uniforms: uni(dx.size), buffers: [g.buffer, dx.buffer], workgroups: groups(dx.size / v, WG) });
     return [dx];
   });
 }

@@ -12,6 +12,7 @@ const cases: [number[], number, number][] = [
   [[1, 4, 4, 33], 8, 8], // x2
   [[2, 6, 9, 1], 6, 3], // identity in H, /3 in W
   [[1, 1, 3, 2], 4, 1], // one-pixel axes
+  [[2, 3, 5, 4], 7, 9], // up, vec4-over-channels path
 ];
 
 for (const [mode, align] of [['bilinear', true], ['bilinear', false], ['nearest', false]] as const) {
@@ -39,7 +40,7 @@ test('upsample2x (UNet Up: bilinear, align_corners=True) and the nearest variant
 
 test('resize: full gradient equals the transpose of the forward map (every input pixel)', async () => {
   // a sample-free check that the gather backward window misses no tap: compare all of dx
-  const shape = [1, 7, 5, 2];
+  for (const shape of [[1, 7, 5, 2], [1, 7, 5, 4]]) // scalar and vec4-over-channels kernels
   for (const [oh, ow, align] of [[16, 3, true], [3, 11, false], [13, 13, false]] as const) {
     await checkOp(`resize all-coordinates ${oh}x${ow} align=${align}`, [{ data: randArray(prod(shape)), shape, grad: true }], ([t]) => ops.resize(t!, [oh, ow], { mode: 'bilinear', alignCorners: align }), ([a]) => resizeRef(a!, shape, oh, ow, 'bilinear', align), { samples: prod(shape) });
   }
