@@ -66,3 +66,12 @@ fn main4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let o = offsets(i);
   out4[o.y] = x4[o.x];
 }
+
+// Broadcast of one element to a whole contiguous output (the gradient of a full reduction):
+// out4[i] = x[ibase] splatted, for i < n (n counts vec4s).
+@compute @workgroup_size(WG)
+fn splat4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (i >= u.n) { return; }
+  out4[i] = vec4u(x[u.ibase]);
+}

@@ -12,6 +12,13 @@ export function stridedCopy(x: Tensor, out: Tensor, shape: readonly number[], is
   let n = shape.reduce((p, d) => p * d, 1);
   if (n === 0) return;
   const r = shape.length;
+  // one element broadcast over a whole contiguous output
+  const contiguousOut = ostride.every((s, i) => s === shape.slice(i + 1).reduce((p, d) => p * d, 1));
+  if (istride.every((s) => s === 0) && contiguousOut && obase === 0 && n % 4 === 0) {
+    const u = new Uniforms().u32(n / 4, 0, ibase, 0, 0, 0, 0, 0);
+    rt().dispatch({ kernel: 'copy', entry: 'splat4', uniforms: u, buffers: [x.buffer, out.buffer], workgroups: groups(n / 4, WG) });
+    return;
+  }
   // vec4 units when the innermost axis is contiguous on both sides and everything is 4-aligned
   const v4 =
     r > 0 &&

@@ -42,7 +42,23 @@ export function reduceRaw(x: Tensor, axes: number[], op: 'sum' | 'max', mean: bo
   const nRed = red.reduce((p, a) => p * x.shape[a]!, 1);
   const nOut = x.size / Math.max(1, nRed);
   const splits = nOut < MIN_PARALLEL && nRed > 1024 ? Math.min(256, Math.ceil(nRed / 1024), Math.ceil((MIN_PARALLEL * 4) / Math.max(1, nOut))) : 1;
-  const r = reduceOnce(x, keep, red, op === 'max' ? 1 : 0, mean ? 1 / nRed : 1, Math.max(1, splits));
+  // merge adjacent axes that are both reduced or both kept (they are contiguous): a full
+  // reduction becomes one axis of stride 1, which the kernel walks without index arithmetic
+  const merged: number[] = [];
+  const isRed: boolean[] = [];
+  x.shape.forEach((d, i) => {
+    const rd = red.includes(i);
+    if (merged.length && isRed[isRed.length - 1] === rd) merged[merged.length - 1]! *= d;
+    else {
+      merged.push(d);
+      isRed.push(rd);
+    }
+  });
+  const xv = view(x, merged);
+  const mRed = isRed.flatMap((rd, i) => (rd ? [i] : []));
+  const mKeep = isRed.flatMap((rd, i) => (rd ? [] : [i]));
+  const r = reduceOnce(xv, mKeep, mRed, op === 'max' ? 1 : 0, mean ? 1 / nRed : 1, Math.max(1, splits));
+  xv.dispose();
   const shape = keepDims ? x.shape.map((d, i) => (red.includes(i) ? 1 : d)) : keep.map((a) => x.shape[a]!);
   const v = view(r, shape);
   r.dispose();
