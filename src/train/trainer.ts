@@ -62,6 +62,8 @@ export interface TrainOptions {
   evalEveryEpoch?: boolean;
   label?: string;
   quiet?: boolean;
+  /** called after each epoch's checkpoint is written (progress reporting; throwing stops the run) */
+  onEpochEnd?: (log: EpochLog) => void;
 }
 
 export function lrAt(cfg: Pick<TrainConfig, 'lr' | 'milestones' | 'gamma'>, epoch: number): number {
@@ -190,6 +192,7 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
         );
       }
       if (opts.outDir) await saveTrainState(opts.outDir, model, opt, state);
+      opts.onEpochEnd?.(log);
     }
   } finally {
     opt.dispose();
