@@ -8,9 +8,10 @@
  * ImageNet-sized (≥ 128 px) inputs, the whole unlabeled training set.
  *
  * `quick`: sized for the 2-core lavapipe machine — UNet c = 16, batch 128, a seeded subset of
- * 10,000 unlabeled training images, 10 epochs. PROVISIONAL: chosen by estimate, not measured; the
- * lead engineer calibrates it by measurement (REFINE steps cost roughly one UNet forward/backward
- * plus two classifier forwards and one classifier backward per image).
+ * 10,000 unlabeled training images, 5 epochs. A REFINE step (UNet c = 16 + frozen ResNet-18
+ * ×0.25, 28×28) measured 32 images/s (`npm run bench -- REFINE`), so this is ~26 minutes.
+ * PROVISIONAL: whether it is enough for REFINE to converge (no collapse, BA within 3 points) is
+ * not yet measured.
  *
  * Milestones for any epoch count follow the official formula [epochs−50, epochs−20]. The official
  * code hands them to PyTorch's MultiStepLR, which only ever reaches milestones ≥ 0 (the epoch
@@ -63,7 +64,7 @@ export function refinePreset(name: string, size: ImageSize, seed = 666): RefineP
   };
   if (name === 'paper') return paper;
   if (name === 'quick') {
-    const epochs = 10;
+    const epochs = 5;
     return { ...paper, epochs, milestones: refineMilestones(epochs), batchSize: imagenet ? 32 : 128, unetChannels: 16, trainSubset: 10000 };
   }
   throw new Error(`unknown preset '${name}' (quick | paper)`);
