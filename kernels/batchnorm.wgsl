@@ -224,3 +224,52 @@ fn grad_x_eval4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= u.rows * C4) { return; }
   out4[i] = dy4[i] * stats4[3u * C4 + i % C4];
 }
+
+@group(0) @binding(2) var<storage, read_write> partial4: array<vec4f>;
+
+// stats_partial and grad_partial over four channels at a time (C % 4 == 0), same layouts.
+@compute @workgroup_size(WG)
+fn stats_partial4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wid, nwg, lid);
+  let C4 = u.C / 4u;
+  if (i >= u.slabs * C4) { return; }
+  let c = i % C4;
+  let s = i / C4;
+  let r0 = s * u.slabRows;
+  let r1 = min(u.rows, r0 + u.slabRows);
+  let K = x4[c];
+  var mean = vec4f(0.0);
+  var m2 = vec4f(0.0);
+  var n = 0.0;
+  for (var r = r0; r < r1; r++) {
+    let v = x4[r * C4 + c] - K;
+    n += 1.0;
+    let d = v - mean;
+    mean += d / n;
+    m2 += d * (v - mean);
+  }
+  partial4[s * 2u * C4 + c] = mean;
+  partial4[s * 2u * C4 + C4 + c] = m2;
+}
+
+@compute @workgroup_size(WG)
+fn grad_partial4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wid, nwg, lid);
+  let C4 = u.C / 4u;
+  if (i >= u.slabs * C4) { return; }
+  let c = i % C4;
+  let s = i / C4;
+  let r0 = s * u.slabRows;
+  let r1 = min(u.rows, r0 + u.slabRows);
+  let K = stats4[c];
+  let mu = stats4[C4 + c];
+  var sg = vec4f(0.0);
+  var sgx = vec4f(0.0);
+  for (var r = r0; r < r1; r++) {
+    let g = dy4[r * C4 + c];
+    sg += g;
+    sgx += g * ((x4[r * C4 + c] - K) - mu);
+  }
+  partial4[s * 2u * C4 + c] = sg;
+  partial4[s * 2u * C4 + C4 + c] = sgx;
+}

@@ -56,11 +56,12 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
   // vec4-over-channels entry points when C % 4 == 0
   const v4 = C % 4 === 0;
   const ew = (entry: string) => (v4 ? { entry: `${entry}4`, workgroups: groups((rows * C) / 4, WG) } : { entry, workgroups: groups(rows * C, WG) });
+  const perSlab = (entry: string) => (v4 ? { entry: `${entry}4`, workgroups: groups((slabs * C) / 4, WG) } : { entry, workgroups: groups(slabs * C, WG) });
 
   const stats = empty([5 * C]);
   if (training) {
     const partial = empty([slabs * 2 * C]);
-    r.dispatch({ kernel: 'batchnorm', entry: 'stats_partial', uniforms: uni(), buffers: [x.buffer, partial.buffer], workgroups: groups(slabs * C, WG) });
+    r.dispatch({ kernel: 'batchnorm', ...perSlab('stats_partial'), uniforms: uni(), buffers: [x.buffer, partial.buffer] });
     r.dispatch({
       kernel: 'batchnorm',
       entry: 'finalize_train',
@@ -109,10 +110,9 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
       const dbeta = empty([C]);
       r.dispatch({
         kernel: 'batchnorm',
-        entry: 'grad_partial',
+        ...perSlab('grad_partial'),
         uniforms: uni(),
         buffers: [x.buffer, partial.buffer, stats.buffer, null, null, null, null, null, g.buffer],
-        workgroups: groups(slabs * C, WG),
       });
       r.dispatch({
         kernel: 'batchnorm',
