@@ -28,15 +28,15 @@ const paper: ClassifierPreset = {
 
 /**
  * Measured on the 2-core lavapipe machine: ResNet-18 ×0.25 (16-32-64-128 channels, every conv
- * on the subgroup kernels) trains at ~50 images/s on 28×28 grey images, so 2 epochs over a
- * 30,000-image subset take ~20 minutes; lr 0.1 then 0.01 for the second epoch.
+ * on the subgroup kernels) trains at ~50-60 images/s on 28×28 grey images. 2 epochs over a
+ * 30,000-image subset (20 min) reached 88.8% on Fashion-MNIST, short of the 90% goal, so the
+ * preset uses all 60,000 images for 3 epochs (lr 0.1, 0.1, 0.01): 91.74% in 48 min (README).
  */
 const quick: ClassifierPreset = {
   ...paper,
-  epochs: 2,
-  milestones: [1],
+  epochs: 3,
+  milestones: [2],
   width: 0.25,
-  trainSubset: 30000,
 };
 
 export function classifierPreset(name: string): ClassifierPreset {
