@@ -76,8 +76,3 @@ export function scope<T>(fn: () => T): T {
   }
   return result;
 }
-
-/** Number of open scopes (for tests). */
-export function scopeDepth(): number {
-  return frames.length;
-}
