@@ -84,7 +84,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
 }
 
 export function sub(a: Tensor, b: Tensor): Tensor {
-  return binary('sub', a, b, (g, n) => [n[0] ? sumTo(g, a.shape) : null, n[1] ? sumTo(neg(g), b.shape, true) : null], []);
+  return binary('sub', a, b, (g, n) => [n[0] ? sumTo(g, a.shape) : null, n[1] ? sumTo(unaryRaw(UnaryOp.neg, g), b.shape, true) : null], []);
 }
 
 export function mul(a: Tensor, b: Tensor): Tensor {
@@ -123,12 +123,15 @@ export function div(a: Tensor, b: Tensor): Tensor {
 
 /** Elementwise maximum; the gradient goes to `a` where a >= b, else to `b`. */
 export function maximum(a: Tensor, b: Tensor): Tensor {
-  return binary(
+  assertF32(a, 'max');
+  assertF32(b, 'max');
+  const y = binaryRaw(BinaryOp.max, a, b, 0, 0, undefined, 'max');
+  // the backward reuses the saved output instead of recomputing the maximum
+  return record(
     'max',
-    a,
-    b,
+    y,
+    [a, b],
     (g, n) => {
-      const y = binaryRaw(BinaryOp.max, a, b);
       const ma = binaryRaw(BinaryOp.equal, a, y);
       const ga = n[0] ? sumTo(binaryRaw(BinaryOp.mul, g, ma), a.shape, true) : null;
       let gb: Tensor | null = null;
@@ -137,11 +140,10 @@ export function maximum(a: Tensor, b: Tensor): Tensor {
         gb = sumTo(binaryRaw(BinaryOp.mul, g, mb), b.shape, true);
         mb.dispose();
       }
-      y.dispose();
       ma.dispose();
       return [ga, gb];
     },
-    [a, b],
+    [a, b, y],
   );
 }
 
