@@ -221,88 +221,57 @@ fn main_ns1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
 }
 
 @compute @workgroup_size(8)
-fn main_ns2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) l: u32) {
-  let row0 = (wid.x + wid.y * nwg.x) * 64u;
+fn main_wb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) l: u32) {
+  let row0 = (wid.x + wid.y * nwg.x) * 32u;
   let CO4 = u.CO / 4u;
   let C4 = u.C / 4u;
-  let cg = wid.z * 4u + (l & 3u);
-  let hi = l >= 4u;
-  let sl0 = (l & 4u) | 0u;
-  let sl1 = (l & 4u) | 1u;
-  let sl2 = (l & 4u) | 2u;
-  let sl3 = (l & 4u) | 3u;
-  let m0 = min(row0 + 0u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
+  let cb = wid.z * 4u;
+  let wo0 = (l / 4u) * C4 + (l & 3u);
+  let wo1 = wo0 + 2u * C4;
+  let m0 = min(row0 + 0u + l, u.M - 1u);
+  let j0 = m0 % u.WP;
   let t0 = m0 / u.WP;
-  let thb0 = i32(u.phH + u.S * (t0 % u.HP) + u.P);
-  let twb0 = i32(u.phW + u.S * (m0 % u.WP) + u.P);
+  let hp0 = t0 % u.HP;
+  let thb0 = i32(u.phH + u.S * hp0 + u.P);
+  let twb0 = i32(u.phW + u.S * j0 + u.P);
   let nb0 = (t0 / u.HP) * u.OH;
-  let m1 = min(row0 + 4u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
+  let m1 = min(row0 + 8u + l, u.M - 1u);
+  let j1 = m1 % u.WP;
   let t1 = m1 / u.WP;
-  let thb1 = i32(u.phH + u.S * (t1 % u.HP) + u.P);
-  let twb1 = i32(u.phW + u.S * (m1 % u.WP) + u.P);
+  let hp1 = t1 % u.HP;
+  let thb1 = i32(u.phH + u.S * hp1 + u.P);
+  let twb1 = i32(u.phW + u.S * j1 + u.P);
   let nb1 = (t1 / u.HP) * u.OH;
-  let m2 = min(row0 + 8u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
+  let m2 = min(row0 + 16u + l, u.M - 1u);
+  let j2 = m2 % u.WP;
   let t2 = m2 / u.WP;
-  let thb2 = i32(u.phH + u.S * (t2 % u.HP) + u.P);
-  let twb2 = i32(u.phW + u.S * (m2 % u.WP) + u.P);
+  let hp2 = t2 % u.HP;
+  let thb2 = i32(u.phH + u.S * hp2 + u.P);
+  let twb2 = i32(u.phW + u.S * j2 + u.P);
   let nb2 = (t2 / u.HP) * u.OH;
-  let m3 = min(row0 + 12u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
+  let m3 = min(row0 + 24u + l, u.M - 1u);
+  let j3 = m3 % u.WP;
   let t3 = m3 / u.WP;
-  let thb3 = i32(u.phH + u.S * (t3 % u.HP) + u.P);
-  let twb3 = i32(u.phW + u.S * (m3 % u.WP) + u.P);
+  let hp3 = t3 % u.HP;
+  let thb3 = i32(u.phH + u.S * hp3 + u.P);
+  let twb3 = i32(u.phW + u.S * j3 + u.P);
   let nb3 = (t3 / u.HP) * u.OH;
-  let m4 = min(row0 + 16u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
-  let t4 = m4 / u.WP;
-  let thb4 = i32(u.phH + u.S * (t4 % u.HP) + u.P);
-  let twb4 = i32(u.phW + u.S * (m4 % u.WP) + u.P);
-  let nb4 = (t4 / u.HP) * u.OH;
-  let m5 = min(row0 + 20u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
-  let t5 = m5 / u.WP;
-  let thb5 = i32(u.phH + u.S * (t5 % u.HP) + u.P);
-  let twb5 = i32(u.phW + u.S * (m5 % u.WP) + u.P);
-  let nb5 = (t5 / u.HP) * u.OH;
-  let m6 = min(row0 + 24u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
-  let t6 = m6 / u.WP;
-  let thb6 = i32(u.phH + u.S * (t6 % u.HP) + u.P);
-  let twb6 = i32(u.phW + u.S * (m6 % u.WP) + u.P);
-  let nb6 = (t6 / u.HP) * u.OH;
-  let m7 = min(row0 + 28u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
-  let t7 = m7 / u.WP;
-  let thb7 = i32(u.phH + u.S * (t7 % u.HP) + u.P);
-  let twb7 = i32(u.phW + u.S * (m7 % u.WP) + u.P);
-  let nb7 = (t7 / u.HP) * u.OH;
-  var acc0 = vec4f(0.0);
-  var acc1 = vec4f(0.0);
-  var acc2 = vec4f(0.0);
-  var acc3 = vec4f(0.0);
-  var acc4 = vec4f(0.0);
-  var acc5 = vec4f(0.0);
-  var acc6 = vec4f(0.0);
-  var acc7 = vec4f(0.0);
-  var acc8 = vec4f(0.0);
-  var acc9 = vec4f(0.0);
-  var acc10 = vec4f(0.0);
-  var acc11 = vec4f(0.0);
-  var acc12 = vec4f(0.0);
-  var acc13 = vec4f(0.0);
-  var acc14 = vec4f(0.0);
-  var acc15 = vec4f(0.0);
-  var acc16 = vec4f(0.0);
-  var acc17 = vec4f(0.0);
-  var acc18 = vec4f(0.0);
-  var acc19 = vec4f(0.0);
-  var acc20 = vec4f(0.0);
-  var acc21 = vec4f(0.0);
-  var acc22 = vec4f(0.0);
-  var acc23 = vec4f(0.0);
-  var acc24 = vec4f(0.0);
-  var acc25 = vec4f(0.0);
-  var acc26 = vec4f(0.0);
-  var acc27 = vec4f(0.0);
-  var acc28 = vec4f(0.0);
-  var acc29 = vec4f(0.0);
-  var acc30 = vec4f(0.0);
-  var acc31 = vec4f(0.0);
+  var acc0_0 = vec4f(0.0);
+  var acc0_1 = vec4f(0.0);
+  var acc0_2 = vec4f(0.0);
+  var acc0_3 = vec4f(0.0);
+  var acc1_0 = vec4f(0.0);
+  var acc1_1 = vec4f(0.0);
+  var acc1_2 = vec4f(0.0);
+  var acc1_3 = vec4f(0.0);
+  var acc2_0 = vec4f(0.0);
+  var acc2_1 = vec4f(0.0);
+  var acc2_2 = vec4f(0.0);
+  var acc2_3 = vec4f(0.0);
+  var acc3_0 = vec4f(0.0);
+  var acc3_1 = vec4f(0.0);
+  var acc3_2 = vec4f(0.0);
+  var acc3_3 = vec4f(0.0);
   let kh0 = (u.phH + u.P) % u.S;
   let kw0 = (u.phW + u.P) % u.S;
   for (var kh = kh0; kh < u.KH; kh += u.S) {
@@ -331,147 +300,48 @@ fn main_ns2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
       let ow3 = u32(max(tw3, 0)) / u.S;
       let ok3 = th3 >= 0 && tw3 >= 0 && oh3 < u.OH && ow3 < u.OW;
       let yb3 = select(0u, ((nb3 + oh3) * u.OW + ow3) * CO4, ok3);
-      let th4 = thb4 - i32(kh);
-      let tw4 = twb4 - i32(kw);
-      let oh4 = u32(max(th4, 0)) / u.S;
-      let ow4 = u32(max(tw4, 0)) / u.S;
-      let ok4 = th4 >= 0 && tw4 >= 0 && oh4 < u.OH && ow4 < u.OW;
-      let yb4 = select(0u, ((nb4 + oh4) * u.OW + ow4) * CO4, ok4);
-      let th5 = thb5 - i32(kh);
-      let tw5 = twb5 - i32(kw);
-      let oh5 = u32(max(th5, 0)) / u.S;
-      let ow5 = u32(max(tw5, 0)) / u.S;
-      let ok5 = th5 >= 0 && tw5 >= 0 && oh5 < u.OH && ow5 < u.OW;
-      let yb5 = select(0u, ((nb5 + oh5) * u.OW + ow5) * CO4, ok5);
-      let th6 = thb6 - i32(kh);
-      let tw6 = twb6 - i32(kw);
-      let oh6 = u32(max(th6, 0)) / u.S;
-      let ow6 = u32(max(tw6, 0)) / u.S;
-      let ok6 = th6 >= 0 && tw6 >= 0 && oh6 < u.OH && ow6 < u.OW;
-      let yb6 = select(0u, ((nb6 + oh6) * u.OW + ow6) * CO4, ok6);
-      let th7 = thb7 - i32(kh);
-      let tw7 = twb7 - i32(kw);
-      let oh7 = u32(max(th7, 0)) / u.S;
-      let ow7 = u32(max(tw7, 0)) / u.S;
-      let ok7 = th7 >= 0 && tw7 >= 0 && oh7 < u.OH && ow7 < u.OW;
-      let yb7 = select(0u, ((nb7 + oh7) * u.OW + ow7) * CO4, ok7);
       let wrow = (kh * u.KW + kw) * u.CO;
       for (var c4 = 0u; c4 < CO4; c4++) {
         let a0 = select(vec4f(0.0), dy4[yb0 + c4], ok0);
         let a1 = select(vec4f(0.0), dy4[yb1 + c4], ok1);
         let a2 = select(vec4f(0.0), dy4[yb2 + c4], ok2);
         let a3 = select(vec4f(0.0), dy4[yb3 + c4], ok3);
-        let a4 = select(vec4f(0.0), dy4[yb4 + c4], ok4);
-        let a5 = select(vec4f(0.0), dy4[yb5 + c4], ok5);
-        let a6 = select(vec4f(0.0), dy4[yb6 + c4], ok6);
-        let a7 = select(vec4f(0.0), dy4[yb7 + c4], ok7);
-        let wb = (wrow + 4u * c4) * C4 + cg;
-        let b0 = wt4[wb];
-        let b1 = wt4[wb + C4];
-        let b2 = wt4[wb + 2u * C4];
-        let b3 = wt4[wb + 3u * C4];
-        { let ar = subgroupShuffle(a0, sl0); acc0 = fma(vec4f(ar.x), b0, acc0); acc0 = fma(vec4f(ar.y), b1, acc0); acc0 = fma(vec4f(ar.z), b2, acc0); acc0 = fma(vec4f(ar.w), b3, acc0); }
-        { let ar = subgroupShuffle(a0, sl1); acc1 = fma(vec4f(ar.x), b0, acc1); acc1 = fma(vec4f(ar.y), b1, acc1); acc1 = fma(vec4f(ar.z), b2, acc1); acc1 = fma(vec4f(ar.w), b3, acc1); }
-        { let ar = subgroupShuffle(a0, sl2); acc2 = fma(vec4f(ar.x), b0, acc2); acc2 = fma(vec4f(ar.y), b1, acc2); acc2 = fma(vec4f(ar.z), b2, acc2); acc2 = fma(vec4f(ar.w), b3, acc2); }
-        { let ar = subgroupShuffle(a0, sl3); acc3 = fma(vec4f(ar.x), b0, acc3); acc3 = fma(vec4f(ar.y), b1, acc3); acc3 = fma(vec4f(ar.z), b2, acc3); acc3 = fma(vec4f(ar.w), b3, acc3); }
-        { let ar = subgroupShuffle(a1, sl0); acc4 = fma(vec4f(ar.x), b0, acc4); acc4 = fma(vec4f(ar.y), b1, acc4); acc4 = fma(vec4f(ar.z), b2, acc4); acc4 = fma(vec4f(ar.w), b3, acc4); }
-        { let ar = subgroupShuffle(a1, sl1); acc5 = fma(vec4f(ar.x), b0, acc5); acc5 = fma(vec4f(ar.y), b1, acc5); acc5 = fma(vec4f(ar.z), b2, acc5); acc5 = fma(vec4f(ar.w), b3, acc5); }
-        { let ar = subgroupShuffle(a1, sl2); acc6 = fma(vec4f(ar.x), b0, acc6); acc6 = fma(vec4f(ar.y), b1, acc6); acc6 = fma(vec4f(ar.z), b2, acc6); acc6 = fma(vec4f(ar.w), b3, acc6); }
-        { let ar = subgroupShuffle(a1, sl3); acc7 = fma(vec4f(ar.x), b0, acc7); acc7 = fma(vec4f(ar.y), b1, acc7); acc7 = fma(vec4f(ar.z), b2, acc7); acc7 = fma(vec4f(ar.w), b3, acc7); }
-        { let ar = subgroupShuffle(a2, sl0); acc8 = fma(vec4f(ar.x), b0, acc8); acc8 = fma(vec4f(ar.y), b1, acc8); acc8 = fma(vec4f(ar.z), b2, acc8); acc8 = fma(vec4f(ar.w), b3, acc8); }
-        { let ar = subgroupShuffle(a2, sl1); acc9 = fma(vec4f(ar.x), b0, acc9); acc9 = fma(vec4f(ar.y), b1, acc9); acc9 = fma(vec4f(ar.z), b2, acc9); acc9 = fma(vec4f(ar.w), b3, acc9); }
-        { let ar = subgroupShuffle(a2, sl2); acc10 = fma(vec4f(ar.x), b0, acc10); acc10 = fma(vec4f(ar.y), b1, acc10); acc10 = fma(vec4f(ar.z), b2, acc10); acc10 = fma(vec4f(ar.w), b3, acc10); }
-        { let ar = subgroupShuffle(a2, sl3); acc11 = fma(vec4f(ar.x), b0, acc11); acc11 = fma(vec4f(ar.y), b1, acc11); acc11 = fma(vec4f(ar.z), b2, acc11); acc11 = fma(vec4f(ar.w), b3, acc11); }
-        { let ar = subgroupShuffle(a3, sl0); acc12 = fma(vec4f(ar.x), b0, acc12); acc12 = fma(vec4f(ar.y), b1, acc12); acc12 = fma(vec4f(ar.z), b2, acc12); acc12 = fma(vec4f(ar.w), b3, acc12); }
-        { let ar = subgroupShuffle(a3, sl1); acc13 = fma(vec4f(ar.x), b0, acc13); acc13 = fma(vec4f(ar.y), b1, acc13); acc13 = fma(vec4f(ar.z), b2, acc13); acc13 = fma(vec4f(ar.w), b3, acc13); }
-        { let ar = subgroupShuffle(a3, sl2); acc14 = fma(vec4f(ar.x), b0, acc14); acc14 = fma(vec4f(ar.y), b1, acc14); acc14 = fma(vec4f(ar.z), b2, acc14); acc14 = fma(vec4f(ar.w), b3, acc14); }
-        { let ar = subgroupShuffle(a3, sl3); acc15 = fma(vec4f(ar.x), b0, acc15); acc15 = fma(vec4f(ar.y), b1, acc15); acc15 = fma(vec4f(ar.z), b2, acc15); acc15 = fma(vec4f(ar.w), b3, acc15); }
-        { let ar = subgroupShuffle(a4, sl0); acc16 = fma(vec4f(ar.x), b0, acc16); acc16 = fma(vec4f(ar.y), b1, acc16); acc16 = fma(vec4f(ar.z), b2, acc16); acc16 = fma(vec4f(ar.w), b3, acc16); }
-        { let ar = subgroupShuffle(a4, sl1); acc17 = fma(vec4f(ar.x), b0, acc17); acc17 = fma(vec4f(ar.y), b1, acc17); acc17 = fma(vec4f(ar.z), b2, acc17); acc17 = fma(vec4f(ar.w), b3, acc17); }
-        { let ar = subgroupShuffle(a4, sl2); acc18 = fma(vec4f(ar.x), b0, acc18); acc18 = fma(vec4f(ar.y), b1, acc18); acc18 = fma(vec4f(ar.z), b2, acc18); acc18 = fma(vec4f(ar.w), b3, acc18); }
-        { let ar = subgroupShuffle(a4, sl3); acc19 = fma(vec4f(ar.x), b0, acc19); acc19 = fma(vec4f(ar.y), b1, acc19); acc19 = fma(vec4f(ar.z), b2, acc19); acc19 = fma(vec4f(ar.w), b3, acc19); }
-        { let ar = subgroupShuffle(a5, sl0); acc20 = fma(vec4f(ar.x), b0, acc20); acc20 = fma(vec4f(ar.y), b1, acc20); acc20 = fma(vec4f(ar.z), b2, acc20); acc20 = fma(vec4f(ar.w), b3, acc20); }
-        { let ar = subgroupShuffle(a5, sl1); acc21 = fma(vec4f(ar.x), b0, acc21); acc21 = fma(vec4f(ar.y), b1, acc21); acc21 = fma(vec4f(ar.z), b2, acc21); acc21 = fma(vec4f(ar.w), b3, acc21); }
-        { let ar = subgroupShuffle(a5, sl2); acc22 = fma(vec4f(ar.x), b0, acc22); acc22 = fma(vec4f(ar.y), b1, acc22); acc22 = fma(vec4f(ar.z), b2, acc22); acc22 = fma(vec4f(ar.w), b3, acc22); }
-        { let ar = subgroupShuffle(a5, sl3); acc23 = fma(vec4f(ar.x), b0, acc23); acc23 = fma(vec4f(ar.y), b1, acc23); acc23 = fma(vec4f(ar.z), b2, acc23); acc23 = fma(vec4f(ar.w), b3, acc23); }
-        { let ar = subgroupShuffle(a6, sl0); acc24 = fma(vec4f(ar.x), b0, acc24); acc24 = fma(vec4f(ar.y), b1, acc24); acc24 = fma(vec4f(ar.z), b2, acc24); acc24 = fma(vec4f(ar.w), b3, acc24); }
-        { let ar = subgroupShuffle(a6, sl1); acc25 = fma(vec4f(ar.x), b0, acc25); acc25 = fma(vec4f(ar.y), b1, acc25); acc25 = fma(vec4f(ar.z), b2, acc25); acc25 = fma(vec4f(ar.w), b3, acc25); }
-        { let ar = subgroupShuffle(a6, sl2); acc26 = fma(vec4f(ar.x), b0, acc26); acc26 = fma(vec4f(ar.y), b1, acc26); acc26 = fma(vec4f(ar.z), b2, acc26); acc26 = fma(vec4f(ar.w), b3, acc26); }
-        { let ar = subgroupShuffle(a6, sl3); acc27 = fma(vec4f(ar.x), b0, acc27); acc27 = fma(vec4f(ar.y), b1, acc27); acc27 = fma(vec4f(ar.z), b2, acc27); acc27 = fma(vec4f(ar.w), b3, acc27); }
-        { let ar = subgroupShuffle(a7, sl0); acc28 = fma(vec4f(ar.x), b0, acc28); acc28 = fma(vec4f(ar.y), b1, acc28); acc28 = fma(vec4f(ar.z), b2, acc28); acc28 = fma(vec4f(ar.w), b3, acc28); }
-        { let ar = subgroupShuffle(a7, sl1); acc29 = fma(vec4f(ar.x), b0, acc29); acc29 = fma(vec4f(ar.y), b1, acc29); acc29 = fma(vec4f(ar.z), b2, acc29); acc29 = fma(vec4f(ar.w), b3, acc29); }
-        { let ar = subgroupShuffle(a7, sl2); acc30 = fma(vec4f(ar.x), b0, acc30); acc30 = fma(vec4f(ar.y), b1, acc30); acc30 = fma(vec4f(ar.z), b2, acc30); acc30 = fma(vec4f(ar.w), b3, acc30); }
-        { let ar = subgroupShuffle(a7, sl3); acc31 = fma(vec4f(ar.x), b0, acc31); acc31 = fma(vec4f(ar.y), b1, acc31); acc31 = fma(vec4f(ar.z), b2, acc31); acc31 = fma(vec4f(ar.w), b3, acc31); }
+        let wb = (wrow + 4u * c4) * C4 + cb;
+        let wl0 = wt4[wb + wo0];
+        let wl1 = wt4[wb + wo1];
+        { let b = subgroupBroadcast(wl0, 0u); acc0_0 = fma(vec4f(a0.x), b, acc0_0); acc1_0 = fma(vec4f(a1.x), b, acc1_0); acc2_0 = fma(vec4f(a2.x), b, acc2_0); acc3_0 = fma(vec4f(a3.x), b, acc3_0); }
+        { let b = subgroupBroadcast(wl0, 1u); acc0_1 = fma(vec4f(a0.x), b, acc0_1); acc1_1 = fma(vec4f(a1.x), b, acc1_1); acc2_1 = fma(vec4f(a2.x), b, acc2_1); acc3_1 = fma(vec4f(a3.x), b, acc3_1); }
+        { let b = subgroupBroadcast(wl0, 2u); acc0_2 = fma(vec4f(a0.x), b, acc0_2); acc1_2 = fma(vec4f(a1.x), b, acc1_2); acc2_2 = fma(vec4f(a2.x), b, acc2_2); acc3_2 = fma(vec4f(a3.x), b, acc3_2); }
+        { let b = subgroupBroadcast(wl0, 3u); acc0_3 = fma(vec4f(a0.x), b, acc0_3); acc1_3 = fma(vec4f(a1.x), b, acc1_3); acc2_3 = fma(vec4f(a2.x), b, acc2_3); acc3_3 = fma(vec4f(a3.x), b, acc3_3); }
+        { let b = subgroupBroadcast(wl0, 4u); acc0_0 = fma(vec4f(a0.y), b, acc0_0); acc1_0 = fma(vec4f(a1.y), b, acc1_0); acc2_0 = fma(vec4f(a2.y), b, acc2_0); acc3_0 = fma(vec4f(a3.y), b, acc3_0); }
+        { let b = subgroupBroadcast(wl0, 5u); acc0_1 = fma(vec4f(a0.y), b, acc0_1); acc1_1 = fma(vec4f(a1.y), b, acc1_1); acc2_1 = fma(vec4f(a2.y), b, acc2_1); acc3_1 = fma(vec4f(a3.y), b, acc3_1); }
+        { let b = subgroupBroadcast(wl0, 6u); acc0_2 = fma(vec4f(a0.y), b, acc0_2); acc1_2 = fma(vec4f(a1.y), b, acc1_2); acc2_2 = fma(vec4f(a2.y), b, acc2_2); acc3_2 = fma(vec4f(a3.y), b, acc3_2); }
+        { let b = subgroupBroadcast(wl0, 7u); acc0_3 = fma(vec4f(a0.y), b, acc0_3); acc1_3 = fma(vec4f(a1.y), b, acc1_3); acc2_3 = fma(vec4f(a2.y), b, acc2_3); acc3_3 = fma(vec4f(a3.y), b, acc3_3); }
+        { let b = subgroupBroadcast(wl1, 0u); acc0_0 = fma(vec4f(a0.z), b, acc0_0); acc1_0 = fma(vec4f(a1.z), b, acc1_0); acc2_0 = fma(vec4f(a2.z), b, acc2_0); acc3_0 = fma(vec4f(a3.z), b, acc3_0); }
+        { let b = subgroupBroadcast(wl1, 1u); acc0_1 = fma(vec4f(a0.z), b, acc0_1); acc1_1 = fma(vec4f(a1.z), b, acc1_1); acc2_1 = fma(vec4f(a2.z), b, acc2_1); acc3_1 = fma(vec4f(a3.z), b, acc3_1); }
+        { let b = subgroupBroadcast(wl1, 2u); acc0_2 = fma(vec4f(a0.z), b, acc0_2); acc1_2 = fma(vec4f(a1.z), b, acc1_2); acc2_2 = fma(vec4f(a2.z), b, acc2_2); acc3_2 = fma(vec4f(a3.z), b, acc3_2); }
+        { let b = subgroupBroadcast(wl1, 3u); acc0_3 = fma(vec4f(a0.z), b, acc0_3); acc1_3 = fma(vec4f(a1.z), b, acc1_3); acc2_3 = fma(vec4f(a2.z), b, acc2_3); acc3_3 = fma(vec4f(a3.z), b, acc3_3); }
+        { let b = subgroupBroadcast(wl1, 4u); acc0_0 = fma(vec4f(a0.w), b, acc0_0); acc1_0 = fma(vec4f(a1.w), b, acc1_0); acc2_0 = fma(vec4f(a2.w), b, acc2_0); acc3_0 = fma(vec4f(a3.w), b, acc3_0); }
+        { let b = subgroupBroadcast(wl1, 5u); acc0_1 = fma(vec4f(a0.w), b, acc0_1); acc1_1 = fma(vec4f(a1.w), b, acc1_1); acc2_1 = fma(vec4f(a2.w), b, acc2_1); acc3_1 = fma(vec4f(a3.w), b, acc3_1); }
+        { let b = subgroupBroadcast(wl1, 6u); acc0_2 = fma(vec4f(a0.w), b, acc0_2); acc1_2 = fma(vec4f(a1.w), b, acc1_2); acc2_2 = fma(vec4f(a2.w), b, acc2_2); acc3_2 = fma(vec4f(a3.w), b, acc3_2); }
+        { let b = subgroupBroadcast(wl1, 7u); acc0_3 = fma(vec4f(a0.w), b, acc0_3); acc1_3 = fma(vec4f(a1.w), b, acc1_3); acc2_3 = fma(vec4f(a2.w), b, acc2_3); acc3_3 = fma(vec4f(a3.w), b, acc3_3); }
       }
     }
   }
-  let mr = row0 + select(0u, 32u, hi);
-  // (n, ih, iw) of row mr, advanced incrementally
-  var j = mr % u.WP;
-  var t = mr / u.WP;
-  var hp = t % u.HP;
-  var n = t / u.HP;
-  if (mr + 0u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc0; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 1u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc1; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 2u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc2; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 3u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc3; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 4u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc4; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 5u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc5; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 6u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc6; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 7u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc7; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 8u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc8; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 9u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc9; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 10u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc10; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 11u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc11; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 12u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc12; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 13u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc13; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 14u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc14; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 15u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc15; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 16u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc16; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 17u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc17; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 18u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc18; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 19u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc19; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 20u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc20; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 21u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc21; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 22u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc22; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 23u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc23; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 24u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc24; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 25u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc25; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 26u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc26; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 27u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc27; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 28u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc28; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 29u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc29; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 30u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc30; }
-  j++; if (j == u.WP) { j = 0u; hp++; if (hp == u.HP) { hp = 0u; n++; } }
-  if (mr + 31u < u.M) { dx4[((n * u.H + u.phH + u.S * hp) * u.W + u.phW + u.S * j) * C4 + cg] = acc31; }
+  if (row0 + 0u + l < u.M) {
+    let o0 = ((t0 / u.HP * u.H + u.phH + u.S * hp0) * u.W + u.phW + u.S * j0) * C4 + cb;
+    dx4[o0 + 0u] = acc0_0; dx4[o0 + 1u] = acc0_1; dx4[o0 + 2u] = acc0_2; dx4[o0 + 3u] = acc0_3;
+  }
+  if (row0 + 8u + l < u.M) {
+    let o1 = ((t1 / u.HP * u.H + u.phH + u.S * hp1) * u.W + u.phW + u.S * j1) * C4 + cb;
+    dx4[o1 + 0u] = acc1_0; dx4[o1 + 1u] = acc1_1; dx4[o1 + 2u] = acc1_2; dx4[o1 + 3u] = acc1_3;
+  }
+  if (row0 + 16u + l < u.M) {
+    let o2 = ((t2 / u.HP * u.H + u.phH + u.S * hp2) * u.W + u.phW + u.S * j2) * C4 + cb;
+    dx4[o2 + 0u] = acc2_0; dx4[o2 + 1u] = acc2_1; dx4[o2 + 2u] = acc2_2; dx4[o2 + 3u] = acc2_3;
+  }
+  if (row0 + 24u + l < u.M) {
+    let o3 = ((t3 / u.HP * u.H + u.phH + u.S * hp3) * u.W + u.phW + u.S * j3) * C4 + cb;
+    dx4[o3 + 0u] = acc3_0; dx4[o3 + 1u] = acc3_1; dx4[o3 + 2u] = acc3_2; dx4[o3 + 3u] = acc3_3;
+  }
 }

@@ -180,88 +180,50 @@ fn main_ns1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
 }
 
 @compute @workgroup_size(8)
-fn main_ns2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) l: u32) {
-  let row0 = (wid.x + wid.y * nwg.x) * 64u;
+fn main_wb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) l: u32) {
+  let row0 = (wid.x + wid.y * nwg.x) * 32u;
   let CO4 = u.CO / 4u;
   let C4 = u.C / 4u;
-  let cg = wid.z * 4u + (l & 3u);
-  let hi = l >= 4u;
-  let sl0 = (l & 4u) | 0u;
-  let sl1 = (l & 4u) | 1u;
-  let sl2 = (l & 4u) | 2u;
-  let sl3 = (l & 4u) | 3u;
-  let m0 = min(row0 + 0u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
+  let cb = wid.z * 4u;
+  // weight vec4 e = 4q + c of the k step (k row q, column group c): lane l loads e = l and l + 8
+  let wo0 = (l / 4u) * CO4 + (l & 3u);
+  let wo1 = wo0 + 2u * CO4;
+  let m0 = min(row0 + 0u + l, u.M - 1u);
   let t0 = m0 / u.OW;
   let ow0 = i32((m0 % u.OW) * u.S) - i32(u.P);
   let oh0 = i32((t0 % u.OH) * u.S) - i32(u.P);
   let nb0 = (t0 / u.OH) * u.H;
-  let m1 = min(row0 + 4u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
+  let m1 = min(row0 + 8u + l, u.M - 1u);
   let t1 = m1 / u.OW;
   let ow1 = i32((m1 % u.OW) * u.S) - i32(u.P);
   let oh1 = i32((t1 % u.OH) * u.S) - i32(u.P);
   let nb1 = (t1 / u.OH) * u.H;
-  let m2 = min(row0 + 8u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
+  let m2 = min(row0 + 16u + l, u.M - 1u);
   let t2 = m2 / u.OW;
   let ow2 = i32((m2 % u.OW) * u.S) - i32(u.P);
   let oh2 = i32((t2 % u.OH) * u.S) - i32(u.P);
   let nb2 = (t2 / u.OH) * u.H;
-  let m3 = min(row0 + 12u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
+  let m3 = min(row0 + 24u + l, u.M - 1u);
   let t3 = m3 / u.OW;
   let ow3 = i32((m3 % u.OW) * u.S) - i32(u.P);
   let oh3 = i32((t3 % u.OH) * u.S) - i32(u.P);
   let nb3 = (t3 / u.OH) * u.H;
-  let m4 = min(row0 + 16u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
-  let t4 = m4 / u.OW;
-  let ow4 = i32((m4 % u.OW) * u.S) - i32(u.P);
-  let oh4 = i32((t4 % u.OH) * u.S) - i32(u.P);
-  let nb4 = (t4 / u.OH) * u.H;
-  let m5 = min(row0 + 20u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
-  let t5 = m5 / u.OW;
-  let ow5 = i32((m5 % u.OW) * u.S) - i32(u.P);
-  let oh5 = i32((t5 % u.OH) * u.S) - i32(u.P);
-  let nb5 = (t5 / u.OH) * u.H;
-  let m6 = min(row0 + 24u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
-  let t6 = m6 / u.OW;
-  let ow6 = i32((m6 % u.OW) * u.S) - i32(u.P);
-  let oh6 = i32((t6 % u.OH) * u.S) - i32(u.P);
-  let nb6 = (t6 / u.OH) * u.H;
-  let m7 = min(row0 + 28u + (l & 3u) + select(0u, 32u, hi), u.M - 1u);
-  let t7 = m7 / u.OW;
-  let ow7 = i32((m7 % u.OW) * u.S) - i32(u.P);
-  let oh7 = i32((t7 % u.OH) * u.S) - i32(u.P);
-  let nb7 = (t7 / u.OH) * u.H;
-  var acc0 = vec4f(0.0);
-  var acc1 = vec4f(0.0);
-  var acc2 = vec4f(0.0);
-  var acc3 = vec4f(0.0);
-  var acc4 = vec4f(0.0);
-  var acc5 = vec4f(0.0);
-  var acc6 = vec4f(0.0);
-  var acc7 = vec4f(0.0);
-  var acc8 = vec4f(0.0);
-  var acc9 = vec4f(0.0);
-  var acc10 = vec4f(0.0);
-  var acc11 = vec4f(0.0);
-  var acc12 = vec4f(0.0);
-  var acc13 = vec4f(0.0);
-  var acc14 = vec4f(0.0);
-  var acc15 = vec4f(0.0);
-  var acc16 = vec4f(0.0);
-  var acc17 = vec4f(0.0);
-  var acc18 = vec4f(0.0);
-  var acc19 = vec4f(0.0);
-  var acc20 = vec4f(0.0);
-  var acc21 = vec4f(0.0);
-  var acc22 = vec4f(0.0);
-  var acc23 = vec4f(0.0);
-  var acc24 = vec4f(0.0);
-  var acc25 = vec4f(0.0);
-  var acc26 = vec4f(0.0);
-  var acc27 = vec4f(0.0);
-  var acc28 = vec4f(0.0);
-  var acc29 = vec4f(0.0);
-  var acc30 = vec4f(0.0);
-  var acc31 = vec4f(0.0);
+  var acc0_0 = vec4f(0.0);
+  var acc0_1 = vec4f(0.0);
+  var acc0_2 = vec4f(0.0);
+  var acc0_3 = vec4f(0.0);
+  var acc1_0 = vec4f(0.0);
+  var acc1_1 = vec4f(0.0);
+  var acc1_2 = vec4f(0.0);
+  var acc1_3 = vec4f(0.0);
+  var acc2_0 = vec4f(0.0);
+  var acc2_1 = vec4f(0.0);
+  var acc2_2 = vec4f(0.0);
+  var acc2_3 = vec4f(0.0);
+  var acc3_0 = vec4f(0.0);
+  var acc3_1 = vec4f(0.0);
+  var acc3_2 = vec4f(0.0);
+  var acc3_3 = vec4f(0.0);
   for (var kh = 0u; kh < u.KH; kh++) {
     for (var kw = 0u; kw < u.KW; kw++) {
       let ih0 = oh0 + i32(kh);
@@ -280,105 +242,41 @@ fn main_ns2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
       let iw3 = ow3 + i32(kw);
       let ok3 = ih3 >= 0 && ih3 < i32(u.H) && iw3 >= 0 && iw3 < i32(u.W);
       let xb3 = select(0u, ((nb3 + u32(ih3)) * u.W + u32(iw3)) * C4, ok3);
-      let ih4 = oh4 + i32(kh);
-      let iw4 = ow4 + i32(kw);
-      let ok4 = ih4 >= 0 && ih4 < i32(u.H) && iw4 >= 0 && iw4 < i32(u.W);
-      let xb4 = select(0u, ((nb4 + u32(ih4)) * u.W + u32(iw4)) * C4, ok4);
-      let ih5 = oh5 + i32(kh);
-      let iw5 = ow5 + i32(kw);
-      let ok5 = ih5 >= 0 && ih5 < i32(u.H) && iw5 >= 0 && iw5 < i32(u.W);
-      let xb5 = select(0u, ((nb5 + u32(ih5)) * u.W + u32(iw5)) * C4, ok5);
-      let ih6 = oh6 + i32(kh);
-      let iw6 = ow6 + i32(kw);
-      let ok6 = ih6 >= 0 && ih6 < i32(u.H) && iw6 >= 0 && iw6 < i32(u.W);
-      let xb6 = select(0u, ((nb6 + u32(ih6)) * u.W + u32(iw6)) * C4, ok6);
-      let ih7 = oh7 + i32(kh);
-      let iw7 = ow7 + i32(kw);
-      let ok7 = ih7 >= 0 && ih7 < i32(u.H) && iw7 >= 0 && iw7 < i32(u.W);
-      let xb7 = select(0u, ((nb7 + u32(ih7)) * u.W + u32(iw7)) * C4, ok7);
       let wrow = (kh * u.KW + kw) * u.C;
       for (var c4 = 0u; c4 < C4; c4++) {
         let a0 = select(vec4f(0.0), x4[xb0 + c4], ok0);
         let a1 = select(vec4f(0.0), x4[xb1 + c4], ok1);
         let a2 = select(vec4f(0.0), x4[xb2 + c4], ok2);
         let a3 = select(vec4f(0.0), x4[xb3 + c4], ok3);
-        let a4 = select(vec4f(0.0), x4[xb4 + c4], ok4);
-        let a5 = select(vec4f(0.0), x4[xb5 + c4], ok5);
-        let a6 = select(vec4f(0.0), x4[xb6 + c4], ok6);
-        let a7 = select(vec4f(0.0), x4[xb7 + c4], ok7);
-        let wb = (wrow + 4u * c4) * CO4 + cg;
-        let b0 = w4[wb];
-        let b1 = w4[wb + CO4];
-        let b2 = w4[wb + 2u * CO4];
-        let b3 = w4[wb + 3u * CO4];
-        { let ar = subgroupShuffle(a0, sl0); acc0 = fma(vec4f(ar.x), b0, acc0); acc0 = fma(vec4f(ar.y), b1, acc0); acc0 = fma(vec4f(ar.z), b2, acc0); acc0 = fma(vec4f(ar.w), b3, acc0); }
-        { let ar = subgroupShuffle(a0, sl1); acc1 = fma(vec4f(ar.x), b0, acc1); acc1 = fma(vec4f(ar.y), b1, acc1); acc1 = fma(vec4f(ar.z), b2, acc1); acc1 = fma(vec4f(ar.w), b3, acc1); }
-        { let ar = subgroupShuffle(a0, sl2); acc2 = fma(vec4f(ar.x), b0, acc2); acc2 = fma(vec4f(ar.y), b1, acc2); acc2 = fma(vec4f(ar.z), b2, acc2); acc2 = fma(vec4f(ar.w), b3, acc2); }
-        { let ar = subgroupShuffle(a0, sl3); acc3 = fma(vec4f(ar.x), b0, acc3); acc3 = fma(vec4f(ar.y), b1, acc3); acc3 = fma(vec4f(ar.z), b2, acc3); acc3 = fma(vec4f(ar.w), b3, acc3); }
-        { let ar = subgroupShuffle(a1, sl0); acc4 = fma(vec4f(ar.x), b0, acc4); acc4 = fma(vec4f(ar.y), b1, acc4); acc4 = fma(vec4f(ar.z), b2, acc4); acc4 = fma(vec4f(ar.w), b3, acc4); }
-        { let ar = subgroupShuffle(a1, sl1); acc5 = fma(vec4f(ar.x), b0, acc5); acc5 = fma(vec4f(ar.y), b1, acc5); acc5 = fma(vec4f(ar.z), b2, acc5); acc5 = fma(vec4f(ar.w), b3, acc5); }
-        { let ar = subgroupShuffle(a1, sl2); acc6 = fma(vec4f(ar.x), b0, acc6); acc6 = fma(vec4f(ar.y), b1, acc6); acc6 = fma(vec4f(ar.z), b2, acc6); acc6 = fma(vec4f(ar.w), b3, acc6); }
-        { let ar = subgroupShuffle(a1, sl3); acc7 = fma(vec4f(ar.x), b0, acc7); acc7 = fma(vec4f(ar.y), b1, acc7); acc7 = fma(vec4f(ar.z), b2, acc7); acc7 = fma(vec4f(ar.w), b3, acc7); }
-        { let ar = subgroupShuffle(a2, sl0); acc8 = fma(vec4f(ar.x), b0, acc8); acc8 = fma(vec4f(ar.y), b1, acc8); acc8 = fma(vec4f(ar.z), b2, acc8); acc8 = fma(vec4f(ar.w), b3, acc8); }
-        { let ar = subgroupShuffle(a2, sl1); acc9 = fma(vec4f(ar.x), b0, acc9); acc9 = fma(vec4f(ar.y), b1, acc9); acc9 = fma(vec4f(ar.z), b2, acc9); acc9 = fma(vec4f(ar.w), b3, acc9); }
-        { let ar = subgroupShuffle(a2, sl2); acc10 = fma(vec4f(ar.x), b0, acc10); acc10 = fma(vec4f(ar.y), b1, acc10); acc10 = fma(vec4f(ar.z), b2, acc10); acc10 = fma(vec4f(ar.w), b3, acc10); }
-        { let ar = subgroupShuffle(a2, sl3); acc11 = fma(vec4f(ar.x), b0, acc11); acc11 = fma(vec4f(ar.y), b1, acc11); acc11 = fma(vec4f(ar.z), b2, acc11); acc11 = fma(vec4f(ar.w), b3, acc11); }
-        { let ar = subgroupShuffle(a3, sl0); acc12 = fma(vec4f(ar.x), b0, acc12); acc12 = fma(vec4f(ar.y), b1, acc12); acc12 = fma(vec4f(ar.z), b2, acc12); acc12 = fma(vec4f(ar.w), b3, acc12); }
-        { let ar = subgroupShuffle(a3, sl1); acc13 = fma(vec4f(ar.x), b0, acc13); acc13 = fma(vec4f(ar.y), b1, acc13); acc13 = fma(vec4f(ar.z), b2, acc13); acc13 = fma(vec4f(ar.w), b3, acc13); }
-        { let ar = subgroupShuffle(a3, sl2); acc14 = fma(vec4f(ar.x), b0, acc14); acc14 = fma(vec4f(ar.y), b1, acc14); acc14 = fma(vec4f(ar.z), b2, acc14); acc14 = fma(vec4f(ar.w), b3, acc14); }
-        { let ar = subgroupShuffle(a3, sl3); acc15 = fma(vec4f(ar.x), b0, acc15); acc15 = fma(vec4f(ar.y), b1, acc15); acc15 = fma(vec4f(ar.z), b2, acc15); acc15 = fma(vec4f(ar.w), b3, acc15); }
-        { let ar = subgroupShuffle(a4, sl0); acc16 = fma(vec4f(ar.x), b0, acc16); acc16 = fma(vec4f(ar.y), b1, acc16); acc16 = fma(vec4f(ar.z), b2, acc16); acc16 = fma(vec4f(ar.w), b3, acc16); }
-        { let ar = subgroupShuffle(a4, sl1); acc17 = fma(vec4f(ar.x), b0, acc17); acc17 = fma(vec4f(ar.y), b1, acc17); acc17 = fma(vec4f(ar.z), b2, acc17); acc17 = fma(vec4f(ar.w), b3, acc17); }
-        { let ar = subgroupShuffle(a4, sl2); acc18 = fma(vec4f(ar.x), b0, acc18); acc18 = fma(vec4f(ar.y), b1, acc18); acc18 = fma(vec4f(ar.z), b2, acc18); acc18 = fma(vec4f(ar.w), b3, acc18); }
-        { let ar = subgroupShuffle(a4, sl3); acc19 = fma(vec4f(ar.x), b0, acc19); acc19 = fma(vec4f(ar.y), b1, acc19); acc19 = fma(vec4f(ar.z), b2, acc19); acc19 = fma(vec4f(ar.w), b3, acc19); }
-        { let ar = subgroupShuffle(a5, sl0); acc20 = fma(vec4f(ar.x), b0, acc20); acc20 = fma(vec4f(ar.y), b1, acc20); acc20 = fma(vec4f(ar.z), b2, acc20); acc20 = fma(vec4f(ar.w), b3, acc20); }
-        { let ar = subgroupShuffle(a5, sl1); acc21 = fma(vec4f(ar.x), b0, acc21); acc21 = fma(vec4f(ar.y), b1, acc21); acc21 = fma(vec4f(ar.z), b2, acc21); acc21 = fma(vec4f(ar.w), b3, acc21); }
-        { let ar = subgroupShuffle(a5, sl2); acc22 = fma(vec4f(ar.x), b0, acc22); acc22 = fma(vec4f(ar.y), b1, acc22); acc22 = fma(vec4f(ar.z), b2, acc22); acc22 = fma(vec4f(ar.w), b3, acc22); }
-        { let ar = subgroupShuffle(a5, sl3); acc23 = fma(vec4f(ar.x), b0, acc23); acc23 = fma(vec4f(ar.y), b1, acc23); acc23 = fma(vec4f(ar.z), b2, acc23); acc23 = fma(vec4f(ar.w), b3, acc23); }
-        { let ar = subgroupShuffle(a6, sl0); acc24 = fma(vec4f(ar.x), b0, acc24); acc24 = fma(vec4f(ar.y), b1, acc24); acc24 = fma(vec4f(ar.z), b2, acc24); acc24 = fma(vec4f(ar.w), b3, acc24); }
-        { let ar = subgroupShuffle(a6, sl1); acc25 = fma(vec4f(ar.x), b0, acc25); acc25 = fma(vec4f(ar.y), b1, acc25); acc25 = fma(vec4f(ar.z), b2, acc25); acc25 = fma(vec4f(ar.w), b3, acc25); }
-        { let ar = subgroupShuffle(a6, sl2); acc26 = fma(vec4f(ar.x), b0, acc26); acc26 = fma(vec4f(ar.y), b1, acc26); acc26 = fma(vec4f(ar.z), b2, acc26); acc26 = fma(vec4f(ar.w), b3, acc26); }
-        { let ar = subgroupShuffle(a6, sl3); acc27 = fma(vec4f(ar.x), b0, acc27); acc27 = fma(vec4f(ar.y), b1, acc27); acc27 = fma(vec4f(ar.z), b2, acc27); acc27 = fma(vec4f(ar.w), b3, acc27); }
-        { let ar = subgroupShuffle(a7, sl0); acc28 = fma(vec4f(ar.x), b0, acc28); acc28 = fma(vec4f(ar.y), b1, acc28); acc28 = fma(vec4f(ar.z), b2, acc28); acc28 = fma(vec4f(ar.w), b3, acc28); }
-        { let ar = subgroupShuffle(a7, sl1); acc29 = fma(vec4f(ar.x), b0, acc29); acc29 = fma(vec4f(ar.y), b1, acc29); acc29 = fma(vec4f(ar.z), b2, acc29); acc29 = fma(vec4f(ar.w), b3, acc29); }
-        { let ar = subgroupShuffle(a7, sl2); acc30 = fma(vec4f(ar.x), b0, acc30); acc30 = fma(vec4f(ar.y), b1, acc30); acc30 = fma(vec4f(ar.z), b2, acc30); acc30 = fma(vec4f(ar.w), b3, acc30); }
-        { let ar = subgroupShuffle(a7, sl3); acc31 = fma(vec4f(ar.x), b0, acc31); acc31 = fma(vec4f(ar.y), b1, acc31); acc31 = fma(vec4f(ar.z), b2, acc31); acc31 = fma(vec4f(ar.w), b3, acc31); }
+        let wb = (wrow + 4u * c4) * CO4 + cb;
+        let wl0 = w4[wb + wo0];
+        let wl1 = w4[wb + wo1];
+        { let b = subgroupBroadcast(wl0, 0u); acc0_0 = fma(vec4f(a0.x), b, acc0_0); acc1_0 = fma(vec4f(a1.x), b, acc1_0); acc2_0 = fma(vec4f(a2.x), b, acc2_0); acc3_0 = fma(vec4f(a3.x), b, acc3_0); }
+        { let b = subgroupBroadcast(wl0, 1u); acc0_1 = fma(vec4f(a0.x), b, acc0_1); acc1_1 = fma(vec4f(a1.x), b, acc1_1); acc2_1 = fma(vec4f(a2.x), b, acc2_1); acc3_1 = fma(vec4f(a3.x), b, acc3_1); }
+        { let b = subgroupBroadcast(wl0, 2u); acc0_2 = fma(vec4f(a0.x), b, acc0_2); acc1_2 = fma(vec4f(a1.x), b, acc1_2); acc2_2 = fma(vec4f(a2.x), b, acc2_2); acc3_2 = fma(vec4f(a3.x), b, acc3_2); }
+        { let b = subgroupBroadcast(wl0, 3u); acc0_3 = fma(vec4f(a0.x), b, acc0_3); acc1_3 = fma(vec4f(a1.x), b, acc1_3); acc2_3 = fma(vec4f(a2.x), b, acc2_3); acc3_3 = fma(vec4f(a3.x), b, acc3_3); }
+        { let b = subgroupBroadcast(wl0, 4u); acc0_0 = fma(vec4f(a0.y), b, acc0_0); acc1_0 = fma(vec4f(a1.y), b, acc1_0); acc2_0 = fma(vec4f(a2.y), b, acc2_0); acc3_0 = fma(vec4f(a3.y), b, acc3_0); }
+        { let b = subgroupBroadcast(wl0, 5u); acc0_1 = fma(vec4f(a0.y), b, acc0_1); acc1_1 = fma(vec4f(a1.y), b, acc1_1); acc2_1 = fma(vec4f(a2.y), b, acc2_1); acc3_1 = fma(vec4f(a3.y), b, acc3_1); }
+        { let b = subgroupBroadcast(wl0, 6u); acc0_2 = fma(vec4f(a0.y), b, acc0_2); acc1_2 = fma(vec4f(a1.y), b, acc1_2); acc2_2 = fma(vec4f(a2.y), b, acc2_2); acc3_2 = fma(vec4f(a3.y), b, acc3_2); }
+        { let b = subgroupBroadcast(wl0, 7u); acc0_3 = fma(vec4f(a0.y), b, acc0_3); acc1_3 = fma(vec4f(a1.y), b, acc1_3); acc2_3 = fma(vec4f(a2.y), b, acc2_3); acc3_3 = fma(vec4f(a3.y), b, acc3_3); }
+        { let b = subgroupBroadcast(wl1, 0u); acc0_0 = fma(vec4f(a0.z), b, acc0_0); acc1_0 = fma(vec4f(a1.z), b, acc1_0); acc2_0 = fma(vec4f(a2.z), b, acc2_0); acc3_0 = fma(vec4f(a3.z), b, acc3_0); }
+        { let b = subgroupBroadcast(wl1, 1u); acc0_1 = fma(vec4f(a0.z), b, acc0_1); acc1_1 = fma(vec4f(a1.z), b, acc1_1); acc2_1 = fma(vec4f(a2.z), b, acc2_1); acc3_1 = fma(vec4f(a3.z), b, acc3_1); }
+        { let b = subgroupBroadcast(wl1, 2u); acc0_2 = fma(vec4f(a0.z), b, acc0_2); acc1_2 = fma(vec4f(a1.z), b, acc1_2); acc2_2 = fma(vec4f(a2.z), b, acc2_2); acc3_2 = fma(vec4f(a3.z), b, acc3_2); }
+        { let b = subgroupBroadcast(wl1, 3u); acc0_3 = fma(vec4f(a0.z), b, acc0_3); acc1_3 = fma(vec4f(a1.z), b, acc1_3); acc2_3 = fma(vec4f(a2.z), b, acc2_3); acc3_3 = fma(vec4f(a3.z), b, acc3_3); }
+        { let b = subgroupBroadcast(wl1, 4u); acc0_0 = fma(vec4f(a0.w), b, acc0_0); acc1_0 = fma(vec4f(a1.w), b, acc1_0); acc2_0 = fma(vec4f(a2.w), b, acc2_0); acc3_0 = fma(vec4f(a3.w), b, acc3_0); }
+        { let b = subgroupBroadcast(wl1, 5u); acc0_1 = fma(vec4f(a0.w), b, acc0_1); acc1_1 = fma(vec4f(a1.w), b, acc1_1); acc2_1 = fma(vec4f(a2.w), b, acc2_1); acc3_1 = fma(vec4f(a3.w), b, acc3_1); }
+        { let b = subgroupBroadcast(wl1, 6u); acc0_2 = fma(vec4f(a0.w), b, acc0_2); acc1_2 = fma(vec4f(a1.w), b, acc1_2); acc2_2 = fma(vec4f(a2.w), b, acc2_2); acc3_2 = fma(vec4f(a3.w), b, acc3_2); }
+        { let b = subgroupBroadcast(wl1, 7u); acc0_3 = fma(vec4f(a0.w), b, acc0_3); acc1_3 = fma(vec4f(a1.w), b, acc1_3); acc2_3 = fma(vec4f(a2.w), b, acc2_3); acc3_3 = fma(vec4f(a3.w), b, acc3_3); }
       }
     }
   }
-  var bv = vec4f(0.0);
-  if (HAS_BIAS == 1u) { bv = bias4[cg]; }
-  let mr = row0 + select(0u, 32u, hi);
-  if (mr + 0u < u.M) { out4[(mr + 0u) * CO4 + cg] = acc0 + bv; }
-  if (mr + 1u < u.M) { out4[(mr + 1u) * CO4 + cg] = acc1 + bv; }
-  if (mr + 2u < u.M) { out4[(mr + 2u) * CO4 + cg] = acc2 + bv; }
-  if (mr + 3u < u.M) { out4[(mr + 3u) * CO4 + cg] = acc3 + bv; }
-  if (mr + 4u < u.M) { out4[(mr + 4u) * CO4 + cg] = acc4 + bv; }
-  if (mr + 5u < u.M) { out4[(mr + 5u) * CO4 + cg] = acc5 + bv; }
-  if (mr + 6u < u.M) { out4[(mr + 6u) * CO4 + cg] = acc6 + bv; }
-  if (mr + 7u < u.M) { out4[(mr + 7u) * CO4 + cg] = acc7 + bv; }
-  if (mr + 8u < u.M) { out4[(mr + 8u) * CO4 + cg] = acc8 + bv; }
-  if (mr + 9u < u.M) { out4[(mr + 9u) * CO4 + cg] = acc9 + bv; }
-  if (mr + 10u < u.M) { out4[(mr + 10u) * CO4 + cg] = acc10 + bv; }
-  if (mr + 11u < u.M) { out4[(mr + 11u) * CO4 + cg] = acc11 + bv; }
-  if (mr + 12u < u.M) { out4[(mr + 12u) * CO4 + cg] = acc12 + bv; }
-  if (mr + 13u < u.M) { out4[(mr + 13u) * CO4 + cg] = acc13 + bv; }
-  if (mr + 14u < u.M) { out4[(mr + 14u) * CO4 + cg] = acc14 + bv; }
-  if (mr + 15u < u.M) { out4[(mr + 15u) * CO4 + cg] = acc15 + bv; }
-  if (mr + 16u < u.M) { out4[(mr + 16u) * CO4 + cg] = acc16 + bv; }
-  if (mr + 17u < u.M) { out4[(mr + 17u) * CO4 + cg] = acc17 + bv; }
-  if (mr + 18u < u.M) { out4[(mr + 18u) * CO4 + cg] = acc18 + bv; }
-  if (mr + 19u < u.M) { out4[(mr + 19u) * CO4 + cg] = acc19 + bv; }
-  if (mr + 20u < u.M) { out4[(mr + 20u) * CO4 + cg] = acc20 + bv; }
-  if (mr + 21u < u.M) { out4[(mr + 21u) * CO4 + cg] = acc21 + bv; }
-  if (mr + 22u < u.M) { out4[(mr + 22u) * CO4 + cg] = acc22 + bv; }
-  if (mr + 23u < u.M) { out4[(mr + 23u) * CO4 + cg] = acc23 + bv; }
-  if (mr + 24u < u.M) { out4[(mr + 24u) * CO4 + cg] = acc24 + bv; }
-  if (mr + 25u < u.M) { out4[(mr + 25u) * CO4 + cg] = acc25 + bv; }
-  if (mr + 26u < u.M) { out4[(mr + 26u) * CO4 + cg] = acc26 + bv; }
-  if (mr + 27u < u.M) { out4[(mr + 27u) * CO4 + cg] = acc27 + bv; }
-  if (mr + 28u < u.M) { out4[(mr + 28u) * CO4 + cg] = acc28 + bv; }
-  if (mr + 29u < u.M) { out4[(mr + 29u) * CO4 + cg] = acc29 + bv; }
-  if (mr + 30u < u.M) { out4[(mr + 30u) * CO4 + cg] = acc30 + bv; }
-  if (mr + 31u < u.M) { out4[(mr + 31u) * CO4 + cg] = acc31 + bv; }
+  var bv0 = vec4f(0.0);
+  var bv1 = vec4f(0.0);
+  var bv2 = vec4f(0.0);
+  var bv3 = vec4f(0.0);
+  if (HAS_BIAS == 1u) { bv0 = bias4[cb + 0u]; bv1 = bias4[cb + 1u]; bv2 = bias4[cb + 2u]; bv3 = bias4[cb + 3u]; }
+  if (row0 + 0u + l < u.M) { out4[m0 * CO4 + cb + 0u] = acc0_0 + bv0; out4[m0 * CO4 + cb + 1u] = acc0_1 + bv1; out4[m0 * CO4 + cb + 2u] = acc0_2 + bv2; out4[m0 * CO4 + cb + 3u] = acc0_3 + bv3; }
+  if (row0 + 8u + l < u.M) { out4[m1 * CO4 + cb + 0u] = acc1_0 + bv0; out4[m1 * CO4 + cb + 1u] = acc1_1 + bv1; out4[m1 * CO4 + cb + 2u] = acc1_2 + bv2; out4[m1 * CO4 + cb + 3u] = acc1_3 + bv3; }
+  if (row0 + 16u + l < u.M) { out4[m2 * CO4 + cb + 0u] = acc2_0 + bv0; out4[m2 * CO4 + cb + 1u] = acc2_1 + bv1; out4[m2 * CO4 + cb + 2u] = acc2_2 + bv2; out4[m2 * CO4 + cb + 3u] = acc2_3 + bv3; }
+  if (row0 + 24u + l < u.M) { out4[m3 * CO4 + cb + 0u] = acc3_0 + bv0; out4[m3 * CO4 + cb + 1u] = acc3_1 + bv1; out4[m3 * CO4 + cb + 2u] = acc3_2 + bv2; out4[m3 * CO4 + cb + 3u] = acc3_3 + bv3; }
 }

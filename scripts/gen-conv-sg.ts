@@ -10,8 +10,10 @@
  *
  * Layout of one workgroup (8 lanes, NS row sets):
  * - NS = 1: lane l owns column vec4 group wid.z * 8 + l (32 columns) and the R rows of the tile;
- * - NS = 2: lanes l and l + 4 own column group wid.z * 4 + l % 4 (16 columns); lanes 0-3 own
- *   the first R rows of the tile, lanes 4-7 the next R (two broadcasts + a per-lane select).
+ * - NS = 2 (wgrad only): lanes l and l + 4 own column group wid.z * 4 + l % 4 (16 columns);
+ *   lanes 0-3 own the first R rows of the tile, lanes 4-7 the next R (one subgroupShuffle per
+ *   row; two constant-lane broadcasts and a select measured slower);
+ * - fwd/dgrad with 16 columns use main_wb instead (see fwdWbEntry).
  */
 import { writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -116,7 +118,7 @@ ${UNIFORMS('pad0: u32, pad1: u32, pad2: u32, pad3: u32,')}
 
 ${fwdEntry(1)}
 
-${fwdEntry(2)}
+${fwdWbEntry()}
 `;
 }
 
@@ -180,8 +182,116 @@ function dgradFile(): string {
 
 ${dgradEntry(1)}
 
-${dgradEntry(2)}
+${dgradWbEntry()}
 `;
+}
+
+// ------------------------------------------------ 16-column tiles: broadcast the weights
+/** pixels per lane of the weight-broadcast entries (fwd and dgrad with 16-channel column tiles) */
+const PW = 4;
+
+/**
+ * `main_wb`: for a 16-wide column tile (Cout 16 in the forward, Cin 16 in dgrad) splitting the
+ * 8 lanes into two row sets needs a lane-dependent shuffle, which lavapipe lowers to a slow
+ * per-lane loop (two constant-lane broadcasts and a select measured slower still). Instead each
+ * lane owns PW rows (pixels row0 + 8i + l) and all 16 columns; the per-lane operand is the
+ * gathered pixel (one vec4 per row and k step) and the shared operand, the 4x16 block of weights
+ * of the k step, is loaded 2 vec4s per lane and broadcast from constant lanes.
+ * Per k step and lane: PW + 2 loads, 16 broadcasts, 16 * PW vec4 FMAs.
+ */
+function wbBody(): { acc: string[]; fma: string[] } {
+  const acc: string[] = [];
+  for (let i = 0; i < PW; i++) for (let c = 0; c < 4; c++) acc.push(`  var acc${i}_${c} = vec4f(0.0);`);
+  const fma: string[] = [];
+  for (let q = 0; q < 4; q++) {
+    for (let c = 0; c < 4; c++) {
+      const e = 4 * q + c;
+      fma.push(`        { let b = subgroupBroadcast(wl${e >> 3}, ${e & 7}u); ${Array.from({ length: PW }, (_, i) => `acc${i}_${c} = fma(vec4f(a${i}.${'xyzw'[q]}), b, acc${i}_${c});`).join(' ')} }`);
+    }
+  }
+  return { acc, fma };
+}
+
+function fwdWbEntry(): string {
+  const L: string[] = [];
+  const { acc, fma } = wbBody();
+  L.push('@compute @workgroup_size(8)');
+  L.push('fn main_wb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) l: u32) {');
+  L.push(`  let row0 = (wid.x + wid.y * nwg.x) * ${8 * PW}u;`);
+  L.push('  let CO4 = u.CO / 4u;', '  let C4 = u.C / 4u;', '  let cb = wid.z * 4u;');
+  L.push('  // weight vec4 e = 4q + c of the k step (k row q, column group c): lane l loads e = l and l + 8');
+  L.push('  let wo0 = (l / 4u) * CO4 + (l & 3u);', '  let wo1 = wo0 + 2u * CO4;');
+  for (let i = 0; i < PW; i++) {
+    L.push(`  let m${i} = min(row0 + ${8 * i}u + l, u.M - 1u);`);
+    L.push(`  let t${i} = m${i} / u.OW;`);
+    L.push(`  let ow${i} = i32((m${i} % u.OW) * u.S) - i32(u.P);`);
+    L.push(`  let oh${i} = i32((t${i} % u.OH) * u.S) - i32(u.P);`);
+    L.push(`  let nb${i} = (t${i} / u.OH) * u.H;`);
+  }
+  L.push(...acc);
+  L.push('  for (var kh = 0u; kh < u.KH; kh++) {');
+  L.push('    for (var kw = 0u; kw < u.KW; kw++) {');
+  for (let i = 0; i < PW; i++) {
+    L.push(`      let ih${i} = oh${i} + i32(kh);`, `      let iw${i} = ow${i} + i32(kw);`);
+    L.push(`      let ok${i} = ih${i} >= 0 && ih${i} < i32(u.H) && iw${i} >= 0 && iw${i} < i32(u.W);`);
+    L.push(`      let xb${i} = select(0u, ((nb${i} + u32(ih${i})) * u.W + u32(iw${i})) * C4, ok${i});`);
+  }
+  L.push('      let wrow = (kh * u.KW + kw) * u.C;');
+  L.push('      for (var c4 = 0u; c4 < C4; c4++) {');
+  for (let i = 0; i < PW; i++) L.push(`        let a${i} = select(vec4f(0.0), x4[xb${i} + c4], ok${i});`);
+  L.push('        let wb = (wrow + 4u * c4) * CO4 + cb;');
+  L.push('        let wl0 = w4[wb + wo0];', '        let wl1 = w4[wb + wo1];');
+  L.push(...fma);
+  L.push('      }', '    }', '  }');
+  for (let c = 0; c < 4; c++) L.push(`  var bv${c} = vec4f(0.0);`);
+  L.push(`  if (HAS_BIAS == 1u) { ${[0, 1, 2, 3].map((c) => `bv${c} = bias4[cb + ${c}u];`).join(' ')} }`);
+  for (let i = 0; i < PW; i++) {
+    L.push(`  if (row0 + ${8 * i}u + l < u.M) { ${[0, 1, 2, 3].map((c) => `out4[m${i} * CO4 + cb + ${c}u] = acc${i}_${c} + bv${c};`).join(' ')} }`);
+  }
+  L.push('}');
+  return L.join('\n');
+}
+
+function dgradWbEntry(): string {
+  const L: string[] = [];
+  const { acc, fma } = wbBody();
+  L.push('@compute @workgroup_size(8)');
+  L.push('fn main_wb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) l: u32) {');
+  L.push(`  let row0 = (wid.x + wid.y * nwg.x) * ${8 * PW}u;`);
+  L.push('  let CO4 = u.CO / 4u;', '  let C4 = u.C / 4u;', '  let cb = wid.z * 4u;');
+  L.push('  let wo0 = (l / 4u) * C4 + (l & 3u);', '  let wo1 = wo0 + 2u * C4;');
+  for (let i = 0; i < PW; i++) {
+    L.push(`  let m${i} = min(row0 + ${8 * i}u + l, u.M - 1u);`);
+    L.push(`  let j${i} = m${i} % u.WP;`, `  let t${i} = m${i} / u.WP;`, `  let hp${i} = t${i} % u.HP;`);
+    L.push(`  let thb${i} = i32(u.phH + u.S * hp${i} + u.P);`);
+    L.push(`  let twb${i} = i32(u.phW + u.S * j${i} + u.P);`);
+    L.push(`  let nb${i} = (t${i} / u.HP) * u.OH;`);
+  }
+  L.push(...acc);
+  L.push('  let kh0 = (u.phH + u.P) % u.S;', '  let kw0 = (u.phW + u.P) % u.S;');
+  L.push('  for (var kh = kh0; kh < u.KH; kh += u.S) {');
+  L.push('    for (var kw = kw0; kw < u.KW; kw += u.S) {');
+  for (let i = 0; i < PW; i++) {
+    L.push(`      let th${i} = thb${i} - i32(kh);`, `      let tw${i} = twb${i} - i32(kw);`);
+    L.push(`      let oh${i} = u32(max(th${i}, 0)) / u.S;`, `      let ow${i} = u32(max(tw${i}, 0)) / u.S;`);
+    L.push(`      let ok${i} = th${i} >= 0 && tw${i} >= 0 && oh${i} < u.OH && ow${i} < u.OW;`);
+    L.push(`      let yb${i} = select(0u, ((nb${i} + oh${i}) * u.OW + ow${i}) * CO4, ok${i});`);
+  }
+  L.push('      let wrow = (kh * u.KW + kw) * u.CO;');
+  L.push('      for (var c4 = 0u; c4 < CO4; c4++) {');
+  for (let i = 0; i < PW; i++) L.push(`        let a${i} = select(vec4f(0.0), dy4[yb${i} + c4], ok${i});`);
+  L.push('        let wb = (wrow + 4u * c4) * C4 + cb;');
+  L.push('        let wl0 = wt4[wb + wo0];', '        let wl1 = wt4[wb + wo1];');
+  L.push(...fma);
+  L.push('      }', '    }', '  }');
+  for (let i = 0; i < PW; i++) {
+    L.push(`  if (row0 + ${8 * i}u + l < u.M) {`);
+    L.push(`    let o${i} = ((t${i} / u.HP * u.H + u.phH + u.S * hp${i}) * u.W + u.phW + u.S * j${i}) * C4 + cb;`);
+    L.push(`    ${[0, 1, 2, 3].map((c) => `dx4[o${i} + ${c}u] = acc${i}_${c};`).join(' ')}`);
+    L.push('  }');
+  }
+  L.push('}');
+  return L.join('\n');
 }
 
 // ---------------------------------------------------------------- wgrad

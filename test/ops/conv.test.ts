@@ -29,14 +29,14 @@ const cases: [ConvShape, boolean][] = [
 // shapes that qualify for the subgroup kernels (forward: Cin % 4, Cout % 16; dx: Cin % 16,
 // Cout % 4; dw: Cin % 4, Cout % 32 or Cout % 16 with Cin % 8), with partial row blocks (pixel
 // counts not a multiple of the 32 or 64 rows of a workgroup), batch 1, odd sizes, stride 2,
-// padding 0/1, kernels 1/3, 16-channel tiles (two row sets per subgroup) and split-K wgrad.
+// padding 0/1, kernels 1/3, 16-channel tiles (fwd/dx: main_wb; dw: two row sets) and split-K wgrad.
 const sgCases: [ConvShape, boolean][] = [
   [S(1, 7, 9, 4, 3, 32, 1, 1), true], // fwd/dw ns1, dw rc 4; dx falls back (Cin 4)
   [S(2, 9, 7, 8, 3, 64, 2, 1), false], // stride 2 on odd sizes, 2 column tiles
   [S(1, 5, 5, 32, 1, 32, 1, 0), true], // kernel 1, dx ns1
-  [S(2, 7, 7, 32, 3, 16, 2, 1), false], // Cout 16: fwd/dw ns2; dx ns1 with Cout 16
-  [S(1, 11, 13, 16, 3, 16, 1, 1), true], // everything 16 wide (ns2), M = 143
-  [S(3, 6, 5, 16, 3, 32, 2, 0), false], // stride 2, padding 0, dx ns2
+  [S(2, 7, 7, 32, 3, 16, 2, 1), false], // Cout 16: fwd wb, dw ns2; dx ns1 with Cout 16
+  [S(1, 11, 13, 16, 3, 16, 1, 1), true], // everything 16 wide (fwd/dx wb, dw ns2), M = 143
+  [S(3, 6, 5, 16, 3, 32, 2, 0), false], // stride 2, padding 0, dx wb
   [S(1, 9, 9, 8, 1, 16, 2, 0), false], // 1x1 stride 2, dw ns2 rc 4
   [S(2, 12, 12, 32, 3, 64, 1, 1), true], // split-K wgrad (4 slices), 2 Cin tiles for dx
   [S(1, 3, 3, 48, 3, 48, 1, 1), false], // 48 = 3 tiles of 16, M = 9 < 32
