@@ -15,7 +15,7 @@
  * is an error.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { attacks, type Attack, type LcContext } from '../attacks/index.js';
 import { writeExamples } from '../attacks/examples.js';
 import { subset, type ImageDataset, type Normalization } from '../data/dataset.js';
@@ -92,7 +92,20 @@ export interface BackdoorRunOptions {
   adapter?: string;
   /** no progress bars or per-epoch lines from the trainer */
   quiet?: boolean;
+  /**
+   * Read-only folders of committed finished runs (default [COMMITTED_BACKDOORS]): when the
+   * output folder holds no finished run of this configuration, `<root>/<basename(out)>` is
+   * reused if its result.json carries the same runHash.
+   */
+  cacheRoots?: string[];
 }
+
+/**
+ * Where the finished backdoored models reported in the README are committed (model, attack.json,
+ * result.json, examples.png of each runs/ folder): a fresh clone reuses them instead of
+ * retraining (~1 h per attack on 2 cores).
+ */
+export const COMMITTED_BACKDOORS = 'results/backdoored';
 
 export function datasetTag(dataset: string): string {
   return dataset.replace(/[^a-z0-9-]/gi, '_');
@@ -187,17 +200,19 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
   const attackHash = configHash({ params: attack.params(), trainImages: train.n, dataset: spec.dataset, lcInit: attack.needsCleanModel ? lcInit : null });
   const runHash = configHash({ attackHash, config: p, testImages: test.n });
 
-  // a finished run of this very configuration: reuse it
+  // a finished run of this very configuration (in the output folder or committed): reuse it
   const resultFile = join(out, 'result.json');
   const modelFile = join(out, 'model.safetensors');
-  if (existsSync(resultFile) && existsSync(modelFile)) {
-    const prev = JSON.parse(readFileSync(resultFile, 'utf8')) as Partial<BackdoorSummary>;
-    if (prev.runHash === runHash) {
-      const model = newResNet(train, p);
-      loadCheckpoint(model, modelFile);
-      log(`backdoored model: reusing ${modelFile} (BA ${(100 * prev.BA!).toFixed(2)}%, ASR ${(100 * prev.ASR!).toFixed(2)}%)`);
-      return { model, attack, out, summary: prev as BackdoorSummary, cached: true };
-    }
+  for (const dir of [out, ...(opts.cacheRoots ?? [COMMITTED_BACKDOORS]).map((r) => join(r, basename(out)))]) {
+    const rf = join(dir, 'result.json');
+    const mf = join(dir, 'model.safetensors');
+    if (!existsSync(rf) || !existsSync(mf)) continue;
+    const prev = JSON.parse(readFileSync(rf, 'utf8')) as Partial<BackdoorSummary>;
+    if (prev.runHash !== runHash) continue;
+    const model = newResNet(train, p);
+    loadCheckpoint(model, mf);
+    log(`backdoored model: reusing ${mf} (BA ${(100 * prev.BA!).toFixed(2)}%, ASR ${(100 * prev.ASR!).toFixed(2)}%)`);
+    return { model, attack, out: dir, summary: prev as BackdoorSummary, cached: true };
   }
   // a rerun in the same folder resumes the training: it must be the same attack configuration
   if (existsSync(join(out, 'train-state.json')) && existsSync(join(out, 'attack.json'))) {
