@@ -5,7 +5,7 @@
  * L = utility(M(softmax F(T(x))), onehot(ŷ)) + λ·SupCon(T(x), ŷ), utility = BCE (official code)
  * or categorical CE (the paper's eq. 7).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backward, noGrad, rt, scope, tensor, type Tensor } from '../index.js';
 import { add, affine, clamp, log } from '../ops/elementwise.js';
@@ -25,6 +25,7 @@ import { batchCount, batches } from '../data/loader.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/random.js';
 import { checkPermutation, identityMapping, randomDerangement } from './mapping.js';
+import { loadRunState, saveRunState, type RunFiles } from '../train/resume.js';
 import { supConLoss } from './supcon.js';
 
 export interface RefineConfig {
@@ -147,6 +148,9 @@ function utilityLoss(y: Tensor, pseudo: Tensor, k: number, kind: 'bce' | 'ce'): 
   return affine(mean(log(clamp(takeAlong(y, pseudo), 1e-30, 1))), -1);
 }
 
+/** Per-epoch checkpoint files of a REFINE run (UNet, momentum, state). */
+const REFINE_FILES: RunFiles = { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' };
+
 interface RefineState {
   epochsDone: number;
   history: RefineEpochLog[];
@@ -171,13 +175,13 @@ export async function trainRefine(
   let perm = cfg.mapping === 'identity' ? identityMapping(k) : randomDerangement(k, rng);
   let state: RefineState = { epochsDone: 0, history: [], perm: Array.from(perm), wallSeconds: 0 };
   const opt = new SGD(unet.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
-  const statePath = opts.outDir ? join(opts.outDir, 'refine-state.json') : null;
-  if (statePath && existsSync(statePath)) {
-    state = JSON.parse(readFileSync(statePath, 'utf8')) as RefineState;
+  const prev = opts.outDir ? loadRunState<RefineState>(opts.outDir, REFINE_FILES, unet, opt) : null;
+  if (prev) {
+    state = prev.state;
     perm = checkPermutation(state.perm, k);
-    loadCheckpoint(unet, join(opts.outDir!, 'unet-last.safetensors'));
-    if (!opts.quiet) console.error(`resuming REFINE in ${opts.outDir} after epoch ${state.epochsDone}/${cfg.epochs}`);
-    // momentum restarts from zero on resume (documented); the schedule and data order do not
+    if (!opts.quiet) {
+      console.error(`resuming REFINE in ${opts.outDir} after epoch ${state.epochsDone}/${cfg.epochs}${prev.momentumRestored ? '' : ' (no momentum checkpoint in this folder: momentum restarts from zero)'}`);
+    }
   }
   const defended = new DefendedModel(unet, classifier, perm);
   const steps: RefineStepLog[] = [];
@@ -264,9 +268,7 @@ export async function trainRefine(
       }
       if (opts.outDir) {
         mkdirSync(opts.outDir, { recursive: true });
-        await saveCheckpoint(unet, join(opts.outDir, 'unet-last.safetensors'));
-        writeFileSync(statePath! + '.tmp', JSON.stringify(state, null, 2));
-        renameSync(statePath! + '.tmp', statePath!);
+        await saveRunState(opts.outDir, REFINE_FILES, unet, opt, state);
       }
     }
   } finally {

@@ -5,16 +5,14 @@
  * (atomically) after every epoch and a rerun with the same configuration continues from there.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { backward, rt, scope, tensor, type Tensor } from '../index.js';
 import { crossEntropy } from '../ops/loss.js';
 import { argmax } from '../ops/index-ops.js';
 import { detach } from '../ops/creation.js';
 import { SGD } from '../nn/optim.js';
 import type { Module } from '../nn/module.js';
-import { saveCheckpoint, loadCheckpoint } from '../nn/checkpoint.js';
-import { readSafetensors, writeSafetensors, type SafeTensor } from '../nn/safetensors.js';
+import { loadRunState, saveRunState, type RunFiles } from './resume.js';
 import type { AugmentSpec } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { batchCount, batches, type LoaderOptions } from '../data/loader.js';
@@ -81,34 +79,8 @@ export function configHash(x: unknown): string {
   return createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 16);
 }
 
-async function saveTrainState(dir: string, model: Module, opt: SGD, state: ResumeState): Promise<void> {
-  await saveCheckpoint(model, join(dir, 'last.safetensors'));
-  const names = new Map([...model.namedParameters()].map(([n, p]) => [p, n]));
-  const mom = new Map<string, SafeTensor>();
-  for (const [p, buf] of opt.state()) {
-    const d = (await buf.read()) as Float32Array;
-    mom.set(names.get(p)!, { dtype: 'F32', shape: [buf.size], data: new Uint8Array(d.buffer) });
-  }
-  writeSafetensors(join(dir, 'last-optimizer.safetensors'), mom);
-  writeFileSync(join(dir, 'train-state.json.tmp'), JSON.stringify(state, null, 2));
-  renameSync(join(dir, 'train-state.json.tmp'), join(dir, 'train-state.json'));
-}
-
-function loadTrainState(dir: string, model: Module, opt: SGD, hash: string): ResumeState | null {
-  const f = join(dir, 'train-state.json');
-  if (!existsSync(f)) return null;
-  const state = JSON.parse(readFileSync(f, 'utf8')) as ResumeState;
-  if (state.configHash !== hash) {
-    throw new Error(`${dir} holds a run with another configuration (${state.configHash} ≠ ${hash}): use another output folder or delete it`);
-  }
-  loadCheckpoint(model, join(dir, 'last.safetensors'));
-  const { tensors } = readSafetensors(join(dir, 'last-optimizer.safetensors'));
-  for (const [name, p] of model.namedParameters()) {
-    const t = tensors.get(name);
-    if (t) opt.setState(p, tensor(new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4), p.shape));
-  }
-  return state;
-}
+/** The trainer's per-epoch checkpoint files (resume.ts). */
+const TRAIN_FILES: RunFiles = { model: 'last.safetensors', optimizer: 'last-optimizer.safetensors', state: 'train-state.json' };
 
 export async function trainClassifier(model: Module, data: { train: ImageDataset; test: ImageDataset }, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
@@ -116,7 +88,9 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
   let state: ResumeState = { configHash: hash, epochsDone: 0, history: [], wallSeconds: 0 };
   if (opts.outDir) {
     mkdirSync(opts.outDir, { recursive: true });
-    const prev = loadTrainState(opts.outDir, model, opt, hash);
+    const prev = loadRunState<ResumeState>(opts.outDir, TRAIN_FILES, model, opt, (s) => {
+      if (s.configHash !== hash) throw new Error(`${opts.outDir} holds a run with another configuration (${s.configHash} ≠ ${hash}): use another output folder or delete it`);
+    })?.state;
     if (prev) {
       state = prev;
       if (!opts.quiet) console.error(`resuming ${opts.outDir} after epoch ${prev.epochsDone}/${cfg.epochs}`);
@@ -191,7 +165,7 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
             `, ${seconds.toFixed(1)} s, ${log.imagesPerSec.toFixed(0)} img/s`,
         );
       }
-      if (opts.outDir) await saveTrainState(opts.outDir, model, opt, state);
+      if (opts.outDir) await saveRunState(opts.outDir, TRAIN_FILES, model, opt, state);
       opts.onEpochEnd?.(log);
     }
   } finally {

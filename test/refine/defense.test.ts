@@ -86,6 +86,11 @@ test('trainRefine: runs, logs pseudo-labels/agreement, saves, resumes; the defen
   const r2 = await trainRefine(f, data, { ...cfg, epochs: 2 }, { normalization: { mean: [0.5], std: [0.25] }, numClasses: 4, outDir: out, quiet: true });
   assert.is(r2.history.length, 2);
   assert.equal(Array.from(r2.defended.perm), Array.from(r1.defended.perm));
+  // ... and ends exactly where an uninterrupted 2-epoch run ends (weights and momentum restored)
+  const straight = await trainRefine(f, data, { ...cfg, epochs: 2 }, { normalization: { mean: [0.5], std: [0.25] }, numClasses: 4, quiet: true });
+  const weights = async (m: DefendedModel) => (await Promise.all([...m.unet.parameters()].map((p) => p.read()))).map((a) => Array.from(a));
+  assert.equal(await weights(r2.defended), await weights(straight.defended), 'resumed REFINE is bit-identical to the uninterrupted run');
+  straight.defended.unet.dispose();
   await r2.defended.save(join(tmp, 'saved'));
   const loaded = DefendedModel.load(join(tmp, 'saved'), f, { firstChannels: 4, channels: 1 });
   const x = tensor(new Float32Array(2 * 256).map((_, i) => (i % 7) / 7), [2, 16, 16, 1]);

@@ -1,0 +1,56 @@
+/**
+ * Per-epoch checkpoints of a resumable training run, shared by the classifier trainer and REFINE:
+ * the model's parameters (safetensors, PyTorch names), the SGD momentum buffers (safetensors,
+ * keyed by parameter name) and a JSON state written last, atomically, so that a kill at any
+ * moment leaves either the previous epoch's complete checkpoint or the new one.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tensor } from '../tensor/tensor.js';
+import type { Module } from '../nn/module.js';
+import type { SGD } from '../nn/optim.js';
+import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
+import { readSafetensors, writeSafetensors, type SafeTensor } from '../nn/safetensors.js';
+
+/** File names (inside the run folder) of one kind of run. */
+export interface RunFiles {
+  model: string;
+  optimizer: string;
+  state: string;
+}
+
+export async function saveRunState(dir: string, files: RunFiles, model: Module, opt: SGD, state: unknown): Promise<void> {
+  await saveCheckpoint(model, join(dir, files.model));
+  const names = new Map([...model.namedParameters()].map(([n, p]) => [p, n]));
+  const mom = new Map<string, SafeTensor>();
+  for (const [p, buf] of opt.state()) {
+    const d = (await buf.read()) as Float32Array;
+    mom.set(names.get(p)!, { dtype: 'F32', shape: [buf.size], data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) });
+  }
+  writeSafetensors(join(dir, files.optimizer), mom);
+  const f = join(dir, files.state);
+  writeFileSync(f + '.tmp', JSON.stringify(state, null, 2));
+  renameSync(f + '.tmp', f);
+}
+
+/**
+ * The state JSON of the run in `dir` (null when there is none) after loading the model and the
+ * momentum buffers into `model` and `opt`. `check` sees the state first and throws when it
+ * belongs to another configuration (nothing is loaded then). `momentumRestored` is false for a
+ * folder written before momentum was checkpointed (momentum then restarts from zero).
+ */
+export function loadRunState<S>(dir: string, files: RunFiles, model: Module, opt: SGD, check?: (s: S) => void): { state: S; momentumRestored: boolean } | null {
+  const f = join(dir, files.state);
+  if (!existsSync(f)) return null;
+  const state = JSON.parse(readFileSync(f, 'utf8')) as S;
+  check?.(state);
+  loadCheckpoint(model, join(dir, files.model));
+  const of = join(dir, files.optimizer);
+  if (!existsSync(of)) return { state, momentumRestored: false };
+  const { tensors } = readSafetensors(of);
+  for (const [name, p] of model.namedParameters()) {
+    const t = tensors.get(name);
+    if (t) opt.setState(p, tensor(new Float32Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength)), p.shape));
+  }
+  return { state, momentumRestored: true };
+}
