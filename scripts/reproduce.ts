@@ -31,7 +31,7 @@ const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')
   --seed N                    classifier, attack and REFINE seed (default 666)
   --eval-subset N             evaluate on a seeded subset of N test images (default all)
   --curve-eval N              per-epoch REFINE BA on N of them for the curves (default 1000, 0 = off)
-  --refine-epochs N  --refine-subset N  --refine-batch-size N  --unet-channels N
+  --refine-epochs N  --refine-subset N  --refine-batch-size N  --refine-lr X  --unet-channels N
   --utility bce|ce            REFINE utility loss (default bce, the official code)
   --epochs N  --subset N  --width X  --batch-size N  --lr X   backdoored-classifier overrides
   --target N  --rate X        attack target label (default 0) and poison rate
@@ -50,6 +50,7 @@ const OPTIONS = {
   'refine-epochs': { type: 'string' },
   'refine-subset': { type: 'string' },
   'refine-batch-size': { type: 'string' },
+  'refine-lr': { type: 'string' },
   'unet-channels': { type: 'string' },
   utility: { type: 'string' },
   epochs: { type: 'string' },
@@ -112,6 +113,7 @@ try {
     epochs: num('refine-epochs', values['refine-epochs'], 'int'),
     trainSubset: num('refine-subset', values['refine-subset'], 'int'),
     batchSize: num('refine-batch-size', values['refine-batch-size'], 'int'),
+    lr: num('refine-lr', values['refine-lr'], 'pos'),
     unetChannels: num('unet-channels', values['unet-channels'], 'int'),
     utility: utility as 'bce' | 'ce' | undefined,
   });

@@ -71,7 +71,7 @@ export function refinePreset(name: string, size: ImageSize, seed = 666): RefineP
 }
 
 /** Applies command-line overrides; the milestones follow a changed epoch count. */
-export function withRefineOverrides(p: RefinePreset, o: { epochs?: number; trainSubset?: number; batchSize?: number; unetChannels?: number; utility?: 'bce' | 'ce'; lambda?: number }): RefinePreset {
+export function withRefineOverrides(p: RefinePreset, o: { epochs?: number; trainSubset?: number; batchSize?: number; lr?: number; unetChannels?: number; utility?: 'bce' | 'ce'; lambda?: number }): RefinePreset {
   const out: RefinePreset = { ...p };
   if (o.epochs !== undefined) {
     out.epochs = o.epochs;
@@ -79,6 +79,7 @@ export function withRefineOverrides(p: RefinePreset, o: { epochs?: number; train
   }
   if (o.trainSubset !== undefined) out.trainSubset = o.trainSubset;
   if (o.batchSize !== undefined) out.batchSize = o.batchSize;
+  if (o.lr !== undefined) out.lr = o.lr;
   if (o.unetChannels !== undefined) out.unetChannels = o.unetChannels;
   if (o.utility !== undefined) out.utility = o.utility;
   if (o.lambda !== undefined) out.lambda = o.lambda;
