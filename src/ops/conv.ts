@@ -29,6 +29,7 @@
 import { rt } from '../tensor/device.js';
 import { empty, view, type Tensor } from '../tensor/tensor.js';
 import { stridedCopy } from './copy.js';
+import { pad } from './shape.js';
 import { Uniforms } from '../tensor/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { assertF32 } from './util.js';
@@ -282,6 +283,7 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
   assertF32(w, 'conv2d');
   if (bias) assertF32(bias, 'conv2d');
   const g = geometry(x, w, bias, opts);
+  if (g.C < 4 && variant !== 'generic') return thinInputConv(x, w, bias ?? null, opts, g.C);
   const y = fwdRaw(x, w, bias ?? null, g);
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(
@@ -295,6 +297,21 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
     },
     [x, w],
   );
+}
+
+/**
+ * Cin 1-3 (grey or RGB images: the first conv of a network) has no vec4 path and ran on the
+ * scalar kernels at < 1 GFLOP/s (the stem's weight gradient alone was 4% of a ResNet step): x and
+ * w are zero-padded to 4 input channels, which gives the same result (the padded products are 0)
+ * on the vec4 / subgroup kernels; pad's backward slices the gradients back.
+ */
+function thinInputConv(x: Tensor, w: Tensor, bias: Tensor | null, opts: Conv2dOptions, c: number): Tensor {
+  const xp = pad(x, [[0, 0], [0, 0], [0, 0], [0, 4 - c]]);
+  const wp = pad(w, [[0, 0], [0, 0], [0, 4 - c], [0, 0]]);
+  const y = conv2d(xp, wp, bias, opts);
+  xp.dispose();
+  wp.dispose();
+  return y;
 }
 
 /** Raw kernels without autograd (benchmarks): the forward, dx, dw and dbias of a conv2d. */

@@ -40,6 +40,8 @@ const sgCases: [ConvShape, boolean][] = [
   [S(1, 9, 9, 8, 1, 16, 2, 0), false], // 1x1 stride 2, dw ns2 rc 4
   [S(2, 12, 12, 32, 3, 64, 1, 1), true], // split-K wgrad (4 slices), 2 Cin tiles for dx
   [S(1, 3, 3, 48, 3, 48, 1, 1), false], // 48 = 3 tiles of 16, M = 9 < 32
+  [S(2, 9, 9, 1, 3, 16, 1, 1), true], // grey stem: Cin 1 zero-padded to 4 (conv2d only)
+  [S(1, 8, 7, 3, 3, 32, 2, 1), false], // RGB stem with stride 2: Cin 3 padded to 4
 ];
 
 const variants: ConvVariant[] = ['generic', 'fast', 'subgroup'];
