@@ -345,3 +345,103 @@ fn main_wb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
     dx4[o3 + 0u] = acc3_0; dx4[o3 + 1u] = acc3_1; dx4[o3 + 2u] = acc3_2; dx4[o3 + 3u] = acc3_3;
   }
 }
+
+@compute @workgroup_size(8)
+fn main_wb1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) l: u32) {
+  let row0 = (wid.x + wid.y * nwg.x) * 32u;
+  let CO4 = u.CO / 4u;
+  let C4 = u.C / 4u;
+  let cb = wid.z * 1u;
+  let wo0 = (l & 3u) * C4;
+  let m0 = min(row0 + 0u + l, u.M - 1u);
+  let j0 = m0 % u.WP;
+  let t0 = m0 / u.WP;
+  let hp0 = t0 % u.HP;
+  let thb0 = i32(u.phH + u.S * hp0 + u.P);
+  let twb0 = i32(u.phW + u.S * j0 + u.P);
+  let nb0 = (t0 / u.HP) * u.OH;
+  let m1 = min(row0 + 8u + l, u.M - 1u);
+  let j1 = m1 % u.WP;
+  let t1 = m1 / u.WP;
+  let hp1 = t1 % u.HP;
+  let thb1 = i32(u.phH + u.S * hp1 + u.P);
+  let twb1 = i32(u.phW + u.S * j1 + u.P);
+  let nb1 = (t1 / u.HP) * u.OH;
+  let m2 = min(row0 + 16u + l, u.M - 1u);
+  let j2 = m2 % u.WP;
+  let t2 = m2 / u.WP;
+  let hp2 = t2 % u.HP;
+  let thb2 = i32(u.phH + u.S * hp2 + u.P);
+  let twb2 = i32(u.phW + u.S * j2 + u.P);
+  let nb2 = (t2 / u.HP) * u.OH;
+  let m3 = min(row0 + 24u + l, u.M - 1u);
+  let j3 = m3 % u.WP;
+  let t3 = m3 / u.WP;
+  let hp3 = t3 % u.HP;
+  let thb3 = i32(u.phH + u.S * hp3 + u.P);
+  let twb3 = i32(u.phW + u.S * j3 + u.P);
+  let nb3 = (t3 / u.HP) * u.OH;
+  var acc0_0 = vec4f(0.0);
+  var acc1_0 = vec4f(0.0);
+  var acc2_0 = vec4f(0.0);
+  var acc3_0 = vec4f(0.0);
+  let kh0 = (u.phH + u.P) % u.S;
+  let kw0 = (u.phW + u.P) % u.S;
+  for (var kh = kh0; kh < u.KH; kh += u.S) {
+    for (var kw = kw0; kw < u.KW; kw += u.S) {
+      let th0 = thb0 - i32(kh);
+      let tw0 = twb0 - i32(kw);
+      let oh0 = u32(max(th0, 0)) / u.S;
+      let ow0 = u32(max(tw0, 0)) / u.S;
+      let ok0 = th0 >= 0 && tw0 >= 0 && oh0 < u.OH && ow0 < u.OW;
+      let yb0 = select(0u, ((nb0 + oh0) * u.OW + ow0) * CO4, ok0);
+      let th1 = thb1 - i32(kh);
+      let tw1 = twb1 - i32(kw);
+      let oh1 = u32(max(th1, 0)) / u.S;
+      let ow1 = u32(max(tw1, 0)) / u.S;
+      let ok1 = th1 >= 0 && tw1 >= 0 && oh1 < u.OH && ow1 < u.OW;
+      let yb1 = select(0u, ((nb1 + oh1) * u.OW + ow1) * CO4, ok1);
+      let th2 = thb2 - i32(kh);
+      let tw2 = twb2 - i32(kw);
+      let oh2 = u32(max(th2, 0)) / u.S;
+      let ow2 = u32(max(tw2, 0)) / u.S;
+      let ok2 = th2 >= 0 && tw2 >= 0 && oh2 < u.OH && ow2 < u.OW;
+      let yb2 = select(0u, ((nb2 + oh2) * u.OW + ow2) * CO4, ok2);
+      let th3 = thb3 - i32(kh);
+      let tw3 = twb3 - i32(kw);
+      let oh3 = u32(max(th3, 0)) / u.S;
+      let ow3 = u32(max(tw3, 0)) / u.S;
+      let ok3 = th3 >= 0 && tw3 >= 0 && oh3 < u.OH && ow3 < u.OW;
+      let yb3 = select(0u, ((nb3 + oh3) * u.OW + ow3) * CO4, ok3);
+      let wrow = (kh * u.KW + kw) * u.CO;
+      for (var c4 = 0u; c4 < CO4; c4++) {
+        let a0 = select(vec4f(0.0), dy4[yb0 + c4], ok0);
+        let a1 = select(vec4f(0.0), dy4[yb1 + c4], ok1);
+        let a2 = select(vec4f(0.0), dy4[yb2 + c4], ok2);
+        let a3 = select(vec4f(0.0), dy4[yb3 + c4], ok3);
+        let wb = (wrow + 4u * c4) * C4 + cb;
+        let wl0 = wt4[wb + wo0];
+        { let b = subgroupBroadcast(wl0, 0u); acc0_0 = fma(vec4f(a0.x), b, acc0_0); acc1_0 = fma(vec4f(a1.x), b, acc1_0); acc2_0 = fma(vec4f(a2.x), b, acc2_0); acc3_0 = fma(vec4f(a3.x), b, acc3_0); }
+        { let b = subgroupBroadcast(wl0, 1u); acc0_0 = fma(vec4f(a0.y), b, acc0_0); acc1_0 = fma(vec4f(a1.y), b, acc1_0); acc2_0 = fma(vec4f(a2.y), b, acc2_0); acc3_0 = fma(vec4f(a3.y), b, acc3_0); }
+        { let b = subgroupBroadcast(wl0, 2u); acc0_0 = fma(vec4f(a0.z), b, acc0_0); acc1_0 = fma(vec4f(a1.z), b, acc1_0); acc2_0 = fma(vec4f(a2.z), b, acc2_0); acc3_0 = fma(vec4f(a3.z), b, acc3_0); }
+        { let b = subgroupBroadcast(wl0, 3u); acc0_0 = fma(vec4f(a0.w), b, acc0_0); acc1_0 = fma(vec4f(a1.w), b, acc1_0); acc2_0 = fma(vec4f(a2.w), b, acc2_0); acc3_0 = fma(vec4f(a3.w), b, acc3_0); }
+      }
+    }
+  }
+  if (row0 + 0u + l < u.M) {
+    let o0 = ((t0 / u.HP * u.H + u.phH + u.S * hp0) * u.W + u.phW + u.S * j0) * C4 + cb;
+    dx4[o0 + 0u] = acc0_0;
+  }
+  if (row0 + 8u + l < u.M) {
+    let o1 = ((t1 / u.HP * u.H + u.phH + u.S * hp1) * u.W + u.phW + u.S * j1) * C4 + cb;
+    dx4[o1 + 0u] = acc1_0;
+  }
+  if (row0 + 16u + l < u.M) {
+    let o2 = ((t2 / u.HP * u.H + u.phH + u.S * hp2) * u.W + u.phW + u.S * j2) * C4 + cb;
+    dx4[o2 + 0u] = acc2_0;
+  }
+  if (row0 + 24u + l < u.M) {
+    let o3 = ((t3 / u.HP * u.H + u.phH + u.S * hp3) * u.W + u.phW + u.S * j3) * C4 + cb;
+    dx4[o3 + 0u] = acc3_0;
+  }
+}

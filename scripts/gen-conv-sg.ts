@@ -183,6 +183,8 @@ function dgradFile(): string {
 ${dgradEntry(1)}
 
 ${dgradWbEntry()}
+
+${dgradWbEntry(1)}
 `;
 }
 
@@ -199,13 +201,14 @@ const PW = 4;
  * of the k step, is loaded 2 vec4s per lane and broadcast from constant lanes.
  * Per k step and lane: PW + 2 loads, 16 broadcasts, 16 * PW vec4 FMAs.
  */
-function wbBody(): { acc: string[]; fma: string[] } {
+/** accumulators and FMA block of main_wb for `cg` column vec4 groups (4: 16 columns, 1: 4 columns) */
+function wbBody(cg = 4): { acc: string[]; fma: string[] } {
   const acc: string[] = [];
-  for (let i = 0; i < PW; i++) for (let c = 0; c < 4; c++) acc.push(`  var acc${i}_${c} = vec4f(0.0);`);
+  for (let i = 0; i < PW; i++) for (let c = 0; c < cg; c++) acc.push(`  var acc${i}_${c} = vec4f(0.0);`);
   const fma: string[] = [];
   for (let q = 0; q < 4; q++) {
-    for (let c = 0; c < 4; c++) {
-      const e = 4 * q + c;
+    for (let c = 0; c < cg; c++) {
+      const e = cg * q + c;
       fma.push(`        { let b = subgroupBroadcast(wl${e >> 3}, ${e & 7}u); ${Array.from({ length: PW }, (_, i) => `acc${i}_${c} = fma(vec4f(a${i}.${'xyzw'[q]}), b, acc${i}_${c});`).join(' ')} }`);
     }
   }
@@ -252,14 +255,17 @@ function fwdWbEntry(): string {
   return L.join('\n');
 }
 
-function dgradWbEntry(): string {
+/** cg = 4: main_wb (16-column tiles); cg = 1: main_wb1 (Cin = 4, e.g. the zero-padded stem of a grey image) */
+function dgradWbEntry(cg = 4): string {
   const L: string[] = [];
-  const { acc, fma } = wbBody();
+  const { acc, fma } = wbBody(cg);
   L.push('@compute @workgroup_size(8)');
-  L.push('fn main_wb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) l: u32) {');
+  L.push(`fn main_wb${cg === 4 ? '' : cg}(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) l: u32) {`);
   L.push(`  let row0 = (wid.x + wid.y * nwg.x) * ${8 * PW}u;`);
-  L.push('  let CO4 = u.CO / 4u;', '  let C4 = u.C / 4u;', '  let cb = wid.z * 4u;');
-  L.push('  let wo0 = (l / 4u) * C4 + (l & 3u);', '  let wo1 = wo0 + 2u * C4;');
+  L.push('  let CO4 = u.CO / 4u;', '  let C4 = u.C / 4u;', `  let cb = wid.z * ${cg}u;`);
+  // weight vec4 e = cg * q + c of the k step (k row q, column group c): lane l loads e = l (and l + 8)
+  if (cg === 4) L.push('  let wo0 = (l / 4u) * C4 + (l & 3u);', '  let wo1 = wo0 + 2u * C4;');
+  else L.push('  let wo0 = (l & 3u) * C4;');
   for (let i = 0; i < PW; i++) {
     L.push(`  let m${i} = min(row0 + ${8 * i}u + l, u.M - 1u);`);
     L.push(`  let j${i} = m${i} % u.WP;`, `  let t${i} = m${i} / u.WP;`, `  let hp${i} = t${i} % u.HP;`);
@@ -281,13 +287,14 @@ function dgradWbEntry(): string {
   L.push('      for (var c4 = 0u; c4 < CO4; c4++) {');
   for (let i = 0; i < PW; i++) L.push(`        let a${i} = select(vec4f(0.0), dy4[yb${i} + c4], ok${i});`);
   L.push('        let wb = (wrow + 4u * c4) * C4 + cb;');
-  L.push('        let wl0 = wt4[wb + wo0];', '        let wl1 = wt4[wb + wo1];');
+  L.push('        let wl0 = wt4[wb + wo0];');
+  if (cg === 4) L.push('        let wl1 = wt4[wb + wo1];');
   L.push(...fma);
   L.push('      }', '    }', '  }');
   for (let i = 0; i < PW; i++) {
     L.push(`  if (row0 + ${8 * i}u + l < u.M) {`);
     L.push(`    let o${i} = ((t${i} / u.HP * u.H + u.phH + u.S * hp${i}) * u.W + u.phW + u.S * j${i}) * C4 + cb;`);
-    L.push(`    ${[0, 1, 2, 3].map((c) => `dx4[o${i} + ${c}u] = acc${i}_${c};`).join(' ')}`);
+    L.push(`    ${Array.from({ length: cg }, (_, c) => `dx4[o${i} + ${c}u] = acc${i}_${c};`).join(' ')}`);
     L.push('  }');
   }
   L.push('}');

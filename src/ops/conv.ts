@@ -21,7 +21,7 @@
  * instead of every lane loading every row (loads, not FMAs, bound the kernels there). 'auto' takes
  * it when `rt().subgroupSize === 8` and the shape qualifies:
  * - forward: Cin % 4 == 0, Cout % 16 == 0; dx: Cout % 4 == 0, Cin % 16 == 0 (16-column tiles
- *   broadcast the weights instead of the pixels: entry main_wb);
+ *   broadcast the weights instead of the pixels: entry main_wb; dx with Cin 4-12: main_wb1);
  * - dw: Cin % 4 == 0, Cout % 32 == 0 or (Cout % 16 == 0 and Cin % 8 == 0).
  * `setConvVariant('generic' | 'fast' | 'subgroup' | 'auto')` or REFINE_CONV_VARIANT forces a path
  * for tests ('subgroup' falls back to 'fast', 'fast' to 'generic' where the kernel cannot run).
@@ -146,7 +146,9 @@ function dgradRaw(dy: Tensor, w: Tensor, g: Geo): Tensor {
   const dx = empty([g.N, g.H, g.W, g.C]);
   if (dx.size === 0) return dx;
   const ns = sgSets(g.C);
-  const sg = useSubgroup(ns > 0 && g.CO % 4 === 0);
+  // Cin 4-12 (the zero-padded stem of a grey/RGB image): main_wb1, one 4-column tile per z
+  const narrow = ns === 0 && g.C % 4 === 0 && g.C < 16;
+  const sg = useSubgroup((ns > 0 || narrow) && g.CO % 4 === 0);
   if (sg || useFast(g.C % 4 === 0 && g.CO % 4 === 0)) {
     // wT [KH, KW, CO, C]: the per-invocation operand must be contiguous along Cin
     const wt = empty([g.KH, g.KW, g.CO, g.C]);
@@ -157,13 +159,13 @@ function dgradRaw(dy: Tensor, w: Tensor, g: Geo): Tensor {
         const WP = Math.ceil((g.W - phW) / g.S);
         const M = g.N * HP * WP;
         if (sg) {
-          const { entry, rows } = sgEntry(ns);
+          const { entry, rows } = narrow ? { entry: 'main_wb1', rows: SG_WB_ROWS } : sgEntry(ns);
           rt().dispatch({
             kernel: 'conv2d_dgrad_sg',
             entry,
             uniforms: geoUniforms(g, M).u32(phH, phW, HP, WP),
             buffers: [dy.buffer, wt.buffer, dx.buffer],
-            workgroups: grid(Math.ceil(M / rows), g.C / (32 / ns)),
+            workgroups: grid(Math.ceil(M / rows), narrow ? g.C / 4 : g.C / (32 / ns)),
           });
         } else {
           rt().dispatch({
@@ -283,7 +285,8 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
   assertF32(w, 'conv2d');
   if (bias) assertF32(bias, 'conv2d');
   const g = geometry(x, w, bias, opts);
-  if (g.C < 4 && variant !== 'generic') return thinInputConv(x, w, bias ?? null, opts, g.C);
+  // (to 8 when Cout takes 16-column tiles: their weight-gradient kernel needs Cin % 8 == 0)
+  if (g.C < 4 && variant !== 'generic') return thinInputConv(x, w, bias ?? null, opts, g.C, g.CO % 32 === 0 ? 4 : 8);
   const y = fwdRaw(x, w, bias ?? null, g);
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(
@@ -302,12 +305,12 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
 /**
  * Cin 1-3 (grey or RGB images: the first conv of a network) has no vec4 path and ran on the
  * scalar kernels at < 1 GFLOP/s (the stem's weight gradient alone was 4% of a ResNet step): x and
- * w are zero-padded to 4 input channels, which gives the same result (the padded products are 0)
- * on the vec4 / subgroup kernels; pad's backward slices the gradients back.
+ * w are zero-padded to `to` input channels, which gives the same result (the padded products are
+ * 0) on the vec4 / subgroup kernels; pad's backward slices the gradients back.
  */
-function thinInputConv(x: Tensor, w: Tensor, bias: Tensor | null, opts: Conv2dOptions, c: number): Tensor {
-  const xp = pad(x, [[0, 0], [0, 0], [0, 0], [0, 4 - c]]);
-  const wp = pad(w, [[0, 0], [0, 0], [0, 4 - c], [0, 0]]);
+function thinInputConv(x: Tensor, w: Tensor, bias: Tensor | null, opts: Conv2dOptions, c: number, to: number): Tensor {
+  const xp = pad(x, [[0, 0], [0, 0], [0, 0], [0, to - c]]);
+  const wp = pad(w, [[0, 0], [0, 0], [0, to - c], [0, 0]]);
   const y = conv2d(xp, wp, bias, opts);
   xp.dispose();
   wp.dispose();

@@ -42,6 +42,8 @@ const sgCases: [ConvShape, boolean][] = [
   [S(1, 3, 3, 48, 3, 48, 1, 1), false], // 48 = 3 tiles of 16, M = 9 < 32
   [S(2, 9, 9, 1, 3, 16, 1, 1), true], // grey stem: Cin 1 zero-padded to 4 (conv2d only)
   [S(1, 8, 7, 3, 3, 32, 2, 1), false], // RGB stem with stride 2: Cin 3 padded to 4
+  [S(2, 7, 9, 8, 3, 16, 2, 1), true], // dx main_wb1 (Cin 8: two 4-column tiles), stride 2
+  [S(1, 6, 6, 4, 1, 32, 1, 0), false], // dx main_wb1, 1x1 kernel
 ];
 
 const variants: ConvVariant[] = ['generic', 'fast', 'subgroup'];
