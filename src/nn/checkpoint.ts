@@ -7,7 +7,7 @@
 import { rt } from '../tensor/device.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
-import type { Module } from './module.js';
+import { bumpWeightsVersion, type Module } from './module.js';
 
 function hwioToOihw(d: Float32Array, [kh, kw, ci, co]: readonly number[]): Float32Array {
   const out = new Float32Array(d.length);
@@ -44,6 +44,7 @@ export async function saveCheckpoint(module: Module, file: string, metadata: Rec
 
 /** Loads weights in place; every parameter and buffer must be present with the right shape. */
 export function loadCheckpoint(module: Module, file: string): Record<string, string> {
+  bumpWeightsVersion();
   const { tensors, metadata } = readSafetensors(file);
   const state = module.stateDict();
   const missing = [...state.keys()].filter((k) => !tensors.has(k));

@@ -5,12 +5,14 @@
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { full, rand, zeros } from '../ops/creation.js';
-import { relu } from '../ops/elementwise.js';
+import { affine, div, mul, relu, sqrt, sub, add } from '../ops/elementwise.js';
 import { conv2d } from '../ops/conv.js';
 import { batchNorm2d } from '../ops/norm.js';
 import { linear } from '../ops/matmul.js';
 import { globalAvgPool, maxPool2d } from '../ops/pool.js';
-import { Module } from './module.js';
+import { Module, getWeightsVersion } from './module.js';
+import { keep, scope } from '../tensor/scope.js';
+import { noGrad } from '../autograd/tape.js';
 
 /** A seed source for initialisation: each layer draws the next seed. */
 export class Init {
@@ -67,6 +69,17 @@ export class BatchNorm2d extends Module {
     this.runningMean = this.buffer('running_mean', zeros([channels]));
     this.runningVar = this.buffer('running_var', full([channels], 1));
   }
+  /** convBN's cached folded weights of a frozen (conv, this) pair */
+  folded: { conv: Conv2d; version: number; w: Tensor; b: Tensor } | null = null;
+  dropFolded(): void {
+    this.folded?.w.dispose();
+    this.folded?.b.dispose();
+    this.folded = null;
+  }
+  override dispose(): void {
+    this.dropFolded();
+    super.dispose();
+  }
   forward(x: Tensor): Tensor {
     return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
       training: this.training,
@@ -74,6 +87,42 @@ export class BatchNorm2d extends Module {
       eps: this.eps,
     });
   }
+}
+
+/**
+ * bn(conv(x)). In eval mode the batch norm is an affine map per output channel and is folded into
+ * the convolution: w' = w·s, b' = β − μ·s (+ b·s), s = γ / √(σ² + ε) — no normalize pass over the
+ * activations forward and backward. The same math as the two layers up to float rounding. For a
+ * frozen pair (REFINE's classifier: every conv of it runs this way) w' and b' are computed once and
+ * cached on the BN module until the weights version changes; otherwise they are computed on the fly
+ * with autograd ops, so gradients reach w, γ, β. In training mode (batch statistics) the two layers
+ * run as they are.
+ */
+export function convBN(conv: Conv2d, bn: BatchNorm2d, x: Tensor): Tensor {
+  if (bn.training) return bn.forward(conv.forward(x));
+  const opts = { stride: conv.stride, padding: conv.padding };
+  const frozen = !conv.weight.requiresGrad && !conv.bias?.requiresGrad && !bn.weight.requiresGrad && !bn.bias.requiresGrad;
+  if (frozen) {
+    let f = bn.folded;
+    if (!f || f.conv !== conv || f.version !== getWeightsVersion()) {
+      bn.dropFolded();
+      const [w, b] = noGrad(() => scope(() => foldBN(conv, bn)));
+      f = bn.folded = { conv, version: getWeightsVersion(), w: keep(w), b: keep(b) };
+    }
+    return conv2d(x, f.w, f.b, opts);
+  }
+  const [w, b] = foldBN(conv, bn);
+  const y = conv2d(x, w, b, opts);
+  w.dispose();
+  b.dispose();
+  return y;
+}
+
+/** [w', b'] of convBN (intermediates are left to the caller's scope). */
+function foldBN(conv: Conv2d, bn: BatchNorm2d): [Tensor, Tensor] {
+  const s = div(bn.weight, sqrt(affine(bn.runningVar, 1, bn.eps)));
+  const shift = sub(bn.bias, mul(bn.runningMean, s));
+  return [mul(conv.weight, s), conv.bias ? add(shift, mul(conv.bias, s)) : shift];
 }
 
 export class Linear extends Module {

@@ -6,6 +6,20 @@
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 
+let weightsVersion = 0;
+/**
+ * Counter bumped whenever parameters may change other than by an optimizer step (checkpoint
+ * loads, replaced tensors, freezing): caches derived from frozen parameters (convBN's folded
+ * weights) are valid while it is unchanged. Code that writes into a frozen parameter's buffer
+ * directly must call bumpWeightsVersion().
+ */
+export function getWeightsVersion(): number {
+  return weightsVersion;
+}
+export function bumpWeightsVersion(): void {
+  weightsVersion++;
+}
+
 export abstract class Module {
   training = true;
   private readonly _params = new Map<string, Tensor>();
@@ -38,6 +52,7 @@ export abstract class Module {
   protected replaceTensor(name: string, t: Tensor): void {
     const old = this._params.get(name) ?? this._buffers.get(name);
     if (!old) throw new Error(`no parameter or buffer named ${name}`);
+    bumpWeightsVersion();
     keep(t);
     t.name = name;
     t.requiresGrad = old.requiresGrad;
@@ -90,6 +105,7 @@ export abstract class Module {
 
   /** Freezes every parameter: gradients still flow through the module to its input. */
   freeze(): this {
+    bumpWeightsVersion();
     for (const p of this.parameters()) p.requiresGrad = false;
     return this;
   }

@@ -10,7 +10,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { add, relu } from '../ops/elementwise.js';
 import { globalAvgPool, maxPool2d } from '../ops/pool.js';
 import { Module, Sequential } from './module.js';
-import { BatchNorm2d, Conv2d, Init, Linear } from './layers.js';
+import { BatchNorm2d, Conv2d, Init, Linear, convBN } from './layers.js';
 
 export interface ResNetOptions {
   numClasses: number;
@@ -38,8 +38,9 @@ class BasicBlock extends Module {
     }
   }
   forward(x: Tensor): Tensor {
-    const h = this.bn2.forward(this.conv2.forward(relu(this.bn1.forward(this.conv1.forward(x)))));
-    return relu(add(h, this.shortcut ? this.shortcut.forward(x) : x));
+    const h = convBN(this.conv2, this.bn2, relu(convBN(this.conv1, this.bn1, x)));
+    const sc = this.shortcut ? convBN(this.shortcut.layers[0] as Conv2d, this.shortcut.layers[1] as BatchNorm2d, x) : x;
+    return relu(add(h, sc));
   }
 }
 
@@ -75,7 +76,7 @@ export class ResNet18 extends Module {
 
   /** Everything up to the last stage's output (BTI-DBF's feature split). */
   features(x: Tensor): Tensor {
-    let h = relu(this.bn1.forward(this.conv1.forward(x)));
+    let h = relu(convBN(this.conv1, this.bn1, x));
     if (this.opts.stem === 'imagenet') h = maxPool2d(h, { kernel: 3, stride: 2, padding: 1 });
     for (const s of this.stages) h = s.forward(h);
     return h;

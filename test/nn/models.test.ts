@@ -9,7 +9,7 @@ import { ResNet18 } from '../../src/nn/resnet.js';
 import { UNet } from '../../src/nn/unet.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/nn/checkpoint.js';
 import { readSafetensors } from '../../src/nn/safetensors.js';
-import { randArray } from '../helpers.js';
+import { assertClose, randArray } from '../helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'refine-models-'));
 
@@ -72,6 +72,61 @@ test('checkpoint round trip: safetensors with OIHW conv weights, shape/name chec
   x.dispose();
   ya!.dispose();
   yb!.dispose();
+});
+
+test('eval-mode conv+BN folding (convBN) equals conv then BN: values and gradients of x, w, γ', async () => {
+  const { BatchNorm2d, Conv2d, Init, convBN } = await import('../../src/nn/layers.js');
+  const { backward } = await import('../../src/index.js');
+  const { bumpWeightsVersion } = await import('../../src/nn/module.js');
+  for (const [c, co, stride, bias] of [[3, 16, 1, false], [16, 32, 2, true]] as const) {
+    const conv = new Conv2d(c, co, 3, new Init(c), { stride, padding: 1, bias });
+    const bn = new BatchNorm2d(co);
+    // non-trivial statistics and affine parameters
+    for (const [t, lo, hi] of [[bn.runningMean, -0.5, 0.5], [bn.runningVar, 0.2, 2], [bn.weight, 0.5, 1.5], [bn.bias, -0.3, 0.3]] as const) rt().write(t.buffer, Float32Array.from(randArray(co, undefined, lo, hi)));
+    bn.eval();
+    const xd = Float32Array.from(randArray(2 * 7 * 9 * c));
+    const run = async (folded: boolean) => {
+      const x = tensor(xd, [2, 7, 9, c]);
+      x.requiresGrad = true;
+      const y = scope(() => (folded ? convBN(conv, bn, x) : bn.forward(conv.forward(x))));
+      const yv = await y.read();
+      const loss = scope(() => ops.sum(ops.mul(y, y)));
+      backward(loss);
+      const grads = await Promise.all([x, conv.weight, bn.weight].map((t) => t.grad!.read()));
+      for (const t of [x, conv.weight, bn.weight, bn.bias, conv.bias]) {
+        t?.grad?.dispose();
+        if (t) t.grad = null;
+      }
+      for (const t of [x, y, loss]) t.dispose();
+      return [yv, ...grads];
+    };
+    const [a, b] = [await run(true), await run(false)];
+    ['y', 'dx', 'dw', 'dγ'].forEach((what, i) => assertClose(a[i]!, b[i]!, `convBN ${what} (Cin ${c})`, 1e-4, 1e-3));
+    // frozen pair: cached folded weights, gradient to x only; refreshed when the weights version changes
+    conv.freeze();
+    bn.freeze();
+    const frozenRun = async () => {
+      const x = tensor(xd, [2, 7, 9, c]);
+      x.requiresGrad = true;
+      const y = scope(() => convBN(conv, bn, x));
+      const ref = scope(() => noGrad(() => bn.forward(conv.forward(x))));
+      const loss = scope(() => ops.sum(ops.mul(y, y)));
+      backward(loss);
+      const out = { y: await y.read(), ref: await ref.read(), dx: await x.grad!.read() };
+      for (const t of [x.grad!, x, y, ref, loss]) t.dispose();
+      return out;
+    };
+    const f1 = await frozenRun();
+    assertClose(f1.y, f1.ref, 'frozen convBN y', 1e-4, 1e-3);
+    assertClose(f1.dx, a[1]!, 'frozen convBN dx', 1e-4, 1e-3);
+    assert.ok(bn.folded !== null, 'folded weights cached');
+    rt().write(bn.runningMean.buffer, Float32Array.from(randArray(co, undefined, -2, 2)));
+    bumpWeightsVersion();
+    const f2 = await frozenRun();
+    assertClose(f2.y, f2.ref, 'frozen convBN y after a weights change', 1e-4, 1e-3);
+    conv.dispose();
+    bn.dispose();
+  }
 });
 
 test('models free all their memory', () => {
