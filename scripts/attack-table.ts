@@ -1,0 +1,53 @@
+/**
+ * npm run attack-table [-- --dir results/backdoored --clean results/train/fashion-mnist-quick.json]
+ *
+ * The README's attack table (issue: every attack ASR >= 90%, LC >= 80%, BA within 2 points of the
+ * clean model) from the committed backdoored runs: one row per `<dir>/<run>/result.json`, BA and
+ * ASR as `npm run attack` measured them, the BA drop against the clean model of the same preset,
+ * and the wall time. Prints Markdown; nothing is recomputed.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    dir: { type: 'string', default: 'results/backdoored' },
+    clean: { type: 'string', default: 'results/train/fashion-mnist-quick.json' },
+  },
+});
+
+interface Row {
+  attack: string;
+  BA: number;
+  ASR: number;
+  wallSeconds: number;
+  trainWallSeconds: number;
+  poisoned: number;
+  cover: number;
+  asrImages: number;
+  resumedFromEpoch: number;
+}
+
+const ORDER = ['badnets', 'blended', 'wanet', 'physicalba', 'batt', 'lc', 'adaptive-patch'];
+const dir = values.dir!;
+if (!existsSync(dir)) {
+  console.error(`attack-table: no folder ${dir}`);
+  process.exit(1);
+}
+const rows: Row[] = readdirSync(dir)
+  .filter((d) => existsSync(join(dir, d, 'result.json')))
+  .map((d) => JSON.parse(readFileSync(join(dir, d, 'result.json'), 'utf8')) as Row)
+  .sort((a, b) => ORDER.indexOf(a.attack) - ORDER.indexOf(b.attack));
+const clean = existsSync(values.clean!) ? (JSON.parse(readFileSync(values.clean!, 'utf8')) as { testAccuracy: number }).testAccuracy : NaN;
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : '—');
+console.log(`| attack | BA | BA − clean (${pct(clean)}) | ASR | goal met | poisoned (+cover) | wall time |`);
+console.log('|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  const asrGoal = r.attack === 'lc' ? 0.8 : 0.9;
+  const drop = r.BA - clean;
+  const ok = r.ASR >= asrGoal && (!Number.isFinite(clean) || drop >= -0.02);
+  const wall = `${(r.wallSeconds / 60).toFixed(0)} min${r.resumedFromEpoch ? ' (resumed)' : ''}`;
+  console.log(`| ${r.attack} | ${pct(r.BA)} | ${Number.isFinite(drop) ? `${drop >= 0 ? '+' : ''}${(100 * drop).toFixed(2)}` : '—'} | ${pct(r.ASR)} | ${ok ? 'yes' : 'no'} (ASR ≥ ${100 * asrGoal}%, BA ≥ clean − 2) | ${r.poisoned}${r.cover ? ` (+${r.cover})` : ''} | ${wall} |`);
+}
