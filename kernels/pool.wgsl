@@ -121,3 +121,69 @@ fn avg_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   }
   out[i] = v;
 }
+
+// vec4-over-channels variants of max pooling (C % 4 == 0): one invocation per 4 channels, so one
+// vec4 load instead of four scalar ones per tap (on lavapipe every load is a per-lane loop).
+// `total` counts vec4s. Same bindings as above, viewed as vec4s.
+@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> out4: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> arg4: array<vec4i>;
+
+@compute @workgroup_size(WG)
+fn max_fwd4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wid, nwg, lid);
+  if (i >= u.total) { return; }
+  let C4 = u.C / 4u;
+  let c4 = i % C4;
+  var t = i / C4;
+  let ox = t % u.OW;
+  t = t / u.OW;
+  let oy = t % u.OH;
+  let n = t / u.OH;
+  let y0 = i32(oy * u.SH) - i32(u.PH);
+  let x0 = i32(ox * u.SW) - i32(u.PW);
+  var best = vec4f(0.0);
+  var bi = vec4i(-1);
+  for (var ky = 0; ky < i32(u.KH); ky++) {
+    let iy = y0 + ky;
+    if (iy < 0 || iy >= i32(u.H)) { continue; }
+    for (var kx = 0; kx < i32(u.KW); kx++) {
+      let ix = x0 + kx;
+      if (ix < 0 || ix >= i32(u.W)) { continue; }
+      let p = iy * i32(u.W) + ix;
+      let v = x4[(n * u.H * u.W + u32(p)) * C4 + c4];
+      // first maximum wins (strict >), like the scalar kernel and PyTorch
+      let take = (bi < vec4i(0)) | (v > best);
+      best = select(best, v, take);
+      bi = select(bi, vec4i(p), take);
+    }
+  }
+  out4[i] = best;
+  arg4[i] = bi;
+}
+
+@compute @workgroup_size(WG)
+fn max_bwd4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wid, nwg, lid);
+  if (i >= u.total) { return; }
+  let C4 = u.C / 4u;
+  let c4 = i % C4;
+  var t = i / C4;
+  let ix = t % u.W;
+  t = t / u.W;
+  let iy = t % u.H;
+  let n = t / u.H;
+  let p = vec4i(i32(iy * u.W + ix));
+  let ylo = max(0, (i32(iy + u.PH) - i32(u.KH) + i32(u.SH)) / i32(u.SH));
+  let yhi = min(i32(u.OH) - 1, i32(iy + u.PH) / i32(u.SH));
+  let xlo = max(0, (i32(ix + u.PW) - i32(u.KW) + i32(u.SW)) / i32(u.SW));
+  let xhi = min(i32(u.OW) - 1, i32(ix + u.PW) / i32(u.SW));
+  var acc = vec4f(0.0);
+  for (var oy = ylo; oy <= yhi; oy++) {
+    for (var ox = xlo; ox <= xhi; ox++) {
+      let o = ((n * u.OH + u32(oy)) * u.OW + u32(ox)) * C4 + c4;
+      acc += select(vec4f(0.0), x4[o], arg4[o] == p);
+    }
+  }
+  out4[i] = acc;
+}

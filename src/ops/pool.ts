@@ -53,14 +53,17 @@ export function maxPool2d(x: Tensor, opts: MaxPoolOptions = {}): Tensor {
   const g: PoolGeom = { N, H, W, C, OH, OW, KH: k, KW: k, SH: s, SW: s, PH: p, PW: p };
   const y = empty([N, OH, OW, C]);
   const arg = empty([N, OH, OW, C], 'i32');
-  rt().dispatch({ kernel: 'pool', entry: 'max_fwd', uniforms: poolUniforms(g, y.size), buffers: [x.buffer, y.buffer, arg.buffer], workgroups: groups(y.size, WG) });
+  // channels % 4 == 0: one invocation per 4 channels (vec4 loads)
+  const v = C % 4 === 0 ? 4 : 1;
+  const sfx = v === 4 ? '4' : '';
+  rt().dispatch({ kernel: 'pool', entry: `max_fwd${sfx}`, uniforms: poolUniforms(g, y.size / v), buffers: [x.buffer, y.buffer, arg.buffer], workgroups: groups(y.size / v, WG) });
   const out = record(
     op,
     y,
     [x],
     (dy) => {
       const dx = empty(x.shape);
-      rt().dispatch({ kernel: 'pool', entry: 'max_bwd', uniforms: poolUniforms(g, dx.size), buffers: [dy.buffer, dx.buffer, arg.buffer], workgroups: groups(dx.size, WG) });
+      rt().dispatch({ kernel: 'pool', entry: `max_bwd${sfx}`, uniforms: poolUniforms(g, dx.size / v), buffers: [dy.buffer, dx.buffer, arg.buffer], workgroups: groups(dx.size / v, WG) });
       return [dx];
     },
     [arg],

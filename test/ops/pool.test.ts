@@ -20,6 +20,8 @@ const maxCases: [number[], number, number, number][] = [
   [[1, 7, 7, 12], 3, 1, 0], // overlapping windows (stride < kernel)
   [[2, 6, 5, 33], 2, 3, 0], // stride > kernel: some inputs get no gradient
   [[1, 4, 4, 1], 2, 1, 1],
+  [[2, 7, 6, 8], 2, 2, 0], // C % 4 == 0: the vec4 kernels, odd size
+  [[1, 5, 5, 4], 3, 2, 1], // vec4 with padding and overlapping windows
 ];
 
 test('maxPool2d forward + gradient (kernel, stride, padding)', async () => {
