@@ -41,12 +41,14 @@ fn main_ns1_r4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   var acc3 = vec4f(0.0);
   let start = s * u.chunk;
   let end = min(u.M, start + u.chunk);
+  var ow = (start + l) % u.OW;
+  var oh = ((start + l) / u.OW) % u.OH;
+  var n = (start + l) / (u.OW * u.OH);
+  let dOW = 8u % u.OW;
+  let dOH = (8u / u.OW) % u.OH;
+  let dN = 8u / (u.OW * u.OH);
   for (var blk = start; blk < end; blk += 8u) {
     let m = blk + l;
-    let ow = m % u.OW;
-    let t = m / u.OW;
-    let oh = t % u.OH;
-    let n = t / u.OH;
     let ih = i32(oh * u.S + kh) - i32(u.P);
     let iw = i32(ow * u.S + kw) - i32(u.P);
     let ok = m < end && ih >= 0 && ih < i32(u.H) && iw >= 0 && iw < i32(u.W);
@@ -70,6 +72,13 @@ fn main_ns1_r4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     { let v = subgroupBroadcast(a0_0, 5u); acc0 = fma(vec4f(v.x), d5, acc0); acc1 = fma(vec4f(v.y), d5, acc1); acc2 = fma(vec4f(v.z), d5, acc2); acc3 = fma(vec4f(v.w), d5, acc3); }
     { let v = subgroupBroadcast(a0_0, 6u); acc0 = fma(vec4f(v.x), d6, acc0); acc1 = fma(vec4f(v.y), d6, acc1); acc2 = fma(vec4f(v.z), d6, acc2); acc3 = fma(vec4f(v.w), d6, acc3); }
     { let v = subgroupBroadcast(a0_0, 7u); acc0 = fma(vec4f(v.x), d7, acc0); acc1 = fma(vec4f(v.y), d7, acc1); acc2 = fma(vec4f(v.z), d7, acc2); acc3 = fma(vec4f(v.w), d7, acc3); }
+    ow += dOW;
+    var cy = select(0u, 1u, ow >= u.OW);
+    ow -= cy * u.OW;
+    oh += dOH + cy;
+    cy = select(0u, 1u, oh >= u.OH);
+    oh -= cy * u.OH;
+    n += dN + cy;
   }
   let ob = ((s * taps + tap) * u.C + cr) * CO4 + cg;
   part4[ob + 0u * CO4] = acc0;
@@ -103,12 +112,14 @@ fn main_ns1_r8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   var acc7 = vec4f(0.0);
   let start = s * u.chunk;
   let end = min(u.M, start + u.chunk);
+  var ow = (start + l) % u.OW;
+  var oh = ((start + l) / u.OW) % u.OH;
+  var n = (start + l) / (u.OW * u.OH);
+  let dOW = 8u % u.OW;
+  let dOH = (8u / u.OW) % u.OH;
+  let dN = 8u / (u.OW * u.OH);
   for (var blk = start; blk < end; blk += 8u) {
     let m = blk + l;
-    let ow = m % u.OW;
-    let t = m / u.OW;
-    let oh = t % u.OH;
-    let n = t / u.OH;
     let ih = i32(oh * u.S + kh) - i32(u.P);
     let iw = i32(ow * u.S + kw) - i32(u.P);
     let ok = m < end && ih >= 0 && ih < i32(u.H) && iw >= 0 && iw < i32(u.W);
@@ -141,6 +152,13 @@ fn main_ns1_r8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     { let v = subgroupBroadcast(a0_1, 6u); acc4 = fma(vec4f(v.x), d6, acc4); acc5 = fma(vec4f(v.y), d6, acc5); acc6 = fma(vec4f(v.z), d6, acc6); acc7 = fma(vec4f(v.w), d6, acc7); }
     { let v = subgroupBroadcast(a0_0, 7u); acc0 = fma(vec4f(v.x), d7, acc0); acc1 = fma(vec4f(v.y), d7, acc1); acc2 = fma(vec4f(v.z), d7, acc2); acc3 = fma(vec4f(v.w), d7, acc3); }
     { let v = subgroupBroadcast(a0_1, 7u); acc4 = fma(vec4f(v.x), d7, acc4); acc5 = fma(vec4f(v.y), d7, acc5); acc6 = fma(vec4f(v.z), d7, acc6); acc7 = fma(vec4f(v.w), d7, acc7); }
+    ow += dOW;
+    var cy = select(0u, 1u, ow >= u.OW);
+    ow -= cy * u.OW;
+    oh += dOH + cy;
+    cy = select(0u, 1u, oh >= u.OH);
+    oh -= cy * u.OH;
+    n += dN + cy;
   }
   let ob = ((s * taps + tap) * u.C + cr) * CO4 + cg;
   part4[ob + 0u * CO4] = acc0;
@@ -186,12 +204,14 @@ fn main_ns1_r16(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   var acc15 = vec4f(0.0);
   let start = s * u.chunk;
   let end = min(u.M, start + u.chunk);
+  var ow = (start + l) % u.OW;
+  var oh = ((start + l) / u.OW) % u.OH;
+  var n = (start + l) / (u.OW * u.OH);
+  let dOW = 8u % u.OW;
+  let dOH = (8u / u.OW) % u.OH;
+  let dN = 8u / (u.OW * u.OH);
   for (var blk = start; blk < end; blk += 8u) {
     let m = blk + l;
-    let ow = m % u.OW;
-    let t = m / u.OW;
-    let oh = t % u.OH;
-    let n = t / u.OH;
     let ih = i32(oh * u.S + kh) - i32(u.P);
     let iw = i32(ow * u.S + kw) - i32(u.P);
     let ok = m < end && ih >= 0 && ih < i32(u.H) && iw >= 0 && iw < i32(u.W);
@@ -242,6 +262,13 @@ fn main_ns1_r16(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     { let v = subgroupBroadcast(a0_1, 7u); acc4 = fma(vec4f(v.x), d7, acc4); acc5 = fma(vec4f(v.y), d7, acc5); acc6 = fma(vec4f(v.z), d7, acc6); acc7 = fma(vec4f(v.w), d7, acc7); }
     { let v = subgroupBroadcast(a0_2, 7u); acc8 = fma(vec4f(v.x), d7, acc8); acc9 = fma(vec4f(v.y), d7, acc9); acc10 = fma(vec4f(v.z), d7, acc10); acc11 = fma(vec4f(v.w), d7, acc11); }
     { let v = subgroupBroadcast(a0_3, 7u); acc12 = fma(vec4f(v.x), d7, acc12); acc13 = fma(vec4f(v.y), d7, acc13); acc14 = fma(vec4f(v.z), d7, acc14); acc15 = fma(vec4f(v.w), d7, acc15); }
+    ow += dOW;
+    var cy = select(0u, 1u, ow >= u.OW);
+    ow -= cy * u.OW;
+    oh += dOH + cy;
+    cy = select(0u, 1u, oh >= u.OH);
+    oh -= cy * u.OH;
+    n += dN + cy;
   }
   let ob = ((s * taps + tap) * u.C + cr) * CO4 + cg;
   part4[ob + 0u * CO4] = acc0;
@@ -311,12 +338,14 @@ fn main_ns1_r32(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   var acc31 = vec4f(0.0);
   let start = s * u.chunk;
   let end = min(u.M, start + u.chunk);
+  var ow = (start + l) % u.OW;
+  var oh = ((start + l) / u.OW) % u.OH;
+  var n = (start + l) / (u.OW * u.OH);
+  let dOW = 8u % u.OW;
+  let dOH = (8u / u.OW) % u.OH;
+  let dN = 8u / (u.OW * u.OH);
   for (var blk = start; blk < end; blk += 8u) {
     let m = blk + l;
-    let ow = m % u.OW;
-    let t = m / u.OW;
-    let oh = t % u.OH;
-    let n = t / u.OH;
     let ih = i32(oh * u.S + kh) - i32(u.P);
     let iw = i32(ow * u.S + kw) - i32(u.P);
     let ok = m < end && ih >= 0 && ih < i32(u.H) && iw >= 0 && iw < i32(u.W);
@@ -403,6 +432,13 @@ fn main_ns1_r32(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     { let v = subgroupBroadcast(a0_5, 7u); acc20 = fma(vec4f(v.x), d7, acc20); acc21 = fma(vec4f(v.y), d7, acc21); acc22 = fma(vec4f(v.z), d7, acc22); acc23 = fma(vec4f(v.w), d7, acc23); }
     { let v = subgroupBroadcast(a0_6, 7u); acc24 = fma(vec4f(v.x), d7, acc24); acc25 = fma(vec4f(v.y), d7, acc25); acc26 = fma(vec4f(v.z), d7, acc26); acc27 = fma(vec4f(v.w), d7, acc27); }
     { let v = subgroupBroadcast(a0_7, 7u); acc28 = fma(vec4f(v.x), d7, acc28); acc29 = fma(vec4f(v.y), d7, acc29); acc30 = fma(vec4f(v.z), d7, acc30); acc31 = fma(vec4f(v.w), d7, acc31); }
+    ow += dOW;
+    var cy = select(0u, 1u, ow >= u.OW);
+    ow -= cy * u.OW;
+    oh += dOH + cy;
+    cy = select(0u, 1u, oh >= u.OH);
+    oh -= cy * u.OH;
+    n += dN + cy;
   }
   let ob = ((s * taps + tap) * u.C + cr) * CO4 + cg;
   part4[ob + 0u * CO4] = acc0;
@@ -465,12 +501,14 @@ fn main_ns2_r4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   var acc3 = vec4f(0.0);
   let start = s * u.chunk;
   let end = min(u.M, start + u.chunk);
+  var ow = (start + l) % u.OW;
+  var oh = ((start + l) / u.OW) % u.OH;
+  var n = (start + l) / (u.OW * u.OH);
+  let dOW = 8u % u.OW;
+  let dOH = (8u / u.OW) % u.OH;
+  let dN = 8u / (u.OW * u.OH);
   for (var blk = start; blk < end; blk += 8u) {
     let m = blk + l;
-    let ow = m % u.OW;
-    let t = m / u.OW;
-    let oh = t % u.OH;
-    let n = t / u.OH;
     let ih = i32(oh * u.S + kh) - i32(u.P);
     let iw = i32(ow * u.S + kw) - i32(u.P);
     let ok = m < end && ih >= 0 && ih < i32(u.H) && iw >= 0 && iw < i32(u.W);
@@ -501,6 +539,13 @@ fn main_ns2_r4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     { let v = subgroupShuffle(a1_0, sl1); acc0 = fma(vec4f(v.x), d5, acc0); acc1 = fma(vec4f(v.y), d5, acc1); acc2 = fma(vec4f(v.z), d5, acc2); acc3 = fma(vec4f(v.w), d5, acc3); }
     { let v = subgroupShuffle(a1_0, sl2); acc0 = fma(vec4f(v.x), d6, acc0); acc1 = fma(vec4f(v.y), d6, acc1); acc2 = fma(vec4f(v.z), d6, acc2); acc3 = fma(vec4f(v.w), d6, acc3); }
     { let v = subgroupShuffle(a1_0, sl3); acc0 = fma(vec4f(v.x), d7, acc0); acc1 = fma(vec4f(v.y), d7, acc1); acc2 = fma(vec4f(v.z), d7, acc2); acc3 = fma(vec4f(v.w), d7, acc3); }
+    ow += dOW;
+    var cy = select(0u, 1u, ow >= u.OW);
+    ow -= cy * u.OW;
+    oh += dOH + cy;
+    cy = select(0u, 1u, oh >= u.OH);
+    oh -= cy * u.OH;
+    n += dN + cy;
   }
   let ob = ((s * taps + tap) * u.C + cr) * CO4 + cg;
   part4[ob + 0u * CO4] = acc0;
@@ -539,12 +584,14 @@ fn main_ns2_r8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   var acc7 = vec4f(0.0);
   let start = s * u.chunk;
   let end = min(u.M, start + u.chunk);
+  var ow = (start + l) % u.OW;
+  var oh = ((start + l) / u.OW) % u.OH;
+  var n = (start + l) / (u.OW * u.OH);
+  let dOW = 8u % u.OW;
+  let dOH = (8u / u.OW) % u.OH;
+  let dN = 8u / (u.OW * u.OH);
   for (var blk = start; blk < end; blk += 8u) {
     let m = blk + l;
-    let ow = m % u.OW;
-    let t = m / u.OW;
-    let oh = t % u.OH;
-    let n = t / u.OH;
     let ih = i32(oh * u.S + kh) - i32(u.P);
     let iw = i32(ow * u.S + kw) - i32(u.P);
     let ok = m < end && ih >= 0 && ih < i32(u.H) && iw >= 0 && iw < i32(u.W);
@@ -585,6 +632,13 @@ fn main_ns2_r8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     { let v = subgroupShuffle(a1_1, sl2); acc4 = fma(vec4f(v.x), d6, acc4); acc5 = fma(vec4f(v.y), d6, acc5); acc6 = fma(vec4f(v.z), d6, acc6); acc7 = fma(vec4f(v.w), d6, acc7); }
     { let v = subgroupShuffle(a1_0, sl3); acc0 = fma(vec4f(v.x), d7, acc0); acc1 = fma(vec4f(v.y), d7, acc1); acc2 = fma(vec4f(v.z), d7, acc2); acc3 = fma(vec4f(v.w), d7, acc3); }
     { let v = subgroupShuffle(a1_1, sl3); acc4 = fma(vec4f(v.x), d7, acc4); acc5 = fma(vec4f(v.y), d7, acc5); acc6 = fma(vec4f(v.z), d7, acc6); acc7 = fma(vec4f(v.w), d7, acc7); }
+    ow += dOW;
+    var cy = select(0u, 1u, ow >= u.OW);
+    ow -= cy * u.OW;
+    oh += dOH + cy;
+    cy = select(0u, 1u, oh >= u.OH);
+    oh -= cy * u.OH;
+    n += dN + cy;
   }
   let ob = ((s * taps + tap) * u.C + cr) * CO4 + cg;
   part4[ob + 0u * CO4] = acc0;
@@ -635,12 +689,14 @@ fn main_ns2_r16(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   var acc15 = vec4f(0.0);
   let start = s * u.chunk;
   let end = min(u.M, start + u.chunk);
+  var ow = (start + l) % u.OW;
+  var oh = ((start + l) / u.OW) % u.OH;
+  var n = (start + l) / (u.OW * u.OH);
+  let dOW = 8u % u.OW;
+  let dOH = (8u / u.OW) % u.OH;
+  let dN = 8u / (u.OW * u.OH);
   for (var blk = start; blk < end; blk += 8u) {
     let m = blk + l;
-    let ow = m % u.OW;
-    let t = m / u.OW;
-    let oh = t % u.OH;
-    let n = t / u.OH;
     let ih = i32(oh * u.S + kh) - i32(u.P);
     let iw = i32(ow * u.S + kw) - i32(u.P);
     let ok = m < end && ih >= 0 && ih < i32(u.H) && iw >= 0 && iw < i32(u.W);
@@ -701,6 +757,13 @@ fn main_ns2_r16(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     { let v = subgroupShuffle(a1_1, sl3); acc4 = fma(vec4f(v.x), d7, acc4); acc5 = fma(vec4f(v.y), d7, acc5); acc6 = fma(vec4f(v.z), d7, acc6); acc7 = fma(vec4f(v.w), d7, acc7); }
     { let v = subgroupShuffle(a1_2, sl3); acc8 = fma(vec4f(v.x), d7, acc8); acc9 = fma(vec4f(v.y), d7, acc9); acc10 = fma(vec4f(v.z), d7, acc10); acc11 = fma(vec4f(v.w), d7, acc11); }
     { let v = subgroupShuffle(a1_3, sl3); acc12 = fma(vec4f(v.x), d7, acc12); acc13 = fma(vec4f(v.y), d7, acc13); acc14 = fma(vec4f(v.z), d7, acc14); acc15 = fma(vec4f(v.w), d7, acc15); }
+    ow += dOW;
+    var cy = select(0u, 1u, ow >= u.OW);
+    ow -= cy * u.OW;
+    oh += dOH + cy;
+    cy = select(0u, 1u, oh >= u.OH);
+    oh -= cy * u.OH;
+    n += dN + cy;
   }
   let ob = ((s * taps + tap) * u.C + cr) * CO4 + cg;
   part4[ob + 0u * CO4] = acc0;
@@ -775,12 +838,14 @@ fn main_ns2_r32(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   var acc31 = vec4f(0.0);
   let start = s * u.chunk;
   let end = min(u.M, start + u.chunk);
+  var ow = (start + l) % u.OW;
+  var oh = ((start + l) / u.OW) % u.OH;
+  var n = (start + l) / (u.OW * u.OH);
+  let dOW = 8u % u.OW;
+  let dOH = (8u / u.OW) % u.OH;
+  let dN = 8u / (u.OW * u.OH);
   for (var blk = start; blk < end; blk += 8u) {
     let m = blk + l;
-    let ow = m % u.OW;
-    let t = m / u.OW;
-    let oh = t % u.OH;
-    let n = t / u.OH;
     let ih = i32(oh * u.S + kh) - i32(u.P);
     let iw = i32(ow * u.S + kw) - i32(u.P);
     let ok = m < end && ih >= 0 && ih < i32(u.H) && iw >= 0 && iw < i32(u.W);
@@ -881,6 +946,13 @@ fn main_ns2_r32(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     { let v = subgroupShuffle(a1_5, sl3); acc20 = fma(vec4f(v.x), d7, acc20); acc21 = fma(vec4f(v.y), d7, acc21); acc22 = fma(vec4f(v.z), d7, acc22); acc23 = fma(vec4f(v.w), d7, acc23); }
     { let v = subgroupShuffle(a1_6, sl3); acc24 = fma(vec4f(v.x), d7, acc24); acc25 = fma(vec4f(v.y), d7, acc25); acc26 = fma(vec4f(v.z), d7, acc26); acc27 = fma(vec4f(v.w), d7, acc27); }
     { let v = subgroupShuffle(a1_7, sl3); acc28 = fma(vec4f(v.x), d7, acc28); acc29 = fma(vec4f(v.y), d7, acc29); acc30 = fma(vec4f(v.z), d7, acc30); acc31 = fma(vec4f(v.w), d7, acc31); }
+    ow += dOW;
+    var cy = select(0u, 1u, ow >= u.OW);
+    ow -= cy * u.OW;
+    oh += dOH + cy;
+    cy = select(0u, 1u, oh >= u.OH);
+    oh -= cy * u.OH;
+    n += dN + cy;
   }
   let ob = ((s * taps + tap) * u.C + cr) * CO4 + cg;
   part4[ob + 0u * CO4] = acc0;

@@ -317,12 +317,15 @@ function wgradEntry(ns: number, rc: number): string {
   L.push(ns === 1 ? '  let cr = ci0;' : `  let cr = ci0 + select(0u, ${rc}u, hi);`);
   for (let r = 0; r < rc; r++) L.push(`  var acc${r} = vec4f(0.0);`);
   L.push('  let start = s * u.chunk;', '  let end = min(u.M, start + u.chunk);');
+  // (n, oh, ow) of pixel blk + l, advanced by 8 pixels per block: integer division by a
+  // non-constant has no SIMD instruction (lavapipe runs it lane by lane), so none in the loop
+  L.push('  var ow = (start + l) % u.OW;', '  var oh = ((start + l) / u.OW) % u.OH;', '  var n = (start + l) / (u.OW * u.OH);');
+  L.push('  let dOW = 8u % u.OW;', '  let dOH = (8u / u.OW) % u.OH;', '  let dN = 8u / (u.OW * u.OH);');
   L.push('  for (var blk = start; blk < end; blk += 8u) {');
   // NS = 1: lane l loads the RC/4 x vec4s of pixel blk + l and pixel j is broadcast from lane j.
   // NS = 2: lane l loads the RC/4 x vec4s of its row set for pixels blk + h * 4 + l % 4 (h = 0, 1)
   // and pixel j comes from lane (l & 4) | j % 4 of load group h = j / 4 (one shuffle).
   L.push('    let m = blk + l;');
-  L.push('    let ow = m % u.OW;', '    let t = m / u.OW;', '    let oh = t % u.OH;', '    let n = t / u.OH;');
   L.push('    let ih = i32(oh * u.S + kh) - i32(u.P);', '    let iw = i32(ow * u.S + kw) - i32(u.P);');
   L.push('    let ok = m < end && ih >= 0 && ih < i32(u.H) && iw >= 0 && iw < i32(u.W);');
   L.push('    let pix = ((n * u.H + u32(ih)) * u.W + u32(iw)) * C4;');
@@ -346,6 +349,8 @@ function wgradEntry(ns: number, rc: number): string {
       L.push(`    { let v = ${v}; ${[0, 1, 2, 3].map((e) => `acc${4 * q + e} = fma(vec4f(v.${'xyzw'[e]}), d${j}, acc${4 * q + e});`).join(' ')} }`);
     }
   }
+  L.push('    ow += dOW;', '    var cy = select(0u, 1u, ow >= u.OW);', '    ow -= cy * u.OW;');
+  L.push('    oh += dOH + cy;', '    cy = select(0u, 1u, oh >= u.OH);', '    oh -= cy * u.OH;', '    n += dN + cy;');
   L.push('  }');
   L.push('  let ob = ((s * taps + tap) * u.C + cr) * CO4 + cg;');
   for (let r = 0; r < rc; r++) L.push(`  part4[ob + ${r}u * CO4] = acc${r};`);
