@@ -14,7 +14,7 @@
  * a folder holding an unfinished run of the same configuration resumes; another configuration
  * is an error.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { attacks, type Attack, type LcContext } from '../attacks/index.js';
 import { writeExamples } from '../attacks/examples.js';
@@ -22,7 +22,7 @@ import { subset, type ImageDataset, type Normalization } from '../data/dataset.j
 import { ResNet18 } from '../nn/resnet.js';
 import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
 import { classifierPreset, type ClassifierPreset } from '../train/presets.js';
-import { configHash, trainClassifier, type EpochLog } from '../train/trainer.js';
+import { configHash, trainClassifier, TRAIN_FILES, type EpochLog } from '../train/trainer.js';
 import { accuracy } from '../train/evaluate.js';
 import { Rng } from '../util/random.js';
 import { writeJsonAtomic } from './io.js';
@@ -95,9 +95,12 @@ export interface BackdoorRunOptions {
   /**
    * Read-only folders of committed finished runs (default [COMMITTED_BACKDOORS]): when the
    * output folder holds no finished run of this configuration, `<root>/<basename(out)>` is
-   * reused if its result.json carries the same runHash.
+   * reused if its result.json carries the same runHash, and an unfinished run there (the
+   * trainer's per-epoch state of the same attack configuration) is copied in and resumed.
    */
   cacheRoots?: string[];
+  /** called after each training epoch's checkpoint is written (throwing stops the run; it resumes) */
+  onEpochEnd?: (log: EpochLog) => void;
 }
 
 /**
@@ -214,6 +217,22 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
     log(`backdoored model: reusing ${mf} (BA ${(100 * prev.BA!).toFixed(2)}%, ASR ${(100 * prev.ASR!).toFixed(2)}%)`);
     return { model, attack, out: dir, summary: prev as BackdoorSummary, cached: true };
   }
+  // an unfinished run committed from another machine (a cache root holding the trainer's
+  // per-epoch state and attack.json of this configuration): copy its state into the output
+  // folder, so that training resumes from its last epoch instead of starting over
+  if (!existsSync(join(out, TRAIN_FILES.state))) {
+    for (const root of opts.cacheRoots ?? [COMMITTED_BACKDOORS]) {
+      const dir = join(root, basename(out));
+      const files = [TRAIN_FILES.model, TRAIN_FILES.optimizer, TRAIN_FILES.state, 'attack.json'];
+      if (dir === out || !files.every((f) => existsSync(join(dir, f)))) continue;
+      const prev = JSON.parse(readFileSync(join(dir, 'attack.json'), 'utf8')) as { attackHash?: string };
+      const state = JSON.parse(readFileSync(join(dir, TRAIN_FILES.state), 'utf8')) as { epochsDone?: number };
+      if (prev.attackHash !== attackHash) continue;
+      for (const f of files) copyFileSync(join(dir, f), join(out, f));
+      log(`backdoored model: resuming the unfinished run in ${dir} (${state.epochsDone ?? '?'} epoch(s) done)`);
+      break;
+    }
+  }
   // a rerun in the same folder resumes the training: it must be the same attack configuration
   if (existsSync(join(out, 'train-state.json')) && existsSync(join(out, 'attack.json'))) {
     const prev = JSON.parse(readFileSync(join(out, 'attack.json'), 'utf8')) as { attackHash?: string };
@@ -260,6 +279,7 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
     evalEveryEpoch: true,
     label: factory.name,
     quiet: opts.quiet,
+    onEpochEnd: opts.onEpochEnd,
   });
   const ba = res.testAccuracy;
   const asr = poisonedTest.n ? await accuracy(model, poisonedTest, { normalization }) : NaN;

@@ -79,8 +79,8 @@ export function configHash(x: unknown): string {
   return createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 16);
 }
 
-/** The trainer's per-epoch checkpoint files (resume.ts). */
-const TRAIN_FILES: RunFiles = { model: 'last.safetensors', optimizer: 'last-optimizer.safetensors', state: 'train-state.json' };
+/** The trainer's per-epoch checkpoint files inside its output folder (resume.ts). */
+export const TRAIN_FILES: RunFiles = { model: 'last.safetensors', optimizer: 'last-optimizer.safetensors', state: 'train-state.json' };
 
 export async function trainClassifier(model: Module, data: { train: ImageDataset; test: ImageDataset }, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });

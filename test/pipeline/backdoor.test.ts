@@ -1,0 +1,54 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { classifierPreset } from '../../src/train/presets.js';
+import { trainBackdoored, type BackdoorSpec } from '../../src/pipeline/backdoor.js';
+import { synthetic } from '../attacks/synthetic.js';
+
+// Runs committed from another machine (results/backdoored/<folder>/): a finished one is reused, an
+// unfinished one (per-epoch trainer state) resumes in the output folder instead of restarting.
+const tmp = mkdtempSync(join(tmpdir(), 'backdoor-'));
+const data = { train: synthetic(48, 12, 12, 1, 1, 4), test: synthetic(24, 12, 12, 1, 2, 4), normalization: { mean: [0.5], std: [0.25] } };
+const preset = { ...classifierPreset('quick'), epochs: 2, milestones: [1], width: 0.0625, batchSize: 16 };
+const spec = (root: string): BackdoorSpec => ({ attack: 'badnets', dataset: 'synthetic', presetName: 'quick', preset, target: 0, out: join(root, 'attack-badnets') });
+const quiet = { quiet: true, log: () => {} };
+
+test('an unfinished committed run resumes from its last epoch and ends where an uninterrupted run ends', async () => {
+  const ref = await trainBackdoored(spec(join(tmp, 'ref')), data, { ...quiet, cacheRoots: [] });
+  ref.model.dispose();
+  // the "committed" run stops after its first epoch
+  try {
+    await trainBackdoored(spec(join(tmp, 'committed')), data, {
+      ...quiet,
+      cacheRoots: [],
+      onEpochEnd: (l) => {
+        if (l.epoch === 1) throw new Error('stop');
+      },
+    });
+    assert.unreachable('the run should have stopped');
+  } catch (e) {
+    assert.is((e as Error).message, 'stop');
+  }
+  assert.ok(existsSync(join(tmp, 'committed', 'attack-badnets', 'train-state.json')));
+  assert.not.ok(existsSync(join(tmp, 'committed', 'attack-badnets', 'result.json')));
+  const logs: string[] = [];
+  const run = await trainBackdoored(spec(join(tmp, 'fresh')), data, { quiet: true, log: (m) => logs.push(m), cacheRoots: [join(tmp, 'committed')] });
+  run.model.dispose();
+  assert.ok(logs.some((m) => m.includes('resuming the unfinished run')), logs.join('\n'));
+  assert.is(run.summary.resumedFromEpoch, 1);
+  assert.is(run.summary.BA, ref.summary.BA);
+  assert.is(run.summary.ASR, ref.summary.ASR);
+  assert.equal(run.summary.history.map((h) => h.loss), ref.summary.history.map((h) => h.loss));
+});
+
+test('a finished committed run is reused without training', async () => {
+  const run = await trainBackdoored(spec(join(tmp, 'again')), data, { ...quiet, cacheRoots: [join(tmp, 'ref')] });
+  run.model.dispose();
+  assert.ok(run.cached);
+  assert.is(run.out, join(tmp, 'ref', 'attack-badnets'));
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.run();
