@@ -29,7 +29,8 @@ test('presets: paper = official values, c by image size; quick is smaller; overr
   const im = refinePreset('paper', { h: 224, w: 224, c: 3 });
   assert.equal([im.unetChannels, im.batchSize], [32, 64]);
   const q = refinePreset('quick', { h: 28, w: 28, c: 1 });
-  assert.equal([q.unetChannels, q.batchSize, q.trainSubset], [16, 128, 10000]);
+  assert.equal([q.unetChannels, q.batchSize, q.trainSubset, q.lr], [16, 128, 10000, 0.05]);
+  assert.is(withRefineOverrides(q, { lr: 0.01 }).lr, 0.01);
   const o = withRefineOverrides(p, { epochs: 60, trainSubset: 5 });
   assert.equal([o.milestones, o.trainSubset], [[10, 40], 5]);
   assert.throws(() => refinePreset('fast', { h: 32, w: 32, c: 3 }), /unknown preset/);
