@@ -1,7 +1,9 @@
 // Strided copy: for every index c of the iteration `shape` (rank <= 8),
 //   out[obase + sum c_d * ostride_d] = x[ibase + sum c_d * istride_d]
 // which covers permute/transpose, slice, concat (copy into a region), pad and broadcast
-// (istride 0). `fill` writes a constant (u.value, raw bits) into the first n elements.
+// (istride 0). `flip` is the same copy with the input coordinate of every axis d whose bit is
+// set in u.flip reversed (c -> dim - 1 - c). `fill` writes a constant (u.value, raw bits) into
+// the first n elements.
 // Elements are moved as u32 bit patterns, so f32 and i32 tensors copy exactly.
 // bindings: 0 uniforms, 1 x, 2 out
 override WG: u32 = 64u;
@@ -12,7 +14,7 @@ struct U {
   ibase: u32,
   obase: u32,
   value: u32,
-  pad0: u32,
+  flip: u32,
   pad1: u32,
   pad2: u32,
   shape: array<vec4u, 2>,
@@ -45,6 +47,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (i >= u.n) { return; }
   let o = offsets(i);
   out[o.y] = x[o.x];
+}
+
+@compute @workgroup_size(WG)
+fn flip(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (i >= u.n) { return; }
+  var rem = i;
+  var io = u.ibase;
+  var oo = u.obase;
+  for (var d = i32(u.rank) - 1; d >= 0; d--) {
+    let dim = u.shape[d / 4][d % 4];
+    let c = rem % dim;
+    rem = rem / dim;
+    io += select(c, dim - 1u - c, ((u.flip >> u32(d)) & 1u) == 1u) * u.istride[d / 4][d % 4];
+    oo += c * u.ostride[d / 4][d % 4];
+  }
+  out[oo] = x[io];
 }
 
 @compute @workgroup_size(WG)

@@ -147,16 +147,9 @@ function dgradRaw(dy: Tensor, w: Tensor, g: Geo): Tensor {
   if (g.S === 1 && g.KH === g.KW && g.P < g.KH && useSubgroup(sgSets(g.C) > 0 && g.CO % 4 === 0)) {
     // stride 1: dx = conv(dy, w flipped in (kh, kw) with Cin/Cout swapped, padding K-1-P) on the
     // forward kernel, 3-13% faster than the dgrad kernel on lavapipe (measured side by side at
-    // 16-512 channels, 4²-28², 9 copy dispatches for the flip included); stride 2 keeps the
-    // phase-split dgrad kernel (no zero-stuffed dy)
+    // 16-512 channels, 4²-28²); stride 2 keeps the phase-split dgrad kernel (no zero-stuffed dy)
     const wf = empty([g.KH, g.KW, g.CO, g.C]);
-    for (let kh = 0; kh < g.KH; kh++) {
-      for (let kw = 0; kw < g.KW; kw++) {
-        const src = ((g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)) * g.C * g.CO;
-        const dst = (kh * g.KW + kw) * g.C * g.CO;
-        stridedCopy(w, wf, [g.CO, g.C], [1, g.CO], [g.C, 1], src, dst);
-      }
-    }
+    stridedCopy(w, wf, [g.KH, g.KW, g.CO, g.C], [g.KW * g.C * g.CO, g.C * g.CO, 1, g.CO], [g.KW * g.CO * g.C, g.CO * g.C, g.C, 1], 0, 0, 0b11);
     const dx = fwdRaw(dy, wf, null, { N: g.N, H: g.OH, W: g.OW, C: g.CO, OH: g.H, OW: g.W, CO: g.C, KH: g.KH, KW: g.KW, S: 1, P: g.KH - 1 - g.P });
     wf.dispose();
     return dx;

@@ -7,11 +7,17 @@ import { groups, MAX_RANK } from './util.js';
 const WG = 64;
 
 /** out[obase + c·ostride] = x[ibase + c·istride] for every index c of `shape`. Works on i32 too. */
-export function stridedCopy(x: Tensor, out: Tensor, shape: readonly number[], istride: readonly number[], ostride: readonly number[], ibase = 0, obase = 0): void {
+export function stridedCopy(x: Tensor, out: Tensor, shape: readonly number[], istride: readonly number[], ostride: readonly number[], ibase = 0, obase = 0, flip = 0): void {
   if (shape.length > MAX_RANK) throw new Error(`copy: rank ${shape.length} > ${MAX_RANK}`);
   let n = shape.reduce((p, d) => p * d, 1);
   if (n === 0) return;
   const r = shape.length;
+  if (flip !== 0) {
+    // reversed input axes (bit d of `flip` = axis d): one scalar pass
+    const u = new Uniforms().u32(n, r, ibase, obase, 0, flip, 0, 0).vec4u(shape, 2).vec4u(istride, 2).vec4u(ostride, 2);
+    rt().dispatch({ kernel: 'copy', entry: 'flip', uniforms: u, buffers: [x.buffer, out.buffer], workgroups: groups(n, WG) });
+    return;
+  }
   // one element broadcast over a whole contiguous output
   const contiguousOut = ostride.every((s, i) => s === shape.slice(i + 1).reduce((p, d) => p * d, 1));
   if (istride.every((s) => s === 0) && contiguousOut && obase === 0 && n % 4 === 0) {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as ops from '../../src/ops/all.js';
-import { tensor } from '../../src/index.js';
+import { empty, tensor } from '../../src/index.js';
 import { checkOp, prod, randArray } from '../helpers.js';
 
 function coords(i: number, shape: number[]): number[] {
@@ -118,6 +118,35 @@ test('i32 tensors copy exactly through shape ops', async () => {
   assert.equal(Array.from(await y.read()), [1, 1 << 30, -2, -(1 << 30), 3, 7]);
   const z = ops.full([3], -5, 'i32');
   assert.equal(Array.from(await z.read()), [-5, -5, -5]);
+});
+
+test('strided copy with reversed axes (the conv dx weight flip)', async () => {
+  for (const [shape, flipMask] of [
+    [[3, 3, 5, 7], 0b0011],
+    [[1, 1, 4, 2], 0b0011],
+    [[2, 5, 3], 0b101],
+    [[9], 0b1],
+  ] as [number[], number][]) {
+    const n = prod(shape);
+    const data = randArray(n);
+    // input read transposed on the last two axes where rank ≥ 2 (as the conv flip does)
+    const r = shape.length;
+    const ishape = r >= 2 ? [...shape.slice(0, r - 2), shape[r - 1]!, shape[r - 2]!] : shape;
+    const istrideOf = (sh: number[]) => sh.map((_, d) => prod(sh.slice(d + 1)));
+    const is = istrideOf(ishape);
+    const istride = r >= 2 ? [...is.slice(0, r - 2), is[r - 1]!, is[r - 2]!] : is;
+    const x = tensor(Float32Array.from(data), ishape);
+    const out = empty(shape);
+    ops.stridedCopy(x, out, shape, istride, istrideOf(shape), 0, 0, flipMask);
+    const got = (await out.read()) as Float32Array;
+    for (let i = 0; i < n; i++) {
+      const c = coords(i, shape).map((v, d) => ((flipMask >> d) & 1 ? shape[d]! - 1 - v : v));
+      const src = c.reduce((p, v, d) => p + v * istride[d]!, 0);
+      assert.is(got[i], Math.fround(data[src]!), `[${shape}] flip ${flipMask} element ${i}`);
+    }
+    x.dispose();
+    out.dispose();
+  }
 });
 
 test.run();
