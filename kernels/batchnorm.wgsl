@@ -14,9 +14,13 @@
 // Precision when |mean| >> std: every statistic is accumulated on x − K with the shift K = the
 // channel's first value (training) or the running mean (eval), and x − mean is always formed as
 // (x − K) − μ (x − K is exact near K) before scaling; x·scale + shift would cancel badly.
+// RELU = 1 fuses a ReLU after the normalisation (y = max(bn(x), 0)): the backward passes mask dy
+// with bn(x) > 0, recomputed from x and stats exactly as the forward computed it, so neither the
+// ReLU's own pass nor its gradient pass (nor a stored mask) is needed.
 // bindings: 0 uniforms, 1 x, 2 partial, 3 stats, 4 runMean / dgamma, 5 runVar / dbeta, 6 gamma,
 //           7 beta, 8 out (y or dx), 9 dy, 10 coef
 override WG: u32 = 64u;
+override RELU: u32 = 0u;
 
 struct U {
   rows: u32,
@@ -82,6 +86,12 @@ fn centered(v: f32, c: u32) -> f32 {
   return (v - stats[c]) - stats[u.C + c];
 }
 
+// dy of element (value v, channel c), zeroed where the fused ReLU's input bn(v) was <= 0
+fn masked(g: f32, v: f32, c: u32) -> f32 {
+  if (RELU == 0u) { return g; }
+  return select(0.0, g, fma(centered(v, c), stats[3u * u.C + c], stats[4u * u.C + c]) > 0.0);
+}
+
 // Chan's parallel merge of the slab partials; biased variance normalises, the unbiased one
 // enters the running variance (PyTorch semantics).
 @compute @workgroup_size(WG)
@@ -122,7 +132,8 @@ fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   let i = flat(wid, nwg, lid);
   if (i >= u.rows * u.C) { return; }
   let c = i % u.C;
-  out[i] = fma(centered(x[i], c), stats[3u * u.C + c], stats[4u * u.C + c]);
+  let y = fma(centered(x[i], c), stats[3u * u.C + c], stats[4u * u.C + c]);
+  out[i] = select(y, max(y, 0.0), RELU == 1u);
 }
 
 // Σdy and Σdy·(x − mean) of channel c over slab s (mean = batch or running mean, from stats).
@@ -137,9 +148,10 @@ fn grad_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   var sg = 0.0;
   var sgx = 0.0;
   for (var r = r0; r < r1; r++) {
-    let g = dy[r * u.C + c];
+    let v = x[r * u.C + c];
+    let g = masked(dy[r * u.C + c], v, c);
     sg += g;
-    sgx += g * centered(x[r * u.C + c], c);
+    sgx += g * centered(v, c);
   }
   partial[s * 2u * u.C + c] = sg;
   partial[s * 2u * u.C + u.C + c] = sgx;
@@ -178,7 +190,7 @@ fn grad_x(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
   let i = flat(wid, nwg, lid);
   if (i >= u.rows * u.C) { return; }
   let c = i % u.C;
-  out[i] = coef[c] * dy[i] + coef[u.C + c] * centered(x[i], c) + coef[2u * u.C + c];
+  out[i] = coef[c] * masked(dy[i], x[i], c) + coef[u.C + c] * centered(x[i], c) + coef[2u * u.C + c];
 }
 
 @compute @workgroup_size(WG)
@@ -197,32 +209,70 @@ fn grad_x_eval(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 @group(0) @binding(9) var<storage, read> dy4: array<vec4f>;
 @group(0) @binding(10) var<storage, read_write> coef4: array<vec4f>;
 
+// Each invocation walks RPI rows of one channel group, so the per-channel values (stats, coef)
+// are loaded once per RPI elements: on lavapipe every load costs, whatever it reads.
+const RPI = 4u;
+
 @compute @workgroup_size(WG)
 fn normalize4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat(wid, nwg, lid);
   let C4 = u.C / 4u;
-  if (i >= u.rows * C4) { return; }
+  if (i >= ((u.rows + RPI - 1u) / RPI) * C4) { return; }
   let c = i % C4;
-  let xc = (x4[i] - stats4[c]) - stats4[C4 + c];
-  out4[i] = fma(xc, stats4[3u * C4 + c], stats4[4u * C4 + c]);
+  let r0 = (i / C4) * RPI;
+  let K = stats4[c];
+  let mu = stats4[C4 + c];
+  let sc = stats4[3u * C4 + c];
+  let sh = stats4[4u * C4 + c];
+  for (var r = r0; r < min(r0 + RPI, u.rows); r++) {
+    let j = r * C4 + c;
+    let y = fma((x4[j] - K) - mu, sc, sh);
+    out4[j] = select(y, max(y, vec4f(0.0)), RELU == 1u);
+  }
+}
+
+// masked() over four channels: xc = x − mean, (sc, sh) = (scale, β) of those channels
+fn masked4(g: vec4f, xc: vec4f, sc: vec4f, sh: vec4f) -> vec4f {
+  if (RELU == 0u) { return g; }
+  return select(vec4f(0.0), g, fma(xc, sc, sh) > vec4f(0.0));
 }
 
 @compute @workgroup_size(WG)
 fn grad_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat(wid, nwg, lid);
   let C4 = u.C / 4u;
-  if (i >= u.rows * C4) { return; }
+  if (i >= ((u.rows + RPI - 1u) / RPI) * C4) { return; }
   let c = i % C4;
-  let xc = (x4[i] - stats4[c]) - stats4[C4 + c];
-  out4[i] = coef4[c] * dy4[i] + coef4[C4 + c] * xc + coef4[2u * C4 + c];
+  let r0 = (i / C4) * RPI;
+  let K = stats4[c];
+  let mu = stats4[C4 + c];
+  var sc = vec4f(0.0);
+  var sh = vec4f(0.0);
+  if (RELU == 1u) {
+    sc = stats4[3u * C4 + c];
+    sh = stats4[4u * C4 + c];
+  }
+  let a = coef4[c];
+  let b = coef4[C4 + c];
+  let k = coef4[2u * C4 + c];
+  for (var r = r0; r < min(r0 + RPI, u.rows); r++) {
+    let j = r * C4 + c;
+    let xc = (x4[j] - K) - mu;
+    out4[j] = a * masked4(dy4[j], xc, sc, sh) + b * xc + k;
+  }
 }
 
 @compute @workgroup_size(WG)
 fn grad_x_eval4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat(wid, nwg, lid);
   let C4 = u.C / 4u;
-  if (i >= u.rows * C4) { return; }
-  out4[i] = dy4[i] * stats4[3u * C4 + i % C4];
+  if (i >= ((u.rows + RPI - 1u) / RPI) * C4) { return; }
+  let c = i % C4;
+  let r0 = (i / C4) * RPI;
+  let sc = stats4[3u * C4 + c];
+  for (var r = r0; r < min(r0 + RPI, u.rows); r++) {
+    out4[r * C4 + c] = dy4[r * C4 + c] * sc;
+  }
 }
 
 @group(0) @binding(2) var<storage, read_write> partial4: array<vec4f>;
@@ -263,12 +313,19 @@ fn grad_partial4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let r1 = min(u.rows, r0 + u.slabRows);
   let K = stats4[c];
   let mu = stats4[C4 + c];
+  var sc = vec4f(0.0);
+  var sh = vec4f(0.0);
+  if (RELU == 1u) {
+    sc = stats4[3u * C4 + c];
+    sh = stats4[4u * C4 + c];
+  }
   var sg = vec4f(0.0);
   var sgx = vec4f(0.0);
   for (var r = r0; r < r1; r++) {
-    let g = dy4[r * C4 + c];
+    let xc = (x4[r * C4 + c] - K) - mu;
+    let g = masked4(dy4[r * C4 + c], xc, sc, sh);
     sg += g;
-    sgx += g * ((x4[r * C4 + c] - K) - mu);
+    sgx += g * xc;
   }
   partial4[s * 2u * C4 + c] = sg;
   partial4[s * 2u * C4 + C4 + c] = sgx;

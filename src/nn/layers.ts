@@ -5,7 +5,7 @@
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { full, rand, zeros } from '../ops/creation.js';
-import { affine, div, mul, relu, sqrt, sub, add } from '../ops/elementwise.js';
+import { affine, div, mul, relu, relu as reluFn, sqrt, sub, add } from '../ops/elementwise.js';
 import { conv2d } from '../ops/conv.js';
 import { batchNorm2d } from '../ops/norm.js';
 import { linear } from '../ops/matmul.js';
@@ -80,11 +80,13 @@ export class BatchNorm2d extends Module {
     this.dropFolded();
     super.dispose();
   }
-  forward(x: Tensor): Tensor {
+  /** bn(x), or relu(bn(x)) fused into the same passes when `relu` */
+  forward(x: Tensor, relu = false): Tensor {
     return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
       training: this.training,
       momentum: this.momentum,
       eps: this.eps,
+      relu,
     });
   }
 }
@@ -96,10 +98,11 @@ export class BatchNorm2d extends Module {
  * frozen pair (REFINE's classifier: every conv of it runs this way) w' and b' are computed once and
  * cached on the BN module until the weights version changes; otherwise they are computed on the fly
  * with autograd ops, so gradients reach w, γ, β. In training mode (batch statistics) the two layers
- * run as they are.
+ * run as they are. `relu`: relu(bn(conv(x))), fused into the batch norm's passes in training mode.
  */
-export function convBN(conv: Conv2d, bn: BatchNorm2d, x: Tensor): Tensor {
-  if (bn.training) return bn.forward(conv.forward(x));
+export function convBN(conv: Conv2d, bn: BatchNorm2d, x: Tensor, relu = false): Tensor {
+  if (bn.training) return bn.forward(conv.forward(x), relu);
+  if (relu) return reluFn(convBN(conv, bn, x));
   const opts = { stride: conv.stride, padding: conv.padding };
   const frozen = !conv.weight.requiresGrad && !conv.bias?.requiresGrad && !bn.weight.requiresGrad && !bn.bias.requiresGrad;
   if (frozen) {

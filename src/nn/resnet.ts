@@ -38,7 +38,7 @@ class BasicBlock extends Module {
     }
   }
   forward(x: Tensor): Tensor {
-    const h = convBN(this.conv2, this.bn2, relu(convBN(this.conv1, this.bn1, x)));
+    const h = convBN(this.conv2, this.bn2, convBN(this.conv1, this.bn1, x, true));
     const sc = this.shortcut ? convBN(this.shortcut.layers[0] as Conv2d, this.shortcut.layers[1] as BatchNorm2d, x) : x;
     return relu(add(h, sc));
   }
@@ -76,7 +76,7 @@ export class ResNet18 extends Module {
 
   /** Everything up to the last stage's output (BTI-DBF's feature split). */
   features(x: Tensor): Tensor {
-    let h = relu(convBN(this.conv1, this.bn1, x));
+    let h = convBN(this.conv1, this.bn1, x, true);
     if (this.opts.stem === 'imagenet') h = maxPool2d(h, { kernel: 3, stride: 2, padding: 1 });
     for (const s of this.stages) h = s.forward(h);
     return h;

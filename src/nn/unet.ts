@@ -7,7 +7,6 @@
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { concat, pad } from '../ops/shape.js';
-import { relu } from '../ops/elementwise.js';
 import { upsample2x } from '../ops/resize.js';
 import { Module, Sequential } from './module.js';
 import { BatchNorm2d, Conv2d, Init, MaxPool2d, ReLU, convBN } from './layers.js';
@@ -31,7 +30,7 @@ class DoubleConv extends Module {
   forward(x: Tensor): Tensor {
     // (conv, BN, ReLU) x 2; convBN folds the BN into the conv in eval mode
     const [c1, b1, , c2, b2] = this.double_conv.layers as [Conv2d, BatchNorm2d, ReLU, Conv2d, BatchNorm2d, ReLU];
-    return relu(convBN(c2, b2, relu(convBN(c1, b1, x))));
+    return convBN(c2, b2, convBN(c1, b1, x, true), true);
   }
 }
 

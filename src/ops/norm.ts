@@ -8,8 +8,11 @@ import { empty, type Tensor } from '../tensor/tensor.js';
 import { Uniforms } from '../tensor/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { assertF32, groups } from './util.js';
+import { relu as reluAfter } from './elementwise.js';
 
 const WG = 64;
+/** rows per invocation of the vec4 elementwise passes (RPI in kernels/batchnorm.wgsl) */
+const RPI = 4;
 /** aim for about this many invocations in the partial reductions */
 const TARGET_PARALLEL = 4096;
 
@@ -20,6 +23,11 @@ export interface BatchNormOptions {
   momentum?: number;
   /** added to the variance, default 1e-5 */
   eps?: number;
+  /**
+   * y = max(bn(x), 0) in the same passes (forward and backward), as relu(batchNorm2d(x)) but with
+   * two fewer full passes over the activation each way. Eval mode falls back to the two ops.
+   */
+  relu?: boolean;
 }
 
 function slabsFor(rows: number, C: number): { slabRows: number; slabs: number } {
@@ -50,13 +58,17 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
   const eps = opts.eps ?? 1e-5;
   const momentum = opts.momentum ?? 0.1;
   const training = opts.training;
+  if (opts.relu && !training) return reluAfter(batchNorm2d(x, gamma, beta, runningMean, runningVar, { ...opts, relu: false }));
+  const constants = opts.relu ? { RELU: 1 } : undefined;
   const { slabRows, slabs } = slabsFor(rows, C);
   const uni = () => new Uniforms().u32(rows, C, slabRows, slabs).f32(eps, momentum).u32(training ? 1 : 0, 0);
   const r = rt();
   // vec4-over-channels entry points when C % 4 == 0
   const v4 = C % 4 === 0;
-  const ew = (entry: string) => (v4 ? { entry: `${entry}4`, workgroups: groups((rows * C) / 4, WG) } : { entry, workgroups: groups(rows * C, WG) });
-  const perSlab = (entry: string) => (v4 ? { entry: `${entry}4`, workgroups: groups((slabs * C) / 4, WG) } : { entry, workgroups: groups(slabs * C, WG) });
+  // (the RELU constant goes only to the entries that read it: normalize, grad_partial, grad_x)
+  // (the vec4 entries walk RPI rows per invocation)
+  const ew = (entry: string, k?: typeof constants) => (v4 ? { entry: `${entry}4`, workgroups: groups((Math.ceil(rows / RPI) * C) / 4, WG), constants: k } : { entry, workgroups: groups(rows * C, WG), constants: k });
+  const perSlab = (entry: string, k?: typeof constants) => (v4 ? { entry: `${entry}4`, workgroups: groups((slabs * C) / 4, WG), constants: k } : { entry, workgroups: groups(slabs * C, WG), constants: k });
 
   const stats = empty([5 * C]);
   if (training) {
@@ -82,18 +94,19 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
   const y = empty(x.shape);
   r.dispatch({
     kernel: 'batchnorm',
-    ...ew('normalize'),
+    ...ew('normalize', constants),
     uniforms: uni(),
     buffers: [x.buffer, null, stats.buffer, null, null, null, null, y.buffer],
   });
 
   const out = record(
-    op,
+    opts.relu ? 'batchNorm2dRelu' : op,
     y,
     [x, gamma, beta],
     (g, needs) => {
       let dx: Tensor | null = null;
       if (!training && !needs[1] && !needs[2]) {
+        // (never with the fused ReLU: eval mode does not fuse)
         // frozen network in eval mode: dx = dy·γ·invstd only
         dx = empty(x.shape);
         r.dispatch({
@@ -110,7 +123,7 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
       const dbeta = empty([C]);
       r.dispatch({
         kernel: 'batchnorm',
-        ...perSlab('grad_partial'),
+        ...perSlab('grad_partial', constants),
         uniforms: uni(),
         buffers: [x.buffer, partial.buffer, stats.buffer, null, null, null, null, null, g.buffer],
       });
@@ -125,7 +138,7 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
         dx = empty(x.shape);
         r.dispatch({
           kernel: 'batchnorm',
-          ...ew('grad_x'),
+          ...ew('grad_x', constants),
           uniforms: uni(),
           buffers: [x.buffer, null, stats.buffer, null, null, null, null, dx.buffer, g.buffer, coef.buffer],
         });

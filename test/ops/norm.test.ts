@@ -4,6 +4,7 @@ import * as ops from '../../src/ops/all.js';
 import { tensor } from '../../src/index.js';
 import { assertClose, checkOp, prod, randArray } from '../helpers.js';
 import { batchNormRef } from '../reference/norm.js';
+import { Rng } from '../../src/util/random.js';
 
 const shapes = [
   [1, 5, 7, 3],
@@ -39,6 +40,31 @@ for (const training of [true, false]) {
     }
   });
 }
+
+test('batchNorm2d with fused ReLU (training; eval falls back): forward + gradients of x, gamma, beta', async () => {
+  for (const training of [true, false]) {
+    for (const shape of [[2, 5, 3, 12], [1, 4, 5, 33], [2, 3, 3, 5]]) {
+      const C = shape[3]!;
+      // the first seed whose normalised values all keep 1e-3 from the ReLU's kink: the central
+      // differences (eps 1e-5, on the float64 reference) then never straddle it
+      for (let seed = 1; ; seed++) {
+        const r = new Rng(seed);
+        const x = randArray(prod(shape), r, -2, 2);
+        const [gamma, beta, rm, rv] = [randArray(C, r, 0.5, 1.5), randArray(C, r, -0.5, 0.5), randArray(C, r, -0.3, 0.3), randArray(C, r, 0.5, 2)];
+        const pre = batchNormRef(x, C, gamma, beta, rm, rv, training).y;
+        if (pre.some((v) => Math.abs(v) < 1e-3)) continue;
+        await checkOp(
+          `batchNorm2d+relu(${training}) [${shape}]`,
+          [{ data: x, shape, grad: true }, { data: gamma, shape: [C], grad: true }, { data: beta, shape: [C], grad: true }],
+          ([t, g, b]) => ops.batchNorm2d(t!, g!, b!, tensor(Float32Array.from(rm), [C]), tensor(Float32Array.from(rv), [C]), { training, relu: true }),
+          ([t, g, b]) => batchNormRef(t!, C, g!, b!, rm, rv, training).y.map((v) => Math.max(v, 0)),
+          { samples: 16, eps: 1e-5 },
+        );
+        break;
+      }
+    }
+  }
+});
 
 test('batchNorm2d eval: gradient of x alone (frozen network path)', async () => {
   const shape = [2, 5, 3, 12];
