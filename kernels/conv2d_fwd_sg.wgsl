@@ -6,8 +6,14 @@ enable subgroups;
 // Lane l loads the vec4 of channels of pixel row0 + 8g + l (zero in the padding) and the lanes
 // broadcast it; each lane loads the 4 weight vec4s of its column group and keeps 32 accumulators.
 // Workgroups: x + y * nwg.x = tile of 32*NS pixels, z = column tile of 32 (NS = 1) or 16 (NS = 2) output channels.
-// bindings: 0 uniforms, 1 x (NHWC), 2 w (HWIO), 3 bias (unused when HAS_BIAS = 0), 4 out
+// Epilogue (override constants): + bias (HAS_BIAS), + a residual tensor of the output's shape
+// (RES), then ReLU (RELU): a frozen network's conv, folded batch norm, shortcut add and ReLU in one
+// pass over the output instead of three.
+// bindings: 0 uniforms, 1 x (NHWC), 2 w (HWIO), 3 bias (unused when HAS_BIAS = 0), 4 out,
+//           5 residual (unused when RES = 0)
 override HAS_BIAS: u32 = 0u;
+override RES: u32 = 0u;
+override RELU: u32 = 0u;
 struct U {
   N: u32, H: u32, W: u32, C: u32,
   OH: u32, OW: u32, CO: u32, KH: u32,
@@ -19,6 +25,14 @@ struct U {
 @group(0) @binding(2) var<storage, read> w4: array<vec4f>;
 @group(0) @binding(3) var<storage, read> bias4: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> out4: array<vec4f>;
+@group(0) @binding(5) var<storage, read> res4: array<vec4f>;
+
+fn epilogue(v: vec4f, o: u32) -> vec4f {
+  var r = v;
+  if (RES == 1u) { r += res4[o]; }
+  if (RELU == 1u) { r = max(r, vec4f(0.0)); }
+  return r;
+}
 
 @compute @workgroup_size(8)
 fn main_ns1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) l: u32) {
@@ -145,38 +159,38 @@ fn main_ns1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   var bv = vec4f(0.0);
   if (HAS_BIAS == 1u) { bv = bias4[cg]; }
   let mr = row0;
-  if (mr + 0u < u.M) { out4[(mr + 0u) * CO4 + cg] = acc0 + bv; }
-  if (mr + 1u < u.M) { out4[(mr + 1u) * CO4 + cg] = acc1 + bv; }
-  if (mr + 2u < u.M) { out4[(mr + 2u) * CO4 + cg] = acc2 + bv; }
-  if (mr + 3u < u.M) { out4[(mr + 3u) * CO4 + cg] = acc3 + bv; }
-  if (mr + 4u < u.M) { out4[(mr + 4u) * CO4 + cg] = acc4 + bv; }
-  if (mr + 5u < u.M) { out4[(mr + 5u) * CO4 + cg] = acc5 + bv; }
-  if (mr + 6u < u.M) { out4[(mr + 6u) * CO4 + cg] = acc6 + bv; }
-  if (mr + 7u < u.M) { out4[(mr + 7u) * CO4 + cg] = acc7 + bv; }
-  if (mr + 8u < u.M) { out4[(mr + 8u) * CO4 + cg] = acc8 + bv; }
-  if (mr + 9u < u.M) { out4[(mr + 9u) * CO4 + cg] = acc9 + bv; }
-  if (mr + 10u < u.M) { out4[(mr + 10u) * CO4 + cg] = acc10 + bv; }
-  if (mr + 11u < u.M) { out4[(mr + 11u) * CO4 + cg] = acc11 + bv; }
-  if (mr + 12u < u.M) { out4[(mr + 12u) * CO4 + cg] = acc12 + bv; }
-  if (mr + 13u < u.M) { out4[(mr + 13u) * CO4 + cg] = acc13 + bv; }
-  if (mr + 14u < u.M) { out4[(mr + 14u) * CO4 + cg] = acc14 + bv; }
-  if (mr + 15u < u.M) { out4[(mr + 15u) * CO4 + cg] = acc15 + bv; }
-  if (mr + 16u < u.M) { out4[(mr + 16u) * CO4 + cg] = acc16 + bv; }
-  if (mr + 17u < u.M) { out4[(mr + 17u) * CO4 + cg] = acc17 + bv; }
-  if (mr + 18u < u.M) { out4[(mr + 18u) * CO4 + cg] = acc18 + bv; }
-  if (mr + 19u < u.M) { out4[(mr + 19u) * CO4 + cg] = acc19 + bv; }
-  if (mr + 20u < u.M) { out4[(mr + 20u) * CO4 + cg] = acc20 + bv; }
-  if (mr + 21u < u.M) { out4[(mr + 21u) * CO4 + cg] = acc21 + bv; }
-  if (mr + 22u < u.M) { out4[(mr + 22u) * CO4 + cg] = acc22 + bv; }
-  if (mr + 23u < u.M) { out4[(mr + 23u) * CO4 + cg] = acc23 + bv; }
-  if (mr + 24u < u.M) { out4[(mr + 24u) * CO4 + cg] = acc24 + bv; }
-  if (mr + 25u < u.M) { out4[(mr + 25u) * CO4 + cg] = acc25 + bv; }
-  if (mr + 26u < u.M) { out4[(mr + 26u) * CO4 + cg] = acc26 + bv; }
-  if (mr + 27u < u.M) { out4[(mr + 27u) * CO4 + cg] = acc27 + bv; }
-  if (mr + 28u < u.M) { out4[(mr + 28u) * CO4 + cg] = acc28 + bv; }
-  if (mr + 29u < u.M) { out4[(mr + 29u) * CO4 + cg] = acc29 + bv; }
-  if (mr + 30u < u.M) { out4[(mr + 30u) * CO4 + cg] = acc30 + bv; }
-  if (mr + 31u < u.M) { out4[(mr + 31u) * CO4 + cg] = acc31 + bv; }
+  if (mr + 0u < u.M) { let o = (mr + 0u) * CO4 + cg; out4[o] = epilogue(acc0 + bv, o); }
+  if (mr + 1u < u.M) { let o = (mr + 1u) * CO4 + cg; out4[o] = epilogue(acc1 + bv, o); }
+  if (mr + 2u < u.M) { let o = (mr + 2u) * CO4 + cg; out4[o] = epilogue(acc2 + bv, o); }
+  if (mr + 3u < u.M) { let o = (mr + 3u) * CO4 + cg; out4[o] = epilogue(acc3 + bv, o); }
+  if (mr + 4u < u.M) { let o = (mr + 4u) * CO4 + cg; out4[o] = epilogue(acc4 + bv, o); }
+  if (mr + 5u < u.M) { let o = (mr + 5u) * CO4 + cg; out4[o] = epilogue(acc5 + bv, o); }
+  if (mr + 6u < u.M) { let o = (mr + 6u) * CO4 + cg; out4[o] = epilogue(acc6 + bv, o); }
+  if (mr + 7u < u.M) { let o = (mr + 7u) * CO4 + cg; out4[o] = epilogue(acc7 + bv, o); }
+  if (mr + 8u < u.M) { let o = (mr + 8u) * CO4 + cg; out4[o] = epilogue(acc8 + bv, o); }
+  if (mr + 9u < u.M) { let o = (mr + 9u) * CO4 + cg; out4[o] = epilogue(acc9 + bv, o); }
+  if (mr + 10u < u.M) { let o = (mr + 10u) * CO4 + cg; out4[o] = epilogue(acc10 + bv, o); }
+  if (mr + 11u < u.M) { let o = (mr + 11u) * CO4 + cg; out4[o] = epilogue(acc11 + bv, o); }
+  if (mr + 12u < u.M) { let o = (mr + 12u) * CO4 + cg; out4[o] = epilogue(acc12 + bv, o); }
+  if (mr + 13u < u.M) { let o = (mr + 13u) * CO4 + cg; out4[o] = epilogue(acc13 + bv, o); }
+  if (mr + 14u < u.M) { let o = (mr + 14u) * CO4 + cg; out4[o] = epilogue(acc14 + bv, o); }
+  if (mr + 15u < u.M) { let o = (mr + 15u) * CO4 + cg; out4[o] = epilogue(acc15 + bv, o); }
+  if (mr + 16u < u.M) { let o = (mr + 16u) * CO4 + cg; out4[o] = epilogue(acc16 + bv, o); }
+  if (mr + 17u < u.M) { let o = (mr + 17u) * CO4 + cg; out4[o] = epilogue(acc17 + bv, o); }
+  if (mr + 18u < u.M) { let o = (mr + 18u) * CO4 + cg; out4[o] = epilogue(acc18 + bv, o); }
+  if (mr + 19u < u.M) { let o = (mr + 19u) * CO4 + cg; out4[o] = epilogue(acc19 + bv, o); }
+  if (mr + 20u < u.M) { let o = (mr + 20u) * CO4 + cg; out4[o] = epilogue(acc20 + bv, o); }
+  if (mr + 21u < u.M) { let o = (mr + 21u) * CO4 + cg; out4[o] = epilogue(acc21 + bv, o); }
+  if (mr + 22u < u.M) { let o = (mr + 22u) * CO4 + cg; out4[o] = epilogue(acc22 + bv, o); }
+  if (mr + 23u < u.M) { let o = (mr + 23u) * CO4 + cg; out4[o] = epilogue(acc23 + bv, o); }
+  if (mr + 24u < u.M) { let o = (mr + 24u) * CO4 + cg; out4[o] = epilogue(acc24 + bv, o); }
+  if (mr + 25u < u.M) { let o = (mr + 25u) * CO4 + cg; out4[o] = epilogue(acc25 + bv, o); }
+  if (mr + 26u < u.M) { let o = (mr + 26u) * CO4 + cg; out4[o] = epilogue(acc26 + bv, o); }
+  if (mr + 27u < u.M) { let o = (mr + 27u) * CO4 + cg; out4[o] = epilogue(acc27 + bv, o); }
+  if (mr + 28u < u.M) { let o = (mr + 28u) * CO4 + cg; out4[o] = epilogue(acc28 + bv, o); }
+  if (mr + 29u < u.M) { let o = (mr + 29u) * CO4 + cg; out4[o] = epilogue(acc29 + bv, o); }
+  if (mr + 30u < u.M) { let o = (mr + 30u) * CO4 + cg; out4[o] = epilogue(acc30 + bv, o); }
+  if (mr + 31u < u.M) { let o = (mr + 31u) * CO4 + cg; out4[o] = epilogue(acc31 + bv, o); }
 }
 
 @compute @workgroup_size(8)
@@ -275,8 +289,8 @@ fn main_wb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   var bv2 = vec4f(0.0);
   var bv3 = vec4f(0.0);
   if (HAS_BIAS == 1u) { bv0 = bias4[cb + 0u]; bv1 = bias4[cb + 1u]; bv2 = bias4[cb + 2u]; bv3 = bias4[cb + 3u]; }
-  if (row0 + 0u + l < u.M) { out4[m0 * CO4 + cb + 0u] = acc0_0 + bv0; out4[m0 * CO4 + cb + 1u] = acc0_1 + bv1; out4[m0 * CO4 + cb + 2u] = acc0_2 + bv2; out4[m0 * CO4 + cb + 3u] = acc0_3 + bv3; }
-  if (row0 + 8u + l < u.M) { out4[m1 * CO4 + cb + 0u] = acc1_0 + bv0; out4[m1 * CO4 + cb + 1u] = acc1_1 + bv1; out4[m1 * CO4 + cb + 2u] = acc1_2 + bv2; out4[m1 * CO4 + cb + 3u] = acc1_3 + bv3; }
-  if (row0 + 16u + l < u.M) { out4[m2 * CO4 + cb + 0u] = acc2_0 + bv0; out4[m2 * CO4 + cb + 1u] = acc2_1 + bv1; out4[m2 * CO4 + cb + 2u] = acc2_2 + bv2; out4[m2 * CO4 + cb + 3u] = acc2_3 + bv3; }
-  if (row0 + 24u + l < u.M) { out4[m3 * CO4 + cb + 0u] = acc3_0 + bv0; out4[m3 * CO4 + cb + 1u] = acc3_1 + bv1; out4[m3 * CO4 + cb + 2u] = acc3_2 + bv2; out4[m3 * CO4 + cb + 3u] = acc3_3 + bv3; }
+  if (row0 + 0u + l < u.M) { out4[m0 * CO4 + cb + 0u] = epilogue(acc0_0 + bv0, m0 * CO4 + cb + 0u); out4[m0 * CO4 + cb + 1u] = epilogue(acc0_1 + bv1, m0 * CO4 + cb + 1u); out4[m0 * CO4 + cb + 2u] = epilogue(acc0_2 + bv2, m0 * CO4 + cb + 2u); out4[m0 * CO4 + cb + 3u] = epilogue(acc0_3 + bv3, m0 * CO4 + cb + 3u); }
+  if (row0 + 8u + l < u.M) { out4[m1 * CO4 + cb + 0u] = epilogue(acc1_0 + bv0, m1 * CO4 + cb + 0u); out4[m1 * CO4 + cb + 1u] = epilogue(acc1_1 + bv1, m1 * CO4 + cb + 1u); out4[m1 * CO4 + cb + 2u] = epilogue(acc1_2 + bv2, m1 * CO4 + cb + 2u); out4[m1 * CO4 + cb + 3u] = epilogue(acc1_3 + bv3, m1 * CO4 + cb + 3u); }
+  if (row0 + 16u + l < u.M) { out4[m2 * CO4 + cb + 0u] = epilogue(acc2_0 + bv0, m2 * CO4 + cb + 0u); out4[m2 * CO4 + cb + 1u] = epilogue(acc2_1 + bv1, m2 * CO4 + cb + 1u); out4[m2 * CO4 + cb + 2u] = epilogue(acc2_2 + bv2, m2 * CO4 + cb + 2u); out4[m2 * CO4 + cb + 3u] = epilogue(acc2_3 + bv3, m2 * CO4 + cb + 3u); }
+  if (row0 + 24u + l < u.M) { out4[m3 * CO4 + cb + 0u] = epilogue(acc3_0 + bv0, m3 * CO4 + cb + 0u); out4[m3 * CO4 + cb + 1u] = epilogue(acc3_1 + bv1, m3 * CO4 + cb + 1u); out4[m3 * CO4 + cb + 2u] = epilogue(acc3_2 + bv2, m3 * CO4 + cb + 2u); out4[m3 * CO4 + cb + 3u] = epilogue(acc3_3 + bv3, m3 * CO4 + cb + 3u); }
 }

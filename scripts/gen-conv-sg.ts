@@ -96,7 +96,7 @@ function fwdEntry(ns: number): string {
   L.push('  var bv = vec4f(0.0);');
   L.push('  if (HAS_BIAS == 1u) { bv = bias4[cg]; }');
   L.push(ns === 1 ? '  let mr = row0;' : `  let mr = row0 + select(0u, ${R}u, hi);`);
-  for (let r = 0; r < R; r++) L.push(`  if (mr + ${r}u < u.M) { out4[(mr + ${r}u) * CO4 + cg] = acc${r} + bv; }`);
+  for (let r = 0; r < R; r++) L.push(`  if (mr + ${r}u < u.M) { let o = (mr + ${r}u) * CO4 + cg; out4[o] = epilogue(acc${r} + bv, o); }`);
   L.push('}');
   return L.join('\n');
 }
@@ -108,13 +108,27 @@ function fwdFile(): string {
 // Lane l loads the vec4 of channels of pixel row0 + 8g + l (zero in the padding) and the lanes
 // broadcast it; each lane loads the 4 weight vec4s of its column group and keeps ${R} accumulators.
 // Workgroups: x + y * nwg.x = tile of ${R}*NS pixels, z = column tile of 32 (NS = 1) or 16 (NS = 2) output channels.
-// bindings: 0 uniforms, 1 x (NHWC), 2 w (HWIO), 3 bias (unused when HAS_BIAS = 0), 4 out
+// Epilogue (override constants): + bias (HAS_BIAS), + a residual tensor of the output's shape
+// (RES), then ReLU (RELU): a frozen network's conv, folded batch norm, shortcut add and ReLU in one
+// pass over the output instead of three.
+// bindings: 0 uniforms, 1 x (NHWC), 2 w (HWIO), 3 bias (unused when HAS_BIAS = 0), 4 out,
+//           5 residual (unused when RES = 0)
 `)}override HAS_BIAS: u32 = 0u;
+override RES: u32 = 0u;
+override RELU: u32 = 0u;
 ${UNIFORMS('pad0: u32, pad1: u32, pad2: u32, pad3: u32,')}
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(2) var<storage, read> w4: array<vec4f>;
 @group(0) @binding(3) var<storage, read> bias4: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> out4: array<vec4f>;
+@group(0) @binding(5) var<storage, read> res4: array<vec4f>;
+
+fn epilogue(v: vec4f, o: u32) -> vec4f {
+  var r = v;
+  if (RES == 1u) { r += res4[o]; }
+  if (RELU == 1u) { r = max(r, vec4f(0.0)); }
+  return r;
+}
 
 ${fwdEntry(1)}
 
@@ -249,7 +263,7 @@ function fwdWbEntry(): string {
   for (let c = 0; c < 4; c++) L.push(`  var bv${c} = vec4f(0.0);`);
   L.push(`  if (HAS_BIAS == 1u) { ${[0, 1, 2, 3].map((c) => `bv${c} = bias4[cb + ${c}u];`).join(' ')} }`);
   for (let i = 0; i < PW; i++) {
-    L.push(`  if (row0 + ${8 * i}u + l < u.M) { ${[0, 1, 2, 3].map((c) => `out4[m${i} * CO4 + cb + ${c}u] = acc${i}_${c} + bv${c};`).join(' ')} }`);
+    L.push(`  if (row0 + ${8 * i}u + l < u.M) { ${[0, 1, 2, 3].map((c) => `out4[m${i} * CO4 + cb + ${c}u] = epilogue(acc${i}_${c} + bv${c}, m${i} * CO4 + cb + ${c}u);`).join(' ')} }`);
   }
   L.push('}');
   return L.join('\n');

@@ -98,12 +98,19 @@ export class BatchNorm2d extends Module {
  * frozen pair (REFINE's classifier: every conv of it runs this way) w' and b' are computed once and
  * cached on the BN module until the weights version changes; otherwise they are computed on the fly
  * with autograd ops, so gradients reach w, γ, β. In training mode (batch statistics) the two layers
- * run as they are. `relu`: relu(bn(conv(x))), fused into the batch norm's passes in training mode.
+ * run as they are. `epi`: relu(bn(conv(x)) + residual) (either part optional): in eval mode the
+ * conv kernel's epilogue does both; in training mode the ReLU alone fuses into the batch norm's
+ * passes.
  */
-export function convBN(conv: Conv2d, bn: BatchNorm2d, x: Tensor, relu = false): Tensor {
-  if (bn.training) return bn.forward(conv.forward(x), relu);
-  if (relu) return reluFn(convBN(conv, bn, x));
-  const opts = { stride: conv.stride, padding: conv.padding };
+export function convBN(conv: Conv2d, bn: BatchNorm2d, x: Tensor, epi: { relu?: boolean; residual?: Tensor | null } = {}): Tensor {
+  const relu = Boolean(epi.relu);
+  const residual = epi.residual ?? null;
+  if (bn.training) {
+    if (!residual) return bn.forward(conv.forward(x), relu);
+    const s = add(bn.forward(conv.forward(x)), residual);
+    return relu ? reluFn(s) : s;
+  }
+  const opts = { stride: conv.stride, padding: conv.padding, relu, residual };
   const frozen = !conv.weight.requiresGrad && !conv.bias?.requiresGrad && !bn.weight.requiresGrad && !bn.bias.requiresGrad;
   if (frozen) {
     let f = bn.folded;

@@ -7,7 +7,6 @@
  * (64·width, 128·width, ...), `inChannels` allows grey images.
  */
 import type { Tensor } from '../tensor/tensor.js';
-import { add, relu } from '../ops/elementwise.js';
 import { globalAvgPool, maxPool2d } from '../ops/pool.js';
 import { Module, Sequential } from './module.js';
 import { BatchNorm2d, Conv2d, Init, Linear, convBN } from './layers.js';
@@ -38,9 +37,9 @@ class BasicBlock extends Module {
     }
   }
   forward(x: Tensor): Tensor {
-    const h = convBN(this.conv2, this.bn2, convBN(this.conv1, this.bn1, x, true));
+    const h = convBN(this.conv1, this.bn1, x, { relu: true });
     const sc = this.shortcut ? convBN(this.shortcut.layers[0] as Conv2d, this.shortcut.layers[1] as BatchNorm2d, x) : x;
-    return relu(add(h, sc));
+    return convBN(this.conv2, this.bn2, h, { residual: sc, relu: true });
   }
 }
 
@@ -76,7 +75,7 @@ export class ResNet18 extends Module {
 
   /** Everything up to the last stage's output (BTI-DBF's feature split). */
   features(x: Tensor): Tensor {
-    let h = convBN(this.conv1, this.bn1, x, true);
+    let h = convBN(this.conv1, this.bn1, x, { relu: true });
     if (this.opts.stem === 'imagenet') h = maxPool2d(h, { kernel: 3, stride: 2, padding: 1 });
     for (const s of this.stages) h = s.forward(h);
     return h;

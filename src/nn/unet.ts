@@ -30,7 +30,7 @@ class DoubleConv extends Module {
   forward(x: Tensor): Tensor {
     // (conv, BN, ReLU) x 2; convBN folds the BN into the conv in eval mode
     const [c1, b1, , c2, b2] = this.double_conv.layers as [Conv2d, BatchNorm2d, ReLU, Conv2d, BatchNorm2d, ReLU];
-    return convBN(c2, b2, convBN(c1, b1, x, true), true);
+    return convBN(c2, b2, convBN(c1, b1, x, { relu: true }), { relu: true });
   }
 }
 

@@ -33,7 +33,8 @@ import { stridedCopy } from './copy.js';
 import { pad } from './shape.js';
 import { Uniforms } from '../tensor/uniforms.js';
 import { record } from '../autograd/tape.js';
-import { assertF32 } from './util.js';
+import { assertF32, sameShape } from './util.js';
+import { binaryRaw, BinaryOp, unaryRaw, UnaryOp } from './elementwise.js';
 import { reduceRaw } from './reduce.js';
 
 export type ConvVariant = 'auto' | 'fast' | 'generic' | 'subgroup';
@@ -55,6 +56,15 @@ export function getConvVariant(): ConvVariant {
 export interface Conv2dOptions {
   stride?: number;
   padding?: number;
+  /** epilogue: y = conv + bias + residual (a tensor of the output's shape) */
+  residual?: Tensor | null;
+  /** epilogue: ReLU last; in one pass with the convolution on the subgroup kernels */
+  relu?: boolean;
+}
+
+interface Epilogue {
+  residual: Tensor | null;
+  relu: boolean;
 }
 
 interface Geo {
@@ -105,7 +115,7 @@ function geoUniforms(g: Geo, M: number): Uniforms {
   return new Uniforms().u32(g.N, g.H, g.W, g.C, g.OH, g.OW, g.CO, g.KH, g.KW, g.S, g.P, M);
 }
 
-function fwdRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: Geo): Tensor {
+function fwdRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: Geo, epi: Epilogue = { residual: null, relu: false }): Tensor {
   const out = empty([g.N, g.OH, g.OW, g.CO]);
   const M = g.N * g.OH * g.OW;
   if (out.size === 0) return out;
@@ -113,15 +123,20 @@ function fwdRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: Geo): Tensor {
   const ns = sgSets(g.CO);
   if (useSubgroup(ns > 0 && g.C % 4 === 0)) {
     const { entry, rows } = sgEntry(ns);
+    const constants: Record<string, number> = { HAS_BIAS: hasBias };
+    if (epi.residual) constants.RES = 1;
+    if (epi.relu) constants.RELU = 1;
     rt().dispatch({
       kernel: 'conv2d_fwd_sg',
       entry,
-      constants: { HAS_BIAS: hasBias },
+      constants,
       uniforms: geoUniforms(g, M).u32(0, 0, 0, 0),
-      buffers: [x.buffer, w.buffer, (bias ?? w).buffer, out.buffer],
+      buffers: [x.buffer, w.buffer, (bias ?? w).buffer, out.buffer, (epi.residual ?? x).buffer],
       workgroups: grid(Math.ceil(M / rows), g.CO / (32 / ns)),
     });
-  } else if (useFast(g.CO % 4 === 0)) {
+    return out;
+  }
+  if (useFast(g.CO % 4 === 0)) {
     rt().dispatch({
       kernel: 'conv2d_fwd_fast',
       entry: g.C % 4 === 0 ? 'main_vec' : 'main',
@@ -140,7 +155,20 @@ function fwdRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: Geo): Tensor {
       workgroups: grid(Math.ceil(out.size / GEN_WG), 1),
     });
   }
-  return out;
+  // the epilogue as separate passes on the other kernels (a binding cannot be read and written
+  // in one dispatch, so not in place)
+  let y = out;
+  if (epi.residual) {
+    const t = binaryRaw(BinaryOp.add, y, epi.residual);
+    y.dispose();
+    y = t;
+  }
+  if (epi.relu) {
+    const t = unaryRaw(UnaryOp.relu, y);
+    y.dispose();
+    y = t;
+  }
+  return y;
 }
 
 function dgradRaw(dy: Tensor, w: Tensor, g: Geo): Tensor {
@@ -296,20 +324,31 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
   assertF32(w, 'conv2d');
   if (bias) assertF32(bias, 'conv2d');
   const g = geometry(x, w, bias, opts);
+  const res = opts.residual ?? null;
+  if (res) {
+    assertF32(res, 'conv2d residual');
+    if (!sameShape(res.shape, [g.N, g.OH, g.OW, g.CO])) throw new Error(`conv2d: residual must have the output's shape [${[g.N, g.OH, g.OW, g.CO]}], got [${res.shape}]`);
+  }
   // (to 8 when Cout takes 16-column tiles: their weight-gradient kernel needs Cin % 8 == 0)
   if (g.C < 4 && variant !== 'generic') return thinInputConv(x, w, bias ?? null, opts, g.C, g.CO % 32 === 0 ? 4 : 8);
-  const y = fwdRaw(x, w, bias ?? null, g);
-  const inputs = bias ? [x, w, bias] : [x, w];
+  const relu = Boolean(opts.relu);
+  const y = fwdRaw(x, w, bias ?? null, g, { residual: res, relu });
+  const inputs = [x, w, ...(bias ? [bias] : []), ...(res ? [res] : [])];
   return record(
-    'conv2d',
+    relu || res ? 'conv2dFused' : 'conv2d',
     y,
     inputs,
     (dy, needs) => {
-      const r = [needs[0] ? dgradRaw(dy, w, g) : null, needs[1] ? wgradRaw(x, dy, g) : null];
-      if (bias) r.push(needs[2] ? dbiasRaw(dy, g) : null);
+      // through the ReLU: y > 0 exactly where its input was > 0
+      const gm = relu ? binaryRaw(BinaryOp.reluGrad, dy, y) : dy;
+      const r = [needs[0] ? dgradRaw(gm, w, g) : null, needs[1] ? wgradRaw(x, gm, g) : null];
+      if (bias) r.push(needs[2] ? dbiasRaw(gm, g) : null);
+      const resGrad = res !== null && needs[inputs.length - 1]!;
+      if (res) r.push(resGrad ? gm : null);
+      if (gm !== dy && !resGrad) gm.dispose();
       return r;
     },
-    [x, w],
+    relu ? [x, w, y] : [x, w],
   );
 }
 

@@ -4,6 +4,7 @@ import * as ops from '../../src/ops/all.js';
 import { setConvVariant, conv2dRaw, type ConvVariant } from '../../src/ops/conv.js';
 import { tensor, rt, type Tensor } from '../../src/index.js';
 import { checkOp, randArray, prod } from '../helpers.js';
+import { Rng } from '../../src/util/random.js';
 import { conv2dRef, convOut, type ConvShape } from '../reference/conv.js';
 
 function S(N: number, H: number, W: number, C: number, K: number, CO: number, stride: number, padding: number, KW = K): ConvShape {
@@ -80,6 +81,56 @@ for (const v of variants) {
     }
   });
 }
+
+// the fused epilogue: relu(conv + bias + residual), forward and the gradients of all four inputs,
+// on the subgroup kernels (32- and 16-column tiles: the epilogue is in the kernel) and the others
+// (separate passes), with and without each part
+test('conv2d with residual and ReLU epilogue: forward + gradients', async () => {
+  const shapes: [ConvShape, boolean, boolean][] = [
+    [S(1, 7, 9, 4, 3, 32, 1, 1), true, true],
+    [S(1, 11, 13, 16, 3, 16, 1, 1), true, true],
+    [S(2, 6, 5, 16, 3, 16, 2, 1), false, true],
+    [S(2, 7, 5, 3, 3, 8, 2, 1), true, true],
+    [S(2, 9, 7, 16, 3, 20, 2, 1), true, false],
+    [S(1, 5, 5, 8, 1, 32, 1, 0), false, true],
+  ];
+  for (const [s, withRes, withRelu] of shapes) {
+    const [OH, OW] = convOut(s);
+    const xs = [s.N, s.H, s.W, s.C];
+    const ws = [s.KH, s.KW, s.C, s.CO];
+    const os = [s.N, OH, OW, s.CO];
+    const ref = (x: Float64Array, w: Float64Array, b: Float64Array, r: Float64Array | null) => {
+      const y = conv2dRef(x, w, b, s);
+      return y.map((v, i) => {
+        const t = v + (r ? r[i]! : 0);
+        return withRelu ? Math.max(t, 0) : t;
+      });
+    };
+    // the first seed whose pre-activations keep 1e-3 from the ReLU's kink (central differences
+    // with eps 1e-5 on the float64 reference then never straddle it)
+    for (let seed = 1; ; seed++) {
+      const r = new Rng(seed);
+      const [x, w, b, res] = [randArray(prod(xs), r), randArray(prod(ws), r), randArray(s.CO, r), randArray(prod(os), r)];
+      const pre = conv2dRef(x, w, b, s).map((v, i) => v + (withRes ? res[i]! : 0));
+      if (withRelu && pre.some((v) => Math.abs(v) < 1e-3)) continue;
+      const inputs = [
+        { data: x, shape: xs, grad: true },
+        { data: w, shape: ws, grad: true },
+        { data: b, shape: [s.CO], grad: true },
+        ...(withRes ? [{ data: res, shape: os, grad: true }] : []),
+      ];
+      await checkOp(
+        `conv2d x[${xs}] w[${ws}] s${s.stride}${withRes ? ' +residual' : ''}${withRelu ? ' relu' : ''}`,
+        inputs,
+        ([tx, tw, tb, tr]) => ops.conv2d(tx!, tw!, tb!, { stride: s.stride, padding: s.padding, residual: tr ?? null, relu: withRelu }),
+        ([tx, tw, tb, tr]) => ref(tx!, tw!, tb!, tr ?? null),
+        { samples: 16, eps: 1e-5 },
+      );
+      break;
+    }
+  }
+  assert.throws(() => ops.conv2d(tensor(new Float32Array(2 * 4 * 4 * 4), [2, 4, 4, 4]), tensor(new Float32Array(9 * 16), [3, 3, 4, 4]), null, { padding: 1, residual: tensor(new Float32Array(16), [1, 4, 4, 1]) }), /residual must have the output's shape \[2,4,4,4\]/);
+});
 
 // every element of forward, dx and dw of the subgroup kernels against the generic kernels (the
 // finite-difference checks above sample only a few gradient elements)
