@@ -6,7 +6,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { full, rand, zeros } from '../ops/creation.js';
 import { affine, div, mul, relu, relu as reluFn, sqrt, sub, add } from '../ops/elementwise.js';
-import { conv2d } from '../ops/conv.js';
+import { conv2d, flipConvWeights } from '../ops/conv.js';
 import { batchNorm2d } from '../ops/norm.js';
 import { linear } from '../ops/matmul.js';
 import { globalAvgPool, maxPool2d } from '../ops/pool.js';
@@ -70,10 +70,11 @@ export class BatchNorm2d extends Module {
     this.runningVar = this.buffer('running_var', full([channels], 1));
   }
   /** convBN's cached folded weights of a frozen (conv, this) pair */
-  folded: { conv: Conv2d; version: number; w: Tensor; b: Tensor } | null = null;
+  folded: { conv: Conv2d; version: number; w: Tensor; b: Tensor; wdx: Tensor } | null = null;
   dropFolded(): void {
     this.folded?.w.dispose();
     this.folded?.b.dispose();
+    this.folded?.wdx.dispose();
     this.folded = null;
   }
   override dispose(): void {
@@ -117,9 +118,10 @@ export function convBN(conv: Conv2d, bn: BatchNorm2d, x: Tensor, epi: { relu?: b
     if (!f || f.conv !== conv || f.version !== getWeightsVersion()) {
       bn.dropFolded();
       const [w, b] = noGrad(() => scope(() => foldBN(conv, bn)));
-      f = bn.folded = { conv, version: getWeightsVersion(), w: keep(w), b: keep(b) };
+      // (and the flipped weights of the stride-1 input gradient, so that it needs no copy per step)
+      f = bn.folded = { conv, version: getWeightsVersion(), w: keep(w), b: keep(b), wdx: keep(noGrad(() => flipConvWeights(w))) };
     }
-    return conv2d(x, f.w, f.b, opts);
+    return conv2d(x, f.w, f.b, { ...opts, dxWeights: f.wdx });
   }
   const [w, b] = foldBN(conv, bn);
   const y = conv2d(x, w, b, opts);

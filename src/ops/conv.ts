@@ -60,6 +60,8 @@ export interface Conv2dOptions {
   residual?: Tensor | null;
   /** epilogue: ReLU last; in one pass with the convolution on the subgroup kernels */
   relu?: boolean;
+  /** flipConvWeights(w), for a caller that caches it (frozen weights); computed per backward otherwise */
+  dxWeights?: Tensor | null;
 }
 
 interface Epilogue {
@@ -171,15 +173,25 @@ function fwdRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: Geo, epi: Epilogue
   return y;
 }
 
-function dgradRaw(dy: Tensor, w: Tensor, g: Geo): Tensor {
+/**
+ * w [KH, KW, Cin, Cout] flipped in (kh, kw), Cin and Cout swapped: [KH, KW, Cout, Cin], the
+ * weights of the stride-1 input gradient run as a forward convolution (dgradRaw).
+ */
+export function flipConvWeights(w: Tensor): Tensor {
+  const [KH, KW, C, CO] = w.shape as [number, number, number, number];
+  const wf = empty([KH, KW, CO, C]);
+  stridedCopy(w, wf, [KH, KW, CO, C], [KW * C * CO, C * CO, 1, CO], [KW * CO * C, CO * C, C, 1], 0, 0, 0b11);
+  return wf;
+}
+
+function dgradRaw(dy: Tensor, w: Tensor, g: Geo, wflip: Tensor | null = null): Tensor {
   if (g.S === 1 && g.KH === g.KW && g.P < g.KH && useSubgroup(sgSets(g.C) > 0 && g.CO % 4 === 0)) {
     // stride 1: dx = conv(dy, w flipped in (kh, kw) with Cin/Cout swapped, padding K-1-P) on the
     // forward kernel, 3-13% faster than the dgrad kernel on lavapipe (measured side by side at
     // 16-512 channels, 4²-28²); stride 2 keeps the phase-split dgrad kernel (no zero-stuffed dy)
-    const wf = empty([g.KH, g.KW, g.CO, g.C]);
-    stridedCopy(w, wf, [g.KH, g.KW, g.CO, g.C], [g.KW * g.C * g.CO, g.C * g.CO, 1, g.CO], [g.KW * g.CO * g.C, g.CO * g.C, g.C, 1], 0, 0, 0b11);
+    const wf = wflip ?? flipConvWeights(w);
     const dx = fwdRaw(dy, wf, null, { N: g.N, H: g.OH, W: g.OW, C: g.CO, OH: g.H, OW: g.W, CO: g.C, KH: g.KH, KW: g.KW, S: 1, P: g.KH - 1 - g.P });
-    wf.dispose();
+    if (wf !== wflip) wf.dispose();
     return dx;
   }
   const dx = empty([g.N, g.H, g.W, g.C]);
@@ -332,6 +344,8 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
   // (to 8 when Cout takes 16-column tiles: their weight-gradient kernel needs Cin % 8 == 0)
   if (g.C < 4 && variant !== 'generic') return thinInputConv(x, w, bias ?? null, opts, g.C, g.CO % 32 === 0 ? 4 : 8);
   const relu = Boolean(opts.relu);
+  const wdx = opts.dxWeights ?? null;
+  if (wdx && !sameShape(wdx.shape, [g.KH, g.KW, g.CO, g.C])) throw new Error(`conv2d: dxWeights must be flipConvWeights(w) [${[g.KH, g.KW, g.CO, g.C]}], got [${wdx.shape}]`);
   const y = fwdRaw(x, w, bias ?? null, g, { residual: res, relu });
   const inputs = [x, w, ...(bias ? [bias] : []), ...(res ? [res] : [])];
   return record(
@@ -341,14 +355,14 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
     (dy, needs) => {
       // through the ReLU: y > 0 exactly where its input was > 0
       const gm = relu ? binaryRaw(BinaryOp.reluGrad, dy, y) : dy;
-      const r = [needs[0] ? dgradRaw(gm, w, g) : null, needs[1] ? wgradRaw(x, gm, g) : null];
+      const r = [needs[0] ? dgradRaw(gm, w, g, wdx) : null, needs[1] ? wgradRaw(x, gm, g) : null];
       if (bias) r.push(needs[2] ? dbiasRaw(gm, g) : null);
       const resGrad = res !== null && needs[inputs.length - 1]!;
       if (res) r.push(resGrad ? gm : null);
       if (gm !== dy && !resGrad) gm.dispose();
       return r;
     },
-    relu ? [x, w, y] : [x, w],
+    [x, w, ...(relu ? [y] : []), ...(wdx ? [wdx] : [])],
   );
 }
 
@@ -361,7 +375,8 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
 function thinInputConv(x: Tensor, w: Tensor, bias: Tensor | null, opts: Conv2dOptions, c: number, to: number): Tensor {
   const xp = pad(x, [[0, 0], [0, 0], [0, 0], [0, to - c]]);
   const wp = pad(w, [[0, 0], [0, 0], [0, to - c], [0, 0]]);
-  const y = conv2d(xp, wp, bias, opts);
+  // (cached dx weights belong to the unpadded w)
+  const y = conv2d(xp, wp, bias, { ...opts, dxWeights: null });
   xp.dispose();
   wp.dispose();
   return y;

@@ -78,7 +78,7 @@ test('eval-mode conv+BN folding (convBN) equals conv then BN: values and gradien
   const { BatchNorm2d, Conv2d, Init, convBN } = await import('../../src/nn/layers.js');
   const { backward } = await import('../../src/index.js');
   const { bumpWeightsVersion } = await import('../../src/nn/module.js');
-  for (const [c, co, stride, bias] of [[3, 16, 1, false], [16, 32, 2, true]] as const) {
+  for (const [c, co, stride, bias] of [[3, 16, 1, false], [16, 32, 2, true], [16, 16, 1, true]] as const) {
     const conv = new Conv2d(c, co, 3, new Init(c), { stride, padding: 1, bias });
     const bn = new BatchNorm2d(co);
     // non-trivial statistics and affine parameters

@@ -25,6 +25,8 @@ const cases: [ConvShape, boolean][] = [
   [S(3, 9, 9, 24, 3, 24, 1, 1), true],
   [S(2, 9, 7, 16, 3, 20, 2, 1), true],
   [S(2, 8, 8, 16, 1, 32, 2, 0), false],
+  [S(2, 7, 6, 16, 1, 1, 1, 0), true], // Cout 1 (the UNet's output conv): padded to 4 outputs
+  [S(1, 5, 5, 8, 3, 3, 2, 1), true], // Cout 3, stride 2
 ];
 
 // shapes that qualify for the subgroup kernels (forward: Cin % 4, Cout % 16; dx: Cin % 16,
