@@ -161,8 +161,17 @@ async function benignModel(
   const { train, test, normalization } = data;
   const hash = configHash({ p, n: train.n, ds: train.name, dataset });
   const dir = dirOverride ?? join('runs', `benign-${datasetTag(dataset)}-${preset}-s${p.seed}-${hash.slice(0, 8)}`);
-  const file = join(dir, 'model.safetensors');
+  let file = join(dir, 'model.safetensors');
   const model = newResNet(train, p);
+  // committed from another machine: the finished model is used from there, an unfinished run's
+  // per-epoch state is copied in and resumed
+  const committed = join(COMMITTED_BACKDOORS, basename(dir));
+  if (!existsSync(file) && existsSync(join(committed, 'model.safetensors'))) file = join(committed, 'model.safetensors');
+  else if (!existsSync(file) && !existsSync(join(dir, TRAIN_FILES.state)) && [TRAIN_FILES.model, TRAIN_FILES.optimizer, TRAIN_FILES.state].every((f) => existsSync(join(committed, f)))) {
+    mkdirSync(dir, { recursive: true });
+    for (const f of [TRAIN_FILES.model, TRAIN_FILES.optimizer, TRAIN_FILES.state]) copyFileSync(join(committed, f), join(dir, f));
+    log(`LC: resuming the unfinished benign run in ${committed}`);
+  }
   if (existsSync(file)) {
     const meta = loadCheckpoint(model, file);
     log(`LC: benign model from ${file} (test accuracy ${meta.testAccuracy ?? '?'})`);
