@@ -231,10 +231,17 @@ fn normalize4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   }
 }
 
-// masked() over four channels: xc = x − mean, (sc, sh) = (scale, β) of those channels
-fn masked4(g: vec4f, xc: vec4f, sc: vec4f, sh: vec4f) -> vec4f {
+// masked() over four channels: xc = x − mean, ss = (scale, β) of those channels (reluCoef4)
+fn masked4(g: vec4f, xc: vec4f, ss: array<vec4f, 2>) -> vec4f {
   if (RELU == 0u) { return g; }
-  return select(vec4f(0.0), g, fma(xc, sc, sh) > vec4f(0.0));
+  return select(vec4f(0.0), g, fma(xc, ss[0], ss[1]) > vec4f(0.0));
+}
+
+// (scale, β) of channel group c, loaded only when the ReLU is fused
+fn reluCoef4(c: u32) -> array<vec4f, 2> {
+  if (RELU == 0u) { return array<vec4f, 2>(vec4f(0.0), vec4f(0.0)); }
+  let C4 = u.C / 4u;
+  return array<vec4f, 2>(stats4[3u * C4 + c], stats4[4u * C4 + c]);
 }
 
 @compute @workgroup_size(WG)
@@ -246,19 +253,14 @@ fn grad_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let r0 = (i / C4) * RPI;
   let K = stats4[c];
   let mu = stats4[C4 + c];
-  var sc = vec4f(0.0);
-  var sh = vec4f(0.0);
-  if (RELU == 1u) {
-    sc = stats4[3u * C4 + c];
-    sh = stats4[4u * C4 + c];
-  }
+  let ss = reluCoef4(c);
   let a = coef4[c];
   let b = coef4[C4 + c];
   let k = coef4[2u * C4 + c];
   for (var r = r0; r < min(r0 + RPI, u.rows); r++) {
     let j = r * C4 + c;
     let xc = (x4[j] - K) - mu;
-    out4[j] = a * masked4(dy4[j], xc, sc, sh) + b * xc + k;
+    out4[j] = a * masked4(dy4[j], xc, ss) + b * xc + k;
   }
 }
 
@@ -313,17 +315,12 @@ fn grad_partial4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let r1 = min(u.rows, r0 + u.slabRows);
   let K = stats4[c];
   let mu = stats4[C4 + c];
-  var sc = vec4f(0.0);
-  var sh = vec4f(0.0);
-  if (RELU == 1u) {
-    sc = stats4[3u * C4 + c];
-    sh = stats4[4u * C4 + c];
-  }
+  let ss = reluCoef4(c);
   var sg = vec4f(0.0);
   var sgx = vec4f(0.0);
   for (var r = r0; r < r1; r++) {
     let xc = (x4[r * C4 + c] - K) - mu;
-    let g = masked4(dy4[r * C4 + c], xc, sc, sh);
+    let g = masked4(dy4[r * C4 + c], xc, ss);
     sg += g;
     sgx += g * xc;
   }

@@ -26,8 +26,9 @@ struct U {
 @group(0) @binding(1) var<storage, read> x: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;
 
-// (input offset, output offset) of iteration index i
-fn offsets(i: u32) -> vec2u {
+// (input offset, output offset) of iteration index i; input axes whose bit is set in `flip` are
+// read reversed (0 for the plain copies, a constant the compiler folds away)
+fn offsets(i: u32, flip: u32) -> vec2u {
   var rem = i;
   var io = u.ibase;
   var oo = u.obase;
@@ -35,7 +36,7 @@ fn offsets(i: u32) -> vec2u {
     let dim = u.shape[d / 4][d % 4];
     let c = rem % dim;
     rem = rem / dim;
-    io += c * u.istride[d / 4][d % 4];
+    io += select(c, dim - 1u - c, ((flip >> u32(d)) & 1u) == 1u) * u.istride[d / 4][d % 4];
     oo += c * u.ostride[d / 4][d % 4];
   }
   return vec2u(io, oo);
@@ -45,7 +46,7 @@ fn offsets(i: u32) -> vec2u {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.x + wid.y * nwg.x) * WG + lid;
   if (i >= u.n) { return; }
-  let o = offsets(i);
+  let o = offsets(i, 0u);
   out[o.y] = x[o.x];
 }
 
@@ -53,17 +54,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 fn flip(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.x + wid.y * nwg.x) * WG + lid;
   if (i >= u.n) { return; }
-  var rem = i;
-  var io = u.ibase;
-  var oo = u.obase;
-  for (var d = i32(u.rank) - 1; d >= 0; d--) {
-    let dim = u.shape[d / 4][d % 4];
-    let c = rem % dim;
-    rem = rem / dim;
-    io += select(c, dim - 1u - c, ((u.flip >> u32(d)) & 1u) == 1u) * u.istride[d / 4][d % 4];
-    oo += c * u.ostride[d / 4][d % 4];
-  }
-  out[oo] = x[io];
+  let o = offsets(i, u.flip);
+  out[o.y] = x[o.x];
 }
 
 @compute @workgroup_size(WG)
@@ -82,7 +74,7 @@ fn fill(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 fn main4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.x + wid.y * nwg.x) * WG + lid;
   if (i >= u.n) { return; }
-  let o = offsets(i);
+  let o = offsets(i, 0u);
   out4[o.y] = x4[o.x];
 }
 
