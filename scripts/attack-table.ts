@@ -27,6 +27,7 @@ interface Row {
   cover: number;
   asrImages: number;
   resumedFromEpoch: number;
+  history: { seconds: number }[];
 }
 
 const ORDER = ['badnets', 'blended', 'wanet', 'physicalba', 'batt', 'lc', 'adaptive-patch'];
@@ -48,6 +49,7 @@ for (const r of rows) {
   const asrGoal = r.attack === 'lc' ? 0.8 : 0.9;
   const drop = r.BA - clean;
   const ok = r.ASR >= asrGoal && (!Number.isFinite(clean) || drop >= -0.02);
-  const wall = `${(r.wallSeconds / 60).toFixed(0)} min${r.resumedFromEpoch ? ' (resumed)' : ''}`;
+  // training wall time summed over every sitting (a resumed run's last process alone would be short)
+  const wall = `${(r.trainWallSeconds / 60).toFixed(0)} min${r.resumedFromEpoch ? ` (${r.history.length} epochs, resumed after ${r.resumedFromEpoch}; ${r.history.map((h) => (h.seconds / 60).toFixed(0)).join(' + ')} min)` : ''}`;
   console.log(`| ${r.attack} | ${pct(r.BA)} | ${Number.isFinite(drop) ? `${drop >= 0 ? '+' : ''}${(100 * drop).toFixed(2)}` : '—'} | ${pct(r.ASR)} | ${ok ? 'yes' : 'no'} (ASR ≥ ${100 * asrGoal}%, BA ≥ clean − 2) | ${r.poisoned}${r.cover ? ` (+${r.cover})` : ''} | ${wall} |`);
 }
