@@ -150,6 +150,19 @@ function newResNet(train: ImageDataset, p: ClassifierPreset): ResNet18 {
 }
 
 /** The benign model LC attacks with PGD: trained once per configuration, cached. */
+/**
+ * Copies the trainer's per-epoch state (and `extra` files) of an unfinished run in `from` (a
+ * committed folder) into `to`, unless `to` holds a run of its own or `from` lacks a file.
+ * Returns whether it did.
+ */
+function adoptUnfinished(from: string, to: string, extra: string[]): boolean {
+  const files = [TRAIN_FILES.model, TRAIN_FILES.optimizer, TRAIN_FILES.state, ...extra];
+  if (from === to || existsSync(join(to, TRAIN_FILES.state)) || !files.every((f) => existsSync(join(from, f)))) return false;
+  mkdirSync(to, { recursive: true });
+  for (const f of files) copyFileSync(join(from, f), join(to, f));
+  return true;
+}
+
 async function benignModel(
   p: ClassifierPreset,
   data: BackdoorData,
@@ -167,11 +180,7 @@ async function benignModel(
   // per-epoch state is copied in and resumed
   const committed = join(COMMITTED_BACKDOORS, basename(dir));
   if (!existsSync(file) && existsSync(join(committed, 'model.safetensors'))) file = join(committed, 'model.safetensors');
-  else if (!existsSync(file) && !existsSync(join(dir, TRAIN_FILES.state)) && [TRAIN_FILES.model, TRAIN_FILES.optimizer, TRAIN_FILES.state].every((f) => existsSync(join(committed, f)))) {
-    mkdirSync(dir, { recursive: true });
-    for (const f of [TRAIN_FILES.model, TRAIN_FILES.optimizer, TRAIN_FILES.state]) copyFileSync(join(committed, f), join(dir, f));
-    log(`LC: resuming the unfinished benign run in ${committed}`);
-  }
+  else if (!existsSync(file) && adoptUnfinished(committed, dir, [])) log(`LC: resuming the unfinished benign run in ${committed}`);
   if (existsSync(file)) {
     const meta = loadCheckpoint(model, file);
     log(`LC: benign model from ${file} (test accuracy ${meta.testAccuracy ?? '?'})`);
@@ -229,15 +238,12 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
   // an unfinished run committed from another machine (a cache root holding the trainer's
   // per-epoch state and attack.json of this configuration): copy its state into the output
   // folder, so that training resumes from its last epoch instead of starting over
-  if (!existsSync(join(out, TRAIN_FILES.state))) {
-    for (const root of opts.cacheRoots ?? [COMMITTED_BACKDOORS]) {
-      const dir = join(root, basename(out));
-      const files = [TRAIN_FILES.model, TRAIN_FILES.optimizer, TRAIN_FILES.state, 'attack.json'];
-      if (dir === out || !files.every((f) => existsSync(join(dir, f)))) continue;
-      const prev = JSON.parse(readFileSync(join(dir, 'attack.json'), 'utf8')) as { attackHash?: string };
-      const state = JSON.parse(readFileSync(join(dir, TRAIN_FILES.state), 'utf8')) as { epochsDone?: number };
-      if (prev.attackHash !== attackHash) continue;
-      for (const f of files) copyFileSync(join(dir, f), join(out, f));
+  for (const root of opts.cacheRoots ?? [COMMITTED_BACKDOORS]) {
+    const dir = join(root, basename(out));
+    const attackFile = join(dir, 'attack.json');
+    if (!existsSync(attackFile) || (JSON.parse(readFileSync(attackFile, 'utf8')) as { attackHash?: string }).attackHash !== attackHash) continue;
+    if (adoptUnfinished(dir, out, ['attack.json'])) {
+      const state = JSON.parse(readFileSync(join(out, TRAIN_FILES.state), 'utf8')) as { epochsDone?: number };
       log(`backdoored model: resuming the unfinished run in ${dir} (${state.epochsDone ?? '?'} epoch(s) done)`);
       break;
     }
