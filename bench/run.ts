@@ -7,7 +7,7 @@ import { readdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
-import { init, rt, shutdown } from '../src/index.js';
+import { autotune, describeTuning, init, rt, shutdown } from '../src/index.js';
 import type { BenchCase } from './types.js';
 import { peakCase } from './cases/peak.js';
 
@@ -93,6 +93,7 @@ if (selected.length === 0) {
 
 const runtime = await init();
 console.log(`adapter: ${runtime.adapterName}`);
+console.log(describeTuning(await autotune()));
 if (values.peer && values.peer !== 'tfjs') throw new Error(`--peer: only 'tfjs' is supported, got '${values.peer}'`);
 const peer = values.peer ? await import('./peers/tfjs.js') : null;
 if (peer) console.log(`peer: ${await peer.initTfjs()} (webgpu backend, same adapter)`);

@@ -10,7 +10,7 @@
  * examples.png (clean vs poisoned examples), result.json (BA, ASR, wall time, config).
  */
 import { parseArgs } from 'node:util';
-import { init, shutdown } from '../src/index.js';
+import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { classifierPreset } from '../src/train/presets.js';
@@ -125,6 +125,7 @@ try {
   };
   const rtm = await init();
   console.error(`adapter: ${rtm.adapterName}`);
+  console.error(describeTuning(await autotune()));
   const run = await trainBackdoored(spec, { train, test, normalization }, { adapter: rtm.adapterName });
   const { BA: ba, ASR: asr } = run.summary;
   const wall = (performance.now() - t0) / 1000;

@@ -10,7 +10,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { init, shutdown } from '../src/index.js';
+import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { ResNet18 } from '../src/nn/resnet.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
@@ -49,6 +49,7 @@ const numOr = (v: string | undefined, d: number, what: string): number => {
 };
 
 await init();
+console.error(describeTuning(await autotune()));
 try {
   const { split, normalization } = loadDataset(values.dataset!, values['data-dir']);
   const size = { h: split.train.h, w: split.train.w, c: split.train.c };

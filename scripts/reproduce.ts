@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { init, shutdown } from '../src/index.js';
+import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { classifierPreset } from '../src/train/presets.js';
@@ -125,6 +125,7 @@ try {
 
   const rtm = await init();
   console.error(`adapter: ${rtm.adapterName}`);
+  console.error(describeTuning(await autotune()));
   console.error(`reproduce: ${names.join(', ')} on ${dataset}, preset ${presetName}${values.ablations ? ', with ablations' : ''}; results in ${out}`);
   const train = trainSubsetOf(split.train, classifier);
   const writeReport = () => {

@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { init, shutdown } from '../src/index.js';
+import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { subset } from '../src/data/dataset.js';
 import { ResNet18 } from '../src/nn/resnet.js';
@@ -62,6 +62,7 @@ try {
   const out = values.out ?? join('runs', `train-${values.dataset!.replace(/[^a-z0-9-]/gi, '_')}-${values.preset}-s${p.seed}`);
   const rtm = await init();
   console.error(`adapter: ${rtm.adapterName}`);
+  console.error(describeTuning(await autotune()));
   const model = new ResNet18({ numClasses: split.train.classes.length, inChannels: train.c, width: p.width, seed: p.seed, stem: train.h >= 128 ? 'imagenet' : 'cifar' });
   console.error(`ResNet-18 width ${p.width}: ${model.parameterCount().toLocaleString()} parameters; ${train.n} training images, ${p.epochs} epochs, batch ${p.batchSize}`);
   const res = await trainClassifier(model, { train, test: split.test }, p, { normalization, outDir: out, evalEveryEpoch: true, label: 'train' });

@@ -6,6 +6,8 @@ export { scope, keep } from './tensor/scope.js';
 export { Uniforms } from './tensor/uniforms.js';
 export { backward, noGrad, isGradEnabled, releaseGraph, record } from './autograd/tape.js';
 export * as ops from './ops/all.js';
+export { autotune, describeTuning, type AutotuneOptions, type AutotuneResult } from './ops/autotune.js';
+export { tunedVariant, setTunedVariant, type TuneFamily } from './ops/tuning.js';
 export { Rng } from './util/random.js';
 export { Module, Sequential } from './nn/module.js';
 export { Conv2d, BatchNorm2d, Linear, ReLU, MaxPool2d, GlobalAvgPool, Init } from './nn/layers.js';

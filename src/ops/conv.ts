@@ -24,8 +24,12 @@
  * - forward: Cin % 4 == 0, Cout % 16 == 0; dx: Cout % 4 == 0, Cin % 16 == 0 (16-column tiles
  *   broadcast the weights instead of the pixels: entry main_wb; dx with Cin 4-12: main_wb1);
  * - dw: Cin % 4 == 0, Cout % 32 == 0 or (Cout % 16 == 0 and Cin % 8 == 0).
- * `setConvVariant('generic' | 'fast' | 'subgroup' | 'auto')` or REFINE_CONV_VARIANT forces a path
- * for tests ('subgroup' falls back to 'fast', 'fast' to 'generic' where the kernel cannot run).
+ * Tiled variant (kernels/conv2d_tiled.wgsl), for real GPUs: the three GEMMs with 64x64 output
+ * blocks staged through workgroup memory, scalar loads, any shape (dx on the flipped weights, any
+ * stride). 'auto' takes it when `autotune()` (src/ops/autotune.ts) measured it fastest on the
+ * adapter; without a tuning run 'auto' keeps the heuristics above.
+ * `setConvVariant('generic' | 'fast' | 'subgroup' | 'tiled' | 'auto')` or REFINE_CONV_VARIANT forces
+ * a path for tests ('subgroup' falls back to 'fast', 'fast' to 'generic' where the kernel cannot run).
  */
 import { rt } from '../tensor/device.js';
 import { empty, view, type Tensor } from '../tensor/tensor.js';
@@ -36,17 +40,19 @@ import { record } from '../autograd/tape.js';
 import { assertF32, sameShape } from './util.js';
 import { binaryRaw, BinaryOp, unaryRaw, UnaryOp } from './elementwise.js';
 import { reduceRaw } from './reduce.js';
+import { tunedVariant } from './tuning.js';
 
-export type ConvVariant = 'auto' | 'fast' | 'generic' | 'subgroup';
+export type ConvVariant = 'auto' | 'fast' | 'generic' | 'subgroup' | 'tiled';
+const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'fast', 'generic', 'subgroup', 'tiled'];
 
 let variant: ConvVariant = ((): ConvVariant => {
   const v = typeof process !== 'undefined' ? process.env?.REFINE_CONV_VARIANT : undefined;
-  return v === 'fast' || v === 'generic' || v === 'subgroup' ? v : 'auto';
+  return CONV_VARIANTS.includes(v as ConvVariant) ? (v as ConvVariant) : 'auto';
 })();
 
 /** Forces the kernel variant of conv2d and its gradients ('auto' picks per shape). */
 export function setConvVariant(v: ConvVariant): void {
-  if (v !== 'auto' && v !== 'fast' && v !== 'generic' && v !== 'subgroup') throw new Error(`setConvVariant: unknown variant '${String(v)}'`);
+  if (!CONV_VARIANTS.includes(v)) throw new Error(`setConvVariant: unknown variant '${String(v)}'`);
   variant = v;
 }
 export function getConvVariant(): ConvVariant {
@@ -86,8 +92,18 @@ function grid(tiles: number, z: number): [number, number, number] {
   return [Math.ceil(tiles / y), y, z];
 }
 
+/** 'auto' follows the adapter's autotuned family (src/ops/autotune.ts) once `autotune()` ran */
+function autoFamily(): string | undefined {
+  return variant === 'auto' ? tunedVariant('conv') : undefined;
+}
+
 function useFast(ok: boolean): boolean {
   return variant !== 'generic' && ok;
+}
+
+/** The shared-memory tiled kernels (kernels/conv2d_tiled.wgsl): any shape. */
+function useTiled(): boolean {
+  return variant === 'tiled' || autoFamily() === 'tiled';
 }
 
 /** subgroup kernels: pixels (fwd, dx) per row set of a workgroup */
@@ -105,7 +121,7 @@ function sgEntry(ns: number): { entry: string; rows: number } {
 
 /** Whether the subgroup kernels may run (the device's subgroup is the 8-lane workgroup). */
 function useSubgroup(ok: boolean): boolean {
-  return (variant === 'auto' || variant === 'subgroup') && ok && rt().subgroupSize === 8;
+  return (variant === 'subgroup' || (variant === 'auto' && autoFamily() === undefined) || autoFamily() === 'subgroup') && ok && rt().subgroupSize === 8;
 }
 
 /** Row sets of a subgroup kernel for `cols` GEMM columns: 1 (32-column tiles), 2 (16), 0 (no). */
@@ -122,6 +138,10 @@ function fwdRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: Geo, epi: Epilogue
   const M = g.N * g.OH * g.OW;
   if (out.size === 0) return out;
   const hasBias = bias ? 1 : 0;
+  if (useTiled()) {
+    tiledDispatch(0, g, M, x, w, out, { bias, ...epi });
+    return out;
+  }
   const ns = sgSets(g.CO);
   if (useSubgroup(ns > 0 && g.C % 4 === 0)) {
     const { entry, rows } = sgEntry(ns);
@@ -185,6 +205,14 @@ export function flipConvWeights(w: Tensor): Tensor {
 }
 
 function dgradRaw(dy: Tensor, w: Tensor, g: Geo, wflip: Tensor | null = null): Tensor {
+  if (useTiled()) {
+    const dx = empty([g.N, g.H, g.W, g.C]);
+    if (dx.size === 0) return dx;
+    const wf = wflip ?? flipConvWeights(w);
+    tiledDispatch(1, g, g.N * g.OH * g.OW, dy, wf, dx);
+    if (wf !== wflip) wf.dispose();
+    return dx;
+  }
   if (g.S === 1 && g.KH === g.KW && g.P < g.KH && useSubgroup(sgSets(g.C) > 0 && g.CO % 4 === 0)) {
     // stride 1: dx = conv(dy, w flipped in (kh, kw) with Cin/Cout swapped, padding K-1-P) on the
     // forward kernel, 3-13% faster than the dgrad kernel on lavapipe (measured side by side at
@@ -250,6 +278,7 @@ const MIN_CHUNK = 64;
 
 function wgradRaw(x: Tensor, dy: Tensor, g: Geo): Tensor {
   const M = g.N * g.OH * g.OW;
+  if (useTiled()) return wgradTiled(x, dy, g, M);
   const total = g.KH * g.KW * g.C * g.CO;
   const ns = sgSets(g.CO);
   // ci rows per row set of the subgroup kernel: the largest of 32, 16, 8, 4 with C % (rc * ns) == 0
@@ -304,6 +333,47 @@ function wgradRaw(x: Tensor, dy: Tensor, g: Geo): Tensor {
   return v;
 }
 
+/** output block of the tiled kernels (rows x columns) */
+const TILE = 64;
+/** tiled weight gradient: split K (the pixels) until there are this many workgroups (a GPU's SMs x 2) */
+const TILED_MIN_WGS = 256;
+
+/**
+ * One dispatch of kernels/conv2d_tiled.wgsl. mode 0: out = conv(a = x, b = w) + epilogue; 1: out =
+ * dx from a = dy, b = flipConvWeights(w); 2: out = the `splits` partials of dw from a = x, b = dy.
+ */
+function tiledDispatch(
+  mode: 0 | 1 | 2, g: Geo, M: number, a: Tensor, b: Tensor, out: Tensor,
+  epi: { bias?: Tensor | null; residual?: Tensor | null; relu?: boolean } = {}, chunk = 0, splits = 1,
+): void {
+  const rows = mode === 0 ? M : mode === 1 ? g.N * g.H * g.W : g.KH * g.KW * g.C;
+  const cols = mode === 1 ? g.C : g.CO;
+  const rtiles = Math.ceil(rows / TILE);
+  rt().dispatch({
+    kernel: 'conv2d_tiled',
+    constants: { MODE: mode, HAS_BIAS: epi.bias ? 1 : 0, RES: epi.residual ? 1 : 0, RELU: epi.relu ? 1 : 0 },
+    uniforms: geoUniforms(g, M).u32(chunk, rtiles, splits, 0),
+    buffers: [a.buffer, b.buffer, (epi.bias ?? b).buffer, out.buffer, (epi.residual ?? a).buffer],
+    workgroups: grid(rtiles * splits, Math.ceil(cols / TILE)),
+  });
+}
+
+function wgradTiled(x: Tensor, dy: Tensor, g: Geo, M: number): Tensor {
+  const total = g.KH * g.KW * g.C * g.CO;
+  const wgs = Math.ceil((g.KH * g.KW * g.C) / TILE) * Math.ceil(g.CO / TILE);
+  let splits = Math.max(1, Math.min(Math.ceil(TILED_MIN_WGS / wgs), Math.ceil(M / (4 * TILE)), 64));
+  const chunk = Math.max(1, Math.ceil(M / splits));
+  splits = Math.max(1, Math.ceil(M / chunk));
+  const part = empty(splits === 1 ? [g.KH, g.KW, g.C, g.CO] : [splits, total]);
+  if (part.size > 0) tiledDispatch(2, g, M, x, dy, part, {}, chunk, splits);
+  if (splits === 1) return part;
+  const r = reduceRaw(part, [0], 'sum', false, false);
+  part.dispose();
+  const v = view(r, [g.KH, g.KW, g.C, g.CO]);
+  r.dispose();
+  return v;
+}
+
 function dbiasRaw(dy: Tensor, g: Geo): Tensor {
   const r = reduceRaw(dy, [0, 1, 2], 'sum', false, false);
   const v = view(r, [g.CO]);
@@ -342,7 +412,7 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
     if (!sameShape(res.shape, [g.N, g.OH, g.OW, g.CO])) throw new Error(`conv2d: residual must have the output's shape [${[g.N, g.OH, g.OW, g.CO]}], got [${res.shape}]`);
   }
   // (to 8 when Cout takes 16-column tiles: their weight-gradient kernel needs Cin % 8 == 0)
-  if (g.C < 4 && variant !== 'generic') return thinInputConv(x, w, bias ?? null, opts, g.C, g.CO % 32 === 0 ? 4 : 8);
+  if (g.C < 4 && variant !== 'generic' && !useTiled()) return thinInputConv(x, w, bias ?? null, opts, g.C, g.CO % 32 === 0 ? 4 : 8);
   const relu = Boolean(opts.relu);
   const wdx = opts.dxWeights ?? null;
   if (wdx && !sameShape(wdx.shape, [g.KH, g.KW, g.CO, g.C])) throw new Error(`conv2d: dxWeights must be flipConvWeights(w) [${[g.KH, g.KW, g.CO, g.C]}], got [${wdx.shape}]`);

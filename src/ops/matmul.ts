@@ -13,8 +13,11 @@
  *     different piece of the A block and the lanes share it with subgroupBroadcast, so it issues
  *     about 6x fewer loads per FMA than fast8 (loads are what bound a GEMM on lavapipe). Needs
  *     `rt().subgroupSize === 8` and the same shape conditions as fast4/fast8; takes split-K itself.
+ *   - 'tiled' (kernels/matmul_tiled.wgsl): 64x64 blocks of C staged through workgroup memory,
+ *     the classic GPU kernel; any shape. Slow on lavapipe (workgroup memory buys nothing there).
  * 'auto' (the default) picks subgroup when the device and shape allow, else fast8/fast4 when the
- * shape allows, and split-K when there are few output blocks and a long K. `setMatmulVariant()`
+ * shape allows, and split-K when there are few output blocks and a long K; after `autotune()`
+ * (src/ops/autotune.ts) it follows the family measured fastest on the adapter. `setMatmulVariant()`
  * or the environment variable REFINE_MATMUL_VARIANT force a variant (shapes a fast variant cannot
  * take fall back to generic; shapes or devices the subgroup variant cannot take fall back to
  * what 'auto' picks without it).
@@ -25,9 +28,10 @@ import { Uniforms } from '../tensor/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { assertF32, assertRank, broadcastShapes, broadcastStrides, groups } from './util.js';
 import { reduceRaw, sumTo } from './reduce.js';
+import { tunedVariant } from './tuning.js';
 
-export type MatmulVariant = 'auto' | 'generic' | 'fast4' | 'fast8' | 'splitk' | 'subgroup';
-const VARIANTS: readonly MatmulVariant[] = ['auto', 'generic', 'fast4', 'fast8', 'splitk', 'subgroup'];
+export type MatmulVariant = 'auto' | 'generic' | 'fast4' | 'fast8' | 'splitk' | 'subgroup' | 'tiled';
+const VARIANTS: readonly MatmulVariant[] = ['auto', 'generic', 'fast4', 'fast8', 'splitk', 'subgroup', 'tiled'];
 
 function envVariant(): MatmulVariant {
   const v = (typeof process !== 'undefined' ? process.env?.REFINE_MATMUL_VARIANT : undefined) ?? 'auto';
@@ -100,7 +104,7 @@ export function gemm({ a, b, transA, transB, alpha = 1, bias = null, sym = false
 }
 
 interface Plan {
-  entry: 'main' | 'generic' | 'sg';
+  entry: 'main' | 'generic' | 'sg' | 'tiled';
   r8: boolean;
   /** rows per workgroup of the subgroup kernel */
   sgRows: number;
@@ -115,8 +119,12 @@ function subgroupGemmAvailable(): boolean {
 
 function plan(M: number, N: number, K: number, nb: number, transA: boolean, transB: boolean, sym: boolean): Plan {
   const fastOk = K % 4 === 0 && (!transA || M % 4 === 0) && (transB || N % 4 === 0);
-  let v = variant;
-  if (fastOk && (v === 'subgroup' || v === 'auto') && subgroupGemmAvailable()) {
+  // 'auto' follows the adapter's autotuned family (src/ops/autotune.ts) once autotune() ran:
+  // 'tiled', 'fast' (the heuristics below without the subgroup kernel) or 'subgroup'
+  const tuned = variant === 'auto' ? tunedVariant('matmul') : undefined;
+  let v: MatmulVariant = tuned === 'tiled' ? 'tiled' : variant;
+  if (v === 'tiled') return { entry: 'tiled', r8: false, sgRows: 0, splits: 1, kChunk: K };
+  if (fastOk && (v === 'subgroup' || (v === 'auto' && tuned !== 'fast')) && subgroupGemmAvailable()) {
     const sgRows = M <= 8 ? 8 : M <= 16 ? 16 : 32;
     let blocks = Math.ceil(N / 32) * Math.ceil(M / sgRows) * nb;
     if (sym) blocks = Math.ceil(blocks / 2);
@@ -192,6 +200,10 @@ function gemmDispatch(d: DispatchArgs): void {
   }
 
   const p = plan(M, N, K, nb, transA, transB, d.sym);
+  if (p.entry === 'tiled') {
+    tiledDispatch(d, aStr, bStr);
+    return;
+  }
   const sg = p.entry === 'sg';
   // the subgroup kernel mirrors the symmetric product itself
   const direct = p.splits === 1 && (!d.sym || sg);
@@ -242,6 +254,27 @@ function gemmDispatch(d: DispatchArgs): void {
     workgroups: groups(out.size, 64),
   });
   target.dispose();
+}
+
+/** kernels/matmul_tiled.wgsl: 64x64 blocks of C, the whole K, symmetric products in full. */
+function tiledDispatch(d: DispatchArgs, aStr: number[], bStr: number[]): void {
+  const u = new Uniforms()
+    .u32(d.M, d.N, d.K, d.K, d.nb, 1, d.batch.length)
+    .f32(d.alpha)
+    .vec4u(d.batch, 2)
+    .vec4u(aStr, 2)
+    .vec4u(bStr, 2);
+  const wx = Math.ceil(d.N / 64);
+  const wy = Math.ceil(d.M / 64);
+  const maxDim = rt().limits.maxComputeWorkgroupsPerDimension;
+  if (wx > maxDim || wy > maxDim || d.nb > maxDim) throw new Error(`matmul: dispatch ${wx}x${wy}x${d.nb} exceeds the device limit ${maxDim}`);
+  rt().dispatch({
+    kernel: 'matmul_tiled',
+    constants: { AT: d.transA ? 1 : 0, BT: d.transB ? 1 : 0, BIAS: d.bias ? 1 : 0 },
+    uniforms: u,
+    buffers: [d.a.buffer, d.b.buffer, d.out.buffer, (d.bias ?? d.a).buffer],
+    workgroups: [wx, wy, d.nb],
+  });
 }
 
 /**

@@ -47,9 +47,10 @@ const sgCases: [ConvShape, boolean][] = [
   [S(1, 8, 7, 3, 3, 32, 2, 1), false], // RGB stem with stride 2: Cin 3 padded to 4
   [S(2, 7, 9, 8, 3, 16, 2, 1), true], // dx main_wb1 (Cin 8: two 4-column tiles), stride 2
   [S(1, 6, 6, 4, 1, 32, 1, 0), false], // dx main_wb1, 1x1 kernel
+  [S(1, 6, 7, 8, 3, 80, 1, 1), false], // Cout 80: two 64-column blocks of the tiled kernels
 ];
 
-const variants: ConvVariant[] = ['generic', 'fast', 'subgroup'];
+const variants: ConvVariant[] = ['generic', 'fast', 'subgroup', 'tiled'];
 const sgSkip = (): boolean => {
   if (rt().subgroupSize === 8) return false;
   console.log(`  (skipping the subgroup conv2d checks: they need a subgroup of 8 lanes, this device reports ${rt().subgroupSize})`);
@@ -61,7 +62,7 @@ for (const v of variants) {
     if (v === 'subgroup' && sgSkip()) return;
     setConvVariant(v);
     try {
-      for (const [s, withBias] of v === 'subgroup' ? [...cases, ...sgCases] : cases) {
+      for (const [s, withBias] of v === 'subgroup' || v === 'tiled' ? [...cases, ...sgCases] : cases) {
         const xs = [s.N, s.H, s.W, s.C];
         const ws = [s.KH, s.KW, s.C, s.CO];
         const inputs = [
@@ -88,6 +89,18 @@ for (const v of variants) {
 // on the subgroup kernels (32- and 16-column tiles: the epilogue is in the kernel) and the others
 // (separate passes), with and without each part
 test('conv2d with residual and ReLU epilogue: forward + gradients', async () => {
+  for (const v of ['auto', 'tiled'] as ConvVariant[]) {
+    setConvVariant(v);
+    try {
+      await epilogueChecks(v);
+    } finally {
+      setConvVariant('auto');
+    }
+  }
+  assert.throws(() => ops.conv2d(tensor(new Float32Array(2 * 4 * 4 * 4), [2, 4, 4, 4]), tensor(new Float32Array(9 * 16), [3, 3, 4, 4]), null, { padding: 1, residual: tensor(new Float32Array(16), [1, 4, 4, 1]) }), /residual must have the output's shape \[2,4,4,4\]/);
+});
+
+async function epilogueChecks(v: ConvVariant): Promise<void> {
   const shapes: [ConvShape, boolean, boolean][] = [
     [S(1, 7, 9, 4, 3, 32, 1, 1), true, true],
     [S(1, 11, 13, 16, 3, 16, 1, 1), true, true],
@@ -122,7 +135,7 @@ test('conv2d with residual and ReLU epilogue: forward + gradients', async () => 
         ...(withRes ? [{ data: res, shape: os, grad: true }] : []),
       ];
       await checkOp(
-        `conv2d x[${xs}] w[${ws}] s${s.stride}${withRes ? ' +residual' : ''}${withRelu ? ' relu' : ''}`,
+        `conv2d ${v} x[${xs}] w[${ws}] s${s.stride}${withRes ? ' +residual' : ''}${withRelu ? ' relu' : ''}`,
         inputs,
         ([tx, tw, tb, tr]) => ops.conv2d(tx!, tw!, tb!, { stride: s.stride, padding: s.padding, residual: tr ?? null, relu: withRelu }),
         ([tx, tw, tb, tr]) => ref(tx!, tw!, tb!, tr ?? null),
@@ -131,13 +144,11 @@ test('conv2d with residual and ReLU epilogue: forward + gradients', async () => 
       break;
     }
   }
-  assert.throws(() => ops.conv2d(tensor(new Float32Array(2 * 4 * 4 * 4), [2, 4, 4, 4]), tensor(new Float32Array(9 * 16), [3, 3, 4, 4]), null, { padding: 1, residual: tensor(new Float32Array(16), [1, 4, 4, 1]) }), /residual must have the output's shape \[2,4,4,4\]/);
-});
+}
 
-// every element of forward, dx and dw of the subgroup kernels against the generic kernels (the
-// finite-difference checks above sample only a few gradient elements)
-test('conv2d subgroup variant matches generic on every element', async () => {
-  if (sgSkip()) return;
+// every element of forward, dx and dw of the subgroup and tiled kernels against the generic
+// kernels (the finite-difference checks above sample only a few gradient elements)
+test('conv2d subgroup and tiled variants match generic on every element', async () => {
   const run = async (v: ConvVariant, s: ConvShape, xs: Float32Array, ws: Float32Array, dys: Float32Array, bs: Float32Array) => {
     setConvVariant(v);
     const ts: Tensor[] = [];
@@ -166,17 +177,20 @@ test('conv2d subgroup variant matches generic on every element', async () => {
       const dys = f32(s.N * OH * OW * s.CO);
       const bs = f32(s.CO);
       const want = await run('generic', s, xs, ws, dys, bs);
-      const got = await run('subgroup', s, xs, ws, dys, bs);
-      ['forward', 'dx', 'dw'].forEach((pass, i) => {
-        const a = got[i]!;
-        const e = want[i]!;
-        assert.is(a.length, e.length);
-        for (let k = 0; k < a.length; k++) {
-          if (!(Math.abs(a[k]! - e[k]!) <= 1e-4 + 1e-4 * Math.abs(e[k]!))) {
-            assert.unreachable(`subgroup ${pass} x[${[s.N, s.H, s.W, s.C]}] w[${[s.KH, s.KW, s.C, s.CO]}] s${s.stride} p${s.padding}: element ${k} = ${a[k]}, generic ${e[k]}`);
+      for (const v of ['subgroup', 'tiled'] as ConvVariant[]) {
+        if (v === 'subgroup' && sgSkip()) continue;
+        const got = await run(v, s, xs, ws, dys, bs);
+        ['forward', 'dx', 'dw'].forEach((pass, i) => {
+          const a = got[i]!;
+          const e = want[i]!;
+          assert.is(a.length, e.length);
+          for (let k = 0; k < a.length; k++) {
+            if (!(Math.abs(a[k]! - e[k]!) <= 1e-4 + 1e-4 * Math.abs(e[k]!))) {
+              assert.unreachable(`${v} ${pass} x[${[s.N, s.H, s.W, s.C]}] w[${[s.KH, s.KW, s.C, s.CO]}] s${s.stride} p${s.padding}: element ${k} = ${a[k]}, generic ${e[k]}`);
+            }
           }
-        }
-      });
+        });
+      }
     }
   } finally {
     setConvVariant('auto');

@@ -5,8 +5,9 @@ import { rt, tensor, type Tensor } from '../../src/index.js';
 import { checkOp, randArray, prod } from '../helpers.js';
 import { refLinear, refMatmul, refSimilarity } from '../reference/matmul.js';
 import type { MatmulVariant } from '../../src/ops/matmul.js';
+import { setTunedVariant } from '../../src/ops/tuning.js';
 
-const variants: MatmulVariant[] = ['generic', 'fast4', 'fast8', 'splitk', 'subgroup', 'auto'];
+const variants: MatmulVariant[] = ['generic', 'fast4', 'fast8', 'splitk', 'subgroup', 'tiled', 'auto'];
 
 // [M, K, N]: awkward shapes, then shapes that take the vec4 path with partial and full blocks
 const mnk: [number, number, number][] = [
@@ -147,6 +148,16 @@ test('matmul: auto and subgroup dispatch the subgroup kernel where it qualifies,
     assert.equal(await kernelsOf(v, run(() => ops.matmul(odd, odd, { transB: true }))), ['matmul.generic'], `${v} K = 5 falls back`);
   }
   assert.equal(await kernelsOf('fast8', run(() => ops.matmul(a, b))), ['matmul.main'], 'fast8 keeps its kernel');
+  assert.equal(await kernelsOf('tiled', run(() => ops.matmul(odd, odd, { transB: true }))), ['matmul_tiled'], 'tiled takes any shape');
+  // 'auto' follows the autotuned family
+  for (const [fam, want] of [['tiled', 'matmul_tiled'], ['fast', 'matmul.main'], ['subgroup', 'matmul_sg.sg_a0_r32']] as const) {
+    setTunedVariant('matmul', fam);
+    try {
+      assert.equal(await kernelsOf('auto', run(() => ops.matmul(a, b))), [want], `auto after tuning to ${fam}`);
+    } finally {
+      setTunedVariant('matmul', undefined);
+    }
+  }
   for (const x of [a, bT, b, odd, c16, bias]) x.dispose();
 });
 
