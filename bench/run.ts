@@ -52,10 +52,13 @@ export interface Row {
   gbps?: number;
   imagesPerSec?: number;
   pctPeak?: number;
+  /** highest GPU memory held by live tensors during setup + runs (pool bucket sizes), MiB */
+  peakMiB?: number;
   samples: number;
 }
 
 async function measure(c: BenchCase, sync: () => Promise<void> = () => rt().sync()): Promise<Row> {
+  rt().pool.resetPeak();
   await c.setup();
   try {
     const bench = new Bench({ time: timeMs, iterations: 3, warmupIterations: 2, warmupTime: 200 });
@@ -71,7 +74,10 @@ async function measure(c: BenchCase, sync: () => Promise<void> = () => rt().sync
     const row: Row = { name: c.name, ms, samples: r.latency.samplesCount };
     if (c.flops) row.gflops = c.flops / ms / 1e6;
     if (c.bytes) row.gbps = c.bytes / ms / 1e6;
-    if (c.images) row.imagesPerSec = (c.images / ms) * 1e3;
+    if (c.images) {
+      row.imagesPerSec = (c.images / ms) * 1e3;
+      row.peakMiB = rt().pool.getStats().peakBytesInUse / 2 ** 20;
+    }
     return row;
   } finally {
     c.teardown();
@@ -106,7 +112,8 @@ const f = (v: number | undefined, w: number, d = 1) => (v === undefined ? '-'.pa
 const print = (row: Row) =>
   console.log(
     `${row.name.padEnd(pad)}  ${f(row.ms, 9, 2)}  ${f(row.gflops, 8)}  ${f(row.pctPeak, 6)}  ${f(row.gbps, 7)}  ${f(row.imagesPerSec, 8, 0)}` +
-      (row.speedupVsPeer ? `  ${row.speedupVsPeer.toFixed(2)}x tfjs` : ''),
+      (row.speedupVsPeer ? `  ${row.speedupVsPeer.toFixed(2)}x tfjs` : '') +
+      (row.peakMiB !== undefined ? `  peak GPU memory ${row.peakMiB.toFixed(0)} MiB` : ''),
   );
 /** One more run of `c` under timestamp queries: where its GPU time goes. */
 async function profileCase(c: BenchCase): Promise<KernelShare[]> {

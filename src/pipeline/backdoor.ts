@@ -149,7 +149,6 @@ function newResNet(train: ImageDataset, p: ClassifierPreset): ResNet18 {
   return new ResNet18({ numClasses: train.classes.length, inChannels: train.c, width: p.width, seed: p.seed, stem: train.h >= 128 ? 'imagenet' : 'cifar' });
 }
 
-/** The benign model LC attacks with PGD: trained once per configuration, cached. */
 /**
  * Copies the trainer's per-epoch state (and `extra` files) of an unfinished run in `from` (a
  * committed folder) into `to`, unless `to` holds a run of its own or `from` lacks a file.
@@ -163,6 +162,7 @@ function adoptUnfinished(from: string, to: string, extra: string[]): boolean {
   return true;
 }
 
+/** The benign model LC attacks with PGD: trained once per configuration, cached. */
 async function benignModel(
   p: ClassifierPreset,
   data: BackdoorData,
