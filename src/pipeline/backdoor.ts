@@ -96,7 +96,8 @@ export interface BackdoorRunOptions {
    * Read-only folders of committed finished runs (default [COMMITTED_BACKDOORS]): when the
    * output folder holds no finished run of this configuration, `<root>/<basename(out)>` is
    * reused if its result.json carries the same runHash, and an unfinished run there (the
-   * trainer's per-epoch state of the same attack configuration) is copied in and resumed.
+   * trainer's per-epoch state of the same attack configuration) is copied in and resumed. LC's
+   * benign model folder is looked up the same way.
    */
   cacheRoots?: string[];
   /** called after each training epoch's checkpoint is written (throwing stops the run; it resumes) */
@@ -169,25 +170,32 @@ async function benignModel(
   dataset: string,
   preset: string,
   log: (m: string) => void,
-  dirOverride?: string,
+  dirOverride: string | undefined,
+  roots: string[],
+  quiet = false,
 ): Promise<{ model: ResNet18; id: string; file: string }> {
   const { train, test, normalization } = data;
   const hash = configHash({ p, n: train.n, ds: train.name, dataset });
   const dir = dirOverride ?? join('runs', `benign-${datasetTag(dataset)}-${preset}-s${p.seed}-${hash.slice(0, 8)}`);
   let file = join(dir, 'model.safetensors');
   const model = newResNet(train, p);
-  // committed from another machine: the finished model is used from there, an unfinished run's
-  // per-epoch state is copied in and resumed
-  const committed = join(COMMITTED_BACKDOORS, basename(dir));
-  if (!existsSync(file) && existsSync(join(committed, 'model.safetensors'))) file = join(committed, 'model.safetensors');
-  else if (!existsSync(file) && adoptUnfinished(committed, dir, [])) log(`LC: resuming the unfinished benign run in ${committed}`);
+  // committed from another machine (a cache root holding a folder of the same name): the
+  // finished model is used from there, an unfinished run's per-epoch state is copied in and resumed
+  for (const committed of roots.map((r) => join(r, basename(dir)))) {
+    if (existsSync(file)) break;
+    if (existsSync(join(committed, 'model.safetensors'))) file = join(committed, 'model.safetensors');
+    else if (adoptUnfinished(committed, dir, [])) {
+      log(`LC: resuming the unfinished benign run in ${committed}`);
+      break;
+    }
+  }
   if (existsSync(file)) {
     const meta = loadCheckpoint(model, file);
     log(`LC: benign model from ${file} (test accuracy ${meta.testAccuracy ?? '?'})`);
     return { model, id: `${file}:${meta.testAccuracy ?? ''}`, file };
   }
   log(`LC: training the benign model in ${dir}`);
-  const res = await trainClassifier(model, { train, test }, p, { normalization, outDir: dir, evalEveryEpoch: true, label: 'benign' });
+  const res = await trainClassifier(model, { train, test }, p, { normalization, outDir: dir, evalEveryEpoch: true, label: 'benign', quiet });
   await saveCheckpoint(model, file, { dataset, preset, testAccuracy: String(res.testAccuracy) });
   writeFileSync(join(dir, 'result.json'), JSON.stringify({ dataset, preset, config: p, ...res }, null, 2));
   log(`LC: benign model test accuracy ${(100 * res.testAccuracy).toFixed(2)}%`);
@@ -259,7 +267,7 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
   let benign: ResNet18 | null = null;
   let benignFile: string | null = null;
   if (attack.needsCleanModel) {
-    const b = await benignModel(p, data, spec.dataset, spec.presetName, log, spec.benignDir);
+    const b = await benignModel(p, data, spec.dataset, spec.presetName, log, spec.benignDir, opts.cacheRoots ?? [COMMITTED_BACKDOORS], opts.quiet);
     benign = b.model;
     benignFile = b.file;
     ctx.cleanModel = b.model;

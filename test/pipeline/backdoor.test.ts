@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classifierPreset } from '../../src/train/presets.js';
@@ -48,6 +48,42 @@ test('a finished committed run is reused without training', async () => {
   run.model.dispose();
   assert.ok(run.cached);
   assert.is(run.out, join(tmp, 'ref', 'attack-badnets'));
+});
+
+// LC's benign model (the PGD target and the backdoored model's starting point) follows the same
+// rules: a finished one in a cache root is used as is, an unfinished one resumes
+test('LC: a committed benign model is reused, an unfinished one resumes', async () => {
+  const lc = (name: string, benignRoot: string): BackdoorSpec => ({
+    ...spec(join(tmp, name)),
+    attack: 'lc',
+    out: join(tmp, name, `attack-lc-${name}`),
+    benignDir: join(tmp, benignRoot, 'benign-x'),
+    attackOptions: { steps: 2, rate: 0.5 },
+  });
+  const ref = await trainBackdoored(lc('lc-ref', 'lc-ref'), data, { ...quiet, cacheRoots: [] });
+  ref.model.dispose();
+  const benignRef = join(tmp, 'lc-ref', 'benign-x');
+  assert.ok(existsSync(join(benignRef, 'model.safetensors')));
+
+  const logs: string[] = [];
+  const reused = await trainBackdoored(lc('lc-reuse', 'lc-reuse'), data, { quiet: true, log: (m) => logs.push(m), cacheRoots: [join(tmp, 'lc-ref')] });
+  reused.model.dispose();
+  assert.ok(logs.some((m) => m.includes(`benign model from ${join(benignRef, 'model.safetensors')}`)), logs.join('\n'));
+  assert.not.ok(logs.some((m) => m.includes('training the benign model')));
+  assert.is(reused.summary.BA, ref.summary.BA);
+  assert.is(reused.summary.ASR, ref.summary.ASR);
+
+  // only the trainer's per-epoch state committed (no model.safetensors): copied in and resumed
+  const unf = join(tmp, 'lc-unf-root', 'benign-x');
+  mkdirSync(unf, { recursive: true });
+  for (const f of ['last.safetensors', 'last-optimizer.safetensors', 'train-state.json']) copyFileSync(join(benignRef, f), join(unf, f));
+  logs.length = 0;
+  const resumed = await trainBackdoored(lc('lc-unf', 'lc-unf'), data, { quiet: true, log: (m) => logs.push(m), cacheRoots: [join(tmp, 'lc-unf-root')] });
+  resumed.model.dispose();
+  assert.ok(logs.some((m) => m.includes(`resuming the unfinished benign run in ${unf}`)), logs.join('\n'));
+  assert.ok(existsSync(join(tmp, 'lc-unf', 'benign-x', 'model.safetensors')));
+  assert.is(resumed.summary.BA, ref.summary.BA);
+  assert.is(resumed.summary.ASR, ref.summary.ASR);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
