@@ -324,8 +324,12 @@ function wgradRaw(x: Tensor, dy: Tensor, g: Geo): Tensor {
       workgroups: grid(Math.ceil((total * splits) / GEN_WG), 1),
     });
   }
+  return sumPartials(part, splits, g);
+}
+
+/** dw from the split-K partials [splits, KH*KW*C*CO]: a deterministic second pass (no atomics) */
+function sumPartials(part: Tensor, splits: number, g: Geo): Tensor {
   if (splits === 1) return part;
-  // deterministic second pass: sum the split-K partials
   const r = reduceRaw(part, [0], 'sum', false, false);
   part.dispose();
   const v = view(r, [g.KH, g.KW, g.C, g.CO]);
@@ -366,12 +370,7 @@ function wgradTiled(x: Tensor, dy: Tensor, g: Geo, M: number): Tensor {
   splits = Math.max(1, Math.ceil(M / chunk));
   const part = empty(splits === 1 ? [g.KH, g.KW, g.C, g.CO] : [splits, total]);
   if (part.size > 0) tiledDispatch(2, g, M, x, dy, part, {}, chunk, splits);
-  if (splits === 1) return part;
-  const r = reduceRaw(part, [0], 'sum', false, false);
-  part.dispose();
-  const v = view(r, [g.KH, g.KW, g.C, g.CO]);
-  r.dispose();
-  return v;
+  return sumPartials(part, splits, g);
 }
 
 function dbiasRaw(dy: Tensor, g: Geo): Tensor {
