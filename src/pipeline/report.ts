@@ -124,6 +124,33 @@ function cell(r: AttackResult, key: 'noDefense' | 'shrinkPad' | Variant): string
   return s;
 }
 
+/** ASR from which a defense counts as failed in the paper's tables (spec §1.6) */
+const FAIL_ASR = 0.1;
+
+/**
+ * The paper's two ablation findings checked on one attack: without the output remapping (w/o
+ * HRF) the backdoor survives (ASR ≥ 10%; Table 3 has it for every attack but PhysicalBA); without
+ * SupCon (w/o SCL) BA is lower than REFINE's (every attack in Table 3). Each entry reads
+ * "agrees: ours yes (ASR 71.2%), paper yes (70.76%)" or "differs: ...", absent when a run is missing.
+ */
+export function ablationAgreement(r: AttackResult): { hrf?: string; scl?: string } {
+  const p = PAPER_TABLE3[r.attack];
+  const e = r.evaluation;
+  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+  const out: { hrf?: string; scl?: string } = {};
+  const judge = (ours: boolean, paper: boolean | undefined, detail: string) =>
+    `${paper === undefined ? 'ours' : ours === paper ? 'agrees: ours' : 'differs: ours'} ${ours ? 'yes' : 'no'}${detail}`;
+  if (e.woHRF) {
+    const paper = p ? p.woHRF[1] >= 100 * FAIL_ASR : undefined;
+    out.hrf = judge(e.woHRF.ASR >= FAIL_ASR, paper, ` (ASR ${pct(e.woHRF.ASR)})${p ? `, paper ${paper ? 'yes' : 'no'} (${p.woHRF[1].toFixed(2)}%)` : ''}`);
+  }
+  if (e.woSCL && e.refine) {
+    const paper = p ? p.woSCL[0] < p.refine[0] : undefined;
+    out.scl = judge(e.woSCL.BA < e.refine.BA, paper, ` (BA ${pct(e.woSCL.BA)} vs ${pct(e.refine.BA)})${p ? `, paper ${paper ? 'yes' : 'no'} (${p.woSCL[0].toFixed(2)} vs ${p.refine[0].toFixed(2)})` : ''}`);
+  }
+  return out;
+}
+
 function minutes(s: number | undefined): string {
   return s === undefined ? '—' : `${(s / 60).toFixed(1)} min`;
 }
@@ -185,6 +212,14 @@ export function renderReport(agg: AggregateResults): string {
       );
     }
     L.push('');
+    const judged = rs.filter((x) => x.config.ablations).map((r) => [r, ablationAgreement(r)] as const).filter(([, a]) => a.hrf || a.scl);
+    if (judged.length) {
+      L.push('Where the ablations agree with the paper\'s Table 3 (the two effects the paper draws from it):', '');
+      L.push('| Attack | w/o HRF leaves the backdoor (ASR ≥ 10%)? | w/o SCL costs BA (below REFINE)? |');
+      L.push('|---|---|---|');
+      for (const [r, a] of judged) L.push(`| ${displayName(r.attack)} | ${a.hrf ?? '—'} | ${a.scl ?? '—'} |`);
+      L.push('');
+    }
   }
   L.push('## REFINE training diagnostics', '');
   L.push('| Attack | run | epochs | final loss | final agreement | final BA (curve set) | max class share (test) | collapse | wall |');

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { aggregate, formatMetric, renderReport, type AttackResult } from '../../src/pipeline/report.js';
+import { ablationAgreement, aggregate, formatMetric, renderReport, type AttackResult } from '../../src/pipeline/report.js';
 import { refinePreset } from '../../src/pipeline/refine-presets.js';
 import { classifierPreset } from '../../src/train/presets.js';
 
@@ -78,6 +78,24 @@ test('report: ablation table and a collapse are shown', () => {
   assert.match(md, '**COLLAPSED** (epochs 1)');
   assert.match(md, '**Collapse:**');
   assert.not.match(md, 'not expected to match');
+  assert.match(md, '| Blended | agrees: ours yes (ASR 70.0%), paper yes (75.30%) | agrees: ours yes (BA 10.0% vs 90.4%), paper yes (90.38 vs 90.65) |');
+});
+
+test('ablationAgreement: the paper\'s two findings, judged per attack', () => {
+  const r = fake('physicalba');
+  r.evaluation.woHRF = { BA: 0.9, ASR: 0.5 }; // paper: w/o HRF removes PhysicalBA (ASR 1.6%)
+  r.evaluation.woSCL = { BA: 0.95, ASR: 0.01 }; // above REFINE's 90.43: paper has it below
+  assert.equal(ablationAgreement(r), {
+    hrf: 'differs: ours yes (ASR 50.0%), paper no (1.60%)',
+    scl: 'differs: ours no (BA 95.0% vs 90.4%), paper yes (88.63 vs 90.92)',
+  });
+  const only = fake('wanet');
+  only.evaluation.woHRF = { BA: 0.9, ASR: 0.995 };
+  assert.equal(ablationAgreement(only), { hrf: 'agrees: ours yes (ASR 99.5%), paper yes (99.53%)' });
+  assert.equal(ablationAgreement(fake('badnets')), {});
+  const unknown = fake('custom');
+  unknown.evaluation.woHRF = { BA: 0.9, ASR: 0.02 };
+  assert.is(ablationAgreement(unknown).hrf, 'ours no (ASR 2.0%)');
 });
 
 test.run();
