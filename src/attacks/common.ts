@@ -67,6 +67,11 @@ export interface Attack {
   readonly target: number;
   /** true when poisonTrain needs ctx.cleanModel */
   readonly needsCleanModel: boolean;
+  /**
+   * Files poisonTrain caches in ctx.cacheDir (self-validating: each holds the key it was made
+   * for), which a run committed from another machine may bring along (LC's PGD images)
+   */
+  readonly cacheFiles?: readonly string[];
   poisonTrain(train: ImageDataset, ctx: AttackContext): Promise<PoisonedTrain>;
   /** non-target test images with the test trigger, labels = target */
   poisonTest(test: ImageDataset): ImageDataset;

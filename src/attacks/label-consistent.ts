@@ -22,7 +22,7 @@
  * The PGD result can be cached in a folder (`ctx.cacheDir`): a rerun (e.g. resuming a killed
  * training) reuses it when the key (seed, rate, PGD settings, dataset, clean model) matches.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Image } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
@@ -53,6 +53,10 @@ export interface PgdOptions {
   batchSize: number;
   normalization: Normalization | null;
   log?: (msg: string) => void;
+  /** resume: the first `done` images of `out` are finished (PGD is per image: exact) */
+  resume?: { done: number; out: Uint8Array };
+  /** after each batch: images finished so far and the output buffer (for a partial checkpoint) */
+  onBatch?: (done: number, out: Uint8Array) => void;
 }
 
 /**
@@ -65,6 +69,11 @@ export async function pgdAttack(model: Module, images: Uint8Array, labels: Array
   const n = labels.length;
   if (images.length !== n * px) throw new Error(`pgdAttack: ${images.length} bytes for ${n} images of ${h}x${w}x${c}`);
   const out = new Uint8Array(images.length);
+  const start = opts.resume ? Math.min(n, opts.resume.done) : 0;
+  if (opts.resume) {
+    if (opts.resume.out.length !== out.length) throw new Error(`pgdAttack: resume buffer of ${opts.resume.out.length} bytes, want ${out.length}`);
+    out.set(opts.resume.out.subarray(0, start * px));
+  }
   const wasTraining = model.training;
   const flags = [...model.parameters()].map((p) => p.requiresGrad);
   model.eval();
@@ -73,7 +82,9 @@ export async function pgdAttack(model: Module, images: Uint8Array, labels: Array
   const std = Array.from({ length: c }, (_, k) => opts.normalization?.std[k] ?? 1);
   const t0 = performance.now();
   try {
-    for (let b0 = 0; b0 < n; b0 += opts.batchSize) {
+    // each image's gradient sign is independent of the rest of its batch (eval-mode BN, a mean
+    // loss), so resuming mid-way gives the same images as an uninterrupted run
+    for (let b0 = start; b0 < n; b0 += opts.batchSize) {
       const bn = Math.min(opts.batchSize, n - b0);
       const x0 = new Float64Array(bn * px);
       for (let i = 0; i < x0.length; i++) x0[i] = images[b0 * px + i]! / 255;
@@ -105,6 +116,7 @@ export async function pgdAttack(model: Module, images: Uint8Array, labels: Array
         }
       }
       for (let i = 0; i < x.length; i++) out[b0 * px + i] = Math.min(255, Math.floor(x[i]! * 255 + 1e-6));
+      opts.onBatch?.(b0 + bn, out);
       opts.log?.(`PGD: ${b0 + bn}/${n} images, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
   } finally {
@@ -148,6 +160,7 @@ export interface LcContext extends AttackContext {
 export class LabelConsistent implements Attack {
   readonly name = 'lc';
   readonly needsCleanModel = true;
+  readonly cacheFiles = LC_CACHE_FILES;
   readonly target: number;
   readonly opts: LabelConsistentOptions;
   readonly rate: number;
@@ -184,11 +197,16 @@ export class LabelConsistent implements Attack {
     const clean = new Uint8Array(poisoned.length * px);
     poisoned.forEach((i, k) => clean.set(train.images.subarray(i * px, (i + 1) * px), k * px));
     const key = JSON.stringify({ ...this.opts, rate: this.rate, dataset: train.name, n: train.n, shape: this.shape, count: poisoned.length, model: ctx.cleanModelId ?? null, norm: ctx.normalization });
-    let adv = ctx.cacheDir ? readCache(ctx.cacheDir, key, clean.length) : null;
-    if (adv) ctx.log?.(`LC: reusing the PGD images cached in ${ctx.cacheDir}`);
+    const dir = ctx.cacheDir;
+    let adv = dir ? readCache(dir, key, clean.length) : null;
+    if (adv) ctx.log?.(`LC: reusing the PGD images cached in ${dir}`);
     else {
       if (!ctx.cleanModel) throw new Error('lc: poisonTrain needs a clean model (ctx.cleanModel) for its PGD step');
-      ctx.log?.(`LC: PGD on ${poisoned.length} target-class images (${this.opts.steps} steps, eps ${(this.opts.eps * 255).toFixed(2)}/255)`);
+      const resume = dir ? readPartial(dir, key, clean.length) : null;
+      ctx.log?.(
+        `LC: PGD on ${poisoned.length} target-class images (${this.opts.steps} steps, eps ${(this.opts.eps * 255).toFixed(2)}/255)` +
+          (resume ? `, resuming after ${resume.done} from ${dir}` : ''),
+      );
       adv = await pgdAttack(ctx.cleanModel, clean, new Int32Array(poisoned.length).fill(this.target), this.shape, {
         eps: this.opts.eps,
         alpha: this.opts.alpha,
@@ -196,8 +214,13 @@ export class LabelConsistent implements Attack {
         batchSize: this.opts.batchSize,
         normalization: ctx.normalization,
         log: ctx.log,
+        resume: resume ?? undefined,
+        onBatch: dir ? (done, out) => writePartial(dir, key, done, out) : undefined,
       });
-      if (ctx.cacheDir) writeCache(ctx.cacheDir, key, adv);
+      if (dir) {
+        writeCache(dir, key, adv);
+        removePartial(dir);
+      }
     }
     const advImages = adv;
     const dataset = poisonCopy(
@@ -235,6 +258,40 @@ function writeCache(dir: string, key: string, data: Uint8Array): void {
   renameSync(join(dir, 'lc-adversarial.bin.tmp'), join(dir, 'lc-adversarial.bin'));
   writeFileSync(join(dir, 'lc-adversarial.json'), key);
 }
+
+// PGD progress of an interrupted run: the output buffer so far and {key, done} (the bin first,
+// then the json, so that the json never claims images the bin does not hold)
+const PARTIAL_BIN = 'lc-adversarial.partial.bin';
+const PARTIAL_META = 'lc-adversarial.partial.json';
+
+function readPartial(dir: string, key: string, bytes: number): { done: number; out: Uint8Array } | null {
+  const meta = join(dir, PARTIAL_META);
+  const bin = join(dir, PARTIAL_BIN);
+  if (!existsSync(meta) || !existsSync(bin)) return null;
+  try {
+    const m = JSON.parse(readFileSync(meta, 'utf8')) as { key?: string; done?: number };
+    const data = readFileSync(bin);
+    if (m.key !== key || !Number.isInteger(m.done) || data.length !== bytes) return null;
+    return { done: m.done!, out: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  } catch {
+    return null;
+  }
+}
+
+function writePartial(dir: string, key: string, done: number, out: Uint8Array): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${PARTIAL_BIN}.tmp`), out);
+  renameSync(join(dir, `${PARTIAL_BIN}.tmp`), join(dir, PARTIAL_BIN));
+  writeFileSync(join(dir, `${PARTIAL_META}.tmp`), JSON.stringify({ key, done }));
+  renameSync(join(dir, `${PARTIAL_META}.tmp`), join(dir, PARTIAL_META));
+}
+
+function removePartial(dir: string): void {
+  for (const f of [PARTIAL_BIN, PARTIAL_META]) rmSync(join(dir, f), { force: true });
+}
+
+/** The LC cache files (finished PGD images, or the progress of an unfinished PGD) of a run folder. */
+export const LC_CACHE_FILES = ['lc-adversarial.bin', 'lc-adversarial.json', PARTIAL_BIN, PARTIAL_META];
 
 export const labelConsistent: AttackFactory = {
   name: 'lc',

@@ -163,7 +163,11 @@ function adoptUnfinished(from: string, to: string, extra: string[]): boolean {
   return true;
 }
 
-/** The benign model LC attacks with PGD: trained once per configuration, cached. */
+/**
+ * The benign model LC attacks with PGD: trained once per configuration, cached. Its id (the
+ * folder name, which carries the configuration hash, and the test accuracy) keys LC's PGD cache,
+ * the same on every machine (a path would not be).
+ */
 async function benignModel(
   p: ClassifierPreset,
   data: BackdoorData,
@@ -192,14 +196,14 @@ async function benignModel(
   if (existsSync(file)) {
     const meta = loadCheckpoint(model, file);
     log(`LC: benign model from ${file} (test accuracy ${meta.testAccuracy ?? '?'})`);
-    return { model, id: `${file}:${meta.testAccuracy ?? ''}`, file };
+    return { model, id: `${basename(dir)}:${meta.testAccuracy ?? ''}`, file };
   }
   log(`LC: training the benign model in ${dir}`);
   const res = await trainClassifier(model, { train, test }, p, { normalization, outDir: dir, evalEveryEpoch: true, label: 'benign', quiet });
   await saveCheckpoint(model, file, { dataset, preset, testAccuracy: String(res.testAccuracy) });
   writeFileSync(join(dir, 'result.json'), JSON.stringify({ dataset, preset, config: p, ...res }, null, 2));
   log(`LC: benign model test accuracy ${(100 * res.testAccuracy).toFixed(2)}%`);
-  return { model, id: `${file}:${res.testAccuracy}`, file };
+  return { model, id: `${basename(dir)}:${res.testAccuracy}`, file };
 }
 
 /** Creates the attack for the data's image shape (options checked by the attack). */
@@ -272,6 +276,16 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
     benignFile = b.file;
     ctx.cleanModel = b.model;
     ctx.cleanModelId = b.id;
+  }
+  // the attack's own caches (LC's PGD images, finished or in progress) of a run committed from
+  // another machine: copied in when this folder has none (their keys are checked on reading)
+  for (const root of attack.cacheFiles?.length ? (opts.cacheRoots ?? [COMMITTED_BACKDOORS]) : []) {
+    const dir = join(root, basename(out));
+    const files = attack.cacheFiles!.filter((f) => existsSync(join(dir, f)));
+    if (dir === out || files.length === 0 || attack.cacheFiles!.some((f) => existsSync(join(out, f)))) continue;
+    for (const f of files) copyFileSync(join(dir, f), join(out, f));
+    log(`${attack.name}: attack cache (${files.join(', ')}) copied from ${dir}`);
+    break;
   }
   const poisoned = await attack.poisonTrain(train, ctx);
   const poisonedTest = attack.poisonTest(test);

@@ -73,6 +73,39 @@ test('LC PGD (tiny ResNet, 2 steps): perturbation within ε, only chosen target-
   }
 });
 
+test('LC PGD interrupted after a batch resumes from its checkpoint and gives the uninterrupted images', async () => {
+  const ds = synthetic(40, S, S, 3, 14); // 4 images of class 0
+  const model = new ResNet18({ numClasses: 10, width: 0.0625, seed: 5 });
+  const full = mkdtempSync(join(tmpdir(), 'lc-full-'));
+  const part = mkdtempSync(join(tmpdir(), 'lc-part-'));
+  try {
+    const a = new LabelConsistent({ h: S, w: S, c: 3 }, { rate: 1, steps: 2, batchSize: 2 });
+    const want = await a.poisonTrain(ds, { normalization, cleanModel: model, cacheDir: full });
+    const stop = (m: string) => {
+      if (m.startsWith('PGD: 2/4')) throw new Error('stop');
+    };
+    try {
+      await a.poisonTrain(ds, { normalization, cleanModel: model, cacheDir: part, log: stop });
+      assert.unreachable('PGD should have stopped');
+    } catch (e) {
+      assert.is((e as Error).message, 'stop');
+    }
+    assert.ok(existsSync(join(part, 'lc-adversarial.partial.bin')));
+    assert.not.ok(existsSync(join(part, 'lc-adversarial.bin')));
+    const logs: string[] = [];
+    const got = await a.poisonTrain(ds, { normalization, cleanModel: model, cacheDir: part, log: (m) => logs.push(m) });
+    assert.ok(logs.some((m) => m.includes('resuming after 2')), logs.join('\n'));
+    assert.not.ok(logs.some((m) => m.startsWith('PGD: 2/4')), 'the first batch is not redone');
+    assert.equal(Array.from(got.dataset.images), Array.from(want.dataset.images));
+    assert.not.ok(existsSync(join(part, 'lc-adversarial.partial.bin')), 'progress removed once finished');
+    assert.ok(existsSync(join(part, 'lc-adversarial.bin')));
+  } finally {
+    rmSync(full, { recursive: true, force: true });
+    rmSync(part, { recursive: true, force: true });
+    model.dispose();
+  }
+});
+
 test('PGD increases the loss of the true label', async () => {
   const ds = synthetic(8, S, S, 3, 13);
   const model = new ResNet18({ numClasses: 10, width: 0.0625, seed: 4 });

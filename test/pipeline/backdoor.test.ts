@@ -84,6 +84,17 @@ test('LC: a committed benign model is reused, an unfinished one resumes', async 
   assert.ok(existsSync(join(tmp, 'lc-unf', 'benign-x', 'model.safetensors')));
   assert.is(resumed.summary.BA, ref.summary.BA);
   assert.is(resumed.summary.ASR, ref.summary.ASR);
+
+  // LC's PGD images committed with an unfinished run are copied in and reused, not recomputed
+  const cacheRoot = join(tmp, 'lc-cache-root', 'attack-lc-lc-cache');
+  mkdirSync(cacheRoot, { recursive: true });
+  for (const f of ['lc-adversarial.bin', 'lc-adversarial.json']) copyFileSync(join(tmp, 'lc-ref', 'attack-lc-lc-ref', f), join(cacheRoot, f));
+  logs.length = 0;
+  const cached = await trainBackdoored(lc('lc-cache', 'lc-ref'), data, { quiet: true, log: (m) => logs.push(m), cacheRoots: [join(tmp, 'lc-cache-root')] });
+  cached.model.dispose();
+  assert.ok(logs.some((m) => m.includes('attack cache (lc-adversarial.bin, lc-adversarial.json) copied')), logs.join('\n'));
+  assert.ok(logs.some((m) => m.includes('LC: reusing the PGD images')), logs.join('\n'));
+  assert.is(cached.summary.BA, ref.summary.BA);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
