@@ -22,7 +22,8 @@
  * The PGD result can be cached in a folder (`ctx.cacheDir`): a rerun (e.g. resuming a killed
  * training) reuses it when the key (seed, rate, PGD settings, dataset, clean model) matches.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readJson, writeFileAtomic } from '../pipeline/io.js';
 import { join } from 'node:path';
 import type { Image } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
@@ -253,10 +254,8 @@ function readCache(dir: string, key: string, bytes: number): Uint8Array | null {
 }
 
 function writeCache(dir: string, key: string, data: Uint8Array): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'lc-adversarial.bin.tmp'), data);
-  renameSync(join(dir, 'lc-adversarial.bin.tmp'), join(dir, 'lc-adversarial.bin'));
-  writeFileSync(join(dir, 'lc-adversarial.json'), key);
+  writeFileAtomic(join(dir, 'lc-adversarial.bin'), data);
+  writeFileAtomic(join(dir, 'lc-adversarial.json'), key);
 }
 
 // PGD progress of an interrupted run: the output buffer so far and {key, done} (the bin first,
@@ -265,25 +264,16 @@ const PARTIAL_BIN = 'lc-adversarial.partial.bin';
 const PARTIAL_META = 'lc-adversarial.partial.json';
 
 function readPartial(dir: string, key: string, bytes: number): { done: number; out: Uint8Array } | null {
-  const meta = join(dir, PARTIAL_META);
+  const m = readJson<{ key?: string; done?: number }>(join(dir, PARTIAL_META));
   const bin = join(dir, PARTIAL_BIN);
-  if (!existsSync(meta) || !existsSync(bin)) return null;
-  try {
-    const m = JSON.parse(readFileSync(meta, 'utf8')) as { key?: string; done?: number };
-    const data = readFileSync(bin);
-    if (m.key !== key || !Number.isInteger(m.done) || data.length !== bytes) return null;
-    return { done: m.done!, out: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-  } catch {
-    return null;
-  }
+  if (!m || m.key !== key || !Number.isInteger(m.done) || !existsSync(bin)) return null;
+  const data = readFileSync(bin);
+  return data.length === bytes ? { done: m.done!, out: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) } : null;
 }
 
 function writePartial(dir: string, key: string, done: number, out: Uint8Array): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${PARTIAL_BIN}.tmp`), out);
-  renameSync(join(dir, `${PARTIAL_BIN}.tmp`), join(dir, PARTIAL_BIN));
-  writeFileSync(join(dir, `${PARTIAL_META}.tmp`), JSON.stringify({ key, done }));
-  renameSync(join(dir, `${PARTIAL_META}.tmp`), join(dir, PARTIAL_META));
+  writeFileAtomic(join(dir, PARTIAL_BIN), out);
+  writeFileAtomic(join(dir, PARTIAL_META), JSON.stringify({ key, done }));
 }
 
 function removePartial(dir: string): void {

@@ -15,7 +15,8 @@
  * tuning.
  */
 import { rt } from '../tensor/device.js';
-import { tensor, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { rand } from './creation.js';
 import { WGSL } from '../kernels.generated.js';
 import { conv2dRaw } from './conv.js';
 import { gemm } from './matmul.js';
@@ -60,16 +61,6 @@ function candidates(): string[] {
   return [...(sg ? ['subgroup'] : []), 'fast', 'tiled'];
 }
 
-function lcg(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    a[i] = (s / 2 ** 32 - 0.5) * 0.2;
-  }
-  return a;
-}
-
 /**
  * The representative workloads: ResNet-like 3x3 convs (stride 1 and 2, forward and both
  * gradients) and square/transposed GEMMs, small enough for lavapipe (~0.1-0.3 s a run there).
@@ -77,7 +68,7 @@ function lcg(n: number, seed: number): Float32Array {
 function workload(f: TuneFamily): { run: () => void; dispose: () => void } {
   const ts: Tensor[] = [];
   const t = (shape: number[], seed: number) => {
-    const x = tensor(lcg(shape.reduce((p, d) => p * d, 1), seed), shape);
+    const x = rand(shape, seed, -0.1, 0.1);
     ts.push(x);
     return x;
   };
