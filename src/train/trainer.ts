@@ -38,6 +38,8 @@ export interface EpochLog {
   loss: number;
   trainAccuracy: number;
   testAccuracy?: number;
+  /** accuracy on each of TrainOptions.evalSets (e.g. ASR on the triggered test images) */
+  evals?: Record<string, number>;
   seconds: number;
   imagesPerSec: number;
 }
@@ -58,6 +60,11 @@ export interface TrainOptions {
   outDir?: string;
   /** evaluate on the test set after every epoch (otherwise only at the end) */
   evalEveryEpoch?: boolean;
+  /**
+   * further labelled sets evaluated whenever the test set is (after every epoch with
+   * evalEveryEpoch, else after the last): a backdoor's ASR curve is watched while it trains
+   */
+  evalSets?: Record<string, ImageDataset>;
   label?: string;
   quiet?: boolean;
   /** called after each epoch's checkpoint is written (progress reporting; throwing stops the run) */
@@ -154,7 +161,12 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
       bar?.stop();
       const seconds = (performance.now() - t0) / 1000;
       const log: EpochLog = { epoch: epoch + 1, lr: opt.lr, loss: lossSum / seen, trainAccuracy: correct / seen, seconds, imagesPerSec: seen / seconds };
-      if (opts.evalEveryEpoch || epoch === cfg.epochs - 1) log.testAccuracy = await accuracy(model, data.test, { normalization: opts.normalization });
+      if (opts.evalEveryEpoch || epoch === cfg.epochs - 1) {
+        log.testAccuracy = await accuracy(model, data.test, { normalization: opts.normalization });
+        for (const [name, set] of Object.entries(opts.evalSets ?? {})) {
+          if (set.n > 0) (log.evals ??= {})[name] = await accuracy(model, set, { normalization: opts.normalization });
+        }
+      }
       state.history.push(log);
       state.epochsDone = epoch + 1;
       state.wallSeconds += seconds;
@@ -162,6 +174,7 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
         console.error(
           `epoch ${epoch + 1}/${cfg.epochs}: loss ${log.loss.toFixed(4)}, train acc ${(100 * log.trainAccuracy).toFixed(2)}%` +
             (log.testAccuracy !== undefined ? `, test acc ${(100 * log.testAccuracy).toFixed(2)}%` : '') +
+            Object.entries(log.evals ?? {}).map(([k, v]) => `, ${k} ${(100 * v).toFixed(2)}%`).join('') +
             `, ${seconds.toFixed(1)} s, ${log.imagesPerSec.toFixed(0)} img/s`,
         );
       }

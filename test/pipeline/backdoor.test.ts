@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { classifierPreset } from '../../src/train/presets.js';
 import { trainBackdoored, type BackdoorSpec } from '../../src/pipeline/backdoor.js';
 import { synthetic } from '../attacks/synthetic.js';
+import { accuracy } from '../../src/train/evaluate.js';
 
 // Runs committed from another machine (results/backdoored/<folder>/): a finished one is reused, an
 // unfinished one (per-epoch trainer state) resumes in the output folder instead of restarting.
@@ -17,6 +18,11 @@ const quiet = { quiet: true, log: () => {} };
 
 test('an unfinished committed run resumes from its last epoch and ends where an uninterrupted run ends', async () => {
   const ref = await trainBackdoored(spec(join(tmp, 'ref')), data, { ...quiet, cacheRoots: [] });
+  // the ASR is measured after every epoch; the reported one is the last epoch's, and it is the
+  // accuracy of the final model on the triggered non-target test images
+  assert.ok(ref.summary.history.every((h) => h.evals?.ASR !== undefined && h.evals.ASR >= 0 && h.evals.ASR <= 1), JSON.stringify(ref.summary.history));
+  assert.is(ref.summary.ASR, ref.summary.history[1]!.evals!.ASR);
+  assert.is(ref.summary.ASR, await accuracy(ref.model, ref.attack.poisonTest(data.test), { normalization: data.normalization }));
   ref.model.dispose();
   // the "committed" run stops after its first epoch
   try {
