@@ -32,6 +32,8 @@ const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')
   --eval-subset N             evaluate on a seeded subset of N test images (default all)
   --curve-eval N              per-epoch REFINE BA on N of them for the curves (default 1000, 0 = off)
   --refine-epochs N  --refine-subset N  --refine-batch-size N  --refine-lr X  --unet-channels N
+  --refine-milestones A,B     epochs (0-indexed) at whose start REFINE's lr is multiplied by
+                              --refine-gamma X (default: the official [epochs−50, epochs−20], γ 0.8)
   --utility bce|ce            REFINE utility loss (default bce, the official code)
   --epochs N  --subset N  --width X  --batch-size N  --lr X   backdoored-classifier overrides
   --target N  --rate X        attack target label (default 0) and poison rate
@@ -51,6 +53,8 @@ const OPTIONS = {
   'refine-subset': { type: 'string' },
   'refine-batch-size': { type: 'string' },
   'refine-lr': { type: 'string' },
+  'refine-milestones': { type: 'string' },
+  'refine-gamma': { type: 'string' },
   'unet-channels': { type: 'string' },
   utility: { type: 'string' },
   epochs: { type: 'string' },
@@ -114,6 +118,8 @@ try {
     trainSubset: num('refine-subset', values['refine-subset'], 'int'),
     batchSize: num('refine-batch-size', values['refine-batch-size'], 'int'),
     lr: num('refine-lr', values['refine-lr'], 'pos'),
+    milestones: values['refine-milestones']?.split(',').map((m) => num('refine-milestones', m, 'int')!),
+    gamma: num('refine-gamma', values['refine-gamma'], 'pos'),
     unetChannels: num('unet-channels', values['unet-channels'], 'int'),
     utility: utility as 'bce' | 'ce' | undefined,
   });

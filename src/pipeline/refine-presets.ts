@@ -76,12 +76,38 @@ export function refinePreset(name: string, size: ImageSize, seed = 666): RefineP
   throw new Error(`unknown preset '${name}' (quick | paper)`);
 }
 
-/** Applies command-line overrides; the milestones follow a changed epoch count. */
-export function withRefineOverrides(p: RefinePreset, o: { epochs?: number; trainSubset?: number; batchSize?: number; lr?: number; unetChannels?: number; utility?: 'bce' | 'ce'; lambda?: number }): RefinePreset {
+export interface RefineOverrides {
+  epochs?: number;
+  trainSubset?: number;
+  batchSize?: number;
+  lr?: number;
+  /** epochs (0-indexed) at whose start the lr is multiplied by gamma; replaces the formula's */
+  milestones?: number[];
+  gamma?: number;
+  unetChannels?: number;
+  utility?: 'bce' | 'ce';
+  lambda?: number;
+}
+
+/**
+ * Applies command-line overrides; the milestones follow a changed epoch count unless they are
+ * given themselves (each must lie inside the run: 1 ≤ m < epochs, since a milestone at 0 or at
+ * or past the end would never be a change of lr during training).
+ */
+export function withRefineOverrides(p: RefinePreset, o: RefineOverrides): RefinePreset {
   const out: RefinePreset = { ...p };
   if (o.epochs !== undefined) {
     out.epochs = o.epochs;
     out.milestones = refineMilestones(o.epochs);
+  }
+  if (o.milestones !== undefined) {
+    const bad = o.milestones.filter((m) => !Number.isInteger(m) || m < 1 || m >= out.epochs);
+    if (bad.length) throw new Error(`REFINE milestones must be epochs 1..${out.epochs - 1} (0-indexed starts of epochs inside the run), got ${bad.join(', ')}`);
+    out.milestones = [...o.milestones].sort((a, b) => a - b);
+  }
+  if (o.gamma !== undefined) {
+    if (!(o.gamma > 0 && o.gamma <= 1)) throw new Error(`REFINE gamma must be in (0, 1], got ${o.gamma}`);
+    out.gamma = o.gamma;
   }
   if (o.trainSubset !== undefined) out.trainSubset = o.trainSubset;
   if (o.batchSize !== undefined) out.batchSize = o.batchSize;

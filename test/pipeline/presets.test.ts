@@ -33,6 +33,14 @@ test('presets: paper = official values, c by image size; quick is smaller; overr
   assert.is(withRefineOverrides(q, { lr: 0.01 }).lr, 0.01);
   const o = withRefineOverrides(p, { epochs: 60, trainSubset: 5 });
   assert.equal([o.milestones, o.trainSubset], [[10, 40], 5]);
+  // explicit milestones replace the formula's (sorted), whatever the order of the overrides
+  const m = withRefineOverrides(q, { epochs: 8, milestones: [7, 4], gamma: 0.1 });
+  assert.equal([m.epochs, m.milestones, m.gamma], [8, [4, 7], 0.1]);
+  assert.ok(Math.abs(lrAtEpoch(m, 3) - 0.05) < 1e-12 && Math.abs(lrAtEpoch(m, 4) - 0.005) < 1e-12 && Math.abs(lrAtEpoch(m, 7) - 0.0005) < 1e-12);
+  assert.throws(() => withRefineOverrides(q, { milestones: [5] }), /milestones must be epochs 1\.\.4/);
+  assert.throws(() => withRefineOverrides(q, { milestones: [0] }), /milestones/);
+  assert.throws(() => withRefineOverrides(q, { gamma: 0 }), /gamma/);
+  assert.throws(() => withRefineOverrides(q, { gamma: 1.5 }), /gamma/);
   assert.throws(() => refinePreset('fast', { h: 32, w: 32, c: 3 }), /unknown preset/);
 });
 
