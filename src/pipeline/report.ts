@@ -3,6 +3,7 @@
  * No Defense, ShrinkPad, REFINE (and the ablations) next to the paper's Table 1 / Table 3
  * numbers (CIFAR-10, ResNet-18; spec §6), which are printed for reference only.
  */
+import type { AugmentationCheck } from '../refine/diagnostics.js';
 import type { RefineEpochLog } from '../refine/defense.js';
 import type { ClassifierPreset } from '../train/presets.js';
 import type { RefinePreset } from './refine-presets.js';
@@ -59,12 +60,14 @@ export interface AttackResult {
     ablations: boolean;
     collapseShare: number;
     /** every seed the experiment uses */
-    seeds: { classifier: number; attack: number; refine: number; refineSubset: number; evalSubset: number; shrinkPadClean: number; shrinkPadPoisoned: number };
+    seeds: { classifier: number; attack: number; refine: number; refineSubset: number; evalSubset: number; shrinkPadClean: number; shrinkPadPoisoned: number; augmentationCheck?: number };
   };
   data: { testImages: number; asrImages: number; refineImages: number; classes: string[] };
   backdoor?: { dir: string; reused: boolean; trainBA: number; trainASR: number; wallSeconds: number };
   evaluation: Partial<Record<'noDefense' | 'shrinkPad' | Variant, Metric>>;
   refine: Partial<Record<Variant, RefineRunSummary>>;
+  /** does REFINE's training augmentation change the backdoored model's pseudo-labels? (src/refine/diagnostics.ts) */
+  diagnostics?: { augmentation?: AugmentationCheck };
   figures: string[];
   wallSeconds: Record<string, number>;
   startedAt: string;
@@ -220,6 +223,26 @@ export function renderReport(agg: AggregateResults): string {
       for (const [r, a] of judged) L.push(`| ${displayName(r.attack)} | ${a.hrf ?? '—'} | ${a.scl ?? '—'} |`);
       L.push('');
     }
+  }
+  const augChecked = rs.filter((r) => r.diagnostics?.augmentation);
+  if (augChecked.length) {
+    L.push('## Does REFINE\'s training augmentation fire the backdoor?', '');
+    L.push(
+      'REFINE takes its pseudo-labels from the frozen model on the *augmented* batch (spec §1.4). The backdoored model classified REFINE\'s unlabeled images with and without that augmentation ' +
+        '(label-free: what a defender can check). A large share of changed pseudo-labels piling onto one class means the augmentation activates the backdoor and poisons the pseudo-labels.',
+      '',
+    );
+    L.push('| Attack | images | pseudo-labels changed | class receiving most changes (share of changes) | largest rise of one class\'s share | target class share, plain → augmented |');
+    L.push('|---|---|---|---|---|---|');
+    const pc = (v: number) => `${(100 * v).toFixed(1)}%`;
+    for (const r of augChecked) {
+      const a = r.diagnostics!.augmentation!;
+      const t = r.config.target;
+      L.push(
+        `| ${displayName(r.attack)} | ${a.images} | ${pc(a.changed)} | ${a.topChangedTo} (${pc(a.topChangedToShare)}) | ${a.maxShareRise > 0 ? '+' : ''}${(100 * a.maxShareRise).toFixed(1)} points (class ${a.maxShareRiseClass}) | ${pc(a.plainShares[t] ?? 0)} → ${pc(a.augmentedShares[t] ?? 0)} |`,
+      );
+    }
+    L.push('');
   }
   L.push('## REFINE training diagnostics', '');
   L.push('| Attack | run | epochs | final loss | final agreement | final BA (curve set) | max class share (test) | collapse | wall |');

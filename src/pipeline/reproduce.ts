@@ -21,6 +21,7 @@ import { normalizeInto } from '../data/loader.js';
 import { argmax } from '../ops/index-ops.js';
 import type { Module } from '../nn/module.js';
 import { DefendedModel, trainRefine, type RefineEpochLog } from '../refine/defense.js';
+import { augmentationCheck } from '../refine/diagnostics.js';
 import { shrinkPadDataset } from '../refine/shrinkpad.js';
 import { predict } from '../train/evaluate.js';
 import { configHash } from '../train/trainer.js';
@@ -69,6 +70,9 @@ export interface ReproduceOptions {
   log?: (msg: string) => void;
   quiet?: boolean;
 }
+
+/** Unlabeled images of the augmentation check (~2 × 1,000 forward passes: seconds). */
+const AUGMENTATION_CHECK_IMAGES = 1000;
 
 /** The output folder holds results of another configuration (nothing is touched). */
 export class ConfigMismatchError extends Error {}
@@ -312,11 +316,12 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
       shrinkPadPad: pad,
       ablations: o.ablations || Boolean(prev?.evaluation.woHRF && prev?.evaluation.woSCL),
       collapseShare,
-      seeds: { classifier: seed, attack: seed, refine: o.refine.seed, refineSubset: seed + 17, evalSubset: seed + 29, shrinkPadClean: seed, shrinkPadPoisoned: seed + 1 },
+      seeds: { classifier: seed, attack: seed, refine: o.refine.seed, refineSubset: seed + 17, evalSubset: seed + 29, shrinkPadClean: seed, shrinkPadPoisoned: seed + 1, augmentationCheck: seed + 41 },
     },
     data: { testImages: test.n, asrImages: asrSet.n, refineImages: refineData.n, classes: test.classes },
     evaluation: { ...(prev?.evaluation ?? {}) },
     refine: { ...(prev?.refine ?? {}) },
+    diagnostics: { ...(prev?.diagnostics ?? {}) },
     figures: prev?.figures ?? [],
     wallSeconds: { ...(prev?.wallSeconds ?? {}) },
     startedAt: prev?.startedAt ?? new Date().toISOString(),
@@ -350,6 +355,16 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
     }
     r.wallSeconds.evaluation = (r.evaluation.noDefense.seconds ?? 0) + (r.evaluation.shrinkPad.seconds ?? 0);
     log(`[${o.attack}] No Defense BA/ASR ${fmt(r.evaluation.noDefense)} | ShrinkPad ${fmt(r.evaluation.shrinkPad)}`);
+    // does REFINE's own augmentation fire the backdoor (and so poison its pseudo-labels)?
+    if (!r.diagnostics!.augmentation) {
+      const a = await augmentationCheck(model, refineData, o.refine.augment, normalization, AUGMENTATION_CHECK_IMAGES, seed + 41);
+      r.diagnostics!.augmentation = a;
+      save();
+    }
+    {
+      const a = r.diagnostics!.augmentation!;
+      log(`[${o.attack}] REFINE's augmentation changes ${(100 * a.changed).toFixed(1)}% of ${a.images} pseudo-labels; ${(100 * a.topChangedToShare).toFixed(0)}% of the changes go to class ${a.topChangedTo} (its share ${(100 * a.plainShares[a.topChangedTo]!).toFixed(1)}% → ${(100 * a.augmentedShares[a.topChangedTo]!).toFixed(1)}%)`);
+    }
 
     // 4–5. REFINE and the ablations
     const curveSet = o.curveEval > 0 ? subset(test, Int32Array.from({ length: Math.min(o.curveEval, test.n) }, (_, i) => i), `${test.name}[curve]`) : undefined;

@@ -81,6 +81,19 @@ test('report: ablation table and a collapse are shown', () => {
   assert.match(md, '| Blended | agrees: ours yes (ASR 70.0%), paper yes (75.30%) | agrees: ours yes (BA 10.0% vs 90.4%), paper yes (90.38 vs 90.65) |');
 });
 
+test('report: the augmentation check, when measured', () => {
+  const w = fake('wanet', {
+    diagnostics: {
+      augmentation: { images: 1000, augment: {}, changed: 0.4, plainShares: [0.1, 0.9], augmentedShares: [0.45, 0.55], topChangedTo: 0, topChangedToShare: 0.9, maxShareRise: 0.35, maxShareRiseClass: 0 },
+    },
+  });
+  const md = renderReport(aggregate('fashion-mnist', 'quick', [w, fake('badnets')]));
+  assert.match(md, "## Does REFINE's training augmentation fire the backdoor?");
+  assert.match(md, '| WaNet | 1000 | 40.0% | 0 (90.0%) | +35.0 points (class 0) | 10.0% → 45.0% |');
+  assert.not.match(md, '| BadNets | 1000');
+  assert.not.match(renderReport(aggregate('fashion-mnist', 'quick', [fake('badnets')])), 'fire the backdoor');
+});
+
 test('ablationAgreement: the paper\'s two findings, judged per attack', () => {
   const r = fake('physicalba');
   r.evaluation.woHRF = { BA: 0.9, ASR: 0.5 }; // paper: w/o HRF removes PhysicalBA (ASR 1.6%)

@@ -43,6 +43,12 @@ test('one attack end to end on tiny data: result.json complete, figures written'
   assert.is(r.refine.refine!.history.length, 1);
   assert.is(r.refine.refine!.history[0]!.pseudoLabelCounts.reduce((a, b) => a + b, 0), 16);
   assert.ok(r.refine.refine!.history[0]!.benignAccuracy !== undefined);
+  // REFINE's augmentation checked on its unlabeled images (min(1000, 16) of them)
+  const a = r.diagnostics!.augmentation!;
+  assert.is(a.images, 16);
+  assert.equal(a.augment, refine.augment);
+  assert.ok(a.changed >= 0 && a.changed <= 1);
+  assert.ok(Math.abs(a.augmentedShares.reduce((x, y) => x + y, 0) - 1) < 1e-9);
   assert.ok(existsSync(join(tmp, 'results', 'badnets', 'figures', 'samples.png')));
   assert.ok(existsSync(join(tmp, 'results', 'badnets', 'figures', 'curves.png')));
   assert.ok(isComplete(opts.outRoot, 'badnets', r.configHash));
@@ -60,6 +66,7 @@ test('a complete attack is skipped; a missing stage is redone, the others reused
   const r2 = await reproduceAttack(opts, data);
   assert.is(r2.status, 'complete');
   assert.equal(r2.evaluation.noDefense, prev.evaluation.noDefense);
+  assert.equal(r2.diagnostics, prev.diagnostics);
   assert.ok(r2.backdoor!.reused, 'backdoored model reused from its folder');
   // REFINE resumed from its finished checkpoint: same history, same numbers
   assert.equal(r2.refine.refine!.history, prev.refine.refine!.history);

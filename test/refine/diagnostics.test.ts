@@ -1,0 +1,56 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { augmentationCheck, augmentedCopy, compareLabels } from '../../src/refine/diagnostics.js';
+import { flipH } from '../../src/data/augment.js';
+import { ResNet18 } from '../../src/nn/resnet.js';
+import { predict } from '../../src/train/evaluate.js';
+import { equalBytes, imageBytes, synthetic } from '../attacks/synthetic.js';
+
+// The check of whether REFINE's augmentation fires a backdoor (changes pseudo-labels, piling
+// them onto one class): the counting, the augmented copy, and the check end to end on a model.
+
+test('compareLabels: changed share, where the changes go, class shares', () => {
+  const c = compareLabels([0, 1, 2, 3, 1], [0, 0, 2, 0, 1], 4);
+  assert.ok(Math.abs(c.changed - 0.4) < 1e-12);
+  assert.is(c.topChangedTo, 0);
+  assert.is(c.topChangedToShare, 1);
+  assert.equal(c.plainShares.map((v) => +v.toFixed(6)), [0.2, 0.4, 0.2, 0.2]);
+  assert.equal(c.augmentedShares.map((v) => +v.toFixed(6)), [0.6, 0.2, 0.2, 0]);
+  assert.is(c.maxShareRiseClass, 0);
+  assert.ok(Math.abs(c.maxShareRise - 0.4) < 1e-12);
+  const same = compareLabels([2, 2, 1], [2, 2, 1], 3);
+  assert.equal([same.changed, same.topChangedToShare, same.maxShareRise], [0, 0, 0]);
+  assert.throws(() => compareLabels([1, 2], [1], 3), /2 plain vs 1 augmented/);
+});
+
+test('augmentedCopy: no transform is the identity, flip(p=1) flips every image; seeded', () => {
+  const ds = synthetic(7, 9, 11, 3, 5);
+  const none = augmentedCopy(ds, {}, 1);
+  assert.ok(equalBytes(none.images, ds.images));
+  const flipped = augmentedCopy(ds, { flip: 1 }, 1, 4);
+  assert.is(flipped.n, 4);
+  for (let i = 0; i < 4; i++) assert.ok(equalBytes(imageBytes(flipped, i), flipH({ data: imageBytes(ds, i), h: 9, w: 11, c: 3 }).data), `image ${i}`);
+  const spec = { resizedCrop: { scale: [0.8, 1] as [number, number] }, flip: 0.5, grayscale: 0.2 };
+  assert.ok(equalBytes(augmentedCopy(ds, spec, 3).images, augmentedCopy(ds, spec, 3).images));
+  assert.not.ok(equalBytes(augmentedCopy(ds, spec, 3).images, ds.images));
+});
+
+test('augmentationCheck: counts the pseudo-labels the augmentation changes on a real model', async () => {
+  const ds = synthetic(40, 12, 12, 1, 9, 4);
+  const model = new ResNet18({ numClasses: 4, inChannels: 1, width: 0.0625, seed: 3, stem: 'cifar' });
+  const normalization = { mean: [0.5], std: [0.25] };
+  const none = await augmentationCheck(model, ds, {}, normalization, 30);
+  assert.is(none.images, 30);
+  assert.is(none.changed, 0);
+  assert.equal(none.plainShares, none.augmentedShares);
+  // flip(p=1): the changed share is exactly the share of images whose prediction differs from their mirror image's
+  const flip = await augmentationCheck(model, ds, { flip: 1 }, normalization, 30);
+  const plain = await predict(model, { ...ds, n: 30, images: ds.images.subarray(0, 30 * 144), labels: ds.labels.subarray(0, 30) }, { normalization });
+  const mirrored = await predict(model, augmentedCopy(ds, { flip: 1 }, 0, 30), { normalization });
+  const expected = plain.filter((p, i) => p !== mirrored[i]).length / 30;
+  assert.ok(expected > 0, "the mirror images change some predictions (else the check below proves little)");
+  assert.ok(Math.abs(flip.changed - expected) < 1e-12, `${flip.changed} vs ${expected}`);
+  model.dispose();
+});
+
+test.run();
