@@ -1,0 +1,87 @@
+/**
+ * npm run augmentation-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist]
+ *   [--preset quick|paper] [--images N] [--width 0.25] [--target N]
+ *
+ * Does REFINE's training augmentation fire a model's backdoor? (src/refine/diagnostics.ts; the
+ * same check `npm run reproduce` records per attack.) Classifies N of REFINE's unlabeled training
+ * images (the reproduce pipeline's seeded subset, in the same order) with and without the preset's
+ * augmentation and prints how many pseudo-labels change and where the changes go. Label-free; with
+ * --target (or a result.json beside the model naming its target) it also prints the target
+ * class's share before and after.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { autotune, describeTuning, init, shutdown } from '../src/index.js';
+import { loadDataset } from '../src/data/registry.js';
+import { ResNet18 } from '../src/nn/resnet.js';
+import { loadCheckpoint } from '../src/nn/checkpoint.js';
+import { augmentationCheck } from '../src/refine/diagnostics.js';
+import { refinePreset } from '../src/pipeline/refine-presets.js';
+import { seededSubset } from '../src/pipeline/reproduce.js';
+import { classifierPreset } from '../src/train/presets.js';
+
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+
+const USAGE = 'usage: npm run augmentation-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--preset quick|paper] [--images N] [--width X] [--target N]';
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      dataset: { type: 'string', default: 'fashion-mnist' },
+      'data-dir': { type: 'string', default: 'data' },
+      preset: { type: 'string', default: 'quick' },
+      images: { type: 'string', default: '1000' },
+      width: { type: 'string' },
+      target: { type: 'string' },
+      seed: { type: 'string', default: '666' },
+    },
+  });
+} catch (e) {
+  console.error(`augmentation-check: ${(e as Error).message}\n${USAGE}`);
+  process.exit(1);
+}
+const { values, positionals } = parsed;
+const int = (name: string, v: string, min: number): number => {
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isInteger(x) || x < min) throw new Error(`--${name} must be an integer ≥ ${min}, got '${v}'`);
+  return x;
+};
+
+try {
+  if (positionals.length === 0) throw new Error('give at least one model file');
+  for (const f of positionals) if (!existsSync(f)) throw new Error(`no such model file: ${f}`);
+  const images = int('images', values.images!, 1);
+  const seed = int('seed', values.seed!, 0);
+  const target = values.target === undefined ? undefined : int('target', values.target, 0);
+  const { split, normalization } = loadDataset(values.dataset!, values['data-dir']);
+  const size = { h: split.train.h, w: split.train.w, c: split.train.c };
+  const refine = refinePreset(values.preset!, size, seed);
+  const width = values.width === undefined ? classifierPreset(values.preset!).width : Number(values.width);
+  if (!(width > 0)) throw new Error(`--width must be a positive number, got '${values.width}'`);
+  // the reproduce pipeline's REFINE data and check seed (seed + 17, seed + 41)
+  const data = seededSubset(split.train, refine.trainSubset, seed + 17);
+  const rtm = await init();
+  console.error(`adapter: ${rtm.adapterName}`);
+  console.error(describeTuning(await autotune()));
+  console.log(`REFINE (${values.preset}) augmentation ${JSON.stringify(refine.augment)} on ${Math.min(images, data.n)} unlabeled ${values.dataset} training images`);
+  for (const file of positionals) {
+    const model = new ResNet18({ numClasses: split.train.classes.length, inChannels: size.c, width, seed, stem: size.h >= 128 ? 'imagenet' : 'cifar' });
+    loadCheckpoint(model, file);
+    const a = await augmentationCheck(model, data, refine.augment, normalization, images, seed + 41);
+    model.dispose();
+    const side = join(dirname(file), 'result.json');
+    const t = target ?? (existsSync(side) ? (JSON.parse(readFileSync(side, 'utf8')) as { target?: number }).target : undefined);
+    const pc = (v: number) => `${(100 * v).toFixed(1)}%`;
+    console.log(
+      `${file}: ${pc(a.changed)} of the pseudo-labels change; ${pc(a.topChangedToShare)} of the changes go to class ${a.topChangedTo}; ` +
+        `largest share rise ${(100 * a.maxShareRise).toFixed(1)} points (class ${a.maxShareRiseClass})` +
+        (t !== undefined ? `; target ${t}: ${pc(a.plainShares[t] ?? 0)} → ${pc(a.augmentedShares[t] ?? 0)}` : ''),
+    );
+  }
+  shutdown();
+} catch (e) {
+  console.error(`augmentation-check: ${(e as Error).message}\n${USAGE}`);
+  process.exitCode = 1;
+}
