@@ -35,6 +35,9 @@ const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')
   --refine-milestones A,B     epochs (0-indexed) at whose start REFINE's lr is multiplied by
                               --refine-gamma X (default: the official [epochs−50, epochs−20], γ 0.8)
   --utility bce|ce            REFINE utility loss (default bce, the official code)
+  --pseudo-labels augmented|plain   pseudo-labels from the augmented batch (default, the official
+                              code) or from the un-augmented images (an augmentation that fires
+                              the backdoor then cannot poison them; see npm run augmentation-check)
   --epochs N  --subset N  --width X  --batch-size N  --lr X   backdoored-classifier overrides
   --target N  --rate X        attack target label (default 0) and poison rate
   --backdoor-dir DIR          backdoored model folder (single attack only)`;
@@ -57,6 +60,7 @@ const OPTIONS = {
   'refine-gamma': { type: 'string' },
   'unet-channels': { type: 'string' },
   utility: { type: 'string' },
+  'pseudo-labels': { type: 'string' },
   epochs: { type: 'string' },
   subset: { type: 'string' },
   width: { type: 'string' },
@@ -122,6 +126,7 @@ try {
     gamma: num('refine-gamma', values['refine-gamma'], 'pos'),
     unetChannels: num('unet-channels', values['unet-channels'], 'int'),
     utility: utility as 'bce' | 'ce' | undefined,
+    pseudoLabels: values['pseudo-labels'] as 'augmented' | 'plain' | undefined,
   });
   if (refine.dropLast && Math.min(refine.trainSubset ?? split.train.n, split.train.n) < refine.batchSize) {
     throw new Error(`REFINE batch ${refine.batchSize} is larger than its ${refine.trainSubset} training images (drop_last would leave no step): raise --refine-subset or lower --refine-batch-size`);

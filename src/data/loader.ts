@@ -9,6 +9,8 @@ import type { ImageDataset, Normalization } from './dataset.js';
 export interface Batch {
   /** normalised pixels, NHWC */
   x: Float32Array;
+  /** with LoaderOptions.keepPlain: the same images normalised without augment / sampleTransform */
+  xPlain?: Float32Array;
   y: Int32Array;
   indices: Int32Array;
   shape: [number, number, number, number];
@@ -43,6 +45,8 @@ export interface LoaderOptions {
    */
   sampleTransform?: (img: Image, index: number, rng: Rng) => Image;
   normalization?: Normalization | null;
+  /** also yield each batch's un-augmented images (Batch.xPlain); the augmentation is unchanged */
+  keepPlain?: boolean;
 }
 
 /** An epoch's batches; each epoch number gives its own (reproducible) order and augmentation. */
@@ -57,14 +61,16 @@ export function* batches(ds: ImageDataset, epoch: number, opts: LoaderOptions): 
     const idx = order.subarray(b * B, Math.min(ds.n, (b + 1) * B));
     const x = new Float32Array(idx.length * px);
     const y = new Int32Array(idx.length);
+    const xPlain = opts.keepPlain ? new Float32Array(idx.length * px) : undefined;
     idx.forEach((i, k) => {
       let img = imageAt(ds, i);
+      if (xPlain) normalizeInto(img, opts.normalization ?? null, xPlain, k * px);
       if (opts.augment) img = augment(img, opts.augment, rng);
       if (opts.sampleTransform) img = opts.sampleTransform(img, i, rng);
       normalizeInto(img, opts.normalization ?? null, x, k * px);
       y[k] = ds.labels[i]!;
     });
-    yield { x, y, indices: Int32Array.from(idx), shape: [idx.length, ds.h, ds.w, ds.c] };
+    yield { x, xPlain, y, indices: Int32Array.from(idx), shape: [idx.length, ds.h, ds.w, ds.c] };
   }
 }
 

@@ -87,6 +87,7 @@ export interface RefineOverrides {
   unetChannels?: number;
   utility?: 'bce' | 'ce';
   lambda?: number;
+  pseudoLabels?: 'augmented' | 'plain';
 }
 
 /**
@@ -115,6 +116,13 @@ export function withRefineOverrides(p: RefinePreset, o: RefineOverrides): Refine
   if (o.unetChannels !== undefined) out.unetChannels = o.unetChannels;
   if (o.utility !== undefined) out.utility = o.utility;
   if (o.lambda !== undefined) out.lambda = o.lambda;
+  if (o.pseudoLabels !== undefined) {
+    if (o.pseudoLabels !== 'augmented' && o.pseudoLabels !== 'plain') throw new Error(`pseudo-labels must be augmented or plain, got '${o.pseudoLabels}'`);
+    // 'augmented' is the official behaviour and stays unset, so that its configuration hash
+    // (and the folders of earlier runs) do not change
+    if (o.pseudoLabels === 'plain') out.pseudoLabels = 'plain';
+    else delete out.pseudoLabels;
+  }
   return out;
 }
 

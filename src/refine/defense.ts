@@ -47,6 +47,14 @@ export interface RefineConfig {
   /** 'derangement' (REFINE) or 'identity' (the "w/o HRF" ablation) */
   mapping: 'derangement' | 'identity';
   augment: AugmentSpec;
+  /**
+   * Which view the pseudo-labels argmax F(·) come from: 'augmented' (the official code and the
+   * default when unset: the same augmented batch the UNet sees) or 'plain' (a named deviation: the
+   * un-augmented image, so that an augmentation that fires the backdoor — REFINE's bilinear
+   * RandomResizedCrop does on WaNet, see diagnostics.ts — cannot poison the labels; the
+   * augmentations are label-preserving, so both views carry the same class).
+   */
+  pseudoLabels?: 'augmented' | 'plain';
   dropLast: boolean;
   seed: number;
 }
@@ -185,7 +193,9 @@ export async function trainRefine(
   }
   const defended = new DefendedModel(unet, classifier, perm);
   const steps: RefineStepLog[] = [];
-  const loader = { batchSize: cfg.batchSize, shuffle: true, dropLast: cfg.dropLast, seed: cfg.seed, augment: cfg.augment, normalization: opts.normalization };
+  const pseudoFromPlain = (cfg.pseudoLabels ?? 'augmented') === 'plain';
+  if (!['augmented', 'plain'].includes(cfg.pseudoLabels ?? 'augmented')) throw new Error(`pseudoLabels must be 'augmented' or 'plain', got '${cfg.pseudoLabels}'`);
+  const loader = { batchSize: cfg.batchSize, shuffle: true, dropLast: cfg.dropLast, seed: cfg.seed, augment: cfg.augment, normalization: opts.normalization, keepPlain: pseudoFromPlain };
   const nSteps = batchCount(data, loader);
   const collapseShare = opts.collapseShare ?? 0.6;
   try {
@@ -203,7 +213,7 @@ export async function trainRefine(
       for (const b of batches(data, epoch, loader)) {
         const out = scope(() => {
           const x = tensor(b.x, b.shape);
-          const pseudo = noGrad(() => argmax(classifier.forward(x)));
+          const pseudo = noGrad(() => argmax(classifier.forward(pseudoFromPlain ? tensor(b.xPlain!, b.shape) : x)));
           const xt = defended.transform(x);
           const y = remapClasses(softmax(classifier.forward(xt)), perm);
           const lu = utilityLoss(y, pseudo, k, cfg.utility);

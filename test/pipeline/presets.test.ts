@@ -40,6 +40,11 @@ test('presets: paper = official values, c by image size; quick is smaller; overr
   assert.throws(() => withRefineOverrides(q, { milestones: [5] }), /milestones must be epochs 1\.\.4/);
   assert.throws(() => withRefineOverrides(q, { milestones: [0] }), /milestones/);
   assert.throws(() => withRefineOverrides(q, { gamma: 0 }), /gamma/);
+  // pseudo-labels: 'plain' is recorded; 'augmented' (official) stays unset so earlier hashes hold
+  assert.is(withRefineOverrides(q, { pseudoLabels: 'plain' }).pseudoLabels, 'plain');
+  assert.not.ok('pseudoLabels' in withRefineOverrides(q, { pseudoLabels: 'augmented' }));
+  assert.not.ok('pseudoLabels' in q);
+  assert.throws(() => withRefineOverrides(q, { pseudoLabels: 'x' as 'plain' }), /pseudo-labels must be augmented or plain/);
   assert.throws(() => withRefineOverrides(q, { gamma: 1.5 }), /gamma/);
   assert.throws(() => refinePreset('fast', { h: 32, w: 32, c: 3 }), /unknown preset/);
 });

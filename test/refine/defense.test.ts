@@ -3,13 +3,16 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { noGrad, rt, scope, tensor } from '../../src/index.js';
+import { noGrad, rt, scope, tensor, type Tensor } from '../../src/index.js';
 import { ResNet18 } from '../../src/nn/resnet.js';
 import { DefendedModel, trainRefine, type RefineConfig } from '../../src/refine/defense.js';
 import { identityMapping, invertPermutation, randomDerangement } from '../../src/refine/mapping.js';
 import { shrinkPadImage } from '../../src/refine/shrinkpad.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
 import { Rng } from '../../src/util/random.js';
+import { Module } from '../../src/nn/module.js';
+import { flatten } from '../../src/ops/shape.js';
+import { linear } from '../../src/ops/matmul.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'refine-def-'));
 
@@ -109,6 +112,51 @@ test('the identity mapping is the "w/o HRF" ablation; λ = 0 is "w/o SCL"', asyn
   r.defended.unet.dispose();
   f.dispose();
   await rt().sync();
+});
+
+// pseudo-labels from the plain images (the named deviation) vs the augmented batch (official):
+// a frozen "classifier" that says 0 when the left half is brighter and 1 otherwise, images 16
+// left-bright / 8 right-bright, and flip(p=1): the epoch's pseudo-label counts are [16, 8, 0, 0]
+// from the plain images and [8, 16, 0, 0] from the mirrored batch
+class LeftRight extends Module {
+  readonly weight: Tensor;
+  constructor(h: number, w: number) {
+    super();
+    const wt = new Float32Array(4 * h * w);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+      const v = x < w / 2 ? 1 : -1;
+      wt[y * w + x] = v;
+      wt[h * w + y * w + x] = -v;
+    }
+    this.weight = this.param('weight', tensor(wt, [4, h * w]));
+  }
+  forward(x: Tensor): Tensor {
+    return linear(flatten(x), this.weight, null);
+  }
+}
+
+test('pseudoLabels: plain takes them from the un-augmented images, augmented (default) from the batch', async () => {
+  const f = new LeftRight(16, 16);
+  const r = new Rng(12);
+  const images = new Uint8Array(24 * 256).map((_, i) => {
+    const img = Math.floor(i / 256), x = i % 16;
+    return (img < 16 === x < 8 ? 200 : 50) + r.int(20);
+  });
+  const data: ImageDataset = { name: 'lr', images, labels: new Uint8Array(24), n: 24, h: 16, w: 16, c: 1, classes: ['a', 'b', 'c', 'd'] };
+  const normalization = { mean: [0.5], std: [0.25] };
+  const base = { ...cfg, augment: { flip: 1 }, dropLast: false };
+  const p = await trainRefine(f, data, { ...base, pseudoLabels: 'plain' }, { normalization, numClasses: 4, quiet: true });
+  const a = await trainRefine(f, data, base, { normalization, numClasses: 4, quiet: true });
+  assert.equal(p.history[0]!.pseudoLabelCounts, [16, 8, 0, 0]);
+  assert.equal(a.history[0]!.pseudoLabelCounts, [8, 16, 0, 0]);
+  try {
+    await trainRefine(f, data, { ...base, pseudoLabels: 'clean' as 'plain' }, { normalization, numClasses: 4, quiet: true });
+    assert.unreachable('an unknown pseudoLabels value is refused');
+  } catch (e) {
+    assert.match((e as Error).message, /pseudoLabels must be 'augmented' or 'plain'/);
+  }
+  for (const m of [p.defended.unet, a.defended.unet]) m.dispose();
+  f.dispose();
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
