@@ -10,6 +10,7 @@
  * examples.png (clean vs poisoned examples), result.json (BA, ASR, wall time, config).
  */
 import { parseArgs } from 'node:util';
+import { num } from '../src/util/cli.js';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
@@ -58,17 +59,6 @@ if (values.help) {
   process.exit(0);
 }
 
-function num(name: string, v: string | undefined, kind: 'int' | 'pos' | 'rate' | 'nonneg-int'): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  const ok =
-    v.trim() !== '' &&
-    Number.isFinite(x) &&
-    (kind === 'int' ? Number.isInteger(x) && x > 0 : kind === 'nonneg-int' ? Number.isInteger(x) && x >= 0 : kind === 'rate' ? x >= 0 && x <= 1 : x > 0);
-  const what = { int: 'a positive integer', 'nonneg-int': 'an integer ≥ 0', rate: 'a number in [0, 1]', pos: 'a positive number' }[kind];
-  if (!ok) throw new Error(`--${name} must be ${what}, got '${v}'`);
-  return x;
-}
 
 const t0 = performance.now();
 try {

@@ -20,6 +20,7 @@ import { augmentationCheck } from '../src/refine/diagnostics.js';
 import { refinePreset } from '../src/pipeline/refine-presets.js';
 import { seededSubset } from '../src/pipeline/reproduce.js';
 import { classifierPreset } from '../src/train/presets.js';
+import { num } from '../src/util/cli.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
@@ -43,23 +44,16 @@ try {
   process.exit(1);
 }
 const { values, positionals } = parsed;
-const int = (name: string, v: string, min: number): number => {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isInteger(x) || x < min) throw new Error(`--${name} must be an integer ≥ ${min}, got '${v}'`);
-  return x;
-};
-
 try {
   if (positionals.length === 0) throw new Error('give at least one model file');
   for (const f of positionals) if (!existsSync(f)) throw new Error(`no such model file: ${f}`);
-  const images = int('images', values.images!, 1);
-  const seed = int('seed', values.seed!, 0);
-  const target = values.target === undefined ? undefined : int('target', values.target, 0);
+  const images = num('images', values.images, 'int')!;
+  const seed = num('seed', values.seed, 'nonneg-int')!;
+  const target = num('target', values.target, 'nonneg-int');
   const { split, normalization } = loadDataset(values.dataset!, values['data-dir']);
   const size = { h: split.train.h, w: split.train.w, c: split.train.c };
   const refine = refinePreset(values.preset!, size, seed);
-  const width = values.width === undefined ? classifierPreset(values.preset!).width : Number(values.width);
-  if (!(width > 0)) throw new Error(`--width must be a positive number, got '${values.width}'`);
+  const width = num('width', values.width, 'pos') ?? classifierPreset(values.preset!).width;
   // the reproduce pipeline's REFINE data and check seed (seed + 17, seed + 41)
   const data = seededSubset(split.train, refine.trainSubset, seed + 17);
   const rtm = await init();

@@ -193,8 +193,9 @@ export async function trainRefine(
   }
   const defended = new DefendedModel(unet, classifier, perm);
   const steps: RefineStepLog[] = [];
-  const pseudoFromPlain = (cfg.pseudoLabels ?? 'augmented') === 'plain';
-  if (!['augmented', 'plain'].includes(cfg.pseudoLabels ?? 'augmented')) throw new Error(`pseudoLabels must be 'augmented' or 'plain', got '${cfg.pseudoLabels}'`);
+  const pseudoLabels = cfg.pseudoLabels ?? 'augmented';
+  if (pseudoLabels !== 'augmented' && pseudoLabels !== 'plain') throw new Error(`pseudoLabels must be 'augmented' or 'plain', got '${pseudoLabels}'`);
+  const pseudoFromPlain = pseudoLabels === 'plain';
   const loader = { batchSize: cfg.batchSize, shuffle: true, dropLast: cfg.dropLast, seed: cfg.seed, augment: cfg.augment, normalization: opts.normalization, keepPlain: pseudoFromPlain };
   const nSteps = batchCount(data, loader);
   const collapseShare = opts.collapseShare ?? 0.6;

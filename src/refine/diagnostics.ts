@@ -12,6 +12,7 @@
  */
 import { augment, type AugmentSpec } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
+import { imageAt } from '../data/loader.js';
 import { predict } from '../train/evaluate.js';
 import { Rng } from '../util/random.js';
 
@@ -68,7 +69,7 @@ export function augmentedCopy(ds: ImageDataset, spec: AugmentSpec, seed: number,
   const rng = new Rng(seed);
   const images = new Uint8Array(m * px);
   for (let i = 0; i < m; i++) {
-    const out = augment({ data: ds.images.subarray(i * px, (i + 1) * px), h: ds.h, w: ds.w, c: ds.c }, spec, rng);
+    const out = augment(imageAt(ds, i), spec, rng);
     if (out.h !== ds.h || out.w !== ds.w || out.c !== ds.c) throw new Error(`augmentedCopy: the augmentation changed the image shape (${out.h}x${out.w}x${out.c})`);
     images.set(out.data, i * px);
   }

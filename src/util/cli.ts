@@ -1,0 +1,19 @@
+/**
+ * Command-line number flags shared by the scripts: one parser, one wording of its errors.
+ */
+
+export type FlagNumberKind = 'int' | 'nonneg-int' | 'pos' | 'rate';
+
+/**
+ * The value of `--name` as a number of the given kind (undefined when the flag was not given):
+ * 'int' a positive integer, 'nonneg-int' an integer ≥ 0, 'pos' a positive number, 'rate' a
+ * number in [0, 1]. Anything else throws `--name must be …, got '…'`.
+ */
+export function num(name: string, v: string | undefined, kind: FlagNumberKind): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  const ok = v.trim() !== '' && Number.isFinite(x) && (kind === 'int' ? Number.isInteger(x) && x > 0 : kind === 'nonneg-int' ? Number.isInteger(x) && x >= 0 : kind === 'rate' ? x >= 0 && x <= 1 : x > 0);
+  const what = { int: 'a positive integer', 'nonneg-int': 'an integer ≥ 0', rate: 'a number in [0, 1]', pos: 'a positive number' }[kind];
+  if (!ok) throw new Error(`--${name} must be ${what}, got '${v}'`);
+  return x;
+}
