@@ -41,7 +41,9 @@ const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')
                               the backdoor then cannot poison them; see npm run augmentation-check)
   --epochs N  --subset N  --width X  --batch-size N  --lr X   backdoored-classifier overrides
   --target N  --rate X        attack target label (default 0) and poison rate
-  --backdoor-dir DIR          backdoored model folder (single attack only)`;
+  --backdoor-dir DIR          backdoored model folder (single attack only)
+  --report-only               rewrite results.json / results.md of --out from its per-attack
+                              result.json files (no GPU, no training; --attack not needed)`;
 
 const OPTIONS = {
   attack: { type: 'string' },
@@ -70,6 +72,7 @@ const OPTIONS = {
   target: { type: 'string', default: '0' },
   rate: { type: 'string' },
   'backdoor-dir': { type: 'string' },
+  'report-only': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -89,6 +92,18 @@ if (values.help) {
 const t0 = performance.now();
 let exitCode = 0;
 try {
+  if (values['report-only']) {
+    // the report from what is on disk: after a change to the report, or to read a folder that
+    // another machine filled, without touching a GPU
+    const out = values.out ?? join('results', `${datasetTag(values.dataset!)}-${values.preset}`);
+    const rs = readResults(out, attacks.names());
+    if (!rs.length) throw new Error(`no per-attack result.json under ${out}`);
+    const agg = aggregate(rs[0]!.dataset, rs[0]!.preset, rs);
+    writeJsonAtomic(join(out, 'results.json'), agg);
+    writeFileAtomic(join(out, 'results.md'), renderReport(agg));
+    console.log(`results: ${join(out, 'results.md')}, ${join(out, 'results.json')} (${Object.keys(agg.attacks).join(', ')})`);
+    process.exit(0);
+  }
   if (!values.attack) throw new Error('--attack is required (an attack name or all)');
   const names = values.attack === 'all' ? attacks.names() : values.attack.split(',').map((a) => attacks.get(a.trim()).name);
   if (values['backdoor-dir'] && names.length !== 1) throw new Error('--backdoor-dir needs a single --attack');

@@ -245,8 +245,16 @@ export function renderReport(agg: AggregateResults): string {
     L.push('');
   }
   L.push('## REFINE training diagnostics', '');
-  L.push('| Attack | run | epochs | final loss | final agreement | final BA (curve set) | max class share (test) | collapse | wall |');
-  L.push('|---|---|---|---|---|---|---|---|---|');
+  const pseudoShares = (counts: number[] | undefined, target: number): string => {
+    const n = counts?.reduce((a, b) => a + b, 0) ?? 0;
+    if (!counts || n === 0) return '—';
+    const top = counts.indexOf(Math.max(...counts));
+    return `${((100 * (counts[target] ?? 0)) / n).toFixed(1)}% / ${((100 * counts[top]!) / n).toFixed(1)}% (class ${top})`;
+  };
+  // the pseudo-label column is the evidence the issue asks for when a backdoor poisons them
+  // (e.g. WaNet under the augmentation): target share and largest class share over the last epoch
+  L.push('| Attack | run | epochs | final loss | final agreement | final BA (curve set) | pseudo-labels, last epoch: target share / largest | max class share (test) | collapse | wall |');
+  L.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rs) {
     for (const v of ['refine', 'woHRF', 'woSCL'] as Variant[]) {
       const s = r.refine[v];
@@ -256,7 +264,7 @@ export function renderReport(agg: AggregateResults): string {
       const collapse = s.collapsed ? `**COLLAPSED**${s.collapsedEpochs.length ? ` (epochs ${s.collapsedEpochs.join(', ')})` : ' (at evaluation)'}` : s.collapsedEpochs.length ? `recovered (epochs ${s.collapsedEpochs.join(', ')})` : 'no';
       L.push(
         `| ${displayName(r.attack)} | ${VARIANT_LABEL[v]} | ${s.history.length} | ${last ? last.loss.toFixed(4) : '—'} | ${last ? (100 * last.agreement).toFixed(1) + '%' : '—'} | ` +
-          `${last?.benignAccuracy !== undefined ? (100 * last.benignAccuracy).toFixed(2) + '%' : '—'} | ${share !== undefined ? (100 * share).toFixed(1) + '%' : '—'} | ${collapse} | ${minutes(s.wallSeconds)} |`,
+          `${last?.benignAccuracy !== undefined ? (100 * last.benignAccuracy).toFixed(2) + '%' : '—'} | ${pseudoShares(last?.pseudoLabelCounts, r.config.target)} | ${share !== undefined ? (100 * share).toFixed(1) + '%' : '—'} | ${collapse} | ${minutes(s.wallSeconds)} |`,
       );
     }
   }

@@ -81,6 +81,20 @@ test('report: ablation table and a collapse are shown', () => {
   assert.match(md, '| Blended | agrees: ours yes (ASR 70.0%), paper yes (75.30%) | agrees: ours yes (BA 10.0% vs 90.4%), paper yes (90.38 vs 90.65) |');
 });
 
+test('report: the pseudo-label shares of the last REFINE epoch (target / largest class)', () => {
+  const r = fake('wanet');
+  const s = r.refine.refine!;
+  s.history = [
+    { ...s.history[0]!, pseudoLabelCounts: [10, 80, 10] },
+    { ...s.history[0]!, epoch: 2, pseudoLabelCounts: [45, 30, 25] },
+  ];
+  const md = renderReport(aggregate('fashion-mnist', 'quick', [r]));
+  assert.match(md, 'pseudo-labels, last epoch: target share / largest');
+  assert.match(md, '| 45.0% / 45.0% (class 0) |');
+  // no counts recorded: a dash, not NaN
+  assert.match(renderReport(aggregate('fashion-mnist', 'quick', [fake('badnets')])), '| 85.00% | — |');
+});
+
 test('report: the augmentation check, when measured', () => {
   const w = fake('wanet', {
     diagnostics: {
