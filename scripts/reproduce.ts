@@ -18,7 +18,7 @@ import { classifierPreset } from '../src/train/presets.js';
 import { datasetTag, trainSubsetOf } from '../src/pipeline/backdoor.js';
 import { refinePreset, withRefineOverrides } from '../src/pipeline/refine-presets.js';
 import { ConfigMismatchError, markFailed, readResults, reproduceAttack } from '../src/pipeline/reproduce.js';
-import { aggregate, renderReport } from '../src/pipeline/report.js';
+import { aggregate, onlyAttacks, renderReport } from '../src/pipeline/report.js';
 import { writeFileAtomic, writeJsonAtomic } from '../src/pipeline/io.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
@@ -187,7 +187,7 @@ try {
     writeReport();
   }
   const agg = writeReport();
-  console.log(renderReport({ ...agg, attacks: Object.fromEntries(Object.entries(agg.attacks).filter(([a]) => names.includes(a))) }).split('\n## Wall time')[0]);
+  console.log(renderReport(onlyAttacks(agg, names)).split('\n## Wall time')[0]);
   console.log(`results: ${join(out, 'results.md')}, ${join(out, 'results.json')} | wall ${((performance.now() - t0) / 60000).toFixed(1)} min`);
   shutdown();
 } catch (e) {

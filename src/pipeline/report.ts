@@ -174,6 +174,14 @@ export function aggregate(dataset: string, preset: string, results: AttackResult
   };
 }
 
+/**
+ * The same results restricted to some attacks (the console summary of one command): aggregated
+ * anew, so that the complete / incomplete / failed / collapsed lists name only attacks it holds.
+ */
+export function onlyAttacks(agg: AggregateResults, names: string[]): AggregateResults {
+  return { ...aggregate(agg.dataset, agg.preset, Object.values(agg.attacks).filter((r) => names.includes(r.attack))), generatedAt: agg.generatedAt };
+}
+
 /** results.md: Table 1 shape (+ Table 3 when ablations ran), diagnostics, configuration. */
 export function renderReport(agg: AggregateResults): string {
   const rs = Object.values(agg.attacks);

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ablationAgreement, aggregate, formatMetric, renderReport, type AttackResult } from '../../src/pipeline/report.js';
+import { ablationAgreement, aggregate, formatMetric, onlyAttacks, renderReport, type AttackResult } from '../../src/pipeline/report.js';
 import { refinePreset } from '../../src/pipeline/refine-presets.js';
 import { classifierPreset } from '../../src/train/presets.js';
 
@@ -93,6 +93,18 @@ test('report: the pseudo-label shares of the last REFINE epoch (target / largest
   assert.match(md, '| 45.0% / 45.0% (class 0) |');
   // no counts recorded: a dash, not NaN
   assert.match(renderReport(aggregate('fashion-mnist', 'quick', [fake('badnets')])), '| 85.00% | — |');
+});
+
+test('onlyAttacks: one command\'s summary names no attack outside it (an incomplete one in the folder)', () => {
+  const agg = aggregate('fashion-mnist', 'quick', [fake('badnets', { status: 'incomplete' }), fake('wanet')]);
+  assert.equal(agg.incomplete, ['badnets']);
+  const mine = onlyAttacks(agg, ['wanet']);
+  assert.equal(Object.keys(mine.attacks), ['wanet']);
+  assert.equal(mine.incomplete, []);
+  assert.equal(mine.complete, ['wanet']);
+  const md = renderReport(mine);
+  assert.not.match(md, 'BadNets');
+  assert.not.match(md, 'Not finished');
 });
 
 test('report: the augmentation check, when measured', () => {
