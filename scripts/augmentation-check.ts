@@ -14,13 +14,13 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
-import { ResNet18 } from '../src/nn/resnet.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { augmentationCheck } from '../src/refine/diagnostics.js';
 import { refinePreset } from '../src/pipeline/refine-presets.js';
 import { seededSubset } from '../src/pipeline/reproduce.js';
+import { newResNet } from '../src/pipeline/backdoor.js';
 import { classifierPreset } from '../src/train/presets.js';
-import { num } from '../src/util/cli.js';
+import { modelFiles, num } from '../src/util/cli.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
@@ -45,8 +45,7 @@ try {
 }
 const { values, positionals } = parsed;
 try {
-  if (positionals.length === 0) throw new Error('give at least one model file');
-  for (const f of positionals) if (!existsSync(f)) throw new Error(`no such model file: ${f}`);
+  modelFiles(positionals);
   const images = num('images', values.images, 'int')!;
   const seed = num('seed', values.seed, 'nonneg-int')!;
   const target = num('target', values.target, 'nonneg-int');
@@ -61,7 +60,7 @@ try {
   console.error(describeTuning(await autotune()));
   console.log(`REFINE (${values.preset}) augmentation ${JSON.stringify(refine.augment)} on ${Math.min(images, data.n)} unlabeled ${values.dataset} training images`);
   for (const file of positionals) {
-    const model = new ResNet18({ numClasses: split.train.classes.length, inChannels: size.c, width, seed, stem: size.h >= 128 ? 'imagenet' : 'cifar' });
+    const model = newResNet(split.train, { width, seed });
     loadCheckpoint(model, file);
     const a = await augmentationCheck(model, data, refine.augment, normalization, images, seed + 41);
     model.dispose();

@@ -9,11 +9,10 @@
  * the distorted or shrunk copies than on the plain test set has learnt the training distribution
  * and pays for the shift; a model trained without the distortions shows the opposite.
  */
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
-import { ResNet18 } from '../src/nn/resnet.js';
+import { newResNet } from '../src/pipeline/backdoor.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { accuracy } from '../src/train/evaluate.js';
 import { PhysicalBA } from '../src/attacks/physical-ba.js';
@@ -21,7 +20,7 @@ import { poisonCopy, range } from '../src/attacks/common.js';
 import { randomAffine } from '../src/attacks/geometry.js';
 import { classifierPreset } from '../src/train/presets.js';
 import { Rng } from '../src/util/random.js';
-import { num } from '../src/util/cli.js';
+import { modelFiles, num } from '../src/util/cli.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
@@ -44,8 +43,7 @@ try {
 }
 const { values, positionals } = parsed;
 try {
-  if (positionals.length === 0) throw new Error('give at least one model file');
-  for (const f of positionals) if (!existsSync(f)) throw new Error(`no such model file: ${f}`);
+  modelFiles(positionals);
   const seed = num('seed', values.seed, 'nonneg-int')!;
   const width = num('width', values.width, 'pos') ?? classifierPreset(values.preset!).width;
   const { split, normalization } = loadDataset(values.dataset!, values['data-dir']);
@@ -61,7 +59,8 @@ try {
   console.error(describeTuning(await autotune()));
   console.log(`${values.dataset} test set, ${test.n} images: accuracy plain / with PhysicalBA's training distortions / shrunk to 85%`);
   for (const file of positionals) {
-    const model = new ResNet18({ numClasses: test.classes.length, inChannels: test.c, width, seed: 666, stem: test.h >= 128 ? 'imagenet' : 'cifar' });
+    // the weights come from the file: the init seed does not matter
+    const model = newResNet(test, { width, seed: 0 });
     loadCheckpoint(model, file);
     const pc = async (ds: typeof test) => `${(100 * (await accuracy(model, ds, { normalization }))).toFixed(2)}%`;
     console.log(`${file}: ${await pc(test)} / ${await pc(distorted)} / ${await pc(shrunk)}`);

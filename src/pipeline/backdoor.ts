@@ -146,7 +146,8 @@ export function defaultBackdoorDir(spec: BackdoorSpec, root = 'runs'): string {
   return join(root, base + suffix);
 }
 
-function newResNet(train: ImageDataset, p: ClassifierPreset): ResNet18 {
+/** The spec's ResNet-18 for a dataset's shape and classes (CIFAR stem below 128 px), at the preset's width and seed. */
+export function newResNet(train: ImageDataset, p: Pick<ClassifierPreset, 'width' | 'seed'>): ResNet18 {
   return new ResNet18({ numClasses: train.classes.length, inChannels: train.c, width: p.width, seed: p.seed, stem: train.h >= 128 ? 'imagenet' : 'cifar' });
 }
 

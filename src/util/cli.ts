@@ -1,6 +1,7 @@
 /**
- * Command-line number flags shared by the scripts: one parser, one wording of its errors.
+ * Command-line flags shared by the scripts: one parser, one wording of its errors.
  */
+import { existsSync } from 'node:fs';
 
 export type FlagNumberKind = 'int' | 'nonneg-int' | 'pos' | 'rate';
 
@@ -16,4 +17,11 @@ export function num(name: string, v: string | undefined, kind: FlagNumberKind): 
   const what = { int: 'a positive integer', 'nonneg-int': 'an integer ≥ 0', rate: 'a number in [0, 1]', pos: 'a positive number' }[kind];
   if (!ok) throw new Error(`--${name} must be ${what}, got '${v}'`);
   return x;
+}
+
+/** Model files given as positional arguments: at least one, each existing (else a clear error). */
+export function modelFiles(positionals: string[]): string[] {
+  if (positionals.length === 0) throw new Error('give at least one model file');
+  for (const f of positionals) if (!existsSync(f)) throw new Error(`no such model file: ${f}`);
+  return positionals;
 }
