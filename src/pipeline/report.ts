@@ -68,6 +68,8 @@ export interface AttackResult {
   refine: Partial<Record<Variant, RefineRunSummary>>;
   /** does REFINE's training augmentation change the backdoored model's pseudo-labels? (src/refine/diagnostics.ts) */
   diagnostics?: { augmentation?: AugmentationCheck };
+  /** the results folder No Defense / ShrinkPad (and the augmentation check) were copied from, when reused */
+  baselinesFrom?: string;
   figures: string[];
   wallSeconds: Record<string, number>;
   startedAt: string;

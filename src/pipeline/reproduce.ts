@@ -11,8 +11,8 @@
  * refine/, ablation-wo-hrf/, ablation-wo-scl/ (UNet checkpoints, per-epoch state, mapping) and
  * figures/. A collapse of the UNet is detected and reported, never retried.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { noGrad, scope, tensor } from '../index.js';
 import type { Attack } from '../attacks/index.js';
 import type { Image } from '../data/augment.js';
@@ -65,6 +65,13 @@ export interface ReproduceOptions {
   curveEval: number;
   /** collapse threshold on the max class share of the defended predictions (trainRefine's default 0.6) */
   collapseShare?: number;
+  /**
+   * Results folders searched for this attack's No Defense / ShrinkPad numbers and augmentation
+   * check of the same backdoored model and test set (default: the siblings of outRoot, e.g.
+   * results/*): a run with other REFINE options (a new --out) reuses them instead of spending
+   * ~10 minutes on recomputing them. An empty list turns it off.
+   */
+  baselineRoots?: string[];
   engine: { name: string; version: string };
   adapter: string;
   log?: (msg: string) => void;
@@ -122,6 +129,60 @@ export function experimentHash(o: Pick<ReproduceOptions, 'attack' | 'dataset' | 
 interface Scored {
   pred: Int32Array;
   metric: number;
+}
+
+/** What the No Defense and ShrinkPad numbers depend on: the backdoored model and the test sets, not REFINE. */
+function baselineKey(r: AttackResult): string {
+  const s = r.config.seeds;
+  return configHash({
+    attack: r.attack,
+    dataset: r.dataset,
+    classifier: r.config.classifier,
+    target: r.config.target,
+    attackParams: r.config.attackParams,
+    evalSubset: r.config.evalSubset,
+    pad: r.config.shrinkPadPad,
+    testImages: r.data.testImages,
+    asrImages: r.data.asrImages,
+    seeds: [s.evalSubset, s.shrinkPadClean, s.shrinkPadPoisoned],
+    // the same model file gives the same test accuracy; a retrained one (another machine) need not
+    modelBA: r.backdoor?.trainBA ?? null,
+  });
+}
+
+/** ... and the augmentation check on REFINE's unlabeled images, additionally on REFINE's data and augmentation. */
+function augmentationKey(r: AttackResult): string {
+  return configHash({ base: baselineKey(r), augment: r.config.refine.augment, refineImages: r.data.refineImages, trainSubset: r.config.refine.trainSubset ?? null, seeds: [r.config.seeds.refineSubset, r.config.seeds.augmentationCheck ?? null] });
+}
+
+/**
+ * Copies No Defense, ShrinkPad and the augmentation check into `r` from a result.json of the same
+ * attack in another results folder under `roots` that measured them on the same backdoored model
+ * and test sets. Returns the folder they came from, or null.
+ */
+export function reuseBaselines(r: AttackResult, roots: string[], ownDir: string): string | null {
+  const key = baselineKey(r);
+  const augKey = augmentationKey(r);
+  for (const root of roots) {
+    let entries: string[];
+    try {
+      entries = readdirSync(root);
+    } catch {
+      continue;
+    }
+    for (const e of entries.sort()) {
+      const dir = join(root, e, r.attack);
+      if (resolve(dir) === resolve(ownDir)) continue;
+      const other = readJson<AttackResult>(join(dir, 'result.json'));
+      if (!other?.evaluation?.noDefense || !other.evaluation.shrinkPad || !other.config || baselineKey(other) !== key) continue;
+      r.evaluation.noDefense = other.evaluation.noDefense;
+      r.evaluation.shrinkPad = other.evaluation.shrinkPad;
+      if (other.diagnostics?.augmentation && augmentationKey(other) === augKey) r.diagnostics = { ...r.diagnostics, augmentation: other.diagnostics.augmentation };
+      r.baselinesFrom = dir;
+      return dir;
+    }
+  }
+  return null;
 }
 
 /** Predictions over ds in chunks with a progress bar; `metric` = accuracy against the labels. */
@@ -322,6 +383,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
     evaluation: { ...(prev?.evaluation ?? {}) },
     refine: { ...(prev?.refine ?? {}) },
     diagnostics: { ...(prev?.diagnostics ?? {}) },
+    baselinesFrom: prev?.baselinesFrom,
     figures: prev?.figures ?? [],
     wallSeconds: { ...(prev?.wallSeconds ?? {}) },
     startedAt: prev?.startedAt ?? new Date().toISOString(),
@@ -343,7 +405,14 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
   const model = bd.model;
   const attack = bd.attack;
   try {
-    // 2–3. No Defense and ShrinkPad
+    // 2–3. No Defense and ShrinkPad (measured already by a run with other REFINE options?)
+    if (!r.evaluation.noDefense && !r.evaluation.shrinkPad) {
+      const from = reuseBaselines(r, o.baselineRoots ?? [dirname(o.outRoot)], dir);
+      if (from) {
+        log(`[${o.attack}] No Defense / ShrinkPad${r.diagnostics?.augmentation ? ' / augmentation check' : ''} of the same model and test sets reused from ${from}`);
+        save();
+      }
+    }
     log(`[${o.attack}] 2/5 No Defense and ShrinkPad (pad ${pad}) on ${test.n} clean / ${asrSet.n} poisoned images`);
     if (!r.evaluation.noDefense) {
       r.evaluation.noDefense = await evaluate(model, test, asrSet, normalization, 'No Defense', o.quiet);

@@ -1,11 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classifierPreset } from '../../src/train/presets.js';
 import { refinePreset, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
-import { ConfigMismatchError, isComplete, reproduceAttack, type ReproduceOptions } from '../../src/pipeline/reproduce.js';
+import { ConfigMismatchError, isComplete, reproduceAttack, reuseBaselines, type ReproduceOptions } from '../../src/pipeline/reproduce.js';
 import type { AttackResult } from '../../src/pipeline/report.js';
 import { synthetic } from '../attacks/synthetic.js';
 
@@ -80,6 +80,32 @@ test('results of another configuration are refused', async () => {
   } catch (e) {
     assert.instance(e, ConfigMismatchError);
   }
+});
+
+test('another --out with other REFINE options reuses No Defense / ShrinkPad of the same model, not of another', async () => {
+  const prev = JSON.parse(readFileSync(resultFile, 'utf8')) as AttackResult;
+  const out = join(tmp, 'results-lambda');
+  const r = await reproduceAttack({ ...opts, outRoot: out, refine: { ...refine, lambda: 0.5 } }, data);
+  assert.is(r.status, 'complete');
+  assert.is(r.baselinesFrom, join(tmp, 'results', 'badnets'));
+  assert.equal(r.evaluation.noDefense, prev.evaluation.noDefense);
+  assert.equal(r.evaluation.shrinkPad, prev.evaluation.shrinkPad);
+  assert.equal(r.diagnostics!.augmentation, prev.diagnostics!.augmentation, 'same unlabeled images and augmentation');
+  // another backdoored model (a different test accuracy), another test subset, or another augmentation
+  const bare = (mod: (x: AttackResult) => void): AttackResult => {
+    const x = JSON.parse(JSON.stringify(prev)) as AttackResult;
+    x.evaluation = {};
+    x.diagnostics = {};
+    mod(x);
+    return x;
+  };
+  const own = join(tmp, 'results-new', 'badnets');
+  mkdirSync(own, { recursive: true });
+  assert.is(reuseBaselines(bare((x) => (x.backdoor!.trainBA += 0.01)), [tmp], own), null);
+  assert.is(reuseBaselines(bare((x) => (x.data.testImages -= 1)), [tmp], own), null);
+  const otherAug = bare((x) => (x.config.refine = { ...x.config.refine, augment: { flip: 0.5 } }));
+  assert.ok(reuseBaselines(otherAug, [tmp], own));
+  assert.ok(otherAug.evaluation.noDefense && !otherAug.diagnostics!.augmentation, 'baselines reused, augmentation check not');
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
