@@ -294,7 +294,7 @@ export function renderReport(agg: AggregateResults): string {
   L.push('|---|---|---|---|---|---|');
   for (const r of rs) {
     const w = r.wallSeconds;
-    L.push(`| ${displayName(r.attack)} | ${minutes(w.backdoor)}${r.backdoor?.reused ? ' (reused)' : ''} | ${minutes(w.evaluation)} | ${minutes(w.refine)} | ${w.woHRF !== undefined || w.woSCL !== undefined ? minutes((w.woHRF ?? 0) + (w.woSCL ?? 0)) : '—'} | ${minutes(w.total)} |`);
+    L.push(`| ${displayName(r.attack)} | ${minutes(w.backdoor)}${r.backdoor?.reused ? ' (reused)' : ''} | ${minutes(w.evaluation)}${r.baselinesFrom ? ` (No Defense / ShrinkPad reused from ${r.baselinesFrom})` : ''} | ${minutes(w.refine)} | ${w.woHRF !== undefined || w.woSCL !== undefined ? minutes((w.woHRF ?? 0) + (w.woSCL ?? 0)) : '—'} | ${minutes(w.total)} |`);
   }
   L.push('');
   L.push('Figures per attack: `<attack>/figures/samples.png` (columns: one test image per class; rows: benign, poisoned, REFINE-transformed benign, REFINE-transformed poisoned; the bar under each image is green when the prediction — No Defense for rows 1–2, REFINE for rows 3–4 — equals the true label, red otherwise) and `<attack>/figures/curves.png` (loss, agreement with the pseudo-labels, BA over the REFINE epochs; red crosses mark collapsed epochs).', '');
