@@ -11,7 +11,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
@@ -20,30 +19,20 @@ import { refinePreset } from '../src/pipeline/refine-presets.js';
 import { seededSubset } from '../src/pipeline/reproduce.js';
 import { newResNet } from '../src/pipeline/backdoor.js';
 import { classifierPreset } from '../src/train/presets.js';
-import { modelFiles, num } from '../src/util/cli.js';
+import { MODEL_CHECK_OPTIONS, modelFiles, num, parseArgsOrExit } from '../src/util/cli.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
 const USAGE = 'usage: npm run augmentation-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--preset quick|paper] [--images N] [--width X] [--target N]';
-let parsed;
-try {
-  parsed = parseArgs({
-    allowPositionals: true,
-    options: {
-      dataset: { type: 'string', default: 'fashion-mnist' },
-      'data-dir': { type: 'string', default: 'data' },
-      preset: { type: 'string', default: 'quick' },
-      images: { type: 'string', default: '1000' },
-      width: { type: 'string' },
-      target: { type: 'string' },
-      seed: { type: 'string', default: '666' },
-    },
-  });
-} catch (e) {
-  console.error(`augmentation-check: ${(e as Error).message}\n${USAGE}`);
-  process.exit(1);
-}
-const { values, positionals } = parsed;
+const { values, positionals } = parseArgsOrExit('augmentation-check', USAGE, {
+  allowPositionals: true,
+  options: {
+    ...MODEL_CHECK_OPTIONS,
+    images: { type: 'string', default: '1000' },
+    target: { type: 'string' },
+    seed: { type: 'string', default: '666' },
+  },
+});
 try {
   modelFiles(positionals);
   const images = num('images', values.images, 'int')!;

@@ -9,7 +9,6 @@
  * the distorted or shrunk copies than on the plain test set has learnt the training distribution
  * and pays for the shift; a model trained without the distortions shows the opposite.
  */
-import { parseArgs } from 'node:util';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { newResNet } from '../src/pipeline/backdoor.js';
@@ -20,28 +19,18 @@ import { poisonCopy, range } from '../src/attacks/common.js';
 import { randomAffine } from '../src/attacks/geometry.js';
 import { classifierPreset } from '../src/train/presets.js';
 import { Rng } from '../src/util/random.js';
-import { modelFiles, num } from '../src/util/cli.js';
+import { MODEL_CHECK_OPTIONS, modelFiles, num, parseArgsOrExit } from '../src/util/cli.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
 const USAGE = 'usage: npm run physical-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--data-dir data] [--preset quick|paper] [--width X] [--seed N]';
-let parsed;
-try {
-  parsed = parseArgs({
-    allowPositionals: true,
-    options: {
-      dataset: { type: 'string', default: 'fashion-mnist' },
-      'data-dir': { type: 'string', default: 'data' },
-      preset: { type: 'string', default: 'quick' },
-      width: { type: 'string' },
-      seed: { type: 'string', default: '123' },
-    },
-  });
-} catch (e) {
-  console.error(`physical-check: ${(e as Error).message}\n${USAGE}`);
-  process.exit(1);
-}
-const { values, positionals } = parsed;
+const { values, positionals } = parseArgsOrExit('physical-check', USAGE, {
+  allowPositionals: true,
+  options: {
+    ...MODEL_CHECK_OPTIONS,
+    seed: { type: 'string', default: '123' },
+  },
+});
 try {
   modelFiles(positionals);
   const seed = num('seed', values.seed, 'nonneg-int')!;

@@ -2,6 +2,7 @@
  * Command-line flags shared by the scripts: one parser, one wording of its errors.
  */
 import { existsSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export type FlagNumberKind = 'int' | 'nonneg-int' | 'pos' | 'rate';
 
@@ -25,3 +26,24 @@ export function modelFiles(positionals: string[]): string[] {
   for (const f of positionals) if (!existsSync(f)) throw new Error(`no such model file: ${f}`);
   return positionals;
 }
+
+/**
+ * parseArgs, or the error and the usage on stderr and exit status 1 (what every script does
+ * with a bad flag).
+ */
+export function parseArgsOrExit<T extends ParseArgsConfig>(script: string, usage: string, config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    console.error(`${script}: ${(e as Error).message}\n${usage}`);
+    process.exit(1);
+  }
+}
+
+/** The flags of the scripts that check model files on a dataset (physical-check, augmentation-check). */
+export const MODEL_CHECK_OPTIONS = {
+  dataset: { type: 'string', default: 'fashion-mnist' },
+  'data-dir': { type: 'string', default: 'data' },
+  preset: { type: 'string', default: 'quick' },
+  width: { type: 'string' },
+} as const;
