@@ -40,7 +40,7 @@ export function parseArgsOrExit<T extends ParseArgsConfig>(script: string, usage
   }
 }
 
-/** The flags of the scripts that check model files on a dataset (physical-check, augmentation-check). */
+/** The flags of the scripts that check model files on a dataset (physical-check, augmentation-check, adaptive-check). */
 export const MODEL_CHECK_OPTIONS = {
   dataset: { type: 'string', default: 'fashion-mnist' },
   'data-dir': { type: 'string', default: 'data' },
