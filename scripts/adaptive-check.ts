@@ -20,7 +20,7 @@ import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { accuracy } from '../src/train/evaluate.js';
 import { AdaptivePatch, ADAPTIVE_DEFAULTS } from '../src/attacks/adaptive-patch.js';
 import type { Image } from '../src/data/augment.js';
-import { poisonCopy } from '../src/attacks/common.js';
+import { poisonCopy, range } from '../src/attacks/common.js';
 import { classifierPreset } from '../src/train/presets.js';
 import { MODEL_CHECK_OPTIONS, modelFiles, num, parseArgsOrExit } from '../src/util/cli.js';
 
@@ -53,7 +53,7 @@ try {
   const nonTarget: number[] = [];
   for (let i = 0; i < test.n && nonTarget.length < images; i++) if (test.labels[i] !== target) nonTarget.push(i);
   const base = subset(test, nonTarget);
-  const triggered = (name: string, fn: (img: Image) => Image): [string, ImageDataset] => [name, poisonCopy(base, `${base.name}+${name}`, Array.from({ length: base.n }, (_, i) => i), fn, target)];
+  const triggered = (name: string, fn: (img: Image) => Image): [string, ImageDataset] => [name, poisonCopy(base, `${base.name}+${name}`, range(base.n), fn, target)];
   const asrSets: [string, ImageDataset][] = [
     triggered(`test pair (${attack.opts.testTriggers.join(' then ')}) at α ${attack.opts.testAlpha}`, (img) => attack.applyTestTrigger(img)),
     ...alphas.map((a, k) => triggered(`trigger ${k} at its training α ${a}`, (img) => attack.applyTrigger(img, k, a))),
