@@ -9,35 +9,30 @@
  * model.safetensors, attack.json (attack parameters, seeds, triggers, poisoned indices),
  * examples.png (clean vs poisoned examples), result.json (BA, ASR, wall time, config).
  */
-import { parseArgs } from 'node:util';
-import { num } from '../src/util/cli.js';
+import { CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, num, parseArgsOrExit } from '../src/util/cli.js';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
-import { classifierPreset } from '../src/train/presets.js';
+import { classifierPreset, withClassifierOverrides } from '../src/train/presets.js';
 import { trainBackdoored, trainSubsetOf, type BackdoorSpec } from '../src/pipeline/backdoor.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
 const USAGE = `usage: npm run attack -- --attack <${attacks.names().join('|')}> [--dataset fashion-mnist|cifar10|folder:DIR]
   [--preset quick|paper] [--target N] [--seed N] [--out DIR] [--data-dir DIR]
-  [--epochs N] [--batch-size N] [--lr X] [--width X] [--subset N]
   [--rate X] (poison rate; Adaptive-Patch: poison rate, --cover-rate X)
-  [--wanet-k N] [--wanet-noise] [--pgd-steps N] [--lc-init benign|scratch] [--benign-dir DIR]`;
+  [--wanet-k N] [--wanet-noise] [--pgd-steps N] [--lc-init benign|scratch] [--benign-dir DIR]
+classifier recipe (the preset's unless given):
+${CLASSIFIER_USAGE}`;
 
 const OPTIONS = {
     attack: { type: 'string' },
     dataset: { type: 'string', default: 'fashion-mnist' },
     preset: { type: 'string', default: 'quick' },
     target: { type: 'string', default: '0' },
-    seed: { type: 'string' },
     out: { type: 'string' },
     'data-dir': { type: 'string', default: 'data' },
-    epochs: { type: 'string' },
-    'batch-size': { type: 'string' },
-    lr: { type: 'string' },
-    width: { type: 'string' },
-    subset: { type: 'string' },
+    ...CLASSIFIER_OPTIONS,
     rate: { type: 'string' },
     'cover-rate': { type: 'string' },
     'wanet-k': { type: 'string' },
@@ -47,13 +42,7 @@ const OPTIONS = {
     'benign-dir': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
 } as const;
-let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
-try {
-  values = parseArgs({ options: OPTIONS }).values;
-} catch (e) {
-  console.error(`attack: ${(e as Error).message}\n${USAGE}`);
-  process.exit(1);
-}
+const { values } = parseArgsOrExit('attack', USAGE, { options: OPTIONS });
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
@@ -64,13 +53,7 @@ const t0 = performance.now();
 try {
   if (!values.attack) throw new Error(`--attack is required\n${USAGE}`);
   const factory = attacks.get(values.attack);
-  const p = classifierPreset(values.preset!);
-  p.epochs = num('epochs', values.epochs, 'int') ?? p.epochs;
-  p.batchSize = num('batch-size', values['batch-size'], 'int') ?? p.batchSize;
-  p.lr = num('lr', values.lr, 'pos') ?? p.lr;
-  p.width = num('width', values.width, 'pos') ?? p.width;
-  p.trainSubset = num('subset', values.subset, 'int') ?? p.trainSubset;
-  p.seed = num('seed', values.seed, 'nonneg-int') ?? p.seed;
+  const p = withClassifierOverrides(classifierPreset(values.preset!), classifierFlags(values));
   const target = num('target', values.target, 'nonneg-int')!;
   if (!['benign', 'scratch'].includes(values['lc-init']!)) throw new Error(`--lc-init must be benign or scratch, got '${values['lc-init']}'`);
 

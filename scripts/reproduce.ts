@@ -10,11 +10,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { num } from '../src/util/cli.js';
+import { CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, num, numList } from '../src/util/cli.js';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
-import { classifierPreset } from '../src/train/presets.js';
+import { classifierPreset, withClassifierOverrides } from '../src/train/presets.js';
 import { datasetTag, trainSubsetOf } from '../src/pipeline/backdoor.js';
 import { refinePreset, withRefineOverrides } from '../src/pipeline/refine-presets.js';
 import { ConfigMismatchError, markFailed, readResults, reproduceAttack } from '../src/pipeline/reproduce.js';
@@ -39,11 +39,12 @@ const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')
   --pseudo-labels augmented|plain   pseudo-labels from the augmented batch (default, the official
                               code) or from the un-augmented images (an augmentation that fires
                               the backdoor then cannot poison them; see npm run augmentation-check)
-  --epochs N  --subset N  --width X  --batch-size N  --lr X   backdoored-classifier overrides
   --target N  --rate X        attack target label (default 0) and poison rate
   --backdoor-dir DIR          backdoored model folder (single attack only)
   --report-only               rewrite results.json / results.md of --out from its per-attack
-                              result.json files (no GPU, no training; --attack not needed)`;
+                              result.json files (no GPU, no training; --attack not needed)
+backdoored-classifier recipe (the preset's unless given):
+${CLASSIFIER_USAGE}`;
 
 const OPTIONS = {
   attack: { type: 'string' },
@@ -52,7 +53,6 @@ const OPTIONS = {
   ablations: { type: 'boolean', default: false },
   out: { type: 'string' },
   'data-dir': { type: 'string', default: 'data' },
-  seed: { type: 'string' },
   'eval-subset': { type: 'string' },
   'curve-eval': { type: 'string', default: '1000' },
   'refine-epochs': { type: 'string' },
@@ -64,11 +64,7 @@ const OPTIONS = {
   'unet-channels': { type: 'string' },
   utility: { type: 'string' },
   'pseudo-labels': { type: 'string' },
-  epochs: { type: 'string' },
-  subset: { type: 'string' },
-  width: { type: 'string' },
-  'batch-size': { type: 'string' },
-  lr: { type: 'string' },
+  ...CLASSIFIER_OPTIONS,
   target: { type: 'string', default: '0' },
   rate: { type: 'string' },
   'backdoor-dir': { type: 'string' },
@@ -108,13 +104,7 @@ try {
   const names = values.attack === 'all' ? attacks.names() : values.attack.split(',').map((a) => attacks.get(a.trim()).name);
   if (values['backdoor-dir'] && names.length !== 1) throw new Error('--backdoor-dir needs a single --attack');
   const presetName = values.preset!;
-  const classifier = classifierPreset(presetName);
-  classifier.seed = num('seed', values.seed, 'nonneg-int') ?? classifier.seed;
-  classifier.epochs = num('epochs', values.epochs, 'int') ?? classifier.epochs;
-  classifier.trainSubset = num('subset', values.subset, 'int') ?? classifier.trainSubset;
-  classifier.width = num('width', values.width, 'pos') ?? classifier.width;
-  classifier.batchSize = num('batch-size', values['batch-size'], 'int') ?? classifier.batchSize;
-  classifier.lr = num('lr', values.lr, 'pos') ?? classifier.lr;
+  const classifier = withClassifierOverrides(classifierPreset(presetName), classifierFlags(values));
   const target = num('target', values.target, 'nonneg-int')!;
   const rate = num('rate', values.rate, 'rate');
   const utility = values.utility;
@@ -130,7 +120,7 @@ try {
     trainSubset: num('refine-subset', values['refine-subset'], 'int'),
     batchSize: num('refine-batch-size', values['refine-batch-size'], 'int'),
     lr: num('refine-lr', values['refine-lr'], 'pos'),
-    milestones: values['refine-milestones']?.split(',').map((m) => num('refine-milestones', m, 'int')!),
+    milestones: numList('refine-milestones', values['refine-milestones'], 'int'),
     gamma: num('refine-gamma', values['refine-gamma'], 'pos'),
     unetChannels: num('unet-channels', values['unet-channels'], 'int'),
     utility: utility as 'bce' | 'ce' | undefined,

@@ -2,63 +2,45 @@
  * npm run train -- --dataset fashion-mnist --model resnet18 --preset quick [options]
  * Trains a clean classifier, checkpointing every epoch (a rerun resumes), and reports the test
  * accuracy, wall time and images/s. Options override the preset: --epochs --batch-size --lr
- * --width --subset --seed --out --data-dir.
+ * --width --subset --seed --milestones --gamma --out --data-dir.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
-import { subset } from '../src/data/dataset.js';
 import { ResNet18 } from '../src/nn/resnet.js';
 import { saveCheckpoint } from '../src/nn/checkpoint.js';
-import { classifierPreset } from '../src/train/presets.js';
+import { classifierPreset, withClassifierOverrides } from '../src/train/presets.js';
+import { trainSubsetOf } from '../src/pipeline/backdoor.js';
+import { CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, parseArgsOrExit } from '../src/util/cli.js';
 import { trainClassifier } from '../src/train/trainer.js';
-import { Rng } from '../src/util/random.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
-const { values } = parseArgs({
+const USAGE = `usage: npm run train -- [--dataset fashion-mnist|cifar10|folder:DIR] [--model resnet18] [--preset quick|paper]
+  [--seed N] [--out DIR] [--data-dir DIR]
+classifier recipe (the preset's unless given):
+${CLASSIFIER_USAGE}`;
+const { values } = parseArgsOrExit('train', USAGE, {
   options: {
     dataset: { type: 'string', default: 'fashion-mnist' },
     model: { type: 'string', default: 'resnet18' },
     preset: { type: 'string', default: 'quick' },
-    epochs: { type: 'string' },
-    'batch-size': { type: 'string' },
-    lr: { type: 'string' },
-    width: { type: 'string' },
-    subset: { type: 'string' },
-    seed: { type: 'string' },
+    ...CLASSIFIER_OPTIONS,
     out: { type: 'string' },
     'data-dir': { type: 'string', default: 'data' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  console.log('usage: npm run train -- [--dataset fashion-mnist|cifar10|folder:DIR] [--model resnet18] [--preset quick|paper] [--epochs N] [--batch-size N] [--lr X] [--width X] [--subset N] [--seed N] [--out DIR]');
+  console.log(USAGE);
   process.exit(0);
-}
-function num(name: string, v: string | undefined, int = true): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!Number.isFinite(x) || (int && !Number.isInteger(x)) || x <= 0) throw new Error(`--${name} must be a positive ${int ? 'integer' : 'number'}, got '${v}'`);
-  return x;
 }
 
 try {
   if (values.model !== 'resnet18') throw new Error(`--model: only resnet18 is available, got '${values.model}'`);
-  const p = classifierPreset(values.preset!);
-  p.epochs = num('epochs', values.epochs) ?? p.epochs;
-  p.batchSize = num('batch-size', values['batch-size']) ?? p.batchSize;
-  p.lr = num('lr', values.lr, false) ?? p.lr;
-  p.width = num('width', values.width, false) ?? p.width;
-  p.trainSubset = num('subset', values.subset) ?? p.trainSubset;
-  p.seed = values.seed !== undefined ? Number(values.seed) : p.seed;
+  const p = withClassifierOverrides(classifierPreset(values.preset!), classifierFlags(values));
   const { split, normalization } = loadDataset(values.dataset!, values['data-dir']);
-  let train = split.train;
-  if (p.trainSubset && p.trainSubset < train.n) {
-    const idx = new Rng(p.seed).shuffle(Int32Array.from({ length: train.n }, (_, i) => i)) as Int32Array;
-    train = subset(train, idx.subarray(0, p.trainSubset));
-  }
+  const train = trainSubsetOf(split.train, p);
   const out = values.out ?? join('runs', `train-${values.dataset!.replace(/[^a-z0-9-]/gi, '_')}-${values.preset}-s${p.seed}`);
   const rtm = await init();
   console.error(`adapter: ${rtm.adapterName}`);

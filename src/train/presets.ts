@@ -39,6 +39,45 @@ const quick: ClassifierPreset = {
   width: 0.25,
 };
 
+/** Command-line overrides of a classifier preset (undefined: keep the preset's value). */
+export interface ClassifierOverrides {
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  width?: number;
+  trainSubset?: number;
+  seed?: number;
+  /** epochs (0-indexed) at whose start the lr is multiplied by gamma; replaces the preset's */
+  milestones?: number[];
+  gamma?: number;
+}
+
+/**
+ * Applies overrides. The milestones stay the preset's when only the epoch count changes (quick's
+ * [2] then keeps epochs 2.. at lr 0.01, paper's [100, 130] are never reached by a short run):
+ * earlier runs with --epochs were trained so, and their folders' hashes must not change. Given
+ * milestones must lie inside the run (1 ≤ m < epochs: a change of lr during training).
+ */
+export function withClassifierOverrides(p: ClassifierPreset, o: ClassifierOverrides): ClassifierPreset {
+  const out: ClassifierPreset = { ...p };
+  if (o.epochs !== undefined) out.epochs = o.epochs;
+  if (o.batchSize !== undefined) out.batchSize = o.batchSize;
+  if (o.lr !== undefined) out.lr = o.lr;
+  if (o.width !== undefined) out.width = o.width;
+  if (o.trainSubset !== undefined) out.trainSubset = o.trainSubset;
+  if (o.seed !== undefined) out.seed = o.seed;
+  if (o.milestones !== undefined) {
+    const bad = o.milestones.filter((m) => !Number.isInteger(m) || m < 1 || m >= out.epochs);
+    if (bad.length) throw new Error(`classifier milestones must be epochs 1..${out.epochs - 1} (0-indexed starts of epochs inside the run), got ${bad.join(', ')}`);
+    out.milestones = [...o.milestones].sort((a, b) => a - b);
+  }
+  if (o.gamma !== undefined) {
+    if (!(o.gamma > 0 && o.gamma <= 1)) throw new Error(`classifier gamma must be in (0, 1], got ${o.gamma}`);
+    out.gamma = o.gamma;
+  }
+  return out;
+}
+
 export function classifierPreset(name: string): ClassifierPreset {
   if (name === 'paper') return { ...paper };
   if (name === 'quick') return { ...quick };

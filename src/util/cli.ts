@@ -3,6 +3,7 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ClassifierOverrides } from '../train/presets.js';
 
 export type FlagNumberKind = 'int' | 'nonneg-int' | 'pos' | 'rate';
 
@@ -18,6 +19,12 @@ export function num(name: string, v: string | undefined, kind: FlagNumberKind): 
   const what = { int: 'a positive integer', 'nonneg-int': 'an integer ≥ 0', rate: 'a number in [0, 1]', pos: 'a positive number' }[kind];
   if (!ok) throw new Error(`--${name} must be ${what}, got '${v}'`);
   return x;
+}
+
+/** `--name A,B,...` as numbers of the given kind (undefined when the flag was not given). */
+export function numList(name: string, v: string | undefined, kind: FlagNumberKind): number[] | undefined {
+  if (v === undefined) return undefined;
+  return v.split(',').map((x) => num(name, x.trim(), kind)!);
 }
 
 /** Model files given as positional arguments: at least one, each existing (else a clear error). */
@@ -47,3 +54,34 @@ export const MODEL_CHECK_OPTIONS = {
   preset: { type: 'string', default: 'quick' },
   width: { type: 'string' },
 } as const;
+
+/** The classifier-recipe flags of train, attack and reproduce (each overrides the preset's value). */
+export const CLASSIFIER_OPTIONS = {
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  width: { type: 'string' },
+  subset: { type: 'string' },
+  seed: { type: 'string' },
+  milestones: { type: 'string' },
+  gamma: { type: 'string' },
+} as const;
+
+/** CLASSIFIER_OPTIONS but --seed, which each script words itself (reproduce's also seeds REFINE). */
+export const CLASSIFIER_USAGE = `  --epochs N  --batch-size N  --lr X  --width X (ResNet-18 width multiplier)  --subset N
+  --milestones A,B  --gamma X   epochs (0-indexed) at whose start the lr is multiplied by gamma
+                              (the preset's also when --epochs changes: quick [2], paper [100,130]; γ 0.1)`;
+
+/** The classifier overrides from CLASSIFIER_OPTIONS' flags (validated; see withClassifierOverrides). */
+export function classifierFlags(v: { [K in keyof typeof CLASSIFIER_OPTIONS]?: string }): ClassifierOverrides {
+  return {
+    epochs: num('epochs', v.epochs, 'int'),
+    batchSize: num('batch-size', v['batch-size'], 'int'),
+    lr: num('lr', v.lr, 'pos'),
+    width: num('width', v.width, 'pos'),
+    trainSubset: num('subset', v.subset, 'int'),
+    seed: num('seed', v.seed, 'nonneg-int'),
+    milestones: numList('milestones', v.milestones, 'int'),
+    gamma: num('gamma', v.gamma, 'pos'),
+  };
+}

@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { modelFiles, num } from '../../src/util/cli.js';
+import { classifierFlags, modelFiles, num, numList } from '../../src/util/cli.js';
+import { classifierPreset, withClassifierOverrides } from '../../src/train/presets.js';
+import { configHash, lrAt } from '../../src/train/trainer.js';
 
 test('num: kinds, absent flag, and the error names the flag', () => {
   assert.is(num('epochs', undefined, 'int'), undefined);
@@ -17,6 +19,30 @@ test('modelFiles: at least one, each must exist', () => {
   assert.equal(modelFiles(['package.json']), ['package.json']);
   assert.throws(() => modelFiles([]), /give at least one model file/);
   assert.throws(() => modelFiles(['package.json', 'no/such.safetensors']), /no such model file: no\/such.safetensors/);
+});
+
+test('numList: comma lists, each element checked', () => {
+  assert.is(numList('milestones', undefined, 'int'), undefined);
+  assert.equal(numList('milestones', '4, 7', 'int'), [4, 7]);
+  assert.throws(() => numList('milestones', '4,', 'int'), /--milestones must be a positive integer, got ''/);
+  assert.throws(() => numList('milestones', '4,x', 'int'), /got 'x'/);
+});
+
+test('classifier overrides: none keeps the preset (and its hash); milestones and gamma checked', () => {
+  const q = classifierPreset('quick');
+  const same = withClassifierOverrides(q, classifierFlags({}));
+  assert.equal(same, q);
+  assert.is(configHash(same), configHash(q), 'no flag, same run folders as before the flags existed');
+  // --epochs alone keeps the preset's milestones (runs trained so keep their hashes)
+  assert.equal(withClassifierOverrides(q, classifierFlags({ epochs: '6' })).milestones, [2]);
+  const o = withClassifierOverrides(q, classifierFlags({ epochs: '6', milestones: '5,4', gamma: '0.2', lr: '0.05', subset: '100', seed: '0', width: '0.5', 'batch-size': '64' }));
+  assert.equal([o.epochs, o.milestones, o.gamma, o.lr, o.trainSubset, o.seed, o.width, o.batchSize], [6, [4, 5], 0.2, 0.05, 100, 0, 0.5, 64]);
+  assert.ok(Math.abs(lrAt(o, 3) - 0.05) < 1e-12 && Math.abs(lrAt(o, 4) - 0.01) < 1e-12 && Math.abs(lrAt(o, 5) - 0.002) < 1e-12);
+  assert.equal(q.milestones, [2], 'the preset object is not changed');
+  assert.throws(() => withClassifierOverrides(q, { milestones: [3] }), /classifier milestones must be epochs 1\.\.2/);
+  assert.throws(() => withClassifierOverrides(q, { milestones: [0] }), /milestones/);
+  assert.throws(() => withClassifierOverrides(q, { gamma: 1.5 }), /gamma must be in \(0, 1\]/);
+  assert.throws(() => classifierFlags({ milestones: '2.5' }), /--milestones must be a positive integer/);
 });
 
 test.run();
