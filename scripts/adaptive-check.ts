@@ -20,7 +20,7 @@ import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { accuracy } from '../src/train/evaluate.js';
 import { AdaptivePatch, ADAPTIVE_DEFAULTS } from '../src/attacks/adaptive-patch.js';
 import type { Image } from '../src/data/augment.js';
-import { poisonCopy, range } from '../src/attacks/common.js';
+import { poisonTestSet } from '../src/attacks/common.js';
 import { classifierPreset } from '../src/train/presets.js';
 import { MODEL_CHECK_OPTIONS, modelFiles, num, parseArgsOrExit } from '../src/util/cli.js';
 
@@ -49,11 +49,8 @@ try {
   const attack = new AdaptivePatch({ h: test.h, w: test.w, c: test.c }, { target, seed });
   const alphas = attack.opts.trainAlphas;
 
-  // triggered copies of the non-target test images, labelled as the target (accuracy = ASR)
-  const nonTarget: number[] = [];
-  for (let i = 0; i < test.n && nonTarget.length < images; i++) if (test.labels[i] !== target) nonTarget.push(i);
-  const base = subset(test, nonTarget);
-  const triggered = (name: string, fn: (img: Image) => Image): [string, ImageDataset] => [name, poisonCopy(base, `${base.name}+${name}`, range(base.n), fn, target)];
+  // triggered copies of the first N non-target test images, labelled as the target (accuracy = ASR)
+  const triggered = (name: string, trigger: (img: Image) => Image): [string, ImageDataset] => [name, poisonTestSet(attack, test, { trigger, limit: images, name })];
   const asrSets: [string, ImageDataset][] = [
     triggered(`test pair (${attack.opts.testTriggers.join(' then ')}) at α ${attack.opts.testAlpha}`, (img) => attack.applyTestTrigger(img)),
     ...alphas.map((a, k) => triggered(`trigger ${k} at its training α ${a}`, (img) => attack.applyTrigger(img, k, a))),

@@ -166,15 +166,21 @@ export function poisonCopy(ds: ImageDataset, name: string, indices: ArrayLike<nu
   return out;
 }
 
-/** The test images whose label ≠ target, each passed through `trigger`, labels = target. */
-export function poisonTestSet(attack: Attack, test: ImageDataset): ImageDataset {
+/**
+ * The test images whose label ≠ target, each passed through the attack's test trigger (or
+ * `opts.trigger`, e.g. one trigger of several alone), labels = target: accuracy on it is the ASR.
+ * `opts.limit` keeps the first N such images only (a quick look).
+ */
+export function poisonTestSet(attack: Attack, test: ImageDataset, opts: { trigger?: (img: Image) => Image; limit?: number; name?: string } = {}): ImageDataset {
   checkDatasetShape(attack, test);
+  const trigger = opts.trigger ?? ((img: Image) => attack.applyTestTrigger(img));
+  const limit = opts.limit ?? test.n;
   const keepIdx: number[] = [];
-  for (let i = 0; i < test.n; i++) if (test.labels[i] !== attack.target) keepIdx.push(i);
+  for (let i = 0; i < test.n && keepIdx.length < limit; i++) if (test.labels[i] !== attack.target) keepIdx.push(i);
   const px = test.h * test.w * test.c;
   const images = new Uint8Array(keepIdx.length * px);
-  keepIdx.forEach((i, k) => images.set(attack.applyTestTrigger(imageOf(test, i)).data, k * px));
-  return { ...test, name: `${test.name}+${attack.name}-test`, images, labels: new Uint8Array(keepIdx.length).fill(attack.target), n: keepIdx.length };
+  keepIdx.forEach((i, k) => images.set(trigger(imageOf(test, i)).data, k * px));
+  return { ...test, name: `${test.name}+${opts.name ?? `${attack.name}-test`}`, images, labels: new Uint8Array(keepIdx.length).fill(attack.target), n: keepIdx.length };
 }
 
 const clamp255 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));

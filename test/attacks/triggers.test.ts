@@ -7,7 +7,8 @@ import { WaNet, warpImage } from '../../src/attacks/wanet.js';
 import { PhysicalBA } from '../../src/attacks/physical-ba.js';
 import { BATT } from '../../src/attacks/batt.js';
 import { AdaptivePatch, adaptiveTriggers, adaptiveTriggers32 } from '../../src/attacks/adaptive-patch.js';
-import { imageOf, LUMA } from '../../src/attacks/common.js';
+import { imageOf, LUMA, poisonTestSet } from '../../src/attacks/common.js';
+import type { Image } from '../../src/data/augment.js';
 import { randomAffine, rotateNearest } from '../../src/attacks/geometry.js';
 import { NORMALIZATION } from '../../src/data/dataset.js';
 import { Rng } from '../../src/util/random.js';
@@ -57,6 +58,20 @@ test('BadNets at 224 px: seeded 20x20 grey patch; poisoned test = non-target ima
   assert.equal(pixel(pt, 0, 210, 215), Array(3).fill(t.patch[6]![11]));
   assert.equal(pixel(pt, 1, 0, 0), pixel(ds, 2, 0, 0));
   assert.throws(() => new BadNets({ h: 28, w: 28, c: 1 }).poisonTest(ds), /created for 28x28x1/);
+});
+
+test('poisonTestSet: another trigger and a limit keep the first N non-target images, label target', () => {
+  const ds = synthetic(10, 12, 12, 1, 3, 2); // labels 0,1,0,1,...: the non-target ones are 1,3,5,7,9
+  const a = new BadNets({ h: 12, w: 12, c: 1 });
+  const invert = (img: Image): Image => ({ ...img, data: img.data.map((v) => 255 - v) });
+  const pt = poisonTestSet(a, ds, { trigger: invert, limit: 3, name: 'inverted' });
+  assert.equal([pt.n, Array.from(pt.labels), pt.name], [3, [0, 0, 0], `${ds.name}+inverted`]);
+  for (let k = 0; k < 3; k++) assert.equal(pixel(pt, k, 5, 7), [255 - pixel(ds, 2 * k + 1, 5, 7)[0]!]);
+  // without options: all five, through the attack's own test trigger
+  const all = poisonTestSet(a, ds);
+  assert.is(all.n, 5);
+  assert.ok(equalBytes(imageBytes(all, 4), a.applyTestTrigger(imageOf(ds, 9)).data));
+  assert.is(poisonTestSet(a, ds, { limit: 99 }).n, 5);
 });
 
 test('Blended: x′ = round(0.9·x + 0.1·255·pattern) everywhere; grey images blend the luminance', async () => {
