@@ -290,11 +290,11 @@ export function renderReport(agg: AggregateResults): string {
     L.push(`Not finished: ${[...agg.incomplete, ...agg.failed].map((a) => `${displayName(a)} (${agg.attacks[a]!.status}${agg.attacks[a]!.error ? `: ${agg.attacks[a]!.error}` : ''})`).join('; ')}. Rerun the same command to continue.`, '');
   }
   L.push('## Wall time', '');
-  L.push('| Attack | backdoored model | evaluation | REFINE | ablations | total |');
-  L.push('|---|---|---|---|---|---|');
+  L.push('| Attack | backdoored model | evaluation | REFINE | w/o HRF | w/o SCL | total |');
+  L.push('|---|---|---|---|---|---|---|');
   for (const r of rs) {
     const w = r.wallSeconds;
-    L.push(`| ${displayName(r.attack)} | ${minutes(w.backdoor)}${r.backdoor?.reused ? ' (reused)' : ''} | ${minutes(w.evaluation)}${r.baselinesFrom ? ` (No Defense / ShrinkPad reused from ${r.baselinesFrom})` : ''} | ${minutes(w.refine)} | ${w.woHRF !== undefined || w.woSCL !== undefined ? minutes((w.woHRF ?? 0) + (w.woSCL ?? 0)) : '—'} | ${minutes(w.total)} |`);
+    L.push(`| ${displayName(r.attack)} | ${minutes(w.backdoor)}${r.backdoor?.reused ? ' (reused)' : ''} | ${minutes(w.evaluation)}${r.baselinesFrom ? ` (No Defense / ShrinkPad reused from ${r.baselinesFrom})` : ''} | ${minutes(w.refine)} | ${minutes(w.woHRF)} | ${minutes(w.woSCL)} | ${minutes(w.total)} |`);
   }
   L.push('');
   L.push('Figures per attack: `<attack>/figures/samples.png` (columns: one test image per class; rows: benign, poisoned, REFINE-transformed benign, REFINE-transformed poisoned; the bar under each image is green when the prediction — No Defense for rows 1–2, REFINE for rows 3–4 — equals the true label, red otherwise) and `<attack>/figures/curves.png` (loss, agreement with the pseudo-labels, BA over the REFINE epochs; red crosses mark collapsed epochs).', '');

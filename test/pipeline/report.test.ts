@@ -79,6 +79,10 @@ test('report: ablation table and a collapse are shown', () => {
   assert.match(md, '**Collapse:**');
   assert.not.match(md, 'not expected to match');
   assert.match(md, '| Blended | agrees: ours yes (ASR 70.0%), paper yes (75.30%) | agrees: ours yes (BA 10.0% vs 90.4%), paper yes (90.38 vs 90.65) |');
+  // wall time: each ablation in its own column, a dash for one not run
+  assert.match(md, '| Attack | backdoored model | evaluation | REFINE | w/o HRF | w/o SCL | total |');
+  r.wallSeconds = { ...r.wallSeconds, woSCL: 120 };
+  assert.match(renderReport(aggregate('cifar10', 'paper', [r])), '| Blended | 1.0 min | 0.5 min | 0.2 min | — | 2.0 min | 1.7 min |');
 });
 
 test('report: the pseudo-label shares of the last REFINE epoch (target / largest class)', () => {
