@@ -176,3 +176,20 @@ export class MultiStepLR {
     return this.epoch;
   }
 }
+
+/**
+ * Checked, sorted milestones for a MultiStepLR over `epochs` epochs given on a command line: each
+ * must lie inside the run (1 ≤ m < epochs), since a milestone at 0 or at or past the end would
+ * never be a change of lr during training. `what` names the schedule in the error.
+ */
+export function checkedMilestones(what: string, milestones: number[], epochs: number): number[] {
+  const bad = milestones.filter((m) => !Number.isInteger(m) || m < 1 || m >= epochs);
+  if (bad.length) throw new Error(`${what} milestones must be epochs 1..${epochs - 1} (0-indexed starts of epochs inside the run), got ${bad.join(', ')}`);
+  return [...milestones].sort((a, b) => a - b);
+}
+
+/** A MultiStepLR factor given on a command line: in (0, 1]. */
+export function checkedGamma(what: string, gamma: number): number {
+  if (!(gamma > 0 && gamma <= 1)) throw new Error(`${what} gamma must be in (0, 1], got ${gamma}`);
+  return gamma;
+}

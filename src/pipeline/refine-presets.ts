@@ -24,6 +24,7 @@
  * counter starts at 0), so negative ones are dropped (short runs keep lr 0.01) rather than
  * clamped to 0 (which would decay the lr from the first epoch).
  */
+import { checkedGamma, checkedMilestones } from '../nn/optim.js';
 import type { RefineConfig } from '../refine/defense.js';
 
 export type RefinePresetName = 'quick' | 'paper';
@@ -101,15 +102,8 @@ export function withRefineOverrides(p: RefinePreset, o: RefineOverrides): Refine
     out.epochs = o.epochs;
     out.milestones = refineMilestones(o.epochs);
   }
-  if (o.milestones !== undefined) {
-    const bad = o.milestones.filter((m) => !Number.isInteger(m) || m < 1 || m >= out.epochs);
-    if (bad.length) throw new Error(`REFINE milestones must be epochs 1..${out.epochs - 1} (0-indexed starts of epochs inside the run), got ${bad.join(', ')}`);
-    out.milestones = [...o.milestones].sort((a, b) => a - b);
-  }
-  if (o.gamma !== undefined) {
-    if (!(o.gamma > 0 && o.gamma <= 1)) throw new Error(`REFINE gamma must be in (0, 1], got ${o.gamma}`);
-    out.gamma = o.gamma;
-  }
+  if (o.milestones !== undefined) out.milestones = checkedMilestones('REFINE', o.milestones, out.epochs);
+  if (o.gamma !== undefined) out.gamma = checkedGamma('REFINE', o.gamma);
   if (o.trainSubset !== undefined) out.trainSubset = o.trainSubset;
   if (o.batchSize !== undefined) out.batchSize = o.batchSize;
   if (o.lr !== undefined) out.lr = o.lr;

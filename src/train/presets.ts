@@ -2,6 +2,7 @@
  * Training presets. `paper`: the spec's protocol (§2.3) for a real GPU. `quick`: sized from
  * measurements to finish on a 2-core machine with lavapipe (see README, "Presets").
  */
+import { checkedGamma, checkedMilestones } from '../nn/optim.js';
 import type { TrainConfig } from './trainer.js';
 
 export type PresetName = 'quick' | 'paper';
@@ -66,15 +67,8 @@ export function withClassifierOverrides(p: ClassifierPreset, o: ClassifierOverri
   if (o.width !== undefined) out.width = o.width;
   if (o.trainSubset !== undefined) out.trainSubset = o.trainSubset;
   if (o.seed !== undefined) out.seed = o.seed;
-  if (o.milestones !== undefined) {
-    const bad = o.milestones.filter((m) => !Number.isInteger(m) || m < 1 || m >= out.epochs);
-    if (bad.length) throw new Error(`classifier milestones must be epochs 1..${out.epochs - 1} (0-indexed starts of epochs inside the run), got ${bad.join(', ')}`);
-    out.milestones = [...o.milestones].sort((a, b) => a - b);
-  }
-  if (o.gamma !== undefined) {
-    if (!(o.gamma > 0 && o.gamma <= 1)) throw new Error(`classifier gamma must be in (0, 1], got ${o.gamma}`);
-    out.gamma = o.gamma;
-  }
+  if (o.milestones !== undefined) out.milestones = checkedMilestones('classifier', o.milestones, out.epochs);
+  if (o.gamma !== undefined) out.gamma = checkedGamma('classifier', o.gamma);
   return out;
 }
 
