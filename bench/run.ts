@@ -85,7 +85,8 @@ async function measure(c: BenchCase, sync: () => Promise<void> = () => rt().sync
 }
 
 const here = import.meta.dirname;
-const files = readdirSync(join(here, 'cases')).filter((f) => f.endsWith('.ts') && f !== 'peak.ts').sort();
+// .ts under tsx, .js when the bench is compiled or bundled (a machine without tsx)
+const files = readdirSync(join(here, 'cases')).filter((f) => /\.[jt]s$/.test(f) && !f.startsWith('peak.')).sort();
 const all: BenchCase[] = [];
 for (const f of files) {
   const mod = (await import(join(here, 'cases', f))) as { cases?: BenchCase[] };

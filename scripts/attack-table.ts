@@ -10,6 +10,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { shortAdapter } from '../src/pipeline/report.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +30,7 @@ interface Row {
   asrImages: number;
   resumedFromEpoch: number;
   history: { seconds: number; testAccuracy?: number; evals?: { ASR?: number } }[];
+  adapter?: string;
 }
 
 // the paper's row order (Table 1); attack names as registered in src/attacks
@@ -45,14 +47,16 @@ const rows: Row[] = readdirSync(dir)
 const clean = existsSync(values.clean!) ? (JSON.parse(readFileSync(values.clean!, 'utf8')) as { testAccuracy: number }).testAccuracy : NaN;
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : '—');
-console.log(`| attack | BA | BA − clean (${pct(clean)}) | ASR | goal met | poisoned (+cover) | wall time | BA / ASR after each epoch |`);
-console.log('|---|---|---|---|---|---|---|---|');
+console.log(`| attack | BA | BA − clean (${pct(clean)}) | ASR | goal met | poisoned (+cover) | wall time | ran on | BA / ASR after each epoch |`);
+console.log('|---|---|---|---|---|---|---|---|---|');
+// a GPU trains the quick preset in about a minute: whole minutes would print 0
+const min = (s: number) => `${(s / 60).toFixed(s < 600 ? 1 : 0)}`;
 const short = (x: number | undefined) => (x === undefined ? '?' : (100 * x).toFixed(1));
 for (const r of rows) {
   const asrGoal = r.attack === 'lc' ? 0.8 : 0.9;
   const drop = r.BA - clean;
   const ok = r.ASR >= asrGoal && (!Number.isFinite(clean) || drop >= -0.02);
   // training wall time summed over every sitting (a resumed run's last process alone would be short)
-  const wall = `${(r.trainWallSeconds / 60).toFixed(0)} min${r.resumedFromEpoch ? ` (${r.history.length} epochs, resumed after ${r.resumedFromEpoch}; ${r.history.map((h) => (h.seconds / 60).toFixed(0)).join(' + ')} min)` : ''}`;
-  console.log(`| ${r.attack} | ${pct(r.BA)} | ${Number.isFinite(drop) ? `${drop >= 0 ? '+' : ''}${(100 * drop).toFixed(2)}` : '—'} | ${pct(r.ASR)} | ${ok ? 'yes' : 'no'} (ASR ≥ ${100 * asrGoal}%, BA ≥ clean − 2) | ${r.poisoned}${r.cover ? ` (+${r.cover})` : ''} | ${wall} | ${r.history.map((h, i) => `${short(h.testAccuracy)} / ${short(h.evals?.ASR ?? (i === r.history.length - 1 ? r.ASR : undefined))}`).join(' → ')} |`);
+  const wall = `${min(r.trainWallSeconds)} min${r.resumedFromEpoch ? ` (${r.history.length} epochs, resumed after ${r.resumedFromEpoch}; ${r.history.map((h) => min(h.seconds)).join(' + ')} min)` : ''}`;
+  console.log(`| ${r.attack} | ${pct(r.BA)} | ${Number.isFinite(drop) ? `${drop >= 0 ? '+' : ''}${(100 * drop).toFixed(2)}` : '—'} | ${pct(r.ASR)} | ${ok ? 'yes' : 'no'} (ASR ≥ ${100 * asrGoal}%, BA ≥ clean − 2) | ${r.poisoned}${r.cover ? ` (+${r.cover})` : ''} | ${wall} | ${r.adapter ? shortAdapter(r.adapter) : '?'} | ${r.history.map((h, i) => `${short(h.testAccuracy)} / ${short(h.evals?.ASR ?? (i === r.history.length - 1 ? r.ASR : undefined))}`).join(' → ')} |`);
 }

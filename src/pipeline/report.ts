@@ -185,6 +185,21 @@ export function onlyAttacks(agg: AggregateResults, names: string[]): AggregateRe
 }
 
 /** results.md: Table 1 shape (+ Table 3 when ablations ran), diagnostics, configuration. */
+/** A short machine name for the wall-time table: "lavapipe" for Mesa's CPU driver, else the
+ * adapter's device token (e.g. "nvidia-h200"), else its first 30 characters. */
+export function shortAdapter(adapter: string): string {
+  if (/llvmpipe|lavapipe/i.test(adapter)) return 'lavapipe (CPU)';
+  return adapter.split(/\s+/).find((t) => /[a-z]-?\d/i.test(t) && t.includes('-')) ?? adapter.slice(0, 30);
+}
+
+/** The adapters that produced a folder's results: one, or each with the attacks it ran. */
+function adapterList(rs: AttackResult[]): string {
+  const by = new Map<string, string[]>();
+  for (const r of rs) by.set(r.adapter, [...(by.get(r.adapter) ?? []), displayName(r.attack)]);
+  if (by.size === 1) return rs[0]!.adapter;
+  return [...by].map(([a, names]) => `${a} (${names.join(', ')})`).join('; ');
+}
+
 export function renderReport(agg: AggregateResults): string {
   const rs = Object.values(agg.attacks);
   const first = rs[0];
@@ -201,7 +216,7 @@ export function renderReport(agg: AggregateResults): string {
     L.push(
       `Evaluation: ${first.data.testImages} clean test images${c.evalSubset ? ` (seeded subset of the test set)` : ''}, ${first.data.asrImages} poisoned non-target images; ShrinkPad pad ${c.shrinkPadPad}. ` +
         `REFINE: ${c.refine.epochs} epochs, UNet c = ${c.refine.unetChannels}, batch ${c.refine.batchSize}, ${first.data.refineImages} unlabeled images, utility ${c.refine.utility}, λ = ${c.refine.lambda}. ` +
-        `Classifier: ResNet-18 ×${c.classifier.width}, ${c.classifier.epochs} epochs. Engine ${first.engine.name} ${first.engine.version} on ${first.adapter}.`,
+        `Classifier: ResNet-18 ×${c.classifier.width}, ${c.classifier.epochs} epochs. Engine ${first.engine.name} ${first.engine.version} on ${adapterList(rs)}.`,
       '',
     );
   }
@@ -290,11 +305,12 @@ export function renderReport(agg: AggregateResults): string {
     L.push(`Not finished: ${[...agg.incomplete, ...agg.failed].map((a) => `${displayName(a)} (${agg.attacks[a]!.status}${agg.attacks[a]!.error ? `: ${agg.attacks[a]!.error}` : ''})`).join('; ')}. Rerun the same command to continue.`, '');
   }
   L.push('## Wall time', '');
-  L.push('| Attack | backdoored model | evaluation | REFINE | w/o HRF | w/o SCL | total |');
-  L.push('|---|---|---|---|---|---|---|');
+  // a folder can be filled on several machines (--report-only merges them): name each row's
+  L.push('| Attack | backdoored model | evaluation | REFINE | w/o HRF | w/o SCL | total | ran on |');
+  L.push('|---|---|---|---|---|---|---|---|');
   for (const r of rs) {
     const w = r.wallSeconds;
-    L.push(`| ${displayName(r.attack)} | ${minutes(w.backdoor)}${r.backdoor?.reused ? ' (reused)' : ''} | ${minutes(w.evaluation)}${r.baselinesFrom ? ` (No Defense / ShrinkPad reused from ${r.baselinesFrom})` : ''} | ${minutes(w.refine)} | ${minutes(w.woHRF)} | ${minutes(w.woSCL)} | ${minutes(w.total)} |`);
+    L.push(`| ${displayName(r.attack)} | ${minutes(w.backdoor)}${r.backdoor?.reused ? ' (reused)' : ''} | ${minutes(w.evaluation)}${r.baselinesFrom ? ` (No Defense / ShrinkPad reused from ${r.baselinesFrom})` : ''} | ${minutes(w.refine)} | ${minutes(w.woHRF)} | ${minutes(w.woSCL)} | ${minutes(w.total)} | ${shortAdapter(r.adapter)} |`);
   }
   L.push('');
   L.push('Figures per attack: `<attack>/figures/samples.png` (columns: one test image per class; rows: benign, poisoned, REFINE-transformed benign, REFINE-transformed poisoned; the bar under each image is green when the prediction — No Defense for rows 1–2, REFINE for rows 3–4 — equals the true label, red otherwise) and `<attack>/figures/curves.png` (loss, agreement with the pseudo-labels, BA over the REFINE epochs; red crosses mark collapsed epochs).', '');

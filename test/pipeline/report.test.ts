@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ablationAgreement, aggregate, formatMetric, onlyAttacks, renderReport, type AttackResult } from '../../src/pipeline/report.js';
+import { ablationAgreement, aggregate, formatMetric, onlyAttacks, renderReport, shortAdapter, type AttackResult } from '../../src/pipeline/report.js';
 import { refinePreset } from '../../src/pipeline/refine-presets.js';
 import { classifierPreset } from '../../src/train/presets.js';
 
@@ -80,9 +80,18 @@ test('report: ablation table and a collapse are shown', () => {
   assert.not.match(md, 'not expected to match');
   assert.match(md, '| Blended | agrees: ours yes (ASR 70.0%), paper yes (75.30%) | agrees: ours yes (BA 10.0% vs 90.4%), paper yes (90.38 vs 90.65) |');
   // wall time: each ablation in its own column, a dash for one not run
-  assert.match(md, '| Attack | backdoored model | evaluation | REFINE | w/o HRF | w/o SCL | total |');
+  assert.match(md, '| Attack | backdoored model | evaluation | REFINE | w/o HRF | w/o SCL | total | ran on |');
   r.wallSeconds = { ...r.wallSeconds, woSCL: 120 };
-  assert.match(renderReport(aggregate('cifar10', 'paper', [r])), '| Blended | 1.0 min | 0.5 min | 0.2 min | — | 2.0 min | 1.7 min |');
+  assert.match(renderReport(aggregate('cifar10', 'paper', [r])), '| Blended | 1.0 min | 0.5 min | 0.2 min | — | 2.0 min | 1.7 min | test adapter |');
+});
+
+test('report: a folder filled on two machines names each attack\'s adapter', () => {
+  assert.is(shortAdapter('mesa software llvmpipe-llvm-15-0-6-256-bits- llvmpipe: Mesa 25.0.7'), 'lavapipe (CPU)');
+  assert.is(shortAdapter('nvidia nvidia-h200 NVIDIA: 580.159.04 580.159.4.0'), 'nvidia-h200');
+  const md = renderReport(aggregate('fashion-mnist', 'quick', [fake('badnets', { adapter: 'mesa llvmpipe' }), fake('wanet', { adapter: 'nvidia nvidia-h200 NVIDIA: 580' }), fake('batt', { adapter: 'nvidia nvidia-h200 NVIDIA: 580' })]));
+  assert.match(md, 'on mesa llvmpipe (BadNets); nvidia nvidia-h200 NVIDIA: 580 (WaNet, BATT).');
+  assert.match(md, '| 1.7 min | nvidia-h200 |');
+  assert.match(md, '| 1.7 min | lavapipe (CPU) |');
 });
 
 test('report: the pseudo-label shares of the last REFINE epoch (target / largest class)', () => {
