@@ -184,7 +184,6 @@ export function onlyAttacks(agg: AggregateResults, names: string[]): AggregateRe
   return { ...aggregate(agg.dataset, agg.preset, Object.values(agg.attacks).filter((r) => names.includes(r.attack))), generatedAt: agg.generatedAt };
 }
 
-/** results.md: Table 1 shape (+ Table 3 when ablations ran), diagnostics, configuration. */
 /** A short machine name for the wall-time table: "lavapipe" for Mesa's CPU driver, else the
  * adapter's device token (e.g. "nvidia-h200"), else its first 30 characters. */
 export function shortAdapter(adapter: string): string {
@@ -200,6 +199,7 @@ function adapterList(rs: AttackResult[]): string {
   return [...by].map(([a, names]) => `${a} (${names.join(', ')})`).join('; ');
 }
 
+/** results.md: Table 1 shape (+ Table 3 when ablations ran), diagnostics, configuration. */
 export function renderReport(agg: AggregateResults): string {
   const rs = Object.values(agg.attacks);
   const first = rs[0];
@@ -305,7 +305,7 @@ export function renderReport(agg: AggregateResults): string {
     L.push(`Not finished: ${[...agg.incomplete, ...agg.failed].map((a) => `${displayName(a)} (${agg.attacks[a]!.status}${agg.attacks[a]!.error ? `: ${agg.attacks[a]!.error}` : ''})`).join('; ')}. Rerun the same command to continue.`, '');
   }
   L.push('## Wall time', '');
-  // a folder can be filled on several machines (--report-only merges them): name each row's
+  // a folder can be filled on several machines (--report-only merges them): each row names its own
   L.push('| Attack | backdoored model | evaluation | REFINE | w/o HRF | w/o SCL | total | ran on |');
   L.push('|---|---|---|---|---|---|---|---|');
   for (const r of rs) {
