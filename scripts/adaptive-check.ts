@@ -27,7 +27,7 @@ import { MODEL_CHECK_OPTIONS, modelFiles, num, parseArgsOrExit } from '../src/ut
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
 const USAGE =
-  'usage: npm run adaptive-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--data-dir data] [--preset quick|paper] [--width X] [--target N] [--seed N] [--images N]';
+  'usage: npm run adaptive-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--data-dir data] [--preset quick|paper] [--width X] [--target N] [--seed N] [--rate X] [--cover-rate X] [--images N]';
 const { values, positionals } = parseArgsOrExit('adaptive-check', USAGE, {
   allowPositionals: true,
   options: {
@@ -35,6 +35,9 @@ const { values, positionals } = parseArgsOrExit('adaptive-check', USAGE, {
     target: { type: 'string', default: '0' },
     // the attack's seed: it picks the poison and cover images
     seed: { type: 'string', default: String(ADAPTIVE_DEFAULTS.seed) },
+    // the attack's rates (the model's run must have used the same: they pick the images)
+    rate: { type: 'string', default: String(ADAPTIVE_DEFAULTS.poisonRate) },
+    'cover-rate': { type: 'string', default: String(ADAPTIVE_DEFAULTS.coverRate) },
     images: { type: 'string', default: '1000' },
   },
 });
@@ -46,7 +49,9 @@ try {
   const width = num('width', values.width, 'pos') ?? classifierPreset(values.preset!).width;
   const { split, normalization } = loadDataset(values.dataset!, values['data-dir']);
   const { train, test } = split;
-  const attack = new AdaptivePatch({ h: test.h, w: test.w, c: test.c }, { target, seed });
+  const poisonRate = num('rate', values.rate, 'rate')!;
+  const coverRate = num('cover-rate', values['cover-rate'], 'rate')!;
+  const attack = new AdaptivePatch({ h: test.h, w: test.w, c: test.c }, { target, seed, poisonRate, coverRate });
   const alphas = attack.opts.trainAlphas;
 
   // triggered copies of the first N non-target test images, labelled as the target (accuracy = ASR)

@@ -156,6 +156,11 @@ export interface LcContext extends AttackContext {
   cacheDir?: string;
   /** identifies the clean model in the cache key (e.g. its checkpoint path and accuracy) */
   cleanModelId?: string;
+  /**
+   * other folders whose finished PGD images are reused when their key matches (runs of the same
+   * attack with another training recipe: the PGD step does not depend on it); copied into cacheDir
+   */
+  cacheSources?: string[];
 }
 
 export class LabelConsistent implements Attack {
@@ -201,7 +206,14 @@ export class LabelConsistent implements Attack {
     const dir = ctx.cacheDir;
     let adv = dir ? readCache(dir, key, clean.length) : null;
     if (adv) ctx.log?.(`LC: reusing the PGD images cached in ${dir}`);
-    else {
+    for (const src of adv ? [] : (ctx.cacheSources ?? [])) {
+      adv = readCache(src, key, clean.length);
+      if (!adv) continue;
+      ctx.log?.(`LC: reusing the PGD images of ${src} (same key)`);
+      if (dir) writeCache(dir, key, adv);
+      break;
+    }
+    if (!adv) {
       if (!ctx.cleanModel) throw new Error('lc: poisonTrain needs a clean model (ctx.cleanModel) for its PGD step');
       const resume = dir ? readPartial(dir, key, clean.length) : null;
       ctx.log?.(

@@ -14,8 +14,8 @@
  * a folder holding an unfinished run of the same configuration resumes; another configuration
  * is an error.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { attacks, type Attack, type LcContext } from '../attacks/index.js';
 import { writeExamples } from '../attacks/examples.js';
 import { subset, type ImageDataset, type Normalization } from '../data/dataset.js';
@@ -207,6 +207,19 @@ async function benignModel(
   return { model, id: `${basename(dir)}:${res.testAccuracy}`, file };
 }
 
+/** The run folders of an attack (`attack-<name>-...`) beside `out` and in the cache roots, `out` excluded. */
+function siblingRuns(name: string, out: string, roots: string[]): string[] {
+  const found: string[] = [];
+  for (const root of [dirname(out), ...roots]) {
+    if (!existsSync(root)) continue;
+    for (const e of readdirSync(root, { withFileTypes: true })) {
+      const dir = join(root, e.name);
+      if (e.isDirectory() && e.name.startsWith(`attack-${name}-`) && resolve(dir) !== resolve(out)) found.push(dir);
+    }
+  }
+  return found;
+}
+
 /** Creates the attack for the data's image shape (options checked by the attack). */
 export function createAttack(spec: BackdoorSpec, train: ImageDataset): Attack {
   if (spec.target >= train.classes.length) throw new Error(`--target ${spec.target} is not a class of ${spec.dataset} (${train.classes.length} classes)`);
@@ -266,7 +279,10 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
     const prev = JSON.parse(readFileSync(join(out, 'attack.json'), 'utf8')) as { attackHash?: string };
     if (prev.attackHash !== attackHash) throw new Error(`${out} holds a run of another attack configuration: use another --out or delete it`);
   }
-  log(`attack ${factory.name} (${factory.summary}); target ${spec.target}; ${train.n} training images; out ${out}`);
+  // the summary states the defaults: name the options that override them
+  const given = Object.entries(spec.attackOptions ?? {}).filter(([, v]) => v !== undefined);
+  const custom = given.length ? ` with ${given.map(([k, v]) => `${k} ${String(v)}`).join(', ')}` : '';
+  log(`attack ${factory.name} (${factory.summary})${custom}; target ${spec.target}; ${train.n} training images; out ${out}`);
 
   const ctx: LcContext = { normalization, log, cacheDir: out };
   let benign: ResNet18 | null = null;
@@ -288,6 +304,9 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
     log(`${attack.name}: attack cache (${files.join(', ')}) copied from ${dir}`);
     break;
   }
+  // other runs of this attack (another recipe, another folder): LC reuses their finished PGD
+  // images when the key (seed, rate, PGD settings, data, clean model) matches
+  if (attack.cacheFiles?.length) ctx.cacheSources = siblingRuns(attack.name, out, opts.cacheRoots ?? [COMMITTED_BACKDOORS]);
   const poisoned = await attack.poisonTrain(train, ctx);
   const poisonedTest = attack.poisonTest(test);
   log(`poisoned ${poisoned.poisoned.length} training images${poisoned.cover ? ` (+${poisoned.cover.length} cover)` : ''}; ASR set: ${poisonedTest.n} triggered non-target test images`);

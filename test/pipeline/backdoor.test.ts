@@ -101,6 +101,21 @@ test('LC: a committed benign model is reused, an unfinished one resumes', async 
   assert.ok(logs.some((m) => m.includes('attack cache (lc-adversarial.bin, lc-adversarial.json) copied')), logs.join('\n'));
   assert.ok(logs.some((m) => m.includes('LC: reusing the PGD images')), logs.join('\n'));
   assert.is(cached.summary.BA, ref.summary.BA);
+
+  // another recipe (3 epochs) in a folder of another name: the PGD step does not depend on the
+  // recipe, so the images of another run of the attack are reused when their key matches
+  logs.length = 0;
+  const longer = await trainBackdoored({ ...lc('lc-sib', 'lc-ref'), preset: { ...preset, epochs: 3 } }, data, { quiet: true, log: (m) => logs.push(m), cacheRoots: [join(tmp, 'lc-ref')] });
+  longer.model.dispose();
+  assert.ok(logs.some((m) => m.includes(`reusing the PGD images of ${join(tmp, 'lc-ref', 'attack-lc-lc-ref')}`)), logs.join('\n'));
+  assert.not.ok(logs.some((m) => m.startsWith('LC: PGD on')), logs.join('\n'));
+  assert.ok(existsSync(join(tmp, 'lc-sib', 'attack-lc-lc-sib', 'lc-adversarial.bin')));
+  // other PGD settings: the key differs, the images are computed afresh
+  logs.length = 0;
+  const other = await trainBackdoored({ ...lc('lc-steps', 'lc-ref'), attackOptions: { steps: 3, rate: 0.5 } }, data, { quiet: true, log: (m) => logs.push(m), cacheRoots: [join(tmp, 'lc-ref')] });
+  other.model.dispose();
+  assert.ok(logs.some((m) => m.startsWith('LC: PGD on')), logs.join('\n'));
+  assert.ok(logs.some((m) => m.includes('with steps 3, rate 0.5')), logs.join('\n'));
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
