@@ -1,8 +1,9 @@
 // Measures the adapter's FMA throughput (the benchmark's "peak"): every invocation runs `iters`
 // rounds of 4 independent vec4 FMA chains, twice (32 FMA = 64 FLOP per round), then stores one
-// value so the work cannot be optimised away. On lavapipe this shape (8 invocations = one
-// 256-bit SIMD row, 16 live vector registers) was the fastest of the variants we measured
-// (1-6 chains, workgroups of 8-256, deeper unrolling); more chains spill registers.
+// value so the work cannot be optimised away. On lavapipe WG 8 (8 invocations = one 256-bit
+// SIMD row, 16 live vector registers) was the fastest of the variants we measured (1-6 chains,
+// workgroups of 8-256, deeper unrolling); more chains spill registers. A GPU needs far more
+// invocations in flight: bench/cases/peak.ts also launches WG 256 and takes the faster.
 // bindings: 0 uniforms, 1 out
 override WG: u32 = 8u;
 
