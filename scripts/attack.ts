@@ -9,7 +9,7 @@
  * model.safetensors, attack.json (attack parameters, seeds, triggers, poisoned indices),
  * examples.png (clean vs poisoned examples), result.json (BA, ASR, wall time, config).
  */
-import { CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, num, parseArgsOrExit } from '../src/util/cli.js';
+import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, num, parseArgsOrExit } from '../src/util/cli.js';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
@@ -20,8 +20,9 @@ process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
 const USAGE = `usage: npm run attack -- --attack <${attacks.names().join('|')}> [--dataset fashion-mnist|cifar10|folder:DIR]
   [--preset quick|paper] [--target N] [--seed N] [--out DIR] [--data-dir DIR]
-  [--rate X] (poison rate; Adaptive-Patch: poison rate, --cover-rate X)
-  [--wanet-k N] [--wanet-noise] [--pgd-steps N] [--lc-init benign|scratch] [--benign-dir DIR]
+  [--lc-init benign|scratch] [--benign-dir DIR]
+attack parameters (the spec's unless given):
+${ATTACK_USAGE}
 classifier recipe (the preset's unless given):
 ${CLASSIFIER_USAGE}`;
 
@@ -33,11 +34,7 @@ const OPTIONS = {
     out: { type: 'string' },
     'data-dir': { type: 'string', default: 'data' },
     ...CLASSIFIER_OPTIONS,
-    rate: { type: 'string' },
-    'cover-rate': { type: 'string' },
-    'wanet-k': { type: 'string' },
-    'wanet-noise': { type: 'boolean' },
-    'pgd-steps': { type: 'string' },
+    ...ATTACK_OPTIONS,
     'lc-init': { type: 'string', default: 'benign' },
     'benign-dir': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -58,29 +55,7 @@ try {
   if (!['benign', 'scratch'].includes(values['lc-init']!)) throw new Error(`--lc-init must be benign or scratch, got '${values['lc-init']}'`);
 
   // attack options from the flags (each only where the attack has it)
-  const opts: Record<string, unknown> = {};
-  const rate = num('rate', values.rate, 'rate');
-  const cover = num('cover-rate', values['cover-rate'], 'rate');
-  const only = (flag: string, names: string[]) => {
-    if (!names.includes(factory.name)) throw new Error(`--${flag} applies to ${names.join(', ')} only, not ${factory.name}`);
-  };
-  if (rate !== undefined) opts[factory.name === 'adaptive' ? 'poisonRate' : 'rate'] = rate;
-  if (cover !== undefined) {
-    only('cover-rate', ['adaptive']);
-    opts.coverRate = cover;
-  }
-  if (values['wanet-k'] !== undefined) {
-    only('wanet-k', ['wanet']);
-    opts.k = num('wanet-k', values['wanet-k'], 'int');
-  }
-  if (values['wanet-noise']) {
-    only('wanet-noise', ['wanet']);
-    opts.noise = true;
-  }
-  if (values['pgd-steps'] !== undefined) {
-    only('pgd-steps', ['lc']);
-    opts.steps = num('pgd-steps', values['pgd-steps'], 'nonneg-int');
-  }
+  const opts = attackFlags(factory.name, values);
 
   const { split, normalization } = loadDataset(values.dataset!, values['data-dir']);
   const train = trainSubsetOf(split.train, p);

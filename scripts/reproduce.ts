@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, num, numList } from '../src/util/cli.js';
+import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, num, numList } from '../src/util/cli.js';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
@@ -39,10 +39,12 @@ const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')
   --pseudo-labels augmented|plain   pseudo-labels from the augmented batch (default, the official
                               code) or from the un-augmented images (an augmentation that fires
                               the backdoor then cannot poison them; see npm run augmentation-check)
-  --target N  --rate X        attack target label (default 0) and poison rate
+  --target N                  attack target label (default 0)
   --backdoor-dir DIR          backdoored model folder (single attack only)
   --report-only               rewrite results.json / results.md of --out from its per-attack
                               result.json files (no GPU, no training; --attack not needed)
+attack parameters (the spec's unless given; each flag only for an attack that has it):
+${ATTACK_USAGE}
 backdoored-classifier recipe (the preset's unless given):
 ${CLASSIFIER_USAGE}`;
 
@@ -66,7 +68,7 @@ const OPTIONS = {
   'pseudo-labels': { type: 'string' },
   ...CLASSIFIER_OPTIONS,
   target: { type: 'string', default: '0' },
-  rate: { type: 'string' },
+  ...ATTACK_OPTIONS,
   'backdoor-dir': { type: 'string' },
   'report-only': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h' },
@@ -106,7 +108,8 @@ try {
   const presetName = values.preset!;
   const classifier = withClassifierOverrides(classifierPreset(presetName), classifierFlags(values));
   const target = num('target', values.target, 'nonneg-int')!;
-  const rate = num('rate', values.rate, 'rate');
+  // checked for every attack before any work starts (a flag an attack lacks is an error)
+  const attackOptions = new Map(names.map((a) => [a, attackFlags(a, values)]));
   const utility = values.utility;
   if (utility !== undefined && utility !== 'bce' && utility !== 'ce') throw new Error(`--utility must be bce or ce, got '${utility}'`);
   const evalSubset = num('eval-subset', values['eval-subset'], 'int');
@@ -154,7 +157,7 @@ try {
           classifier,
           refine,
           target,
-          attackOptions: rate === undefined ? {} : { [attack === 'adaptive' ? 'poisonRate' : 'rate']: rate },
+          attackOptions: attackOptions.get(attack)!,
           outRoot: out,
           backdoorDir: values['backdoor-dir'],
           ablations: values.ablations!,

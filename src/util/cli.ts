@@ -55,6 +55,50 @@ export const MODEL_CHECK_OPTIONS = {
   width: { type: 'string' },
 } as const;
 
+/** The attack-parameter flags of attack and reproduce (each overrides the spec's default). */
+export const ATTACK_OPTIONS = {
+  rate: { type: 'string' },
+  'cover-rate': { type: 'string' },
+  'wanet-k': { type: 'string' },
+  'wanet-noise': { type: 'boolean' },
+  'pgd-steps': { type: 'string' },
+} as const;
+
+export const ATTACK_USAGE = `  --rate X  poison rate (Adaptive-Patch: its poison rate; LC: share of the target class)
+  --cover-rate X  (Adaptive-Patch)  --wanet-k N  --wanet-noise  (WaNet)  --pgd-steps N  (LC)`;
+
+/**
+ * The attack options from ATTACK_OPTIONS' flags, validated; a flag that the attack does not have
+ * is an error. The key order is fixed (rate, coverRate, k, noise, steps): the options enter the
+ * run folder's hash, so the same flags name the same folder in every script.
+ */
+export function attackFlags(attack: string, v: { [K in keyof typeof ATTACK_OPTIONS]?: string | boolean }): Record<string, unknown> {
+  const only = (flag: string, names: string[]) => {
+    if (!names.includes(attack)) throw new Error(`--${flag} applies to ${names.join(', ')} only, not ${attack}`);
+  };
+  const str = (k: keyof typeof ATTACK_OPTIONS) => v[k] as string | undefined;
+  const opts: Record<string, unknown> = {};
+  const rate = num('rate', str('rate'), 'rate');
+  if (rate !== undefined) opts[attack === 'adaptive' ? 'poisonRate' : 'rate'] = rate;
+  if (str('cover-rate') !== undefined) {
+    only('cover-rate', ['adaptive']);
+    opts.coverRate = num('cover-rate', str('cover-rate'), 'rate');
+  }
+  if (str('wanet-k') !== undefined) {
+    only('wanet-k', ['wanet']);
+    opts.k = num('wanet-k', str('wanet-k'), 'int');
+  }
+  if (v['wanet-noise']) {
+    only('wanet-noise', ['wanet']);
+    opts.noise = true;
+  }
+  if (str('pgd-steps') !== undefined) {
+    only('pgd-steps', ['lc']);
+    opts.steps = num('pgd-steps', str('pgd-steps'), 'nonneg-int');
+  }
+  return opts;
+}
+
 /** The classifier-recipe flags of train, attack and reproduce (each overrides the preset's value). */
 export const CLASSIFIER_OPTIONS = {
   epochs: { type: 'string' },

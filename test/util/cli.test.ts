@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { classifierFlags, modelFiles, num, numList } from '../../src/util/cli.js';
+import { attackFlags, classifierFlags, modelFiles, num, numList } from '../../src/util/cli.js';
 import { classifierPreset, withClassifierOverrides } from '../../src/train/presets.js';
 import { configHash, lrAt } from '../../src/train/trainer.js';
 
@@ -43,6 +43,19 @@ test('classifier overrides: none keeps the preset (and its hash); milestones and
   assert.throws(() => withClassifierOverrides(q, { milestones: [0] }), /milestones/);
   assert.throws(() => withClassifierOverrides(q, { gamma: 1.5 }), /gamma must be in \(0, 1\]/);
   assert.throws(() => classifierFlags({ milestones: '2.5' }), /--milestones must be a positive integer/);
+});
+
+test('attackFlags: each flag only for its attack, values checked, key order fixed', () => {
+  assert.equal(attackFlags('badnets', {}), {});
+  assert.equal(attackFlags('badnets', { rate: '0.2' }), { rate: 0.2 });
+  // Adaptive-Patch's --rate is its poison rate; the keys in the order the run-folder hash saw them
+  assert.is(JSON.stringify(attackFlags('adaptive', { 'cover-rate': '0.06', rate: '0.03' })), '{"poisonRate":0.03,"coverRate":0.06}');
+  assert.equal(attackFlags('wanet', { 'wanet-k': '4', 'wanet-noise': true }), { k: 4, noise: true });
+  assert.equal(attackFlags('lc', { 'pgd-steps': '0' }), { steps: 0 });
+  assert.throws(() => attackFlags('badnets', { 'cover-rate': '0.1' }), /--cover-rate applies to adaptive only, not badnets/);
+  assert.throws(() => attackFlags('blended', { 'pgd-steps': '3' }), /--pgd-steps applies to lc only/);
+  assert.throws(() => attackFlags('wanet', { rate: '1.5' }), /--rate must be a number in \[0, 1\], got '1.5'/);
+  assert.throws(() => attackFlags('wanet', { 'wanet-k': '0' }), /--wanet-k must be a positive integer/);
 });
 
 test.run();
