@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { subset, type ImageDataset } from '../src/data/dataset.js';
-import { flipH } from '../src/data/augment.js';
+import { flipH, type Image } from '../src/data/augment.js';
 import { newResNet } from '../src/pipeline/backdoor.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { accuracy } from '../src/train/evaluate.js';
@@ -78,13 +78,13 @@ try {
     const t = attack.target;
     const clean = subset(train, chosen, `${train.name}[lc]`);
     const pgd: ImageDataset = { ...clean, name: `${train.name}[lc-pgd]`, images: adv };
-    const trig = (img: Parameters<typeof applyBadnets>[0]) => applyBadnets(img, attack.trigger);
-    const mirrored = (img: Parameters<typeof applyBadnets>[0]) => flipH(trig(flipH(img)));
+    const trig = (img: Image) => applyBadnets(img, attack.trigger);
+    const mirrored = (img: Image) => flipH(trig(flipH(img)));
     return [
       [`clean target-class images`, clean],
       [`their PGD versions`, pgd],
-      [`PGD + trigger (as trained, unflipped)`, poisonCopy(pgd, `${pgd.name}+trigger`, range(pgd.n), (img) => trig(img), t)],
-      [`PGD + mirrored trigger (as trained, flipped)`, poisonCopy(pgd, `${pgd.name}+mirrored`, range(pgd.n), (img) => mirrored(img), t)],
+      [`PGD + trigger (as trained, unflipped)`, poisonCopy(pgd, `${pgd.name}+trigger`, range(pgd.n), trig, t)],
+      [`PGD + mirrored trigger (as trained, flipped)`, poisonCopy(pgd, `${pgd.name}+mirrored`, range(pgd.n), mirrored, t)],
       [`ASR, trigger (${Math.min(images, test.n)} first non-target test images)`, poisonTestSet(attack, test, { limit: images })],
       [`ASR, mirrored trigger`, poisonTestSet(attack, test, { limit: images, trigger: mirrored, name: `${test.name}+mirrored` })],
     ];
