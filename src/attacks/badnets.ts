@@ -17,6 +17,7 @@ import {
   type Attack,
   type AttackFactory,
   type ImageShape,
+  type PoisonedTrain,
   checkDatasetShape,
   checkRate,
   checkShape,
@@ -82,23 +83,28 @@ export interface BadNetsOptions {
 
 export const BADNETS_DEFAULTS: BadNetsOptions = { target: 0, seed: DEFAULT_SEED, rate: 0.1, largePatch: 20 };
 
-export class BadNets implements Attack {
-  readonly name = 'badnets';
+/**
+ * The BadNets attack; `name` and `defaults` let a variant that only adds options and a train-time
+ * transform (PhysicalBA) reuse its trigger, poisoning and test set.
+ */
+export class BadNets<O extends BadNetsOptions = BadNetsOptions> implements Attack {
   readonly needsCleanModel = false;
   readonly target: number;
-  readonly opts: BadNetsOptions;
+  readonly opts: O;
   readonly trigger: BadNetsTrigger;
   constructor(
     readonly shape: ImageShape,
     opts?: Record<string, unknown>,
+    readonly name: string = 'badnets',
+    defaults: O = BADNETS_DEFAULTS as O,
   ) {
     checkShape(this.name, shape);
-    this.opts = resolveOptions(this.name, BADNETS_DEFAULTS, opts);
+    this.opts = resolveOptions(this.name, defaults, opts);
     checkRate(this.name, 'rate', this.opts.rate);
     this.target = this.opts.target;
     this.trigger = badnetsTrigger(shape.h, shape.w, this.opts.seed, this.opts.largePatch);
   }
-  async poisonTrain(train: ImageDataset) {
+  async poisonTrain(train: ImageDataset): Promise<PoisonedTrain> {
     checkDatasetShape(this, train);
     const poisoned = choosePoisoned(train.n, this.opts.rate, new Rng(this.opts.seed));
     const dataset = poisonCopy(train, `${train.name}+${this.name}`, poisoned, (img) => applyBadnets(img, this.trigger), this.target);
@@ -110,8 +116,8 @@ export class BadNets implements Attack {
   applyTestTrigger(img: Image): Image {
     return applyBadnets(img, this.trigger);
   }
-  params() {
-    return { attack: this.name, ...this.opts, trigger: this.trigger, shape: this.shape };
+  params(): Record<string, unknown> {
+    return { attack: this.name, ...(this.opts as BadNetsOptions), trigger: this.trigger, shape: this.shape };
   }
 }
 

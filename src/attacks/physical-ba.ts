@@ -14,29 +14,12 @@
 import type { Image } from '../data/augment.js';
 import { flipH } from '../data/augment.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { Rng } from '../util/random.js';
-import { applyBadnets, type BadNetsTrigger, badnetsTrigger } from './badnets.js';
-import {
-  type Attack,
-  type AttackFactory,
-  type ImageShape,
-  checkDatasetShape,
-  checkRate,
-  checkShape,
-  choosePoisoned,
-  DEFAULT_SEED,
-  poisonCopy,
-  poisonTestSet,
-  registerAttack,
-  resolveOptions,
-} from './common.js';
+import type { Rng } from '../util/random.js';
+import { BADNETS_DEFAULTS, BadNets, type BadNetsOptions } from './badnets.js';
+import { type AttackFactory, type ImageShape, type PoisonedTrain, registerAttack } from './common.js';
 import { brightness, randomAffine } from './geometry.js';
 
-export interface PhysicalBAOptions {
-  target: number;
-  seed: number;
-  rate: number;
-  largePatch: number;
+export interface PhysicalBAOptions extends BadNetsOptions {
   flip: number;
   brightness: number;
   degrees: number;
@@ -46,10 +29,7 @@ export interface PhysicalBAOptions {
 }
 
 export const PHYSICAL_DEFAULTS: PhysicalBAOptions = {
-  target: 0,
-  seed: DEFAULT_SEED,
-  rate: 0.1,
-  largePatch: 20,
+  ...BADNETS_DEFAULTS,
   flip: 0.5,
   brightness: 0.1,
   degrees: 10,
@@ -58,21 +38,10 @@ export const PHYSICAL_DEFAULTS: PhysicalBAOptions = {
   scaleHi: 0.9,
 };
 
-export class PhysicalBA implements Attack {
-  readonly name = 'physicalba';
-  readonly needsCleanModel = false;
-  readonly target: number;
-  readonly opts: PhysicalBAOptions;
-  readonly trigger: BadNetsTrigger;
-  constructor(
-    readonly shape: ImageShape,
-    opts?: Record<string, unknown>,
-  ) {
-    checkShape(this.name, shape);
-    this.opts = resolveOptions(this.name, PHYSICAL_DEFAULTS, opts);
-    checkRate(this.name, 'rate', this.opts.rate);
-    this.target = this.opts.target;
-    this.trigger = badnetsTrigger(shape.h, shape.w, this.opts.seed, this.opts.largePatch);
+/** BadNets' trigger, poisoning and test set, plus the physical distortions at training time. */
+export class PhysicalBA extends BadNets<PhysicalBAOptions> {
+  constructor(shape: ImageShape, opts?: Record<string, unknown>) {
+    super(shape, opts, 'physicalba', PHYSICAL_DEFAULTS);
   }
   /** The physical distortions (every training sample). */
   readonly physical = (img: Image, _index: number, rng: Rng): Image => {
@@ -82,20 +51,8 @@ export class PhysicalBA implements Attack {
     if (o.brightness > 0) out = brightness(out, rng.uniform(1 - o.brightness, 1 + o.brightness));
     return randomAffine(out, { degrees: o.degrees, translate: [o.translate, o.translate], scale: [o.scaleLo, o.scaleHi] }, rng, 0);
   };
-  async poisonTrain(train: ImageDataset) {
-    checkDatasetShape(this, train);
-    const poisoned = choosePoisoned(train.n, this.opts.rate, new Rng(this.opts.seed));
-    const dataset = poisonCopy(train, `${train.name}+${this.name}`, poisoned, (img) => applyBadnets(img, this.trigger), this.target);
-    return { dataset, poisoned, sampleTransform: this.physical };
-  }
-  poisonTest(test: ImageDataset): ImageDataset {
-    return poisonTestSet(this, test);
-  }
-  applyTestTrigger(img: Image): Image {
-    return applyBadnets(img, this.trigger);
-  }
-  params() {
-    return { attack: this.name, ...this.opts, trigger: this.trigger, shape: this.shape };
+  override async poisonTrain(train: ImageDataset): Promise<PoisonedTrain> {
+    return { ...(await super.poisonTrain(train)), sampleTransform: this.physical };
   }
 }
 
