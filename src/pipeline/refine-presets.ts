@@ -26,6 +26,7 @@
  */
 import { checkedGamma, checkedMilestones } from '../nn/optim.js';
 import type { RefineConfig } from '../refine/defense.js';
+import { assignDefined } from '../util/overrides.js';
 
 export type RefinePresetName = 'quick' | 'paper';
 
@@ -104,12 +105,7 @@ export function withRefineOverrides(p: RefinePreset, o: RefineOverrides): Refine
   }
   if (o.milestones !== undefined) out.milestones = checkedMilestones('REFINE', o.milestones, out.epochs);
   if (o.gamma !== undefined) out.gamma = checkedGamma('REFINE', o.gamma);
-  if (o.trainSubset !== undefined) out.trainSubset = o.trainSubset;
-  if (o.batchSize !== undefined) out.batchSize = o.batchSize;
-  if (o.lr !== undefined) out.lr = o.lr;
-  if (o.unetChannels !== undefined) out.unetChannels = o.unetChannels;
-  if (o.utility !== undefined) out.utility = o.utility;
-  if (o.lambda !== undefined) out.lambda = o.lambda;
+  assignDefined(out, o, ['trainSubset', 'batchSize', 'lr', 'unetChannels', 'utility', 'lambda']);
   if (o.pseudoLabels !== undefined) {
     if (o.pseudoLabels !== 'augmented' && o.pseudoLabels !== 'plain') throw new Error(`pseudo-labels must be augmented or plain, got '${o.pseudoLabels}'`);
     // 'augmented' is the official behaviour and stays unset, so that its configuration hash

@@ -3,6 +3,7 @@
  * measurements to finish on a 2-core machine with lavapipe (see README, "Presets").
  */
 import { checkedGamma, checkedMilestones } from '../nn/optim.js';
+import { assignDefined } from '../util/overrides.js';
 import type { TrainConfig } from './trainer.js';
 
 export type PresetName = 'quick' | 'paper';
@@ -60,13 +61,7 @@ export interface ClassifierOverrides {
  * milestones must lie inside the run (1 ≤ m < epochs: a change of lr during training).
  */
 export function withClassifierOverrides(p: ClassifierPreset, o: ClassifierOverrides): ClassifierPreset {
-  const out: ClassifierPreset = { ...p };
-  if (o.epochs !== undefined) out.epochs = o.epochs;
-  if (o.batchSize !== undefined) out.batchSize = o.batchSize;
-  if (o.lr !== undefined) out.lr = o.lr;
-  if (o.width !== undefined) out.width = o.width;
-  if (o.trainSubset !== undefined) out.trainSubset = o.trainSubset;
-  if (o.seed !== undefined) out.seed = o.seed;
+  const out = assignDefined<ClassifierPreset>({ ...p }, o, ['epochs', 'batchSize', 'lr', 'width', 'trainSubset', 'seed']);
   if (o.milestones !== undefined) out.milestones = checkedMilestones('classifier', o.milestones, out.epochs);
   if (o.gamma !== undefined) out.gamma = checkedGamma('classifier', o.gamma);
   return out;
