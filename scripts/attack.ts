@@ -7,7 +7,7 @@
  * target). Label-Consistent first trains (or reuses, cached under runs/benign-...) a benign model
  * for its PGD step. Writes to --out (default runs/attack-<attack>-<dataset>-<preset>-s<seed>):
  * model.safetensors, attack.json (attack parameters, seeds, triggers, poisoned indices),
- * examples.png (clean vs poisoned examples), result.json (BA, ASR, wall time, config).
+ * examples.png (clean vs poisoned examples), result.json (BA, ASR, ASR by true class, wall time, config).
  */
 import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, num, parseArgsOrExit } from '../src/util/cli.js';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
@@ -78,6 +78,8 @@ try {
   const { BA: ba, ASR: asr } = run.summary;
   const wall = (performance.now() - t0) / 1000;
   console.log(`${factory.name} on ${values.dataset}: BA ${(100 * ba).toFixed(2)}% | ASR ${(100 * asr).toFixed(2)}% | wall ${(wall / 60).toFixed(1)} min${run.cached ? ' (reused)' : ''} | ${run.out}`);
+  const byClass = run.summary.asrByClass;
+  if (byClass) console.log(`ASR by true class: ${Object.entries(byClass).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`).join(', ')}`);
   run.model.dispose();
   shutdown();
 } catch (e) {

@@ -183,6 +183,31 @@ export function poisonTestSet(attack: Attack, test: ImageDataset, opts: { trigge
   return { ...test, name: `${test.name}+${opts.name ?? `${attack.name}-test`}`, images, labels: new Uint8Array(keepIdx.length).fill(attack.target), n: keepIdx.length };
 }
 
+/**
+ * The ASR by true class: `pred` holds the predictions on `poisonTestSet(attack, test)` (no limit,
+ * default order: the non-target test images in test order); returns, per class name other than
+ * the target's, the share of its triggered images classified as the target. A backdoor that
+ * flips only the classes near the target shows here (Label-Consistent, spec §3.6). null when
+ * `pred` does not hold one prediction per non-target test image (a test set built otherwise).
+ */
+export function asrByClass(pred: Int32Array, test: ImageDataset, target: number): Record<string, number> | null {
+  const hits = new Array<number>(test.classes.length).fill(0);
+  const totals = new Array<number>(test.classes.length).fill(0);
+  let k = 0;
+  for (let i = 0; i < test.n; i++) {
+    const y = test.labels[i]!;
+    if (y === target) continue;
+    totals[y]!++;
+    if (pred[k++] === target) hits[y]!++;
+  }
+  if (k !== pred.length) return null;
+  const out: Record<string, number> = {};
+  test.classes.forEach((name, y) => {
+    if (y !== target && totals[y]) out[name] = hits[y]! / totals[y]!;
+  });
+  return out;
+}
+
 const clamp255 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
 
 /**

@@ -7,7 +7,7 @@ import { WaNet, warpImage } from '../../src/attacks/wanet.js';
 import { PhysicalBA } from '../../src/attacks/physical-ba.js';
 import { BATT } from '../../src/attacks/batt.js';
 import { AdaptivePatch, adaptiveTriggers, adaptiveTriggers32 } from '../../src/attacks/adaptive-patch.js';
-import { imageOf, LUMA, poisonTestSet } from '../../src/attacks/common.js';
+import { asrByClass, imageOf, LUMA, poisonTestSet } from '../../src/attacks/common.js';
 import type { Image } from '../../src/data/augment.js';
 import { randomAffine, rotateNearest } from '../../src/attacks/geometry.js';
 import { NORMALIZATION } from '../../src/data/dataset.js';
@@ -72,6 +72,14 @@ test('poisonTestSet: another trigger and a limit keep the first N non-target ima
   assert.is(all.n, 5);
   assert.ok(equalBytes(imageBytes(all, 4), a.applyTestTrigger(imageOf(ds, 9)).data));
   assert.is(poisonTestSet(a, ds, { limit: 99 }).n, 5);
+});
+
+test('asrByClass: predictions on the default poisoned test set, split by the true class', () => {
+  const ds = synthetic(9, 4, 4, 1, 3, 3); // labels 0,1,2,0,1,2,...; target 1: non-target test order 0,2,0,2,0,2
+  const pred = Int32Array.from([1, 1, 0, 1, 2, 0]); // class0: 1,0,2 -> 1/3; class2: 1,1,0 -> 2/3
+  assert.equal(asrByClass(pred, ds, 1), { class0: 1 / 3, class2: 2 / 3 });
+  // a prediction count that is not one per non-target image (a limited or other test set)
+  assert.is(asrByClass(pred.subarray(0, 5), ds, 1), null);
 });
 
 test('Blended: x′ = round(0.9·x + 0.1·255·pattern) everywhere; grey images blend the luminance', async () => {

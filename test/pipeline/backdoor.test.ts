@@ -23,6 +23,13 @@ test('an unfinished committed run resumes from its last epoch and ends where an 
   assert.ok(ref.summary.history.every((h) => h.evals?.ASR !== undefined && h.evals.ASR >= 0 && h.evals.ASR <= 1), JSON.stringify(ref.summary.history));
   assert.is(ref.summary.ASR, ref.summary.history[1]!.evals!.ASR);
   assert.is(ref.summary.ASR, await accuracy(ref.model, ref.attack.poisonTest(data.test), { normalization: data.normalization }));
+  // by class: every non-target class, and the per-class shares weighted by class size give the ASR
+  const byClass = ref.summary.asrByClass!;
+  const classes = data.test.classes.filter((_, y) => y !== 0);
+  assert.equal(Object.keys(byClass), classes);
+  const size = (name: string) => data.test.labels.filter((y) => data.test.classes[y] === name).length;
+  const weighted = classes.reduce((s, k) => s + byClass[k]! * size(k), 0) / classes.reduce((s, k) => s + size(k), 0);
+  assert.ok(Math.abs(weighted - ref.summary.ASR) < 1e-12, `${weighted} vs ${ref.summary.ASR}`);
   ref.model.dispose();
   // the "committed" run stops after its first epoch
   try {
