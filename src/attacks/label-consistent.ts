@@ -20,7 +20,9 @@
  * same by default (`--lc-init benign`), `--lc-init scratch` trains from a fresh initialisation.
  *
  * The PGD result can be cached in a folder (`ctx.cacheDir`): a rerun (e.g. resuming a killed
- * training) reuses it when the key (seed, rate, PGD settings, dataset, clean model) matches.
+ * training) reuses it when the key (seed, rate, PGD settings, dataset, clean model) matches, and a
+ * run at another rate copies the images it shares with a cached one (`ctx.cacheSources`) and
+ * attacks only the rest.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { readJson, writeFileAtomic } from '../pipeline/io.js';
@@ -187,55 +189,57 @@ export class LabelConsistent implements Attack {
     this.trigger = badnetsTrigger(shape.h, shape.w, this.opts.seed, this.opts.largePatch);
   }
 
-  /** The (sorted) target-class training indices that get poisoned. */
-  chooseIndices(train: ImageDataset): Int32Array {
+  /**
+   * The (sorted) target-class training indices that get poisoned: the first floor(rate · #class)
+   * of a seeded shuffle, so a lower rate's choice is part of a higher one's.
+   */
+  chooseIndices(train: ImageDataset, rate = this.rate): Int32Array {
     const cls: number[] = [];
     for (let i = 0; i < train.n; i++) if (train.labels[i] === this.target) cls.push(i);
     const idx = Int32Array.from(cls);
     new Rng(this.opts.seed).shuffle(idx);
-    return idx.slice(0, Math.floor(idx.length * this.rate + 1e-9)).sort();
+    return idx.slice(0, Math.floor(idx.length * rate + 1e-9)).sort();
+  }
+
+  /**
+   * Finished PGD images of runs at another rate, their key otherwise equal to `key` (same seed,
+   * PGD settings, data and clean model), in `dirs`: training index → image. PGD is per image, so
+   * raising the rate (e.g. to 1) only attacks the images the earlier run did not.
+   */
+  cachedAtOtherRates(train: ImageDataset, key: string, dirs: string[]): Map<number, Uint8Array> {
+    const px = train.h * train.w * train.c;
+    const rest = (k: Record<string, unknown>) => JSON.stringify({ ...k, rate: undefined, count: undefined });
+    const want = rest(JSON.parse(key) as Record<string, unknown>);
+    const found = new Map<number, Uint8Array>();
+    for (const dir of dirs) {
+      const k = readJson<Record<string, unknown>>(join(dir, 'lc-adversarial.json'));
+      if (!k || typeof k.rate !== 'number' || k.rate === this.rate || rest(k) !== want) continue;
+      const idx = this.chooseIndices(train, k.rate);
+      const data = readCache(dir, JSON.stringify(k), idx.length * px);
+      if (!data || idx.length !== k.count) continue;
+      idx.forEach((i, j) => {
+        if (!found.has(i)) found.set(i, data.subarray(j * px, (j + 1) * px));
+      });
+    }
+    return found;
   }
 
   async poisonTrain(train: ImageDataset, ctx: LcContext) {
     checkDatasetShape(this, train);
     const poisoned = this.chooseIndices(train);
     const px = train.h * train.w * train.c;
-    const clean = new Uint8Array(poisoned.length * px);
-    poisoned.forEach((i, k) => clean.set(train.images.subarray(i * px, (i + 1) * px), k * px));
     const key = JSON.stringify({ ...this.opts, rate: this.rate, dataset: train.name, n: train.n, shape: this.shape, count: poisoned.length, model: ctx.cleanModelId ?? null, norm: ctx.normalization });
     const dir = ctx.cacheDir;
-    let adv = dir ? readCache(dir, key, clean.length) : null;
+    let adv = dir ? readCache(dir, key, poisoned.length * px) : null;
     if (adv) ctx.log?.(`LC: reusing the PGD images cached in ${dir}`);
     for (const src of adv ? [] : (ctx.cacheSources ?? [])) {
-      adv = readCache(src, key, clean.length);
+      adv = readCache(src, key, poisoned.length * px);
       if (!adv) continue;
       ctx.log?.(`LC: reusing the PGD images of ${src} (same key)`);
       if (dir) writeCache(dir, key, adv);
       break;
     }
-    if (!adv) {
-      if (!ctx.cleanModel) throw new Error('lc: poisonTrain needs a clean model (ctx.cleanModel) for its PGD step');
-      const resume = dir ? readPartial(dir, key, clean.length) : null;
-      ctx.log?.(
-        `LC: PGD on ${poisoned.length} target-class images (${this.opts.steps} steps, eps ${(this.opts.eps * 255).toFixed(2)}/255)` +
-          (resume ? `, resuming after ${resume.done} from ${dir}` : ''),
-      );
-      adv = await pgdAttack(ctx.cleanModel, clean, new Int32Array(poisoned.length).fill(this.target), this.shape, {
-        eps: this.opts.eps,
-        alpha: this.opts.alpha,
-        steps: this.opts.steps,
-        batchSize: this.opts.batchSize,
-        normalization: ctx.normalization,
-        log: ctx.log,
-        resume: resume ?? undefined,
-        onBatch: dir ? (done, out) => writePartial(dir, key, done, out) : undefined,
-      });
-      if (dir) {
-        writeCache(dir, key, adv);
-        removePartial(dir);
-      }
-    }
-    const advImages = adv;
+    const advImages = adv ?? (await this.attackChosen(train, poisoned, key, ctx));
     const dataset = poisonCopy(
       train,
       `${train.name}+${this.name}`,
@@ -244,6 +248,54 @@ export class LabelConsistent implements Attack {
       null,
     );
     return { dataset, poisoned };
+  }
+
+  /**
+   * The PGD images of the chosen training images (in `poisoned` order): those a run at another
+   * rate finished are copied, PGD attacks the rest (resumable from ctx.cacheDir), the result is
+   * cached there.
+   */
+  private async attackChosen(train: ImageDataset, poisoned: Int32Array, key: string, ctx: LcContext): Promise<Uint8Array> {
+    const px = train.h * train.w * train.c;
+    const dir = ctx.cacheDir;
+    const known = this.cachedAtOtherRates(train, key, [...(dir ? [dir] : []), ...(ctx.cacheSources ?? [])]);
+    const adv = new Uint8Array(poisoned.length * px);
+    const todo: number[] = []; // positions in `poisoned` still to attack
+    poisoned.forEach((i, k) => {
+      const img = known.get(i);
+      if (img) adv.set(img, k * px);
+      else todo.push(k);
+    });
+    const reused = poisoned.length - todo.length;
+    if (reused) ctx.log?.(`LC: reusing ${reused} PGD images of runs at other rates (same key otherwise)`);
+    if (todo.length) {
+      if (!ctx.cleanModel) throw new Error('lc: poisonTrain needs a clean model (ctx.cleanModel) for its PGD step');
+      const clean = new Uint8Array(todo.length * px);
+      todo.forEach((k, j) => clean.set(train.images.subarray(poisoned[k]! * px, (poisoned[k]! + 1) * px), j * px));
+      // the progress file belongs to this split into reused and attacked images
+      const partialKey = reused ? JSON.stringify({ key, reused }) : key;
+      const resume = dir ? readPartial(dir, partialKey, clean.length) : null;
+      ctx.log?.(
+        `LC: PGD on ${todo.length} target-class images (${this.opts.steps} steps, eps ${(this.opts.eps * 255).toFixed(2)}/255)` +
+          (resume ? `, resuming after ${resume.done} from ${dir}` : ''),
+      );
+      const attacked = await pgdAttack(ctx.cleanModel, clean, new Int32Array(todo.length).fill(this.target), this.shape, {
+        eps: this.opts.eps,
+        alpha: this.opts.alpha,
+        steps: this.opts.steps,
+        batchSize: this.opts.batchSize,
+        normalization: ctx.normalization,
+        log: ctx.log,
+        resume: resume ?? undefined,
+        onBatch: dir ? (done, out) => writePartial(dir, partialKey, done, out) : undefined,
+      });
+      todo.forEach((k, j) => adv.set(attacked.subarray(j * px, (j + 1) * px), k * px));
+    }
+    if (dir) {
+      writeCache(dir, key, adv);
+      removePartial(dir);
+    }
+    return adv;
   }
   poisonTest(test: ImageDataset): ImageDataset {
     return poisonTestSet(this, test);

@@ -106,6 +106,40 @@ test('LC PGD interrupted after a batch resumes from its checkpoint and gives the
   }
 });
 
+test('LC at another rate copies the PGD images a cached run shares with it and attacks only the rest', async () => {
+  const ds = synthetic(40, S, S, 3, 15); // 4 images of class 0
+  const model = new ResNet18({ numClasses: 10, width: 0.0625, seed: 6 });
+  const dirs = ['half', 'full', 'raised', 'quarter'].map((n) => mkdtempSync(join(tmpdir(), `lc-${n}-`)));
+  const [half, full, raised, quarter] = dirs as [string, string, string, string];
+  const lc = (rate: number) => new LabelConsistent({ h: S, w: S, c: 3 }, { rate, steps: 2, batchSize: 2 });
+  try {
+    const h = await lc(0.5).poisonTrain(ds, { normalization, cleanModel: model, cacheDir: half });
+    const want = await lc(1).poisonTrain(ds, { normalization, cleanModel: model, cacheDir: full });
+    const logs: string[] = [];
+    const got = await lc(1).poisonTrain(ds, { normalization, cleanModel: model, cacheDir: raised, cacheSources: [half], log: (m) => logs.push(m) });
+    assert.ok(logs.includes('LC: reusing 2 PGD images of runs at other rates (same key otherwise)'), logs.join('\n'));
+    assert.ok(logs.some((m) => m.startsWith('LC: PGD on 2 target-class images')), logs.join('\n'));
+    // the copied images are the cached ones, and PGD is per image: the whole set equals a fresh run's
+    for (const i of h.poisoned) assert.equal(Array.from(imageBytes(got.dataset, i)), Array.from(imageBytes(h.dataset, i)));
+    assert.equal(Array.from(got.dataset.images), Array.from(want.dataset.images));
+    assert.ok(existsSync(join(raised, 'lc-adversarial.bin')));
+    // a lower rate finds all of its images in a cache: no PGD, no model needed
+    const q = await lc(0.25).poisonTrain(ds, { normalization, cacheDir: quarter, cacheSources: [full] });
+    assert.equal(Array.from(imageBytes(q.dataset, q.poisoned[0]!)), Array.from(imageBytes(want.dataset, q.poisoned[0]!)));
+    // other PGD settings are another key: nothing is copied
+    const other = new LabelConsistent({ h: S, w: S, c: 3 }, { rate: 0.25, steps: 3, batchSize: 2 });
+    try {
+      await other.poisonTrain(ds, { normalization, cacheSources: [full] });
+      assert.unreachable('other PGD settings must need the clean model');
+    } catch (e) {
+      assert.match((e as Error).message, /needs a clean model/);
+    }
+  } finally {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    model.dispose();
+  }
+});
+
 test('PGD increases the loss of the true label', async () => {
   const ds = synthetic(8, S, S, 3, 13);
   const model = new ResNet18({ numClasses: 10, width: 0.0625, seed: 4 });
