@@ -49,25 +49,36 @@ export interface LoaderOptions {
   keepPlain?: boolean;
 }
 
-/** An epoch's batches; each epoch number gives its own (reproducible) order and augmentation. */
-export function* batches(ds: ImageDataset, epoch: number, opts: LoaderOptions): Generator<Batch> {
+/**
+ * An epoch's batches; each epoch number gives its own (reproducible) order and augmentation.
+ * `startBatch` skips the first batches (a run resumed inside an epoch) but still makes their
+ * random draws, so the batches that follow are those of an uninterrupted epoch.
+ */
+export function* batches(ds: ImageDataset, epoch: number, opts: LoaderOptions, startBatch = 0): Generator<Batch> {
   const rng = new Rng(((opts.seed ?? 0) * 1000003 + epoch * 7919) >>> 0);
   const order = Int32Array.from({ length: ds.n }, (_, i) => i);
   if (opts.shuffle) rng.shuffle(order);
   const B = opts.batchSize;
   const count = opts.dropLast ? Math.floor(ds.n / B) : Math.ceil(ds.n / B);
   const px = ds.h * ds.w * ds.c;
+  const transformed = (i: number): Image => {
+    let img = imageAt(ds, i);
+    if (opts.augment) img = augment(img, opts.augment, rng);
+    if (opts.sampleTransform) img = opts.sampleTransform(img, i, rng);
+    return img;
+  };
   for (let b = 0; b < count; b++) {
     const idx = order.subarray(b * B, Math.min(ds.n, (b + 1) * B));
+    if (b < startBatch) {
+      if (opts.augment || opts.sampleTransform) idx.forEach((i) => transformed(i));
+      continue;
+    }
     const x = new Float32Array(idx.length * px);
     const y = new Int32Array(idx.length);
     const xPlain = opts.keepPlain ? new Float32Array(idx.length * px) : undefined;
     idx.forEach((i, k) => {
-      let img = imageAt(ds, i);
-      if (xPlain) normalizeInto(img, opts.normalization ?? null, xPlain, k * px);
-      if (opts.augment) img = augment(img, opts.augment, rng);
-      if (opts.sampleTransform) img = opts.sampleTransform(img, i, rng);
-      normalizeInto(img, opts.normalization ?? null, x, k * px);
+      if (xPlain) normalizeInto(imageAt(ds, i), opts.normalization ?? null, xPlain, k * px);
+      normalizeInto(transformed(i), opts.normalization ?? null, x, k * px);
       y[k] = ds.labels[i]!;
     });
     yield { x, xPlain, y, indices: Int32Array.from(idx), shape: [idx.length, ds.h, ds.w, ds.c] };

@@ -271,8 +271,9 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
     const attackFile = join(dir, 'attack.json');
     if (!existsSync(attackFile) || (JSON.parse(readFileSync(attackFile, 'utf8')) as { attackHash?: string }).attackHash !== attackHash) continue;
     if (adoptUnfinished(dir, out, ['attack.json'])) {
-      const state = JSON.parse(readFileSync(join(out, TRAIN_FILES.state), 'utf8')) as { epochsDone?: number };
-      log(`backdoored model: resuming the unfinished run in ${dir} (${state.epochsDone ?? '?'} epoch(s) done)`);
+      const state = JSON.parse(readFileSync(join(out, TRAIN_FILES.state), 'utf8')) as { epochsDone?: number; partial?: { steps: number } };
+      const mid = state.partial ? ` and ${state.partial.steps} steps of the next` : '';
+      log(`backdoored model: resuming the unfinished run in ${dir} (${state.epochsDone ?? '?'} epoch(s)${mid} done)`);
       break;
     }
   }

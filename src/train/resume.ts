@@ -1,10 +1,13 @@
 /**
- * Per-epoch checkpoints of a resumable training run, shared by the classifier trainer and REFINE:
- * the model's parameters (safetensors, PyTorch names), the SGD momentum buffers (safetensors,
- * keyed by parameter name) and a JSON state written last, atomically, so that a kill at any
- * moment leaves either the previous epoch's complete checkpoint or the new one.
+ * Checkpoints of a resumable training run, shared by the classifier trainer and REFINE: the
+ * model's parameters (safetensors, PyTorch names), the SGD momentum buffers (safetensors, keyed by
+ * parameter name) and a JSON state. The three files change together: a save writes complete
+ * `*.new` copies, the state's last (that is the commit point), then renames them into place; a
+ * load first finishes a committed save that a kill interrupted (renames the `*.new` files left)
+ * and drops an uncommitted one, so a kill at any moment leaves either the previous checkpoint or
+ * the new one, never a model of one with the state of the other.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
@@ -19,18 +22,32 @@ export interface RunFiles {
   state: string;
 }
 
+const NEW = '.new';
+
 export async function saveRunState(dir: string, files: RunFiles, model: Module, opt: SGD, state: unknown): Promise<void> {
-  await saveCheckpoint(model, join(dir, files.model));
+  await saveCheckpoint(model, join(dir, files.model + NEW));
   const names = new Map([...model.namedParameters()].map(([n, p]) => [p, n]));
   const mom = new Map<string, SafeTensor>();
   for (const [p, buf] of opt.state()) {
     const d = (await buf.read()) as Float32Array;
     mom.set(names.get(p)!, { dtype: 'F32', shape: [buf.size], data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) });
   }
-  writeSafetensors(join(dir, files.optimizer), mom);
-  const f = join(dir, files.state);
+  writeSafetensors(join(dir, files.optimizer + NEW), mom);
+  const f = join(dir, files.state + NEW);
   writeFileSync(f + '.tmp', JSON.stringify(state, null, 2));
-  renameSync(f + '.tmp', f);
+  renameSync(f + '.tmp', f); // the commit point
+  finishSave(dir, files);
+}
+
+/** Puts a committed save's `*.new` files in place (the state last); drops an uncommitted save's. */
+function finishSave(dir: string, files: RunFiles): void {
+  const committed = existsSync(join(dir, files.state + NEW));
+  for (const name of [files.model, files.optimizer, files.state]) {
+    const f = join(dir, name);
+    if (!existsSync(f + NEW)) continue;
+    if (committed) renameSync(f + NEW, f);
+    else rmSync(f + NEW);
+  }
 }
 
 /**
@@ -40,6 +57,7 @@ export async function saveRunState(dir: string, files: RunFiles, model: Module, 
  * folder written before momentum was checkpointed (momentum then restarts from zero).
  */
 export function loadRunState<S>(dir: string, files: RunFiles, model: Module, opt: SGD, check?: (s: S) => void): { state: S; momentumRestored: boolean } | null {
+  finishSave(dir, files);
   const f = join(dir, files.state);
   if (!existsSync(f)) return null;
   const state = JSON.parse(readFileSync(f, 'utf8')) as S;

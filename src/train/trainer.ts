@@ -2,7 +2,9 @@
  * Supervised training of a classifier (spec §2.3): cross-entropy, SGD with momentum and weight
  * decay, a multi-step schedule applied per epoch, seeded shuffling and augmentation, a progress
  * bar, evaluation, and resume after a kill: the model and momentum buffers are checkpointed
- * (atomically) after every epoch and a rerun with the same configuration continues from there.
+ * (atomically) after every epoch and every few minutes inside one, and a rerun with the same
+ * configuration continues from there, with the same batches, augmentation and weights as a run
+ * that was never stopped (the loader replays the random draws of the batches already done).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -69,6 +71,14 @@ export interface TrainOptions {
   quiet?: boolean;
   /** called after each epoch's checkpoint is written (progress reporting; throwing stops the run) */
   onEpochEnd?: (log: EpochLog) => void;
+  /**
+   * with outDir: also checkpoint inside an epoch when this many seconds have passed since the
+   * last checkpoint (default 300; Infinity: at epoch ends only). A kill then loses at most this
+   * much work, not the rest of a long epoch (~35 min on lavapipe).
+   */
+  checkpointSeconds?: number;
+  /** called after each checkpoint inside an epoch is written (tests; throwing stops the run) */
+  onCheckpoint?: (epoch: number, steps: number) => void;
 }
 
 export function lrAt(cfg: Pick<TrainConfig, 'lr' | 'milestones' | 'gamma'>, epoch: number): number {
@@ -80,6 +90,16 @@ interface ResumeState {
   epochsDone: number;
   history: EpochLog[];
   wallSeconds: number;
+  /** the unfinished epoch `epochsDone` (0-indexed): steps done and the running sums at that point */
+  partial?: PartialEpoch;
+}
+
+interface PartialEpoch {
+  steps: number;
+  lossSum: number;
+  correct: number;
+  seen: number;
+  seconds: number;
 }
 
 export function configHash(x: unknown): string {
@@ -100,7 +120,8 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
     })?.state;
     if (prev) {
       state = prev;
-      if (!opts.quiet) console.error(`resuming ${opts.outDir} after epoch ${prev.epochsDone}/${cfg.epochs}`);
+      const mid = prev.partial ? ` and ${prev.partial.steps} steps of the next` : '';
+      if (!opts.quiet) console.error(`resuming ${opts.outDir} after epoch ${prev.epochsDone}/${cfg.epochs}${mid}`);
     }
   }
   const resumedFromEpoch = state.epochsDone;
@@ -113,15 +134,17 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
     normalization: opts.normalization,
   };
   const steps = batchCount(data.train, loaderOpts);
+  const every = opts.checkpointSeconds ?? 300;
   try {
     for (let epoch = state.epochsDone; epoch < cfg.epochs; epoch++) {
       opt.lr = lrAt(cfg, epoch);
       model.train();
-      const t0 = performance.now();
+      // a checkpoint inside this epoch continues from its sums (exact: the same batches follow)
+      const start: PartialEpoch = state.partial ?? { steps: 0, lossSum: 0, correct: 0, seen: 0, seconds: 0 };
+      delete state.partial;
+      const t0 = performance.now() - 1000 * start.seconds;
       const bar = opts.quiet ? null : new Progress(`${opts.label ?? 'train'} epoch ${epoch + 1}/${cfg.epochs}`, steps);
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
+      let { lossSum, correct, seen, steps: step } = start;
       const pending: { loss: Tensor; pred: Tensor; y: Int32Array }[] = [];
       const drain = async () => {
         for (const p of pending) {
@@ -133,9 +156,9 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
         }
         pending.length = 0;
       };
-      let step = 0;
-      let drained = 0;
-      for (const b of batches(data.train, epoch, loaderOpts)) {
+      let drained = seen;
+      let lastSave = performance.now();
+      for (const b of batches(data.train, epoch, loaderOpts, start.steps)) {
         const out = scope(() => {
           const logits = model.forward(tensor(b.x, b.shape));
           const loss = crossEntropy(logits, b.y);
@@ -152,8 +175,16 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
           await drain();
           drained = seen;
         }
+        if (opts.outDir && step < steps && (performance.now() - lastSave) / 1000 >= every) {
+          await drain();
+          drained = seen;
+          const partial = { steps: step, lossSum, correct, seen, seconds: (performance.now() - t0) / 1000 };
+          await saveRunState(opts.outDir, TRAIN_FILES, model, opt, { ...state, partial });
+          lastSave = performance.now();
+          opts.onCheckpoint?.(epoch, step);
+        }
         const secs = (performance.now() - t0) / 1000;
-        bar?.update(step, `loss ${(lossSum / Math.max(1, drained)).toFixed(4)} | ${(seen / secs).toFixed(0)} img/s`);
+        bar?.update(step, `loss ${(lossSum / Math.max(1, drained)).toFixed(4)} | ${((seen - start.seen) / Math.max(1e-9, secs - start.seconds)).toFixed(0)} img/s`);
       }
       await drain();
       opt.zeroGrad();

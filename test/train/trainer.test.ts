@@ -1,12 +1,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ResNet18 } from '../../src/nn/resnet.js';
 import { trainClassifier, lrAt, type TrainConfig } from '../../src/train/trainer.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
 import { Rng } from '../../src/util/random.js';
+import type { Image } from '../../src/data/augment.js';
+import { SGD } from '../../src/nn/optim.js';
+import { loadRunState, saveRunState } from '../../src/train/resume.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'refine-train-'));
 
@@ -35,6 +38,16 @@ async function weights(m: ResNet18): Promise<number[]> {
   return out;
 }
 
+/** Bit-identical numbers (the first difference in the message: uvu's diff of 10⁵ numbers takes minutes). */
+function assertSame(x: number[], y: number[], what: string): void {
+  const i = x.findIndex((v, k) => !Object.is(v, y[k]));
+  assert.ok(x.length === y.length && i < 0, `${what}: ${x.length} vs ${y.length} numbers, first difference at ${i}: ${x[i]} vs ${y[i]}`);
+}
+
+async function assertSameWeights(a: ResNet18, b: ResNet18, what: string): Promise<void> {
+  assertSame(await weights(a), await weights(b), what);
+}
+
 test('the multi-step schedule', () => {
   assert.equal([0, 1, 2, 3].map((e) => lrAt({ lr: 1, milestones: [1, 3], gamma: 0.5 }, e)), [1, 0.5, 0.5, 0.25]);
 });
@@ -49,7 +62,7 @@ test('same seed twice gives the same model and accuracy; it learns', async () =>
   };
   const a = await run();
   const b = await run();
-  assert.equal(a.w, b.w, 'bit-identical weights');
+  assertSame(a.w, b.w, 'bit-identical weights');
   assert.is(a.r.testAccuracy, b.r.testAccuracy);
   assert.ok(a.r.history[1]!.loss < a.r.history[0]!.loss, `loss went down: ${a.r.history.map((h) => h.loss)}`);
 });
@@ -79,7 +92,7 @@ test('a run killed after epoch 1 and resumed ends exactly where an uninterrupted
   const resumed = fresh();
   const r = await trainClassifier(resumed, data, cfg, { normalization: norm, outDir: dir, quiet: true });
   assert.is(r.resumedFromEpoch, 1);
-  assert.equal(await weights(resumed), await weights(straight), 'bit-identical to the uninterrupted run');
+  await assertSameWeights(resumed, straight, 'bit-identical to the uninterrupted run');
   // another configuration in the same folder is refused
   const other = fresh();
   try {
@@ -91,6 +104,73 @@ test('a run killed after epoch 1 and resumed ends exactly where an uninterrupted
   other.dispose();
   resumed.dispose();
   straight.dispose();
+});
+
+test('a run killed inside an epoch resumes from its last step checkpoint, bit-identical, random draws replayed', async () => {
+  const fresh = () => new ResNet18({ numClasses: 4, inChannels: 1, width: 0.125, seed: 5 });
+  // a random per-sample transform (like PhysicalBA's): the skipped batches' draws must be replayed
+  const sampleTransform = (img: Image, _i: number, rng: Rng): Image => (rng.next() < 0.5 ? { ...img, data: img.data.map((v) => 255 - v) } : img);
+  const straight = fresh();
+  const want = await trainClassifier(straight, data, cfg, { normalization: norm, quiet: true, sampleTransform });
+  const dir = join(tmp, 'resume-mid');
+  const killed = fresh();
+  const saved: string[] = [];
+  try {
+    await trainClassifier(killed, data, cfg, {
+      normalization: norm,
+      outDir: dir,
+      quiet: true,
+      sampleTransform,
+      checkpointSeconds: 0, // after every step
+      onCheckpoint: (epoch, steps) => {
+        saved.push(`${epoch}:${steps}`);
+        if (epoch === 1 && steps === 2) throw new Error('killed');
+      },
+    });
+    assert.unreachable('should have been killed');
+  } catch (e) {
+    assert.is((e as Error).message, 'killed');
+  }
+  killed.dispose();
+  // checkpoints after steps 1-5 of each 6-step epoch (step 6 is the epoch's own checkpoint)
+  assert.equal(saved, ['0:1', '0:2', '0:3', '0:4', '0:5', '1:1', '1:2']);
+  const resumed = fresh();
+  const r = await trainClassifier(resumed, data, cfg, { normalization: norm, outDir: dir, quiet: true, sampleTransform, checkpointSeconds: Infinity });
+  assert.is(r.resumedFromEpoch, 1);
+  await assertSameWeights(resumed, straight, 'bit-identical to the uninterrupted run');
+  // the batch-norm running statistics (not parameters) too: the test accuracy is measured with them
+  assert.equal(r.history.map((h) => [h.loss, h.trainAccuracy, h.testAccuracy]), want.history.map((h) => [h.loss, h.trainAccuracy, h.testAccuracy]));
+  resumed.dispose();
+  straight.dispose();
+});
+
+test('a checkpoint interrupted while being written: uncommitted is dropped, committed is completed', async () => {
+  const dir = join(tmp, 'journal');
+  mkdirSync(dir, { recursive: true });
+  const files = { model: 'm.safetensors', optimizer: 'o.safetensors', state: 's.json' };
+  const model = (seed: number) => new ResNet18({ numClasses: 4, inChannels: 1, width: 0.0625, seed });
+  const a = model(1);
+  const b = model(2);
+  const opt = new SGD(a.parameters(), { lr: 0.1, momentum: 0.9 });
+  await saveRunState(dir, files, a, opt, { n: 1 });
+  // a save of b that died after its model file: no state.new, so the old checkpoint stays
+  const optB = new SGD(b.parameters(), { lr: 0.1, momentum: 0.9 });
+  mkdirSync(join(tmp, 'journal-b'));
+  await saveRunState(join(tmp, 'journal-b'), files, b, optB, { n: 2 });
+  copyFileSync(join(tmp, 'journal-b', files.model), join(dir, `${files.model}.new`));
+  const c = model(3);
+  const optC = new SGD(c.parameters(), { lr: 0.1, momentum: 0.9 });
+  assert.equal(loadRunState(dir, files, c, optC)?.state, { n: 1 });
+  await assertSameWeights(c, a, 'the old checkpoint');
+  assert.not.ok(existsSync(join(dir, `${files.model}.new`)), 'the uncommitted file is removed');
+  // a save of b that died after its commit point (state.new written) but before the renames
+  for (const f of [files.model, files.optimizer, files.state]) copyFileSync(join(tmp, 'journal-b', f), join(dir, `${f}.new`));
+  renameSync(join(dir, `${files.model}.new`), join(dir, files.model)); // one rename had happened
+  assert.equal(loadRunState(dir, files, c, optC)?.state, { n: 2 });
+  await assertSameWeights(c, b, 'the completed new checkpoint');
+  assert.equal(readdirSync(dir).sort(), [files.model, files.optimizer, files.state].sort(), 'no .new file left');
+  for (const m of [a, b, c]) m.dispose();
+  for (const o of [opt, optB, optC]) o.dispose();
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
