@@ -25,7 +25,7 @@ import { batchCount, batches } from '../data/loader.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/random.js';
 import { checkPermutation, identityMapping, randomDerangement } from './mapping.js';
-import { loadRunState, saveRunState, type RunFiles } from '../train/resume.js';
+import { checkpointTimer, loadRunState, saveRunState, type RunFiles } from '../train/resume.js';
 import { supConLoss } from './supcon.js';
 
 export interface RefineConfig {
@@ -136,13 +136,17 @@ export interface RefineEpochLog {
 export interface RefineOptions {
   normalization: Normalization | null;
   numClasses: number;
-  /** checkpoint folder: per-epoch state, resume */
+  /** checkpoint folder: state after every epoch and every few minutes inside one, resume */
   outDir?: string;
   /** evaluated after each epoch (BA of the defended model), e.g. a held-out clean test subset */
   evalSet?: ImageDataset;
   quiet?: boolean;
   /** collapse = max class share of the defended predictions above this (default 0.6) */
   collapseShare?: number;
+  /** with outDir: seconds between checkpoints inside an epoch (default CHECKPOINT_SECONDS; Infinity: none) */
+  checkpointSeconds?: number;
+  /** called after each checkpoint inside an epoch is written (tests; throwing stops the run) */
+  onCheckpoint?: (epoch: number, steps: number) => void;
 }
 
 export function lrAtEpoch(cfg: Pick<RefineConfig, 'lr' | 'milestones' | 'gamma'>, epoch: number): number {
@@ -156,7 +160,7 @@ function utilityLoss(y: Tensor, pseudo: Tensor, k: number, kind: 'bce' | 'ce'): 
   return affine(mean(log(clamp(takeAlong(y, pseudo), 1e-30, 1))), -1);
 }
 
-/** Per-epoch checkpoint files of a REFINE run (UNet, momentum, state). */
+/** Checkpoint files of a REFINE run (UNet, momentum, state). */
 const REFINE_FILES: RunFiles = { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' };
 
 interface RefineState {
@@ -164,6 +168,18 @@ interface RefineState {
   history: RefineEpochLog[];
   perm: number[];
   wallSeconds: number;
+  /** the unfinished epoch `epochsDone` (0-indexed): steps done and the running sums at that point */
+  partial?: RefinePartial;
+}
+
+interface RefinePartial {
+  steps: number;
+  lossSum: number;
+  agreeSum: number;
+  seen: number;
+  pseudoCounts: number[];
+  predCounts: number[];
+  seconds: number;
 }
 
 /**
@@ -188,9 +204,11 @@ export async function trainRefine(
     state = prev.state;
     perm = checkPermutation(state.perm, k);
     if (!opts.quiet) {
-      console.error(`resuming REFINE in ${opts.outDir} after epoch ${state.epochsDone}/${cfg.epochs}${prev.momentumRestored ? '' : ' (no momentum checkpoint in this folder: momentum restarts from zero)'}`);
+      const mid = state.partial ? ` and ${state.partial.steps} steps of the next` : '';
+      console.error(`resuming REFINE in ${opts.outDir} after epoch ${state.epochsDone}/${cfg.epochs}${mid}${prev.momentumRestored ? '' : ' (no momentum checkpoint in this folder: momentum restarts from zero)'}`);
     }
   }
+  if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
   const defended = new DefendedModel(unet, classifier, perm);
   const steps: RefineStepLog[] = [];
   const pseudoLabels = cfg.pseudoLabels ?? 'augmented';
@@ -203,15 +221,15 @@ export async function trainRefine(
     for (let epoch = state.epochsDone; epoch < cfg.epochs; epoch++) {
       opt.lr = lrAtEpoch(cfg, epoch);
       unet.train();
-      const t0 = performance.now();
+      // a checkpoint inside this epoch continues from its sums (exact: the same batches follow)
+      const start: RefinePartial = state.partial ?? { steps: 0, lossSum: 0, agreeSum: 0, seen: 0, pseudoCounts: new Array<number>(k).fill(0), predCounts: new Array<number>(k).fill(0), seconds: 0 };
+      delete state.partial;
+      const t0 = performance.now() - 1000 * start.seconds;
       const bar = opts.quiet ? null : new Progress(`REFINE epoch ${epoch + 1}/${cfg.epochs}`, nSteps);
-      const pseudoCounts = new Array<number>(k).fill(0);
-      const predCounts = new Array<number>(k).fill(0);
-      let lossSum = 0;
-      let agreeSum = 0;
-      let seen = 0;
-      let step = 0;
-      for (const b of batches(data, epoch, loader)) {
+      const { pseudoCounts, predCounts } = start;
+      let { lossSum, agreeSum, seen, steps: step } = start;
+      const timer = checkpointTimer(opts.checkpointSeconds);
+      for (const b of batches(data, epoch, loader, start.steps)) {
         const out = scope(() => {
           const x = tensor(b.x, b.shape);
           const pseudo = noGrad(() => argmax(classifier.forward(pseudoFromPlain ? tensor(b.xPlain!, b.shape) : x)));
@@ -247,6 +265,12 @@ export async function trainRefine(
         agreeSum += agree;
         seen += pred.length;
         step++;
+        if (opts.outDir && step < nSteps && timer.due()) {
+          const partial: RefinePartial = { steps: step, lossSum, agreeSum, seen, pseudoCounts, predCounts, seconds: (performance.now() - t0) / 1000 };
+          await saveRunState(opts.outDir, REFINE_FILES, unet, opt, { ...state, partial });
+          timer.saved();
+          opts.onCheckpoint?.(epoch, step);
+        }
         bar?.update(step, `loss ${lv.toFixed(4)} (bce ${luv.toFixed(4)}, supcon ${lsv.toFixed(3)}) agree ${(100 * s.agreement).toFixed(0)}%`);
       }
       opt.zeroGrad();
@@ -277,10 +301,7 @@ export async function trainRefine(
             (log.collapsed ? ` — COLLAPSE: ${(100 * maxShare).toFixed(0)}% of inputs mapped to one class` : ''),
         );
       }
-      if (opts.outDir) {
-        mkdirSync(opts.outDir, { recursive: true });
-        await saveRunState(opts.outDir, REFINE_FILES, unet, opt, state);
-      }
+      if (opts.outDir) await saveRunState(opts.outDir, REFINE_FILES, unet, opt, state);
     }
   } finally {
     opt.dispose();

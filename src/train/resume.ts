@@ -72,3 +72,20 @@ export function loadRunState<S>(dir: string, files: RunFiles, model: Module, opt
   }
   return { state, momentumRestored: true };
 }
+
+/** Seconds between checkpoints inside an epoch, unless a run sets its own. */
+export const CHECKPOINT_SECONDS = 300;
+
+/**
+ * When the next checkpoint inside an epoch is due: `seconds` after the previous one (Infinity:
+ * never; 0: after every step).
+ */
+export function checkpointTimer(seconds = CHECKPOINT_SECONDS): { due(): boolean; saved(): void } {
+  let last = performance.now();
+  return {
+    due: () => (performance.now() - last) / 1000 >= seconds,
+    saved: () => {
+      last = performance.now();
+    },
+  };
+}

@@ -14,7 +14,7 @@ import { argmax } from '../ops/index-ops.js';
 import { detach } from '../ops/creation.js';
 import { SGD } from '../nn/optim.js';
 import type { Module } from '../nn/module.js';
-import { loadRunState, saveRunState, type RunFiles } from './resume.js';
+import { checkpointTimer, loadRunState, saveRunState, type RunFiles } from './resume.js';
 import type { AugmentSpec } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { batchCount, batches, type LoaderOptions } from '../data/loader.js';
@@ -73,7 +73,7 @@ export interface TrainOptions {
   onEpochEnd?: (log: EpochLog) => void;
   /**
    * with outDir: also checkpoint inside an epoch when this many seconds have passed since the
-   * last checkpoint (default 300; Infinity: at epoch ends only). A kill then loses at most this
+   * last checkpoint (default CHECKPOINT_SECONDS = 300; Infinity: at epoch ends only). A kill then loses at most this
    * much work, not the rest of a long epoch (~35 min on lavapipe).
    */
   checkpointSeconds?: number;
@@ -134,7 +134,6 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
     normalization: opts.normalization,
   };
   const steps = batchCount(data.train, loaderOpts);
-  const every = opts.checkpointSeconds ?? 300;
   try {
     for (let epoch = state.epochsDone; epoch < cfg.epochs; epoch++) {
       opt.lr = lrAt(cfg, epoch);
@@ -157,7 +156,7 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
         pending.length = 0;
       };
       let drained = seen;
-      let lastSave = performance.now();
+      const timer = checkpointTimer(opts.checkpointSeconds);
       for (const b of batches(data.train, epoch, loaderOpts, start.steps)) {
         const out = scope(() => {
           const logits = model.forward(tensor(b.x, b.shape));
@@ -175,12 +174,12 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
           await drain();
           drained = seen;
         }
-        if (opts.outDir && step < steps && (performance.now() - lastSave) / 1000 >= every) {
+        if (opts.outDir && step < steps && timer.due()) {
           await drain();
           drained = seen;
           const partial = { steps: step, lossSum, correct, seen, seconds: (performance.now() - t0) / 1000 };
           await saveRunState(opts.outDir, TRAIN_FILES, model, opt, { ...state, partial });
-          lastSave = performance.now();
+          timer.saved();
           opts.onCheckpoint?.(epoch, step);
         }
         const secs = (performance.now() - t0) / 1000;

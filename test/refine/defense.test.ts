@@ -104,6 +104,42 @@ test('trainRefine: runs, logs pseudo-labels/agreement, saves, resumes; the defen
   f.dispose();
 });
 
+test('trainRefine killed inside an epoch resumes from its step checkpoint, bit-identical', async () => {
+  const f = new ResNet18({ numClasses: 4, inChannels: 1, width: 0.0625, seed: 1 });
+  const data = tinyData(24, 7); // 3 steps per epoch
+  const norm = { mean: [0.5], std: [0.25] };
+  const two = { ...cfg, epochs: 2 };
+  const straight = await trainRefine(f, data, two, { normalization: norm, numClasses: 4, quiet: true });
+  const out = join(tmp, 'refine-mid');
+  const saved: string[] = [];
+  try {
+    await trainRefine(f, data, two, {
+      normalization: norm,
+      numClasses: 4,
+      outDir: out,
+      quiet: true,
+      checkpointSeconds: 0,
+      onCheckpoint: (epoch, steps) => {
+        saved.push(`${epoch}:${steps}`);
+        if (epoch === 1 && steps === 1) throw new Error('killed');
+      },
+    });
+    assert.unreachable('should have been killed');
+  } catch (e) {
+    assert.is((e as Error).message, 'killed');
+  }
+  // steps 1-2 of each 3-step epoch (step 3 is the epoch's own checkpoint)
+  assert.equal(saved, ['0:1', '0:2', '1:1']);
+  const resumed = await trainRefine(f, data, two, { normalization: norm, numClasses: 4, outDir: out, quiet: true });
+  const weights = async (m: DefendedModel) => (await Promise.all([...m.unet.parameters()].map((p) => p.read()))).flatMap((a) => Array.from(a));
+  const [a, b] = [await weights(resumed.defended), await weights(straight.defended)];
+  assert.ok(a.length === b.length && a.every((v, i) => Object.is(v, b[i])), 'resumed REFINE is bit-identical to the uninterrupted run');
+  const sums = (r: typeof straight) => r.history.map((h) => [h.loss, h.agreement, h.pseudoLabelCounts, h.predictionCounts]);
+  assert.equal(sums(resumed), sums(straight));
+  for (const m of [straight.defended.unet, resumed.defended.unet]) m.dispose();
+  f.dispose();
+});
+
 test('the identity mapping is the "w/o HRF" ablation; λ = 0 is "w/o SCL"', async () => {
   const f = new ResNet18({ numClasses: 4, inChannels: 1, width: 0.0625, seed: 2 });
   const r = await trainRefine(f, tinyData(16, 6), { ...cfg, mapping: 'identity', lambda: 0, utility: 'ce' }, { normalization: null, numClasses: 4, quiet: true });
