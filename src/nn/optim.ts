@@ -155,6 +155,11 @@ export class Adam extends Optimizer {
 }
 
 /** lr = base · gamma^(number of milestones ≤ epoch); call `step()` once per epoch (PyTorch MultiStepLR). */
+/** The multi-step schedule: lr · gamma^(number of milestones ≤ epoch), epochs 0-indexed. */
+export function lrAt(cfg: { lr: number; milestones: readonly number[]; gamma: number }, epoch: number): number {
+  return cfg.lr * cfg.gamma ** cfg.milestones.filter((m) => m <= epoch).length;
+}
+
 export class MultiStepLR {
   private epoch = 0;
   private readonly base: number;
@@ -170,7 +175,7 @@ export class MultiStepLR {
     this.opt.lr = this.lrAt(this.epoch);
   }
   lrAt(epoch: number): number {
-    return this.base * this.gamma ** this.milestones.filter((m) => m <= epoch).length;
+    return lrAt({ lr: this.base, milestones: this.milestones, gamma: this.gamma }, epoch);
   }
   get lastEpoch(): number {
     return this.epoch;

@@ -17,7 +17,7 @@ import { mean } from '../ops/reduce.js';
 import { detach } from '../ops/creation.js';
 import type { Module } from '../nn/module.js';
 import { UNet } from '../nn/unet.js';
-import { SGD } from '../nn/optim.js';
+import { lrAt, SGD } from '../nn/optim.js';
 import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
 import type { AugmentSpec } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
@@ -149,10 +149,6 @@ export interface RefineOptions {
   onCheckpoint?: (epoch: number, steps: number) => void;
 }
 
-export function lrAtEpoch(cfg: Pick<RefineConfig, 'lr' | 'milestones' | 'gamma'>, epoch: number): number {
-  return cfg.lr * cfg.gamma ** cfg.milestones.filter((m) => m <= epoch).length;
-}
-
 /** The utility term: BCE (mean over B·K) or CE on the remapped probabilities. */
 function utilityLoss(y: Tensor, pseudo: Tensor, k: number, kind: 'bce' | 'ce'): Tensor {
   if (kind === 'bce') return bce(y, oneHot(pseudo, k));
@@ -219,7 +215,7 @@ export async function trainRefine(
   const collapseShare = opts.collapseShare ?? 0.6;
   try {
     for (let epoch = state.epochsDone; epoch < cfg.epochs; epoch++) {
-      opt.lr = lrAtEpoch(cfg, epoch);
+      opt.lr = lrAt(cfg, epoch);
       unet.train();
       // a checkpoint inside this epoch continues from its sums (exact: the same batches follow)
       const start: RefinePartial = state.partial ?? { steps: 0, lossSum: 0, agreeSum: 0, seen: 0, pseudoCounts: new Array<number>(k).fill(0), predCounts: new Array<number>(k).fill(0), seconds: 0 };

@@ -12,7 +12,7 @@ import { backward, rt, scope, tensor, type Tensor } from '../index.js';
 import { crossEntropy } from '../ops/loss.js';
 import { argmax } from '../ops/index-ops.js';
 import { detach } from '../ops/creation.js';
-import { SGD } from '../nn/optim.js';
+import { lrAt, SGD } from '../nn/optim.js';
 import type { Module } from '../nn/module.js';
 import { checkpointTimer, loadRunState, saveRunState, type RunFiles } from './resume.js';
 import type { AugmentSpec } from '../data/augment.js';
@@ -79,10 +79,6 @@ export interface TrainOptions {
   checkpointSeconds?: number;
   /** called after each checkpoint inside an epoch is written (tests; throwing stops the run) */
   onCheckpoint?: (epoch: number, steps: number) => void;
-}
-
-export function lrAt(cfg: Pick<TrainConfig, 'lr' | 'milestones' | 'gamma'>, epoch: number): number {
-  return cfg.lr * cfg.gamma ** cfg.milestones.filter((m) => m <= epoch).length;
 }
 
 interface ResumeState {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { refineMilestones, refinePreset, shrinkPadFor, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
-import { lrAtEpoch } from '../../src/refine/defense.js';
+import { lrAt } from '../../src/nn/optim.js';
 
 test('ShrinkPad pad scales with the image size: 4 at 32 px', () => {
   assert.is(shrinkPadFor(32), 4);
@@ -16,9 +16,9 @@ test('REFINE milestones: [epochs−50, epochs−20], unreachable negative ones d
   assert.equal(refineMilestones(30), [10]);
   assert.equal(refineMilestones(10), []);
   const p = refinePreset('paper', { h: 32, w: 32, c: 3 });
-  assert.is(lrAtEpoch(p, 99), 0.01);
-  assert.ok(Math.abs(lrAtEpoch(p, 100) - 0.008) < 1e-12);
-  assert.ok(Math.abs(lrAtEpoch(p, 149) - 0.0064) < 1e-12);
+  assert.is(lrAt(p, 99), 0.01);
+  assert.ok(Math.abs(lrAt(p, 100) - 0.008) < 1e-12);
+  assert.ok(Math.abs(lrAt(p, 149) - 0.0064) < 1e-12);
 });
 
 test('presets: paper = official values, c by image size; quick is smaller; overrides', () => {
@@ -36,7 +36,7 @@ test('presets: paper = official values, c by image size; quick is smaller; overr
   // explicit milestones replace the formula's (sorted), whatever the order of the overrides
   const m = withRefineOverrides(q, { epochs: 8, milestones: [7, 4], gamma: 0.1 });
   assert.equal([m.epochs, m.milestones, m.gamma], [8, [4, 7], 0.1]);
-  assert.ok(Math.abs(lrAtEpoch(m, 3) - 0.05) < 1e-12 && Math.abs(lrAtEpoch(m, 4) - 0.005) < 1e-12 && Math.abs(lrAtEpoch(m, 7) - 0.0005) < 1e-12);
+  assert.ok(Math.abs(lrAt(m, 3) - 0.05) < 1e-12 && Math.abs(lrAt(m, 4) - 0.005) < 1e-12 && Math.abs(lrAt(m, 7) - 0.0005) < 1e-12);
   assert.throws(() => withRefineOverrides(q, { milestones: [5] }), /milestones must be epochs 1\.\.4/);
   assert.throws(() => withRefineOverrides(q, { milestones: [0] }), /milestones/);
   assert.throws(() => withRefineOverrides(q, { gamma: 0 }), /gamma/);

@@ -4,11 +4,11 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ResNet18 } from '../../src/nn/resnet.js';
-import { trainClassifier, lrAt, type TrainConfig } from '../../src/train/trainer.js';
+import { trainClassifier, type TrainConfig } from '../../src/train/trainer.js';
+import { lrAt, SGD } from '../../src/nn/optim.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
 import { Rng } from '../../src/util/random.js';
 import type { Image } from '../../src/data/augment.js';
-import { SGD } from '../../src/nn/optim.js';
 import { loadRunState, saveRunState } from '../../src/train/resume.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'refine-train-'));

@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { attackFlags, classifierFlags, modelFiles, num, numList } from '../../src/util/cli.js';
 import { classifierPreset, withClassifierOverrides } from '../../src/train/presets.js';
-import { configHash, lrAt } from '../../src/train/trainer.js';
+import { configHash } from '../../src/train/trainer.js';
+import { lrAt } from '../../src/nn/optim.js';
 
 test('num: kinds, absent flag, and the error names the flag', () => {
   assert.is(num('epochs', undefined, 'int'), undefined);
