@@ -31,19 +31,16 @@ import type { Image } from '../data/augment.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { Rng } from '../util/random.js';
 import {
-  type Attack,
   type AttackFactory,
   type ImageShape,
+  BaseAttack,
   blend,
   checkDatasetShape,
   checkRate,
-  checkShape,
   DEFAULT_SEED,
   poisonCopy,
-  poisonTestSet,
   registerAttack,
   resizeNearest,
-  resolveOptions,
   shuffledIndices,
   toChannels,
 } from './common.js';
@@ -136,25 +133,16 @@ export const ADAPTIVE_DEFAULTS: AdaptivePatchOptions = {
   testTriggers: [1, 0],
 };
 
-export class AdaptivePatch implements Attack {
-  readonly name = 'adaptive';
-  readonly needsCleanModel = false;
-  readonly target: number;
-  readonly opts: AdaptivePatchOptions;
+export class AdaptivePatch extends BaseAttack<AdaptivePatchOptions> {
   readonly triggers: AdaptiveTrigger[];
-  constructor(
-    readonly shape: ImageShape,
-    opts?: Record<string, unknown>,
-  ) {
-    checkShape(this.name, shape);
-    this.opts = resolveOptions(this.name, ADAPTIVE_DEFAULTS, opts);
+  constructor(shape: ImageShape, opts?: Record<string, unknown>) {
+    super('adaptive', shape, ADAPTIVE_DEFAULTS, opts);
     checkRate(this.name, 'poisonRate + coverRate', this.opts.poisonRate + this.opts.coverRate);
     checkRate(this.name, 'poisonRate', this.opts.poisonRate);
     checkRate(this.name, 'coverRate', this.opts.coverRate);
     if (this.opts.trainAlphas.length !== 4) throw new Error('adaptive: trainAlphas must hold 4 values');
     this.opts.trainAlphas.forEach((a) => checkRate(this.name, 'trainAlphas[i]', a));
     if (this.opts.testTriggers.some((t) => !(t >= 0 && t < 4))) throw new Error('adaptive: testTriggers must be indices in 0..3');
-    this.target = this.opts.target;
     this.triggers = adaptiveTriggers(shape.h, shape.w, shape.c);
   }
   /** Trigger k at weight α (new image). */
@@ -176,9 +164,6 @@ export class AdaptivePatch implements Attack {
     let dataset = poisonCopy(train, `${train.name}+${this.name}`, poisonList, (img, k) => this.trainTrigger(img, k), this.target);
     dataset = poisonCopy(dataset, dataset.name, coverList, (img, k) => this.trainTrigger(img, k), null);
     return { dataset, poisoned: poisonList.slice().sort(), cover: coverList.slice().sort(), poisonOrder: poisonList, coverOrder: coverList };
-  }
-  poisonTest(test: ImageDataset): ImageDataset {
-    return poisonTestSet(this, test);
   }
   applyTestTrigger(img: Image): Image {
     return this.opts.testTriggers.reduce((im, k) => this.applyTrigger(im, k, this.opts.testAlpha), img);

@@ -14,19 +14,16 @@ import type { Image } from '../data/augment.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { Rng } from '../util/random.js';
 import {
-  type Attack,
   type AttackFactory,
   type ImageShape,
   type PoisonedTrain,
+  BaseAttack,
   checkDatasetShape,
   checkRate,
-  checkShape,
   choosePoisoned,
   DEFAULT_SEED,
   poisonCopy,
-  poisonTestSet,
   registerAttack,
-  resolveOptions,
 } from './common.js';
 
 /** The official 3×3 CIFAR-10 pattern (rows 29–31, cols 29–31 of the 32×32 trigger). */
@@ -87,21 +84,11 @@ export const BADNETS_DEFAULTS: BadNetsOptions = { target: 0, seed: DEFAULT_SEED,
  * The BadNets attack; `name` and `defaults` let a variant that only adds options and a train-time
  * transform (PhysicalBA) reuse its trigger, poisoning and test set.
  */
-export class BadNets<O extends BadNetsOptions = BadNetsOptions> implements Attack {
-  readonly needsCleanModel = false;
-  readonly target: number;
-  readonly opts: O;
+export class BadNets<O extends BadNetsOptions = BadNetsOptions> extends BaseAttack<O> {
   readonly trigger: BadNetsTrigger;
-  constructor(
-    readonly shape: ImageShape,
-    opts?: Record<string, unknown>,
-    readonly name: string = 'badnets',
-    defaults: O = BADNETS_DEFAULTS as O,
-  ) {
-    checkShape(this.name, shape);
-    this.opts = resolveOptions(this.name, defaults, opts);
+  constructor(shape: ImageShape, opts?: Record<string, unknown>, name = 'badnets', defaults: O = BADNETS_DEFAULTS as O) {
+    super(name, shape, defaults, opts);
     checkRate(this.name, 'rate', this.opts.rate);
-    this.target = this.opts.target;
     this.trigger = badnetsTrigger(shape.h, shape.w, this.opts.seed, this.opts.largePatch);
   }
   async poisonTrain(train: ImageDataset): Promise<PoisonedTrain> {
@@ -109,9 +96,6 @@ export class BadNets<O extends BadNetsOptions = BadNetsOptions> implements Attac
     const poisoned = choosePoisoned(train.n, this.opts.rate, new Rng(this.opts.seed));
     const dataset = poisonCopy(train, `${train.name}+${this.name}`, poisoned, (img) => applyBadnets(img, this.trigger), this.target);
     return { dataset, poisoned };
-  }
-  poisonTest(test: ImageDataset): ImageDataset {
-    return poisonTestSet(this, test);
   }
   applyTestTrigger(img: Image): Image {
     return applyBadnets(img, this.trigger);

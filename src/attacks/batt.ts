@@ -19,19 +19,16 @@ import type { Image } from '../data/augment.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { Rng } from '../util/random.js';
 import {
-  type Attack,
   type AttackContext,
   type AttackFactory,
   type ImageShape,
+  BaseAttack,
   checkDatasetShape,
   checkRate,
-  checkShape,
   choosePoisoned,
   cloneDataset,
   DEFAULT_SEED,
-  poisonTestSet,
   registerAttack,
-  resolveOptions,
 } from './common.js';
 import { randomAffine, rotateNearest } from './geometry.js';
 
@@ -47,19 +44,10 @@ export interface BATTOptions {
 
 export const BATT_DEFAULTS: BATTOptions = { target: 0, seed: DEFAULT_SEED, rate: 0.1, angle: 16, benignDegrees: 10 };
 
-export class BATT implements Attack {
-  readonly name = 'batt';
-  readonly needsCleanModel = false;
-  readonly target: number;
-  readonly opts: BATTOptions;
-  constructor(
-    readonly shape: ImageShape,
-    opts?: Record<string, unknown>,
-  ) {
-    checkShape(this.name, shape);
-    this.opts = resolveOptions(this.name, BATT_DEFAULTS, opts);
+export class BATT extends BaseAttack<BATTOptions> {
+  constructor(shape: ImageShape, opts?: Record<string, unknown>) {
+    super('batt', shape, BATT_DEFAULTS, opts);
     checkRate(this.name, 'rate', this.opts.rate);
-    this.target = this.opts.target;
   }
   async poisonTrain(train: ImageDataset, ctx: AttackContext) {
     checkDatasetShape(this, train);
@@ -78,9 +66,6 @@ export class BATT implements Attack {
       return benignDegrees > 0 ? randomAffine(img, { degrees: benignDegrees }, rng, fill) : img;
     };
     return { dataset, poisoned, sampleTransform };
-  }
-  poisonTest(test: ImageDataset): ImageDataset {
-    return poisonTestSet(this, test);
   }
   applyTestTrigger(img: Image): Image {
     return rotateNearest(img, this.opts.angle, 0);

@@ -20,19 +20,16 @@ import type { Image } from '../data/augment.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { Rng } from '../util/random.js';
 import {
-  type Attack,
   type AttackFactory,
   type ImageShape,
+  BaseAttack,
   blend,
   checkDatasetShape,
   checkRate,
-  checkShape,
   choosePoisoned,
   DEFAULT_SEED,
   poisonCopy,
-  poisonTestSet,
   registerAttack,
-  resolveOptions,
   toChannels,
 } from './common.js';
 
@@ -170,22 +167,13 @@ export interface BlendedOptions {
 
 export const BLENDED_DEFAULTS: BlendedOptions = { target: 0, seed: DEFAULT_SEED, rate: 0.1, alpha: 0.1, patternSeed: BLENDED_PATTERN_SEED };
 
-export class Blended implements Attack {
-  readonly name = 'blended';
-  readonly needsCleanModel = false;
-  readonly target: number;
-  readonly opts: BlendedOptions;
+export class Blended extends BaseAttack<BlendedOptions> {
   /** H·W·C in [0, 1], adapted to the channel count */
   readonly pattern: Float32Array;
-  constructor(
-    readonly shape: ImageShape,
-    opts?: Record<string, unknown>,
-  ) {
-    checkShape(this.name, shape);
-    this.opts = resolveOptions(this.name, BLENDED_DEFAULTS, opts);
+  constructor(shape: ImageShape, opts?: Record<string, unknown>) {
+    super('blended', shape, BLENDED_DEFAULTS, opts);
     checkRate(this.name, 'rate', this.opts.rate);
     checkRate(this.name, 'alpha', this.opts.alpha);
-    this.target = this.opts.target;
     this.pattern = toChannels(blendedPattern(shape.h, shape.w, this.opts.patternSeed), shape.h, shape.w, shape.c);
   }
   async poisonTrain(train: ImageDataset) {
@@ -193,9 +181,6 @@ export class Blended implements Attack {
     const poisoned = choosePoisoned(train.n, this.opts.rate, new Rng(this.opts.seed));
     const dataset = poisonCopy(train, `${train.name}+${this.name}`, poisoned, (img) => this.applyTestTrigger(img), this.target);
     return { dataset, poisoned };
-  }
-  poisonTest(test: ImageDataset): ImageDataset {
-    return poisonTestSet(this, test);
   }
   applyTestTrigger(img: Image): Image {
     return blend(img, this.pattern, this.opts.alpha);

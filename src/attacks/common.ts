@@ -20,6 +20,10 @@
  *
  * Colour triggers on grey (1-channel) images use their luminance (0.2989 R + 0.587 G + 0.114 B);
  * images with another channel count than 1 or 3 take the trigger's channel k mod 3.
+ *
+ * A new attack: a class extending `BaseAttack` (options with defaults, poisonTrain,
+ * applyTestTrigger, params) in its own file, a factory passed to `registerAttack`, and an export
+ * in index.ts; `npm run attack -- --attack <name>` and the reproduction pipeline then find it.
  */
 import type { Image } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
@@ -79,6 +83,33 @@ export interface Attack {
   applyTestTrigger(img: Image): Image;
   /** JSON-serialisable parameters (trigger arrays included where small) */
   params(): Record<string, unknown>;
+}
+
+/**
+ * What the attacks here share: a name, a checked image shape, options merged into the defaults
+ * (unknown keys and values of another type rejected), the target, and the poisoned test set built
+ * with `applyTestTrigger`. Each attack checks its own option ranges and builds its trigger.
+ */
+export abstract class BaseAttack<O extends { target: number }> implements Attack {
+  readonly needsCleanModel: boolean = false;
+  readonly target: number;
+  readonly opts: O;
+  constructor(
+    readonly name: string,
+    readonly shape: ImageShape,
+    defaults: O,
+    opts?: Record<string, unknown>,
+  ) {
+    checkShape(name, shape);
+    this.opts = resolveOptions(name, defaults, opts);
+    this.target = this.opts.target;
+  }
+  abstract poisonTrain(train: ImageDataset, ctx: AttackContext): Promise<PoisonedTrain>;
+  abstract applyTestTrigger(img: Image): Image;
+  abstract params(): Record<string, unknown>;
+  poisonTest(test: ImageDataset): ImageDataset {
+    return poisonTestSet(this, test);
+  }
 }
 
 export interface AttackFactory {

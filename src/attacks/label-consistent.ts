@@ -35,18 +35,15 @@ import { crossEntropy } from '../ops/loss.js';
 import { Rng } from '../util/random.js';
 import { applyBadnets, type BadNetsTrigger, badnetsTrigger } from './badnets.js';
 import {
-  type Attack,
   type AttackContext,
   type AttackFactory,
   type ImageShape,
+  BaseAttack,
   checkDatasetShape,
   checkRate,
-  checkShape,
   DEFAULT_SEED,
   poisonCopy,
-  poisonTestSet,
   registerAttack,
-  resolveOptions,
 } from './common.js';
 
 export interface PgdOptions {
@@ -165,27 +162,19 @@ export interface LcContext extends AttackContext {
   cacheSources?: string[];
 }
 
-export class LabelConsistent implements Attack {
-  readonly name = 'lc';
-  readonly needsCleanModel = true;
+export class LabelConsistent extends BaseAttack<LabelConsistentOptions> {
+  override readonly needsCleanModel = true;
   readonly cacheFiles = LC_CACHE_FILES;
-  readonly target: number;
-  readonly opts: LabelConsistentOptions;
   readonly rate: number;
   readonly trigger: BadNetsTrigger;
-  constructor(
-    readonly shape: ImageShape,
-    opts?: Record<string, unknown>,
-  ) {
-    checkShape(this.name, shape);
-    this.opts = resolveOptions(this.name, LC_DEFAULTS, opts);
+  constructor(shape: ImageShape, opts?: Record<string, unknown>) {
+    super('lc', shape, LC_DEFAULTS, opts);
     this.rate = this.opts.rate ?? (Math.max(shape.h, shape.w) <= 64 ? 0.25 : 1.0);
     checkRate(this.name, 'rate', this.rate);
     const { eps, alpha, steps, batchSize } = this.opts;
     if (!(eps >= 0) || !(alpha > 0) || !(Number.isInteger(steps) && steps >= 0) || !(Number.isInteger(batchSize) && batchSize > 0)) {
       throw new Error(`lc: invalid PGD settings eps ${eps}, alpha ${alpha}, steps ${steps}, batchSize ${batchSize}`);
     }
-    this.target = this.opts.target;
     this.trigger = badnetsTrigger(shape.h, shape.w, this.opts.seed, this.opts.largePatch);
   }
 
@@ -296,9 +285,6 @@ export class LabelConsistent implements Attack {
       removePartial(dir);
     }
     return adv;
-  }
-  poisonTest(test: ImageDataset): ImageDataset {
-    return poisonTestSet(this, test);
   }
   applyTestTrigger(img: Image): Image {
     return applyBadnets(img, this.trigger);

@@ -25,17 +25,14 @@ import type { Image } from '../data/augment.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { Rng } from '../util/random.js';
 import {
-  type Attack,
   type AttackFactory,
   type ImageShape,
+  BaseAttack,
   checkDatasetShape,
   checkRate,
-  checkShape,
   DEFAULT_SEED,
   poisonCopy,
-  poisonTestSet,
   registerAttack,
-  resolveOptions,
   roundArray,
   shuffledIndices,
 } from './common.js';
@@ -159,23 +156,14 @@ export interface WaNetOptions {
 
 export const WANET_DEFAULTS: WaNetOptions = { target: 0, seed: DEFAULT_SEED, rate: 0.1, k: null, s: 0.5, gridRescale: 1, noise: false, crossRatio: 2 };
 
-export class WaNet implements Attack {
-  readonly name = 'wanet';
-  readonly needsCleanModel = false;
-  readonly target: number;
-  readonly opts: WaNetOptions;
+export class WaNet extends BaseAttack<WaNetOptions> {
   readonly field: WarpField;
-  constructor(
-    readonly shape: ImageShape,
-    opts?: Record<string, unknown>,
-  ) {
-    checkShape(this.name, shape);
-    this.opts = resolveOptions(this.name, WANET_DEFAULTS, opts);
+  constructor(shape: ImageShape, opts?: Record<string, unknown>) {
+    super('wanet', shape, WANET_DEFAULTS, opts);
     checkRate(this.name, 'rate', this.opts.rate);
     const k = this.opts.k ?? shape.h;
     if (!(Number.isInteger(k) && k >= 2)) throw new Error(`wanet: k must be an integer ≥ 2, got ${this.opts.k}`);
     if (this.opts.noise) checkRate(this.name, 'rate·(1 + crossRatio)', this.opts.rate * (1 + this.opts.crossRatio));
-    this.target = this.opts.target;
     this.field = wanetField(shape.h, shape.w, k, this.opts.s, this.opts.gridRescale, this.opts.seed ^ 0x3a7e7);
   }
   async poisonTrain(train: ImageDataset) {
@@ -201,9 +189,6 @@ export class WaNet implements Attack {
       null,
     );
     return { dataset, poisoned, cover };
-  }
-  poisonTest(test: ImageDataset): ImageDataset {
-    return poisonTestSet(this, test);
   }
   applyTestTrigger(img: Image): Image {
     return warpImage(img, this.field.grid);
