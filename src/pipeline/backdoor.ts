@@ -24,6 +24,7 @@ import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
 import { classifierPreset, type ClassifierPreset } from '../train/presets.js';
 import { configHash, trainClassifier, TRAIN_FILES, type EpochLog } from '../train/trainer.js';
 import { predict } from '../train/evaluate.js';
+import { progressText } from '../train/resume.js';
 import { Rng } from '../util/random.js';
 import { writeJsonAtomic } from './io.js';
 
@@ -272,8 +273,7 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
     if (!existsSync(attackFile) || (JSON.parse(readFileSync(attackFile, 'utf8')) as { attackHash?: string }).attackHash !== attackHash) continue;
     if (adoptUnfinished(dir, out, ['attack.json'])) {
       const state = JSON.parse(readFileSync(join(out, TRAIN_FILES.state), 'utf8')) as { epochsDone?: number; partial?: { steps: number } };
-      const mid = state.partial ? ` and ${state.partial.steps} steps of the next` : '';
-      log(`backdoored model: resuming the unfinished run in ${dir} (${state.epochsDone ?? '?'} epoch(s)${mid} done)`);
+      log(`backdoored model: resuming the unfinished run in ${dir} (after ${progressText(state)})`);
       break;
     }
   }
@@ -344,8 +344,8 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
     onEpochEnd: opts.onEpochEnd,
   });
   const ba = res.testAccuracy;
-  // one more pass over the ASR set (the last epoch's figure, by class; ~3% of an epoch)
-  const pred = await predict(model, poisonedTest, { normalization });
+  // the last epoch's predictions on the ASR set give it by class (a run found finished: one more pass)
+  const pred = res.evalPredictions?.ASR ?? (await predict(model, poisonedTest, { normalization }));
   const asr = !poisonedTest.n ? NaN : pred.reduce((n, y) => n + (y === spec.target ? 1 : 0), 0) / pred.length;
   const byClass = asrByClass(pred, test, spec.target);
   await saveCheckpoint(model, modelFile, { dataset: spec.dataset, preset: spec.presetName, attack: factory.name, target: String(spec.target), BA: String(ba), ASR: String(asr) });

@@ -25,7 +25,7 @@ import { batchCount, batches } from '../data/loader.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/random.js';
 import { checkPermutation, identityMapping, randomDerangement } from './mapping.js';
-import { checkpointTimer, loadRunState, saveRunState, type RunFiles } from '../train/resume.js';
+import { checkpointTimer, loadRunState, progressText, saveRunState, type RunFiles } from '../train/resume.js';
 import { supConLoss } from './supcon.js';
 
 export interface RefineConfig {
@@ -200,8 +200,7 @@ export async function trainRefine(
     state = prev.state;
     perm = checkPermutation(state.perm, k);
     if (!opts.quiet) {
-      const mid = state.partial ? ` and ${state.partial.steps} steps of the next` : '';
-      console.error(`resuming REFINE in ${opts.outDir} after epoch ${state.epochsDone}/${cfg.epochs}${mid}${prev.momentumRestored ? '' : ' (no momentum checkpoint in this folder: momentum restarts from zero)'}`);
+      console.error(`resuming REFINE in ${opts.outDir} after ${progressText(state, cfg.epochs)}${prev.momentumRestored ? '' : ' (no momentum checkpoint in this folder: momentum restarts from zero)'}`);
     }
   }
   if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });

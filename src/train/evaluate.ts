@@ -31,9 +31,13 @@ export async function predict(model: { forward(x: Tensor): Tensor; eval?(): unkn
   return out;
 }
 
-export async function accuracy(model: Parameters<typeof predict>[0], ds: ImageDataset, opts: EvalOptions): Promise<number> {
-  const p = await predict(model, ds, opts);
+/** How many predictions equal their label. */
+export function hits(pred: ArrayLike<number>, labels: ArrayLike<number>): number {
   let ok = 0;
-  for (let i = 0; i < ds.n; i++) if (p[i] === ds.labels[i]) ok++;
-  return ok / ds.n;
+  for (let i = 0; i < pred.length; i++) if (pred[i] === labels[i]) ok++;
+  return ok;
+}
+
+export async function accuracy(model: Parameters<typeof predict>[0], ds: ImageDataset, opts: EvalOptions): Promise<number> {
+  return hits(await predict(model, ds, opts), ds.labels) / ds.n;
 }

@@ -89,3 +89,9 @@ export function checkpointTimer(seconds = CHECKPOINT_SECONDS): { due(): boolean;
     },
   };
 }
+
+/** How far a checkpointed run got, for a "resuming ..." message: "epoch 2/6 and 280 steps of the next". */
+export function progressText(state: { epochsDone?: number; partial?: { steps: number } }, epochs?: number): string {
+  const done = `${state.epochsDone ?? '?'}${epochs !== undefined ? `/${epochs}` : ''}`;
+  return `epoch ${done}${state.partial ? ` and ${state.partial.steps} steps of the next` : ''}`;
+}

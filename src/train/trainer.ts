@@ -14,12 +14,12 @@ import { argmax } from '../ops/index-ops.js';
 import { detach } from '../ops/creation.js';
 import { lrAt, SGD } from '../nn/optim.js';
 import type { Module } from '../nn/module.js';
-import { checkpointTimer, loadRunState, saveRunState, type RunFiles } from './resume.js';
+import { checkpointTimer, loadRunState, progressText, saveRunState, type RunFiles } from './resume.js';
 import type { AugmentSpec } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { batchCount, batches, type LoaderOptions } from '../data/loader.js';
 import { Progress } from '../util/progress.js';
-import { accuracy } from './evaluate.js';
+import { accuracy, hits, predict } from './evaluate.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -52,6 +52,11 @@ export interface TrainResult {
   wallSeconds: number;
   imagesPerSec: number;
   resumedFromEpoch: number;
+  /**
+   * the predictions on each of TrainOptions.evalSets after the last epoch, when this call trained
+   * it (a caller wanting more than the accuracy, e.g. the ASR by class, needs no second pass)
+   */
+  evalPredictions?: Record<string, Int32Array>;
 }
 
 export interface TrainOptions {
@@ -116,11 +121,11 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
     })?.state;
     if (prev) {
       state = prev;
-      const mid = prev.partial ? ` and ${prev.partial.steps} steps of the next` : '';
-      if (!opts.quiet) console.error(`resuming ${opts.outDir} after epoch ${prev.epochsDone}/${cfg.epochs}${mid}`);
+      if (!opts.quiet) console.error(`resuming ${opts.outDir} after ${progressText(prev, cfg.epochs)}`);
     }
   }
   const resumedFromEpoch = state.epochsDone;
+  let evalPredictions: Record<string, Int32Array> | undefined;
   const loaderOpts: LoaderOptions = {
     batchSize: cfg.batchSize,
     shuffle: true,
@@ -190,7 +195,10 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
       if (opts.evalEveryEpoch || epoch === cfg.epochs - 1) {
         log.testAccuracy = await accuracy(model, data.test, { normalization: opts.normalization });
         for (const [name, set] of Object.entries(opts.evalSets ?? {})) {
-          if (set.n > 0) (log.evals ??= {})[name] = await accuracy(model, set, { normalization: opts.normalization });
+          if (set.n === 0) continue;
+          const pred = await predict(model, set, { normalization: opts.normalization });
+          (log.evals ??= {})[name] = hits(pred, set.labels) / set.n;
+          if (epoch === cfg.epochs - 1) (evalPredictions ??= {})[name] = pred;
         }
       }
       state.history.push(log);
@@ -213,5 +221,5 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
   const last = state.history[state.history.length - 1];
   const testAccuracy = last?.testAccuracy ?? (await accuracy(model, data.test, { normalization: opts.normalization }));
   const imgs = state.history.reduce((p, h) => p + h.imagesPerSec * h.seconds, 0);
-  return { history: state.history, testAccuracy, wallSeconds: state.wallSeconds, imagesPerSec: imgs / Math.max(1e-9, state.wallSeconds), resumedFromEpoch };
+  return { history: state.history, testAccuracy, wallSeconds: state.wallSeconds, imagesPerSec: imgs / Math.max(1e-9, state.wallSeconds), resumedFromEpoch, evalPredictions };
 }
