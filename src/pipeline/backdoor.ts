@@ -23,7 +23,7 @@ import { ResNet18 } from '../nn/resnet.js';
 import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
 import { classifierPreset, type ClassifierPreset } from '../train/presets.js';
 import { configHash, trainClassifier, TRAIN_FILES, type EpochLog } from '../train/trainer.js';
-import { predict } from '../train/evaluate.js';
+import { hits, predict } from '../train/evaluate.js';
 import { progressText } from '../train/resume.js';
 import { Rng } from '../util/random.js';
 import { writeJsonAtomic } from './io.js';
@@ -346,7 +346,7 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
   const ba = res.testAccuracy;
   // the last epoch's predictions on the ASR set give it by class (a run found finished: one more pass)
   const pred = res.evalPredictions?.ASR ?? (await predict(model, poisonedTest, { normalization }));
-  const asr = !poisonedTest.n ? NaN : pred.reduce((n, y) => n + (y === spec.target ? 1 : 0), 0) / pred.length;
+  const asr = !poisonedTest.n ? NaN : hits(pred, poisonedTest.labels) / poisonedTest.n;
   const byClass = asrByClass(pred, test, spec.target);
   await saveCheckpoint(model, modelFile, { dataset: spec.dataset, preset: spec.presetName, attack: factory.name, target: String(spec.target), BA: String(ba), ASR: String(asr) });
   const summary: BackdoorSummary = {
