@@ -35,6 +35,7 @@ interface Row {
   cover: number;
   asrImages: number;
   resumedFromEpoch: number;
+  resumedAt?: string;
   history: { seconds: number; testAccuracy?: number; evals?: { ASR?: number } }[];
   adapter?: string;
 }
@@ -88,6 +89,8 @@ for (const { r, variant: v } of runs) {
   const drop = r.BA - clean;
   const ok = r.ASR >= asrGoal && (!Number.isFinite(clean) || drop >= -0.02);
   // training wall time summed over every sitting (a resumed run's last process alone would be short)
-  const wall = `${min(r.trainWallSeconds)} min${r.resumedFromEpoch ? ` (${r.history.length} epochs, resumed after ${r.resumedFromEpoch}; ${r.history.map((h) => min(h.seconds)).join(' + ')} min)` : ''}`;
+  // results written before resumedAt existed only know resumes after whole epochs
+  const resumed = r.resumedAt ?? (r.resumedFromEpoch ? `epoch ${r.resumedFromEpoch}` : undefined);
+  const wall = `${min(r.trainWallSeconds)} min${resumed ? ` (${r.history.length} epochs, resumed after ${resumed}; ${r.history.map((h) => min(h.seconds)).join(' + ')} min)` : ''}`;
   console.log(`| ${r.attack}${v ? ` (${v})` : ''} | ${pct(r.BA)} | ${Number.isFinite(drop) ? `${drop >= 0 ? '+' : ''}${(100 * drop).toFixed(2)}` : '—'} | ${pct(r.ASR)} | ${ok ? 'yes' : 'no'} (ASR ≥ ${100 * asrGoal}%, BA ≥ clean − 2) | ${r.poisoned}${r.cover ? ` (+${r.cover})` : ''} | ${wall} | ${r.adapter ? shortAdapter(r.adapter) : '?'} | ${r.history.map((h, i) => `${short(h.testAccuracy)} / ${short(h.evals?.ASR ?? (i === r.history.length - 1 ? r.ASR : undefined))}`).join(' → ')} |`);
 }

@@ -336,7 +336,7 @@ export const LC_CACHE_FILES = ['lc-adversarial.bin', 'lc-adversarial.json', PART
 export const labelConsistent: AttackFactory = {
   name: 'lc',
   aliases: ['label-consistent', 'labelconsistent'],
-  summary: 'Label-Consistent: PGD (eps 8/255) on 25% of the target class + BadNets trigger, labels kept',
+  summary: 'Label-Consistent: PGD (eps 8/255) on a share of the target class (rate 0.25) + BadNets trigger, labels kept',
   create: (shape, opts) => new LabelConsistent(shape, opts),
 };
 registerAttack(labelConsistent);

@@ -73,6 +73,8 @@ export interface BackdoorSummary {
   trainWallSeconds: number;
   imagesPerSec: number;
   resumedFromEpoch: number;
+  /** where the last sitting resumed the training, inside an epoch too (the trainer's resumedAt) */
+  resumedAt?: string;
   lcInit?: string;
   config: ClassifierPreset;
   adapter?: string;
@@ -365,6 +367,7 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
     trainWallSeconds: res.wallSeconds,
     imagesPerSec: res.imagesPerSec,
     resumedFromEpoch: res.resumedFromEpoch,
+    resumedAt: res.resumedAt,
     lcInit: attack.needsCleanModel ? lcInit : undefined,
     config: p,
     adapter: opts.adapter,

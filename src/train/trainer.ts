@@ -52,6 +52,8 @@ export interface TrainResult {
   wallSeconds: number;
   imagesPerSec: number;
   resumedFromEpoch: number;
+  /** where this call picked the run up (progressText, e.g. "epoch 1/3 and 280 steps of the next"); undefined for a fresh run */
+  resumedAt?: string;
   /**
    * the predictions on each of TrainOptions.evalSets after the last epoch, when this call trained
    * it (a caller wanting more than the accuracy, e.g. the ASR by class, needs no second pass)
@@ -125,6 +127,7 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
     }
   }
   const resumedFromEpoch = state.epochsDone;
+  const resumedAt = state.epochsDone > 0 || state.partial ? progressText(state, cfg.epochs) : undefined;
   let evalPredictions: Record<string, Int32Array> | undefined;
   const loaderOpts: LoaderOptions = {
     batchSize: cfg.batchSize,
@@ -221,5 +224,5 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
   const last = state.history[state.history.length - 1];
   const testAccuracy = last?.testAccuracy ?? (await accuracy(model, data.test, { normalization: opts.normalization }));
   const imgs = state.history.reduce((p, h) => p + h.imagesPerSec * h.seconds, 0);
-  return { history: state.history, testAccuracy, wallSeconds: state.wallSeconds, imagesPerSec: imgs / Math.max(1e-9, state.wallSeconds), resumedFromEpoch, evalPredictions };
+  return { history: state.history, testAccuracy, wallSeconds: state.wallSeconds, imagesPerSec: imgs / Math.max(1e-9, state.wallSeconds), resumedFromEpoch, resumedAt, evalPredictions };
 }

@@ -51,6 +51,7 @@ test('an unfinished committed run resumes from its last epoch and ends where an 
   run.model.dispose();
   assert.ok(logs.some((m) => m.includes('resuming the unfinished run')), logs.join('\n'));
   assert.is(run.summary.resumedFromEpoch, 1);
+  assert.ok(run.summary.resumedAt?.startsWith('epoch 1/'), run.summary.resumedAt);
   assert.is(run.summary.BA, ref.summary.BA);
   assert.is(run.summary.ASR, ref.summary.ASR);
   assert.equal(run.summary.history.map((h) => h.loss), ref.summary.history.map((h) => h.loss));

@@ -92,6 +92,7 @@ test('a run killed after epoch 1 and resumed ends exactly where an uninterrupted
   const resumed = fresh();
   const r = await trainClassifier(resumed, data, cfg, { normalization: norm, outDir: dir, quiet: true });
   assert.is(r.resumedFromEpoch, 1);
+  assert.is(r.resumedAt, 'epoch 1/2');
   await assertSameWeights(resumed, straight, 'bit-identical to the uninterrupted run');
   // another configuration in the same folder is refused
   const other = fresh();
@@ -137,6 +138,8 @@ test('a run killed inside an epoch resumes from its last step checkpoint, bit-id
   const resumed = fresh();
   const r = await trainClassifier(resumed, data, cfg, { normalization: norm, outDir: dir, quiet: true, sampleTransform, checkpointSeconds: Infinity });
   assert.is(r.resumedFromEpoch, 1);
+  // the checkpoint after step 2 of epoch 2 is what it picked up (the attack table prints this)
+  assert.is(r.resumedAt, 'epoch 1/2 and 2 steps of the next');
   await assertSameWeights(resumed, straight, 'bit-identical to the uninterrupted run');
   // the batch-norm running statistics (not parameters) too: the test accuracy is measured with them
   assert.equal(r.history.map((h) => [h.loss, h.trainAccuracy, h.testAccuracy]), want.history.map((h) => [h.loss, h.trainAccuracy, h.testAccuracy]));
