@@ -116,6 +116,7 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
   const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
   const hash = configHash({ cfg, n: data.train.n, ds: data.train.name, params: model.parameterCount(), norm: opts.normalization });
   let state: ResumeState = { configHash: hash, epochsDone: 0, history: [], wallSeconds: 0 };
+  let resumedAt: string | undefined;
   if (opts.outDir) {
     mkdirSync(opts.outDir, { recursive: true });
     const prev = loadRunState<ResumeState>(opts.outDir, TRAIN_FILES, model, opt, (s) => {
@@ -123,11 +124,11 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
     })?.state;
     if (prev) {
       state = prev;
-      if (!opts.quiet) console.error(`resuming ${opts.outDir} after ${progressText(prev, cfg.epochs)}`);
+      resumedAt = progressText(prev, cfg.epochs);
+      if (!opts.quiet) console.error(`resuming ${opts.outDir} after ${resumedAt}`);
     }
   }
   const resumedFromEpoch = state.epochsDone;
-  const resumedAt = state.epochsDone > 0 || state.partial ? progressText(state, cfg.epochs) : undefined;
   let evalPredictions: Record<string, Int32Array> | undefined;
   const loaderOpts: LoaderOptions = {
     batchSize: cfg.batchSize,
