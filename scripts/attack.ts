@@ -78,8 +78,9 @@ try {
   const { BA: ba, ASR: asr } = run.summary;
   const wall = (performance.now() - t0) / 1000;
   console.log(`${factory.name} on ${values.dataset}: BA ${(100 * ba).toFixed(2)}% | ASR ${(100 * asr).toFixed(2)}% | wall ${(wall / 60).toFixed(1)} min${run.cached ? ' (reused)' : ''} | ${run.out}`);
-  const byClass = run.summary.asrByClass;
-  if (byClass) console.log(`ASR by true class: ${Object.entries(byClass).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`).join(', ')}`);
+  const byClass = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`).join(', ');
+  if (run.summary.baByClass) console.log(`BA by true class: ${byClass(run.summary.baByClass)}`);
+  if (run.summary.asrByClass) console.log(`ASR by true class: ${byClass(run.summary.asrByClass)}`);
   run.model.dispose();
   shutdown();
 } catch (e) {

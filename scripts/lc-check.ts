@@ -11,7 +11,7 @@
  * - per run: how its model classifies those images (clean, PGD, PGD + trigger, PGD + the mirrored
  *   trigger that the random flip puts on half of them in training) and the ASR of the trigger
  *   and of the mirrored trigger on the first N (default 1,000) non-target test images, and the
- *   ASR by the true class of the test image.
+ *   ASR by the true class of the test image, and the clean test accuracy by class.
  * A model that fits the PGD + trigger images but not the PGD images alone relies on the trigger.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -22,7 +22,7 @@ import { subset, type ImageDataset } from '../src/data/dataset.js';
 import { flipH, type Image } from '../src/data/augment.js';
 import { newResNet } from '../src/pipeline/backdoor.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
-import { accuracy } from '../src/train/evaluate.js';
+import { accuracy, accuracyByClass, predict } from '../src/train/evaluate.js';
 import { applyBadnets } from '../src/attacks/badnets.js';
 import { LabelConsistent } from '../src/attacks/label-consistent.js';
 import { poisonCopy, poisonTestSet, range } from '../src/attacks/common.js';
@@ -122,6 +122,9 @@ try {
     console.log(`${join(r.dir, 'model.safetensors')}:`);
     const model = await score(join(r.dir, 'model.safetensors'), sets(r));
     await perClass(model, r.attack);
+    // the clean test set by class: poisoning (every) target-class image can cost that class its accuracy
+    const ba = accuracyByClass(await predict(model, test, { normalization }), test);
+    console.log(`  BA by true class (clean test set, ${test.n} images): ${Object.entries(ba).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}`);
     model.dispose();
   }
   shutdown();

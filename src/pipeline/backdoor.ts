@@ -23,7 +23,7 @@ import { ResNet18 } from '../nn/resnet.js';
 import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
 import { classifierPreset, type ClassifierPreset } from '../train/presets.js';
 import { configHash, trainClassifier, TRAIN_FILES, type EpochLog } from '../train/trainer.js';
-import { hits, predict } from '../train/evaluate.js';
+import { accuracyByClass, hits, predict } from '../train/evaluate.js';
 import { progressText } from '../train/resume.js';
 import { Rng } from '../util/random.js';
 import { writeJsonAtomic } from './io.js';
@@ -65,6 +65,8 @@ export interface BackdoorSummary {
   ASR: number;
   /** the ASR by the true class of the triggered test image (runs since it was recorded) */
   asrByClass?: Record<string, number>;
+  /** the BA by true class of the clean test image (runs since it was recorded) */
+  baByClass?: Record<string, number>;
   poisoned: number;
   cover: number;
   asrImages: number;
@@ -350,6 +352,7 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
   const pred = res.evalPredictions?.ASR ?? (await predict(model, poisonedTest, { normalization }));
   const asr = !poisonedTest.n ? NaN : hits(pred, poisonedTest.labels) / poisonedTest.n;
   const byClass = asrByClass(pred, test, spec.target);
+  const baByClass = accuracyByClass(res.testPredictions ?? (await predict(model, test, { normalization })), test);
   await saveCheckpoint(model, modelFile, { dataset: spec.dataset, preset: spec.presetName, attack: factory.name, target: String(spec.target), BA: String(ba), ASR: String(asr) });
   const summary: BackdoorSummary = {
     attack: factory.name,
@@ -359,6 +362,7 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
     BA: ba,
     ASR: asr,
     asrByClass: byClass ?? undefined,
+    baByClass,
     poisoned: poisoned.poisoned.length,
     cover: poisoned.cover?.length ?? 0,
     asrImages: poisonedTest.n,

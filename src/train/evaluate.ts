@@ -41,3 +41,24 @@ export function hits(pred: ArrayLike<number>, labels: ArrayLike<number>): number
 export async function accuracy(model: Parameters<typeof predict>[0], ds: ImageDataset, opts: EvalOptions): Promise<number> {
   return hits(await predict(model, ds, opts), ds.labels) / ds.n;
 }
+
+/**
+ * Accuracy by true class: per class name, the share of its images whose prediction is their
+ * label (a backdoor that costs one class its clean accuracy shows here, e.g. Label-Consistent
+ * poisoning every target-class image). Classes without images are left out.
+ */
+export function accuracyByClass(pred: ArrayLike<number>, ds: Pick<ImageDataset, 'labels' | 'classes'>): Record<string, number> {
+  if (pred.length !== ds.labels.length) throw new Error(`accuracyByClass: ${pred.length} predictions for ${ds.labels.length} images`);
+  const ok = new Array<number>(ds.classes.length).fill(0);
+  const totals = new Array<number>(ds.classes.length).fill(0);
+  for (let i = 0; i < pred.length; i++) {
+    const y = ds.labels[i]!;
+    totals[y]!++;
+    if (pred[i] === y) ok[y]!++;
+  }
+  const out: Record<string, number> = {};
+  ds.classes.forEach((name, y) => {
+    if (totals[y]) out[name] = ok[y]! / totals[y]!;
+  });
+  return out;
+}

@@ -59,6 +59,8 @@ export interface TrainResult {
    * it (a caller wanting more than the accuracy, e.g. the ASR by class, needs no second pass)
    */
   evalPredictions?: Record<string, Int32Array>;
+  /** the predictions on the test set after the last epoch, when this call trained it (for the BA by class) */
+  testPredictions?: Int32Array;
 }
 
 export interface TrainOptions {
@@ -130,6 +132,7 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
   }
   const resumedFromEpoch = state.epochsDone;
   let evalPredictions: Record<string, Int32Array> | undefined;
+  let testPredictions: Int32Array | undefined;
   const loaderOpts: LoaderOptions = {
     batchSize: cfg.batchSize,
     shuffle: true,
@@ -197,7 +200,9 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
       const seconds = (performance.now() - t0) / 1000;
       const log: EpochLog = { epoch: epoch + 1, lr: opt.lr, loss: lossSum / seen, trainAccuracy: correct / seen, seconds, imagesPerSec: seen / seconds };
       if (opts.evalEveryEpoch || epoch === cfg.epochs - 1) {
-        log.testAccuracy = await accuracy(model, data.test, { normalization: opts.normalization });
+        const testPred = await predict(model, data.test, { normalization: opts.normalization });
+        log.testAccuracy = hits(testPred, data.test.labels) / data.test.n;
+        if (epoch === cfg.epochs - 1) testPredictions = testPred;
         for (const [name, set] of Object.entries(opts.evalSets ?? {})) {
           if (set.n === 0) continue;
           const pred = await predict(model, set, { normalization: opts.normalization });
@@ -225,5 +230,5 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
   const last = state.history[state.history.length - 1];
   const testAccuracy = last?.testAccuracy ?? (await accuracy(model, data.test, { normalization: opts.normalization }));
   const imgs = state.history.reduce((p, h) => p + h.imagesPerSec * h.seconds, 0);
-  return { history: state.history, testAccuracy, wallSeconds: state.wallSeconds, imagesPerSec: imgs / Math.max(1e-9, state.wallSeconds), resumedFromEpoch, resumedAt, evalPredictions };
+  return { history: state.history, testAccuracy, wallSeconds: state.wallSeconds, imagesPerSec: imgs / Math.max(1e-9, state.wallSeconds), resumedFromEpoch, resumedAt, evalPredictions, testPredictions };
 }

@@ -30,6 +30,11 @@ test('an unfinished committed run resumes from its last epoch and ends where an 
   const size = (name: string) => data.test.labels.filter((y) => data.test.classes[y] === name).length;
   const weighted = classes.reduce((s, k) => s + byClass[k]! * size(k), 0) / classes.reduce((s, k) => s + size(k), 0);
   assert.ok(Math.abs(weighted - ref.summary.ASR) < 1e-12, `${weighted} vs ${ref.summary.ASR}`);
+  // the BA by class: every class (the target's too), and weighted by class size it is the BA
+  const baByClass = ref.summary.baByClass!;
+  assert.equal(Object.keys(baByClass), data.test.classes);
+  const baWeighted = data.test.classes.reduce((s, k) => s + baByClass[k]! * size(k), 0) / data.test.n;
+  assert.ok(Math.abs(baWeighted - ref.summary.BA) < 1e-12, `${baWeighted} vs ${ref.summary.BA}`);
   ref.model.dispose();
   // the "committed" run stops after its first epoch
   try {
@@ -54,6 +59,7 @@ test('an unfinished committed run resumes from its last epoch and ends where an 
   assert.ok(run.summary.resumedAt?.startsWith('epoch 1/'), run.summary.resumedAt);
   assert.is(run.summary.BA, ref.summary.BA);
   assert.is(run.summary.ASR, ref.summary.ASR);
+  assert.equal(run.summary.baByClass, ref.summary.baByClass);
   assert.equal(run.summary.history.map((h) => h.loss), ref.summary.history.map((h) => h.loss));
 });
 
