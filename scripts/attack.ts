@@ -15,6 +15,7 @@ import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { classifierPreset, withClassifierOverrides } from '../src/train/presets.js';
 import { trainBackdoored, trainSubsetOf, type BackdoorSpec } from '../src/pipeline/backdoor.js';
+import { formatByClass } from '../src/train/evaluate.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
@@ -78,9 +79,8 @@ try {
   const { BA: ba, ASR: asr } = run.summary;
   const wall = (performance.now() - t0) / 1000;
   console.log(`${factory.name} on ${values.dataset}: BA ${(100 * ba).toFixed(2)}% | ASR ${(100 * asr).toFixed(2)}% | wall ${(wall / 60).toFixed(1)} min${run.cached ? ' (reused)' : ''} | ${run.out}`);
-  const byClass = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`).join(', ');
-  if (run.summary.baByClass) console.log(`BA by true class: ${byClass(run.summary.baByClass)}`);
-  if (run.summary.asrByClass) console.log(`ASR by true class: ${byClass(run.summary.asrByClass)}`);
+  if (run.summary.baByClass) console.log(`BA by true class: ${formatByClass(run.summary.baByClass)}`);
+  if (run.summary.asrByClass) console.log(`ASR by true class: ${formatByClass(run.summary.asrByClass)}`);
   run.model.dispose();
   shutdown();
 } catch (e) {

@@ -22,7 +22,7 @@ import { subset, type ImageDataset } from '../src/data/dataset.js';
 import { flipH, type Image } from '../src/data/augment.js';
 import { newResNet } from '../src/pipeline/backdoor.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
-import { accuracy, accuracyByClass, predict } from '../src/train/evaluate.js';
+import { accuracy, accuracyByClass, formatByClass, predict } from '../src/train/evaluate.js';
 import { applyBadnets } from '../src/attacks/badnets.js';
 import { LabelConsistent } from '../src/attacks/label-consistent.js';
 import { poisonCopy, poisonTestSet, range } from '../src/attacks/common.js';
@@ -124,7 +124,7 @@ try {
     await perClass(model, r.attack);
     // the clean test set by class: poisoning (every) target-class image can cost that class its accuracy
     const ba = accuracyByClass(await predict(model, test, { normalization }), test);
-    console.log(`  BA by true class (clean test set, ${test.n} images): ${Object.entries(ba).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}`);
+    console.log(`  BA by true class (clean test set, ${test.n} images): ${formatByClass(ba, 2)}`);
     model.dispose();
   }
   shutdown();

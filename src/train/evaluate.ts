@@ -62,3 +62,10 @@ export function accuracyByClass(pred: ArrayLike<number>, ds: Pick<ImageDataset, 
   });
   return out;
 }
+
+/** A by-class record as one line: `T-shirt/top 91.3%, Trouser 98.7%, ...` (dataset class order). */
+export function formatByClass(r: Record<string, number>, digits = 1): string {
+  return Object.entries(r)
+    .map(([name, v]) => `${name} ${(100 * v).toFixed(digits)}%`)
+    .join(', ');
+}
