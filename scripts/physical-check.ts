@@ -55,7 +55,7 @@ try {
     const pc = async (ds: typeof test) => `${(100 * (await accuracy(model, ds, { normalization }))).toFixed(2)}%`;
     const plain = await predict(model, test, { normalization });
     console.log(`${file}: ${(100 * (hits(plain, test.labels) / test.n)).toFixed(2)}% / ${await pc(distorted)} / ${await pc(shrunk)}`);
-    // which classes the shift costs (PhysicalBA: the ones told apart by shape and size)
+    // which classes the shift costs
     console.log(`  plain, by true class: ${formatByClass(accuracyByClass(plain, test))}`);
     model.dispose();
   }
