@@ -8,13 +8,14 @@
  * only (the middle of the training scale range, no other change). A model that scores higher on
  * the distorted or shrunk copies than on the plain test set has learnt the training distribution
  * and pays for the shift; a model trained without the distortions shows the opposite. The
- * plain accuracy is also printed by true class.
+ * plain accuracy is also printed by true class, with where the errors of the weaker classes go
+ * (the backdoor's target class, or the classes they resemble).
  */
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { newResNet } from '../src/pipeline/backdoor.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
-import { accuracy, accuracyByClass, formatByClass, hits, predict } from '../src/train/evaluate.js';
+import { accuracy, accuracyByClass, confusionMatrix, formatByClass, formatConfusions, hits, predict } from '../src/train/evaluate.js';
 import { PhysicalBA } from '../src/attacks/physical-ba.js';
 import { poisonCopy, range } from '../src/attacks/common.js';
 import { randomAffine } from '../src/attacks/geometry.js';
@@ -57,6 +58,8 @@ try {
     console.log(`${file}: ${(100 * (hits(plain, test.labels) / test.n)).toFixed(2)}% / ${await pc(distorted)} / ${await pc(shrunk)}`);
     // which classes the shift costs
     console.log(`  plain, by true class: ${formatByClass(accuracyByClass(plain, test))}`);
+    // and where their errors go: toward the backdoor's target, or to the classes they resemble
+    console.log(`  plain, errors of the classes ≥ 5% wrong: ${formatConfusions(confusionMatrix(plain, test.labels, test.classes.length), test.classes)}`);
     model.dispose();
   }
   shutdown();

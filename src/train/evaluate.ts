@@ -69,3 +69,42 @@ export function formatByClass(r: Record<string, number>, digits = 1): string {
     .map(([name, v]) => `${name} ${(100 * v).toFixed(digits)}%`)
     .join(', ');
 }
+
+/** Confusion counts: `cm[t][p]` = images of true class t predicted as class p (k classes). */
+export function confusionMatrix(pred: ArrayLike<number>, labels: ArrayLike<number>, k: number): number[][] {
+  if (pred.length !== labels.length) throw new Error(`confusionMatrix: ${pred.length} predictions for ${labels.length} labels`);
+  const cm = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  for (let i = 0; i < pred.length; i++) {
+    const t = labels[i]!;
+    const p = pred[i]!;
+    if (t < 0 || t >= k || p < 0 || p >= k) throw new Error(`confusionMatrix: class ${t < 0 || t >= k ? t : p} at ${i} is outside 0..${k - 1}`);
+    cm[t]![p]!++;
+  }
+  return cm;
+}
+
+/**
+ * Where each class's errors go, one entry per true class whose error share is at least
+ * `minError`: `Shirt (40.1% wrong) → T-shirt/top 18.2%, Pullover 9.1%` (the `top` largest wrong
+ * predictions, as shares of the class's images), entries joined by `; `. Tells a backdoor's pull
+ * toward its target (errors going to the target class) from a class that is hard anyway.
+ */
+export function formatConfusions(cm: number[][], classes: readonly string[], opts: { top?: number; minError?: number; digits?: number } = {}): string {
+  const { top = 2, minError = 0.05, digits = 1 } = opts;
+  const pct = (v: number) => `${(100 * v).toFixed(digits)}%`;
+  const parts: string[] = [];
+  cm.forEach((row, t) => {
+    const n = row.reduce((a, b) => a + b, 0);
+    if (n === 0) return;
+    const wrong = (n - row[t]!) / n;
+    if (wrong === 0 || wrong < minError) return;
+    const to = row
+      .map((c, p) => ({ p, c }))
+      .filter(({ p, c }) => p !== t && c > 0)
+      .sort((a, b) => b.c - a.c || a.p - b.p)
+      .slice(0, top)
+      .map(({ p, c }) => `${classes[p] ?? p} ${pct(c / n)}`);
+    parts.push(`${classes[t] ?? t} (${pct(wrong)} wrong) → ${to.join(', ')}`);
+  });
+  return parts.join('; ');
+}
