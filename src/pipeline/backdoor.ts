@@ -248,6 +248,10 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
   const lcInit = spec.lcInit ?? 'benign';
   if (!['benign', 'scratch'].includes(lcInit)) throw new Error(`--lc-init must be benign or scratch, got '${lcInit}'`);
   const attack = createAttack(spec, train);
+  // refused rather than ignored: the flag would name a new run folder and retrain the same model
+  if (!attack.needsCleanModel && (lcInit !== 'benign' || spec.benignDir)) {
+    throw new Error(`--lc-init and --benign-dir apply to the Label-Consistent attack (the one that needs a clean model), not to ${factory.name}`);
+  }
   const out = spec.out ?? defaultBackdoorDir(spec);
   mkdirSync(out, { recursive: true });
 

@@ -63,6 +63,19 @@ test('an unfinished committed run resumes from its last epoch and ends where an 
   assert.equal(run.summary.history.map((h) => h.loss), ref.summary.history.map((h) => h.loss));
 });
 
+test('--lc-init / --benign-dir on an attack without a clean model are refused before any training', async () => {
+  const root = join(tmp, 'lc-flags');
+  for (const extra of [{ lcInit: 'scratch' as const }, { benignDir: join(root, 'benign') }]) {
+    try {
+      await trainBackdoored({ ...spec(root), ...extra }, data, quiet);
+      assert.unreachable('badnets has no clean model');
+    } catch (e) {
+      assert.match((e as Error).message, /apply to the Label-Consistent attack .*not to badnets/);
+    }
+  }
+  assert.not.ok(existsSync(join(root, 'attack-badnets')), 'no run folder made');
+});
+
 test('a finished committed run is reused without training', async () => {
   const run = await trainBackdoored(spec(join(tmp, 'again')), data, { ...quiet, cacheRoots: [join(tmp, 'ref')] });
   run.model.dispose();
