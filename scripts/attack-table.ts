@@ -74,8 +74,14 @@ const runs = readdirSync(dir)
     // the benign model LC attacks (benign-*/) has a result.json too, but no attack
     return r.attack ? [{ r, variant: variant(join(dir, d), r) }] : [];
   })
-  // the paper's order; an attack's default run before its variants
-  .sort((a, b) => ORDER.indexOf(a.r.attack) - ORDER.indexOf(b.r.attack) || Number(a.variant !== '') - Number(b.variant !== ''));
+  // the paper's order; an attack's default run before its variants, the variants by their label
+  // with numbers compared as numbers (epochs 6 < 9 < 12)
+  .sort(
+    (a, b) =>
+      ORDER.indexOf(a.r.attack) - ORDER.indexOf(b.r.attack) ||
+      Number(a.variant !== '') - Number(b.variant !== '') ||
+      a.variant.localeCompare(b.variant, 'en', { numeric: true }),
+  );
 const clean = existsSync(values.clean!) ? (JSON.parse(readFileSync(values.clean!, 'utf8')) as { testAccuracy: number }).testAccuracy : NaN;
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : '—');
