@@ -49,16 +49,11 @@ export async function accuracy(model: Parameters<typeof predict>[0], ds: ImageDa
  */
 export function accuracyByClass(pred: ArrayLike<number>, ds: Pick<ImageDataset, 'labels' | 'classes'>): Record<string, number> {
   if (pred.length !== ds.labels.length) throw new Error(`accuracyByClass: ${pred.length} predictions for ${ds.labels.length} images`);
-  const ok = new Array<number>(ds.classes.length).fill(0);
-  const totals = new Array<number>(ds.classes.length).fill(0);
-  for (let i = 0; i < pred.length; i++) {
-    const y = ds.labels[i]!;
-    totals[y]!++;
-    if (pred[i] === y) ok[y]!++;
-  }
+  const cm = confusionMatrix(pred, ds.labels, ds.classes.length);
   const out: Record<string, number> = {};
   ds.classes.forEach((name, y) => {
-    if (totals[y]) out[name] = ok[y]! / totals[y]!;
+    const n = cm[y]!.reduce((a, b) => a + b, 0);
+    if (n) out[name] = cm[y]![y]! / n;
   });
   return out;
 }
