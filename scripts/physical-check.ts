@@ -53,9 +53,10 @@ try {
     // the weights come from the file: the init seed does not matter
     const model = newResNet(test, { width, seed: 0 });
     loadCheckpoint(model, file);
-    const pc = async (ds: typeof test) => `${(100 * (await accuracy(model, ds, { normalization }))).toFixed(2)}%`;
+    const pct = (a: number) => `${(100 * a).toFixed(2)}%`;
     const plain = await predict(model, test, { normalization });
-    console.log(`${file}: ${(100 * (hits(plain, test.labels) / test.n)).toFixed(2)}% / ${await pc(distorted)} / ${await pc(shrunk)}`);
+    const on = async (ds: typeof test) => pct(await accuracy(model, ds, { normalization }));
+    console.log(`${file}: ${pct(hits(plain, test.labels) / test.n)} / ${await on(distorted)} / ${await on(shrunk)}`);
     // which classes the shift costs
     console.log(`  plain, by true class: ${formatByClass(accuracyByClass(plain, test))}`);
     // and where their errors go: toward the backdoor's target, or to the classes they resemble
