@@ -16,7 +16,7 @@ import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { classifierPreset, withClassifierOverrides } from '../src/train/presets.js';
 import { datasetTag, trainSubsetOf } from '../src/pipeline/backdoor.js';
-import { refinePreset, withRefineOverrides } from '../src/pipeline/refine-presets.js';
+import { defaultRefinePreset, refinePreset, withRefineOverrides } from '../src/pipeline/refine-presets.js';
 import { ConfigMismatchError, markFailed, readResults, reproduceAttack } from '../src/pipeline/reproduce.js';
 import { aggregate, onlyAttacks, renderReport } from '../src/pipeline/report.js';
 import { writeFileAtomic, writeJsonAtomic } from '../src/pipeline/io.js';
@@ -25,14 +25,21 @@ process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
 const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')}|all> [options]
   --dataset fashion-mnist|cifar10|folder:DIR   (default fashion-mnist)
-  --preset quick|paper        classifier and REFINE recipe (default quick)
+  --preset quick|paper        backdoored-classifier recipe (default quick)
+  --refine-preset budget|quick|paper   REFINE recipe (default budget with --preset quick, paper
+                              with --preset paper): budget = one-cycle lr, 780 steps (the 2-core
+                              machine's default), quick = the official schedule shortened to 390
+                              steps, paper = the official recipe (docs/refine-recipe.md)
   --ablations                 also train w/o HRF (identity mapping) and w/o SCL (λ = 0)
-  --out DIR                   results folder (default results/<dataset>-<preset>)
+  --out DIR                   results folder (default results/<dataset>-<preset>, with
+                              -<refine-preset> appended when that differs from --preset)
   --data-dir DIR              datasets root (default data)
   --seed N                    classifier, attack and REFINE seed (default 666)
   --eval-subset N             evaluate on a seeded subset of N test images (default all)
   --curve-eval N              per-epoch REFINE BA on N of them for the curves (default 1000, 0 = off)
   --refine-epochs N  --refine-subset N  --refine-batch-size N  --refine-lr X  --unet-channels N
+  --refine-schedule onecycle|multistep   per-step one-cycle lr peaking at --refine-lr, or the
+                              official per-epoch steps (the REFINE preset's unless given)
   --refine-milestones A,B     epochs (0-indexed) at whose start REFINE's lr is multiplied by
                               --refine-gamma X (default: the official [epochs−50, epochs−20], γ 0.8)
   --utility bce|ce            REFINE utility loss (default bce, the official code)
@@ -52,6 +59,8 @@ const OPTIONS = {
   attack: { type: 'string' },
   dataset: { type: 'string', default: 'fashion-mnist' },
   preset: { type: 'string', default: 'quick' },
+  'refine-preset': { type: 'string' },
+  'refine-schedule': { type: 'string' },
   ablations: { type: 'boolean', default: false },
   out: { type: 'string' },
   'data-dir': { type: 'string', default: 'data' },
@@ -86,6 +95,10 @@ if (values.help) {
   process.exit(0);
 }
 
+/** results/<dataset>-<preset>, with -<refine preset> when it differs from the classifier preset. */
+function defaultOut(dataset: string, preset: string, refinePresetName: string): string {
+  return join('results', `${datasetTag(dataset)}-${preset}${refinePresetName === preset ? '' : `-${refinePresetName}`}`);
+}
 
 const t0 = performance.now();
 let exitCode = 0;
@@ -93,7 +106,7 @@ try {
   if (values['report-only']) {
     // the report from what is on disk: after a change to the report, or to read a folder that
     // another machine filled, without touching a GPU
-    const out = values.out ?? join('results', `${datasetTag(values.dataset!)}-${values.preset}`);
+    const out = values.out ?? defaultOut(values.dataset!, values.preset!, values['refine-preset'] ?? defaultRefinePreset(values.preset!));
     const rs = readResults(out, attacks.names());
     if (!rs.length) throw new Error(`no per-attack result.json under ${out}`);
     const agg = aggregate(rs[0]!.dataset, rs[0]!.preset, rs);
@@ -118,7 +131,9 @@ try {
   const dataset = values.dataset!;
   const { split, normalization } = loadDataset(dataset, values['data-dir']);
   const size = { h: split.train.h, w: split.train.w, c: split.train.c };
-  const refine = withRefineOverrides(refinePreset(presetName, size, classifier.seed), {
+  const refinePresetName = values['refine-preset'] ?? defaultRefinePreset(presetName);
+  const refine = withRefineOverrides(refinePreset(refinePresetName, size, classifier.seed), {
+    schedule: values['refine-schedule'] as 'onecycle' | 'multistep' | undefined,
     epochs: num('refine-epochs', values['refine-epochs'], 'int'),
     trainSubset: num('refine-subset', values['refine-subset'], 'int'),
     batchSize: num('refine-batch-size', values['refine-batch-size'], 'int'),
@@ -132,13 +147,13 @@ try {
   if (refine.dropLast && Math.min(refine.trainSubset ?? split.train.n, split.train.n) < refine.batchSize) {
     throw new Error(`REFINE batch ${refine.batchSize} is larger than its ${refine.trainSubset} training images (drop_last would leave no step): raise --refine-subset or lower --refine-batch-size`);
   }
-  const out = values.out ?? join('results', `${datasetTag(dataset)}-${presetName}`);
+  const out = values.out ?? defaultOut(dataset, presetName, refinePresetName);
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
 
   const rtm = await init();
   console.error(`adapter: ${rtm.adapterName}`);
   console.error(describeTuning(await autotune()));
-  console.error(`reproduce: ${names.join(', ')} on ${dataset}, preset ${presetName}${values.ablations ? ', with ablations' : ''}; results in ${out}`);
+  console.error(`reproduce: ${names.join(', ')} on ${dataset}, classifier preset ${presetName}, REFINE preset ${refinePresetName}${values.ablations ? ', with ablations' : ''}; results in ${out}`);
   const train = trainSubsetOf(split.train, classifier);
   const writeReport = () => {
     const agg = aggregate(dataset, presetName, readResults(out, attacks.names()));
@@ -154,6 +169,7 @@ try {
           attack,
           dataset,
           preset: presetName,
+          refinePreset: refinePresetName,
           classifier,
           refine,
           target,

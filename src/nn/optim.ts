@@ -160,6 +160,46 @@ export function lrAt(cfg: { lr: number; milestones: readonly number[]; gamma: nu
   return cfg.lr * cfg.gamma ** cfg.milestones.filter((m) => m <= epoch).length;
 }
 
+/**
+ * PyTorch's OneCycleLR (cosine annealing, its default hyper-parameters): the lr rises from
+ * maxLr/divFactor to maxLr over the first pctStart of the steps, then falls to
+ * maxLr/(divFactor·finalDivFactor); with cycleMomentum the momentum moves the opposite way
+ * between maxMomentum and baseMomentum. Per step, not per epoch.
+ */
+export interface OneCycle {
+  kind: 'onecycle';
+  /** share of the steps spent rising (PyTorch default 0.3) */
+  pctStart: number;
+  /** initial lr = maxLr / divFactor (25) */
+  divFactor: number;
+  /** final lr = initial lr / finalDivFactor (1e4) */
+  finalDivFactor: number;
+  /** momentum cycled between baseMomentum (at the lr peak) and maxMomentum (0.85 / 0.95) */
+  cycleMomentum: boolean;
+  baseMomentum: number;
+  maxMomentum: number;
+}
+
+export const ONE_CYCLE_DEFAULTS: OneCycle = { kind: 'onecycle', pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4, cycleMomentum: true, baseMomentum: 0.85, maxMomentum: 0.95 };
+
+/** lr and momentum of step t (0-based) of `total` under a one-cycle schedule peaking at maxLr. */
+export function oneCycleAt(s: OneCycle, maxLr: number, t: number, total: number, momentum: number): { lr: number; momentum: number } {
+  if (!(total >= 2) || !Number.isInteger(total)) throw new Error(`one-cycle schedule: total steps must be an integer ≥ 2, got ${total}`);
+  if (!(s.pctStart > 0 && s.pctStart < 1)) throw new Error(`one-cycle schedule: pctStart must be in (0, 1), got ${s.pctStart}`);
+  const cos = (a: number, b: number, pct: number) => b + ((a - b) / 2) * (Math.cos(Math.PI * pct) + 1);
+  const initial = maxLr / s.divFactor;
+  const min = initial / s.finalDivFactor;
+  // PyTorch's phase ends: step pctStart·total − 1 is the peak, step total − 1 the minimum
+  const up = Math.max(1, s.pctStart * total - 1);
+  const i = Math.min(Math.max(0, t), total - 1);
+  if (i <= up) {
+    const p = i / up;
+    return { lr: cos(initial, maxLr, p), momentum: s.cycleMomentum ? cos(s.maxMomentum, s.baseMomentum, p) : momentum };
+  }
+  const p = (i - up) / (total - 1 - up);
+  return { lr: cos(maxLr, min, p), momentum: s.cycleMomentum ? cos(s.baseMomentum, s.maxMomentum, p) : momentum };
+}
+
 export class MultiStepLR {
   private epoch = 0;
   private readonly base: number;

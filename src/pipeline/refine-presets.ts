@@ -24,11 +24,18 @@
  * counter starts at 0), so negative ones are dropped (short runs keep lr 0.01) rather than
  * clamped to 0 (which would decay the lr from the first epoch).
  */
-import { checkedGamma, checkedMilestones } from '../nn/optim.js';
+import { checkedGamma, checkedMilestones, ONE_CYCLE_DEFAULTS } from '../nn/optim.js';
 import type { RefineConfig } from '../refine/defense.js';
 import { assignDefined } from '../util/overrides.js';
 
-export type RefinePresetName = 'quick' | 'paper';
+export type RefinePresetName = 'budget' | 'quick' | 'paper';
+
+export const REFINE_PRESETS: readonly RefinePresetName[] = ['budget', 'quick', 'paper'];
+
+/** The REFINE preset that goes with a classifier preset when none is named: budget on the 2-core machine's quick preset. */
+export function defaultRefinePreset(classifierPreset: string): RefinePresetName {
+  return classifierPreset === 'paper' ? 'paper' : 'budget';
+}
 
 export interface RefinePreset extends RefineConfig {
   /** train REFINE on this many unlabeled training images (seeded subset); all when undefined */
@@ -71,11 +78,14 @@ export function refinePreset(name: string, size: ImageSize, seed = 666): RefineP
     seed,
   };
   if (name === 'paper') return paper;
-  if (name === 'quick') {
-    const epochs = 5;
-    return { ...paper, epochs, milestones: refineMilestones(epochs), batchSize: imagenet ? 32 : 128, lr: 0.05, unetChannels: 16, trainSubset: 10000 };
+  const quickEpochs = 5;
+  const quick: RefinePreset = { ...paper, epochs: quickEpochs, milestones: refineMilestones(quickEpochs), batchSize: imagenet ? 32 : 128, lr: 0.05, unetChannels: 16, trainSubset: 10000 };
+  if (name === 'quick') return quick;
+  if (name === 'budget') {
+    // twice quick's steps under a one-cycle schedule peaking at lr 0.1 (docs/refine-recipe.md)
+    return { ...quick, epochs: 10, milestones: [], lr: 0.1, schedule: { ...ONE_CYCLE_DEFAULTS } };
   }
-  throw new Error(`unknown preset '${name}' (quick | paper)`);
+  throw new Error(`unknown REFINE preset '${name}' (${REFINE_PRESETS.join(' | ')})`);
 }
 
 export interface RefineOverrides {
@@ -90,6 +100,8 @@ export interface RefineOverrides {
   utility?: 'bce' | 'ce';
   lambda?: number;
   pseudoLabels?: 'augmented' | 'plain';
+  /** 'onecycle' (PyTorch's OneCycleLR defaults, peak = lr) or 'multistep' (milestones / gamma) */
+  schedule?: 'onecycle' | 'multistep';
 }
 
 /**
@@ -99,13 +111,25 @@ export interface RefineOverrides {
  */
 export function withRefineOverrides(p: RefinePreset, o: RefineOverrides): RefinePreset {
   const out: RefinePreset = { ...p };
+  if (o.schedule !== undefined) {
+    if (o.schedule === 'onecycle') {
+      out.schedule = { ...ONE_CYCLE_DEFAULTS };
+      out.milestones = [];
+    } else if (o.schedule === 'multistep') {
+      delete out.schedule;
+      out.milestones = refineMilestones(out.epochs);
+    } else throw new Error(`REFINE schedule must be onecycle or multistep, got '${o.schedule}'`);
+  }
   if (o.epochs !== undefined) {
     out.epochs = o.epochs;
-    out.milestones = refineMilestones(o.epochs);
+    if (!out.schedule) out.milestones = refineMilestones(o.epochs);
   }
-  if (o.milestones !== undefined) out.milestones = checkedMilestones('REFINE', o.milestones, out.epochs);
+  if (o.milestones !== undefined) {
+    if (out.schedule) throw new Error('REFINE milestones apply to the multistep schedule, not to onecycle (add --refine-schedule multistep)');
+    out.milestones = checkedMilestones('REFINE', o.milestones, out.epochs);
+  }
   if (o.gamma !== undefined) out.gamma = checkedGamma('REFINE', o.gamma);
-  assignDefined(out, o, ['trainSubset', 'batchSize', 'lr', 'unetChannels', 'utility', 'lambda']);
+  assignDefined(out, o as Omit<RefineOverrides, 'schedule'>, ['trainSubset', 'batchSize', 'lr', 'unetChannels', 'utility', 'lambda']);
   if (o.pseudoLabels !== undefined) {
     if (o.pseudoLabels !== 'augmented' && o.pseudoLabels !== 'plain') throw new Error(`pseudo-labels must be augmented or plain, got '${o.pseudoLabels}'`);
     // 'augmented' is the official behaviour and stays unset, so that its configuration hash

@@ -44,6 +44,8 @@ export interface AttackResult {
   attack: string;
   dataset: string;
   preset: string;
+  /** the REFINE preset's name when the run named one (the classifier's preset is `preset`) */
+  refinePreset?: string;
   seed: number;
   /** hash of everything that determines the numbers (ablation choice excluded) */
   configHash: string;
@@ -199,12 +201,19 @@ function adapterList(rs: AttackResult[]): string {
   return [...by].map(([a, names]) => `${a} (${names.join(', ')})`).join('; ');
 }
 
+/** The REFINE lr schedule in words. */
+export function scheduleText(r: RefinePreset): string {
+  if (r.schedule) return `one-cycle lr (peak ${r.lr}, ${100 * r.schedule.pctStart}% rising${r.schedule.cycleMomentum ? `, momentum ${r.schedule.maxMomentum}→${r.schedule.baseMomentum}→${r.schedule.maxMomentum}` : ''})`;
+  return `lr ${r.lr}${r.milestones.length ? ` ×${r.gamma} at epochs ${r.milestones.join(', ')}` : ' constant'}`;
+}
+
 /** results.md: Table 1 shape (+ Table 3 when ablations ran), diagnostics, configuration. */
 export function renderReport(agg: AggregateResults): string {
   const rs = Object.values(agg.attacks);
   const first = rs[0];
   const L: string[] = [];
-  L.push(`# REFINE reproduction — ${agg.dataset}, preset \`${agg.preset}\``, '');
+  const refinePreset = first?.refinePreset && first.refinePreset !== agg.preset ? `, REFINE preset \`${first.refinePreset}\`` : '';
+  L.push(`# REFINE reproduction — ${agg.dataset}, preset \`${agg.preset}\`${refinePreset}`, '');
   L.push(`Generated ${agg.generatedAt}. Cells are **BA/ASR in %** (BA: clean test accuracy; ASR: share of triggered non-target test images classified as the target).`);
   L.push(
     `The "paper" columns are the paper's CIFAR-10 / ResNet-18 numbers (Table 1; Table 3 for the ablations), printed for reference only` +
@@ -215,7 +224,7 @@ export function renderReport(agg: AggregateResults): string {
     const c = first.config;
     L.push(
       `Evaluation: ${first.data.testImages} clean test images${c.evalSubset ? ` (seeded subset of the test set)` : ''}, ${first.data.asrImages} poisoned non-target images; ShrinkPad pad ${c.shrinkPadPad}. ` +
-        `REFINE: ${c.refine.epochs} epochs, UNet c = ${c.refine.unetChannels}, batch ${c.refine.batchSize}, ${first.data.refineImages} unlabeled images, utility ${c.refine.utility}, λ = ${c.refine.lambda}. ` +
+        `REFINE: ${c.refine.epochs} epochs, ${scheduleText(c.refine)}, UNet c = ${c.refine.unetChannels}, batch ${c.refine.batchSize}, ${first.data.refineImages} unlabeled images, utility ${c.refine.utility}, λ = ${c.refine.lambda}. ` +
         `Classifier: ResNet-18 ×${c.classifier.width}, ${c.classifier.epochs} epochs. Engine ${first.engine.name} ${first.engine.version} on ${adapterList(rs)}.`,
       '',
     );

@@ -48,6 +48,8 @@ export interface ReproduceOptions {
   attack: string;
   dataset: string;
   preset: string;
+  /** name of the REFINE preset `refine` came from (reported; the numbers depend on `refine` itself) */
+  refinePreset?: string;
   classifier: ClassifierPreset;
   refine: RefinePreset;
   target?: number;
@@ -363,6 +365,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
     attack: o.attack,
     dataset: o.dataset,
     preset: o.preset,
+    ...(o.refinePreset ? { refinePreset: o.refinePreset } : {}),
     seed,
     configHash: hash,
     engine: { ...o.engine, node: process.version },
@@ -436,7 +439,9 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
     }
 
     // 4–5. REFINE and the ablations
-    const curveSet = o.curveEval > 0 ? subset(test, Int32Array.from({ length: Math.min(o.curveEval, test.n) }, (_, i) => i), `${test.name}[curve]`) : undefined;
+    const firstOf = (ds: ImageDataset, n: number) => subset(ds, Int32Array.from({ length: Math.min(n, ds.n) }, (_, i) => i), `${ds.name}[curve]`);
+    const curveSet = o.curveEval > 0 ? firstOf(test, o.curveEval) : undefined;
+    const asrCurveSet = o.curveEval > 0 && asrSet.n ? firstOf(asrSet, o.curveEval) : undefined;
     const wanted = VARIANTS.filter((x) => x.v === 'refine' || r.config.ablations);
     for (const [n, { v, dir: sub, mod }] of wanted.entries()) {
       if (r.evaluation[v] && r.refine[v]) continue;
@@ -448,7 +453,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
       if (prevCfg && prevCfg.hash !== cfgHash) throw new Error(`${vdir} holds a REFINE run of another configuration: delete it or use another --out`);
       writeJsonAtomic(cfgFile, { hash: cfgHash, config: cfg, trainImages: refineData.n, classifier: bd.out });
       log(`[${o.attack}] ${n === 0 ? '3/5' : '4/5'} ${v === 'refine' ? 'REFINE' : `ablation ${v}`}: ${cfg.epochs} epochs on ${refineData.n} unlabeled images, UNet c = ${cfg.unetChannels}, batch ${cfg.batchSize}`);
-      const res = await trainRefine(model, refineData, cfg, { normalization, numClasses: data.test.classes.length, outDir: vdir, evalSet: curveSet, quiet: o.quiet, collapseShare });
+      const res = await trainRefine(model, refineData, cfg, { normalization, numClasses: data.test.classes.length, outDir: vdir, evalSet: curveSet, asrSet: asrCurveSet, quiet: o.quiet, collapseShare });
       await res.defended.save(vdir, { attack: o.attack, variant: v });
       const metric = await evaluate(res.defended, test, asrSet, normalization, v === 'refine' ? 'REFINE' : v, o.quiet);
       const last = res.history[res.history.length - 1];

@@ -17,7 +17,7 @@ import { mean } from '../ops/reduce.js';
 import { detach } from '../ops/creation.js';
 import type { Module } from '../nn/module.js';
 import { UNet } from '../nn/unet.js';
-import { lrAt, SGD } from '../nn/optim.js';
+import { lrAt, oneCycleAt, SGD, type OneCycle } from '../nn/optim.js';
 import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
 import type { AugmentSpec } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
@@ -37,6 +37,11 @@ export interface RefineConfig {
   /** epochs (0-indexed) at whose start lr is multiplied by gamma; official: [epochs−50, epochs−20] */
   milestones: number[];
   gamma: number;
+  /**
+   * Per-step schedule replacing milestones/gamma: a one-cycle run whose peak lr is `lr` (a named
+   * deviation for short runs, see docs/method.md). Unset: the official per-epoch MultiStepLR.
+   */
+  schedule?: OneCycle;
   /** λ of the SupCon term (0 = the "w/o SCL" ablation) */
   lambda: number;
   temperature: number;
@@ -129,6 +134,10 @@ export interface RefineEpochLog {
   /** defended-prediction counts per class over the epoch */
   predictionCounts: number[];
   benignAccuracy?: number;
+  /** ASR of the defended model on the asrSet given to trainRefine (triggered non-target images) */
+  attackSuccess?: number;
+  /** optimizer steps done by the end of this epoch (over the whole run) */
+  stepsDone?: number;
   seconds: number;
   collapsed: boolean;
 }
@@ -140,6 +149,8 @@ export interface RefineOptions {
   outDir?: string;
   /** evaluated after each epoch (BA of the defended model), e.g. a held-out clean test subset */
   evalSet?: ImageDataset;
+  /** evaluated after each epoch too: triggered images labelled with the target (its accuracy is the ASR) */
+  asrSet?: ImageDataset;
   quiet?: boolean;
   /** collapse = max class share of the defended predictions above this (default 0.6) */
   collapseShare?: number;
@@ -215,6 +226,13 @@ export async function trainRefine(
   try {
     for (let epoch = state.epochsDone; epoch < cfg.epochs; epoch++) {
       opt.lr = lrAt(cfg, epoch);
+      const totalSteps = cfg.epochs * nSteps;
+      const scheduleStep = (t: number) => {
+        if (!cfg.schedule) return;
+        const s = oneCycleAt(cfg.schedule, cfg.lr, t, totalSteps, cfg.momentum);
+        opt.lr = s.lr;
+        opt.momentum = s.momentum;
+      };
       unet.train();
       // a checkpoint inside this epoch continues from its sums (exact: the same batches follow)
       const start: RefinePartial = state.partial ?? { steps: 0, lossSum: 0, agreeSum: 0, seen: 0, pseudoCounts: new Array<number>(k).fill(0), predCounts: new Array<number>(k).fill(0), seconds: 0 };
@@ -225,6 +243,7 @@ export async function trainRefine(
       let { lossSum, agreeSum, seen, steps: step } = start;
       const timer = checkpointTimer(opts.checkpointSeconds);
       for (const b of batches(data, epoch, loader, start.steps)) {
+        scheduleStep(epoch * nSteps + step);
         const out = scope(() => {
           const x = tensor(b.x, b.shape);
           const pseudo = noGrad(() => argmax(classifier.forward(pseudoFromPlain ? tensor(b.xPlain!, b.shape) : x)));
@@ -284,7 +303,9 @@ export async function trainRefine(
         seconds,
         collapsed: maxShare > collapseShare && Math.max(...pseudoCounts) / Math.max(1, seen) < collapseShare,
       };
+      log.stepsDone = (epoch + 1) * nSteps;
       if (opts.evalSet) log.benignAccuracy = await defendedAccuracy(defended, opts.evalSet, opts.normalization);
+      if (opts.asrSet) log.attackSuccess = await defendedAccuracy(defended, opts.asrSet, opts.normalization);
       state.history.push(log);
       state.epochsDone = epoch + 1;
       state.wallSeconds += seconds;
@@ -292,6 +313,7 @@ export async function trainRefine(
         console.error(
           `REFINE epoch ${epoch + 1}/${cfg.epochs}: loss ${log.loss.toFixed(4)}, agreement ${(100 * log.agreement).toFixed(1)}%` +
             (log.benignAccuracy !== undefined ? `, BA ${(100 * log.benignAccuracy).toFixed(2)}%` : '') +
+            (log.attackSuccess !== undefined ? `, ASR ${(100 * log.attackSuccess).toFixed(2)}%` : '') +
             `, ${seconds.toFixed(0)} s` +
             (log.collapsed ? ` — COLLAPSE: ${(100 * maxShare).toFixed(0)}% of inputs mapped to one class` : ''),
         );

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ResNet18 } from '../../src/nn/resnet.js';
 import { trainClassifier, type TrainConfig } from '../../src/train/trainer.js';
-import { lrAt, SGD } from '../../src/nn/optim.js';
+import { lrAt, ONE_CYCLE_DEFAULTS, oneCycleAt, SGD } from '../../src/nn/optim.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
 import { Rng } from '../../src/util/random.js';
 import type { Image } from '../../src/data/augment.js';
@@ -177,4 +177,24 @@ test('a checkpoint interrupted while being written: uncommitted is dropped, comm
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test('oneCycleAt matches PyTorch OneCycleLR (max_lr 0.1, 780 steps, defaults)', () => {
+  // torch 1.13: OneCycleLR(SGD(lr=0.1, momentum=0.9), max_lr=0.1, total_steps=780), read before each step
+  const ref: [number, number, number][] = [
+    [0, 0.004, 0.95],
+    [1, 0.004004363073865952, 0.9499954551313896],
+    [100, 0.04140915328870464, 0.9110321319909327],
+    [233, 0.1, 0.85],
+    [234, 0.0999991723408259, 0.8500008276624847],
+    [500, 0.05172600004525762, 0.8982741930515146],
+    [779, 4e-7, 0.95],
+  ];
+  for (const [t, lr, m] of ref) {
+    const s = oneCycleAt(ONE_CYCLE_DEFAULTS, 0.1, t, 780, 0.9);
+    assert.ok(Math.abs(s.lr - lr) < 1e-12 && Math.abs(s.momentum - m) < 1e-12, `step ${t}: ${s.lr}/${s.momentum} vs ${lr}/${m}`);
+  }
+  assert.is(oneCycleAt({ ...ONE_CYCLE_DEFAULTS, cycleMomentum: false }, 0.1, 500, 780, 0.9).momentum, 0.9);
+  assert.throws(() => oneCycleAt(ONE_CYCLE_DEFAULTS, 0.1, 0, 1, 0.9), /total steps/);
+});
+
 test.run();
