@@ -40,6 +40,17 @@ export function defaultRefinePreset(classifierPreset: string): RefinePresetName 
 export interface RefinePreset extends RefineConfig {
   /** train REFINE on this many unlabeled training images (seeded subset); all when undefined */
   trainSubset?: number;
+  /**
+   * Run the augmentation check first and, when REFINE's augmentation fires the backdoor
+   * (augmentationFiresBackdoor), train with the guard's remedy (guardedConfig). Unset: the
+   * official behaviour whatever the check says.
+   */
+  augmentationGuard?: boolean;
+}
+
+/** The configuration the augmentation guard trains with once the check has fired: pseudo-labels from the un-augmented images. */
+export function guardedConfig<T extends RefineConfig>(cfg: T): T {
+  return { ...cfg, pseudoLabels: 'plain' };
 }
 
 export interface ImageSize {
@@ -83,7 +94,7 @@ export function refinePreset(name: string, size: ImageSize, seed = 666): RefineP
   if (name === 'quick') return quick;
   if (name === 'budget') {
     // twice quick's steps under a one-cycle schedule peaking at lr 0.1 (docs/refine-recipe.md)
-    return { ...quick, epochs: 10, milestones: [], lr: 0.1, schedule: { ...ONE_CYCLE_DEFAULTS } };
+    return { ...quick, epochs: 10, milestones: [], lr: 0.1, schedule: { ...ONE_CYCLE_DEFAULTS }, augmentationGuard: true };
   }
   throw new Error(`unknown REFINE preset '${name}' (${REFINE_PRESETS.join(' | ')})`);
 }

@@ -69,7 +69,7 @@ export interface AttackResult {
   evaluation: Partial<Record<'noDefense' | 'shrinkPad' | Variant, Metric>>;
   refine: Partial<Record<Variant, RefineRunSummary>>;
   /** does REFINE's training augmentation change the backdoored model's pseudo-labels? (src/refine/diagnostics.ts) */
-  diagnostics?: { augmentation?: AugmentationCheck };
+  diagnostics?: { augmentation?: AugmentationCheck; augmentationGuard?: 'applied' | 'not needed' };
   /** the results folder No Defense / ShrinkPad (and the augmentation check) were copied from, when reused */
   baselinesFrom?: string;
   figures: string[];
@@ -129,6 +129,34 @@ function cell(r: AttackResult, key: 'noDefense' | 'shrinkPad' | Variant): string
   const s = formatMetric(r.evaluation[key]);
   if ((key === 'refine' || key === 'woHRF' || key === 'woSCL') && r.refine[key]?.collapsed) return `${s} ⚠ collapsed`;
   return s;
+}
+
+/** REFINE's goal in this project: the paper's "ASR < 5%" with BA within 3 points of No Defense. */
+export const GOAL_ASR = 0.05;
+export const GOAL_BA_DROP = 0.03;
+
+/** Whether REFINE met the goal, and by how much it missed. */
+export function goalText(r: AttackResult): string {
+  const nd = r.evaluation.noDefense;
+  const m = r.evaluation.refine;
+  if (!nd || !m) return '—';
+  const drop = nd.BA - m.BA;
+  const misses = [drop > GOAL_BA_DROP ? `BA −${(100 * drop).toFixed(1)}` : '', m.ASR > GOAL_ASR ? `ASR ${(100 * m.ASR).toFixed(1)}%` : ''].filter(Boolean);
+  return misses.length ? `missed (${misses.join(', ')})` : `met (BA −${(100 * drop).toFixed(1)})`;
+}
+
+/** The presets and the machine a row ran on. */
+function runText(r: AttackResult): string {
+  return `${r.preset}${r.refinePreset && r.refinePreset !== r.preset ? ` / ${r.refinePreset}` : ''}, ${shortAdapter(r.adapter)}`;
+}
+
+/** What a reader must know beside the numbers: a backdoor that missed its own goal, the augmentation guard. */
+function notesText(r: AttackResult): string {
+  const notes: string[] = [];
+  const nd = r.evaluation.noDefense;
+  if (nd && nd.ASR < 0.9) notes.push(`the backdoored model missed its attack goal (ASR ${(100 * nd.ASR).toFixed(1)}% < 90%)`);
+  if (r.diagnostics?.augmentationGuard === 'applied') notes.push('augmentation guard applied: pseudo-labels from the un-augmented images');
+  return notes.join('; ') || '—';
 }
 
 /** ASR from which a defense counts as failed in the paper's tables (spec §1.6) */
@@ -230,12 +258,13 @@ export function renderReport(agg: AggregateResults): string {
     );
   }
   L.push('## Transformation defenses (paper Table 1)', '');
-  L.push('| Attack | No Defense | ShrinkPad | REFINE | paper No Defense | paper ShrinkPad | paper REFINE |');
-  L.push('|---|---|---|---|---|---|---|');
+  L.push(`REFINE's goal: ASR ≤ ${100 * GOAL_ASR}% and BA at most ${100 * GOAL_BA_DROP} points below No Defense.`, '');
+  L.push('| Attack | No Defense | ShrinkPad | REFINE | REFINE goal | paper No Defense | paper ShrinkPad | paper REFINE | run | notes |');
+  L.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rs) {
     const p = PAPER_TABLE1[r.attack];
     const name = displayName(r.attack) + (r.status === 'complete' ? '' : ` (${r.status})`);
-    L.push(`| ${name} | ${cell(r, 'noDefense')} | ${cell(r, 'shrinkPad')} | ${cell(r, 'refine')} | ${formatPaper(p?.noDefense)} | ${formatPaper(p?.shrinkPad)} | ${formatPaper(p?.refine)} |`);
+    L.push(`| ${name} | ${cell(r, 'noDefense')} | ${cell(r, 'shrinkPad')} | ${cell(r, 'refine')} | ${goalText(r)} | ${formatPaper(p?.noDefense)} | ${formatPaper(p?.shrinkPad)} | ${formatPaper(p?.refine)} | ${runText(r)} | ${notesText(r)} |`);
   }
   L.push('');
   if (rs.some((r) => r.config.ablations)) {

@@ -21,7 +21,7 @@ import { normalizeInto } from '../data/loader.js';
 import { argmax } from '../ops/index-ops.js';
 import type { Module } from '../nn/module.js';
 import { DefendedModel, trainRefine, type RefineEpochLog } from '../refine/defense.js';
-import { augmentationCheck } from '../refine/diagnostics.js';
+import { augmentationCheck, augmentationFiresBackdoor } from '../refine/diagnostics.js';
 import { shrinkPadDataset } from '../refine/shrinkpad.js';
 import { predict } from '../train/evaluate.js';
 import { configHash } from '../train/trainer.js';
@@ -31,7 +31,7 @@ import { Rng } from '../util/random.js';
 import { trainBackdoored, createAttack, type BackdoorSpec } from './backdoor.js';
 import { readJson, writeFileAtomic, writeJsonAtomic } from './io.js';
 import { Canvas, COLORS, linePlot, type Series } from './png.js';
-import { shrinkPadFor, type RefinePreset } from './refine-presets.js';
+import { guardedConfig, shrinkPadFor, type RefinePreset } from './refine-presets.js';
 import type { AttackResult, Metric, RefineRunSummary, Variant } from './report.js';
 
 export interface ReproduceData {
@@ -301,28 +301,38 @@ export async function samplesFigure(file: string, classifier: Module, defended: 
   writeFileAtomic(file, cv.png());
 }
 
-/** Loss, agreement and BA over the REFINE epochs of every run (one panel each). */
-export function curvesFigure(file: string, runs: Partial<Record<Variant, { history: RefineEpochLog[] }>>): void {
+/**
+ * Loss, agreement, BA and ASR (the curve sets) over the optimizer steps of every run, one panel
+ * each; the No Defense BA and ASR as grey lines when given. Histories written before steps were
+ * recorded fall back to epochs on the x axis.
+ */
+export function curvesFigure(file: string, runs: Partial<Record<Variant, { history: RefineEpochLog[] }>>, noDefense?: Metric): void {
   const styles: Record<Variant, { label: string; color: [number, number, number] }> = {
     refine: { label: 'REFINE', color: COLORS.blue },
     woHRF: { label: 'W/O HRF', color: COLORS.orange },
     woSCL: { label: 'W/O SCL', color: COLORS.green },
   };
+  const histories = (Object.keys(styles) as Variant[]).filter((v) => runs[v]?.history.length);
+  const bySteps = histories.every((v) => runs[v]!.history.every((h) => h.stepsDone !== undefined));
+  const xOf = (h: RefineEpochLog) => (bySteps ? h.stepsDone! : h.epoch);
   const series = (f: (h: RefineEpochLog) => number | undefined): Series[] =>
-    (Object.keys(styles) as Variant[])
-      .filter((v) => runs[v]?.history.length)
-      .map((v) => ({
-        label: styles[v].label,
-        color: styles[v].color,
-        points: runs[v]!.history.map((h) => [h.epoch, f(h) ?? NaN] as [number, number]),
-        marks: runs[v]!.history.filter((h) => h.collapsed).map((h) => h.epoch),
-      }));
+    histories.map((v) => ({
+      label: styles[v].label,
+      color: styles[v].color,
+      points: runs[v]!.history.map((h) => [xOf(h), f(h) ?? NaN] as [number, number]),
+      marks: runs[v]!.history.filter((h) => h.collapsed).map((h) => xOf(h)),
+    }));
+  const xs = histories.flatMap((v) => runs[v]!.history.map(xOf));
+  const flat = (label: string, y: number | undefined): Series[] =>
+    y === undefined || !xs.length || !Number.isFinite(y) ? [] : [{ label, color: COLORS.grey, points: [[Math.min(0, ...xs), 100 * y], [Math.max(...xs), 100 * y]] }];
+  const xLabel = bySteps ? 'STEP' : 'EPOCH';
   const W = 360;
   const H = 260;
-  const cv = new Canvas(3 * W, H);
-  linePlot(cv, 0, 0, W, H, 'LOSS', series((h) => h.loss), { xLabel: 'EPOCH' });
-  linePlot(cv, W, 0, W, H, 'AGREEMENT %', series((h) => 100 * h.agreement), { yMin: 0, yMax: 100, xLabel: 'EPOCH' });
-  linePlot(cv, 2 * W, 0, W, H, 'BA %', series((h) => (h.benignAccuracy === undefined ? undefined : 100 * h.benignAccuracy)), { yMin: 0, yMax: 100, xLabel: 'EPOCH' });
+  const cv = new Canvas(4 * W, H);
+  linePlot(cv, 0, 0, W, H, 'LOSS', series((h) => h.loss), { xLabel });
+  linePlot(cv, W, 0, W, H, 'AGREEMENT %', series((h) => 100 * h.agreement), { yMin: 0, yMax: 100, xLabel });
+  linePlot(cv, 2 * W, 0, W, H, 'BA %', [...flat('NO DEFENSE', noDefense?.BA), ...series((h) => (h.benignAccuracy === undefined ? undefined : 100 * h.benignAccuracy))], { yMin: 0, yMax: 100, xLabel });
+  linePlot(cv, 3 * W, 0, W, H, 'ASR %', series((h) => (h.attackSuccess === undefined ? undefined : 100 * h.attackSuccess)), { yMin: 0, yMax: 100, xLabel });
   writeFileAtomic(file, cv.png());
 }
 
@@ -437,6 +447,12 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
       const a = r.diagnostics!.augmentation!;
       log(`[${o.attack}] REFINE's augmentation changes ${(100 * a.changed).toFixed(1)}% of ${a.images} pseudo-labels; ${(100 * a.topChangedToShare).toFixed(0)}% of the changes go to class ${a.topChangedTo} (its share ${(100 * a.plainShares[a.topChangedTo]!).toFixed(1)}% → ${(100 * a.augmentedShares[a.topChangedTo]!).toFixed(1)}%)`);
     }
+    // the augmentation guard: decided from the label-free check, so a defender who does not know the attack gets it
+    const guarded = Boolean(o.refine.augmentationGuard) && augmentationFiresBackdoor(r.diagnostics!.augmentation!);
+    if (o.refine.augmentationGuard) {
+      r.diagnostics!.augmentationGuard = guarded ? 'applied' : 'not needed';
+      log(`[${o.attack}] augmentation guard: ${guarded ? 'the augmentation fires the backdoor: pseudo-labels from the un-augmented images' : 'not needed'}`);
+    }
 
     // 4–5. REFINE and the ablations
     const firstOf = (ds: ImageDataset, n: number) => subset(ds, Int32Array.from({ length: Math.min(n, ds.n) }, (_, i) => i), `${ds.name}[curve]`);
@@ -445,7 +461,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
     const wanted = VARIANTS.filter((x) => x.v === 'refine' || r.config.ablations);
     for (const [n, { v, dir: sub, mod }] of wanted.entries()) {
       if (r.evaluation[v] && r.refine[v]) continue;
-      const cfg = mod(o.refine);
+      const cfg = mod(guarded ? guardedConfig(o.refine) : o.refine);
       const vdir = join(dir, sub);
       const cfgFile = join(vdir, 'config.json');
       const cfgHash = configHash({ cfg, data: refineData.n, model: bd.summary.runHash });
@@ -498,7 +514,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
       defended.unet.dispose();
     }
     const curves = join(dir, 'figures', 'curves.png');
-    curvesFigure(curves, r.refine);
+    curvesFigure(curves, r.refine, r.evaluation.noDefense);
     for (const f of [fig, curves]) if (!r.figures.includes(f)) r.figures.push(f);
     r.wallSeconds.total = (r.wallSeconds.backdoor ?? 0) + (r.wallSeconds.evaluation ?? 0) + (r.wallSeconds.refine ?? 0) + (r.wallSeconds.woHRF ?? 0) + (r.wallSeconds.woSCL ?? 0);
     r.wallSeconds.thisInvocation = (performance.now() - t0) / 1000;

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { refineMilestones, refinePreset, shrinkPadFor, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
+import { defaultRefinePreset, guardedConfig, refineMilestones, refinePreset, shrinkPadFor, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
 import { lrAt } from '../../src/nn/optim.js';
 
 test('ShrinkPad pad scales with the image size: 4 at 32 px', () => {
@@ -46,7 +46,29 @@ test('presets: paper = official values, c by image size; quick is smaller; overr
   assert.not.ok('pseudoLabels' in q);
   assert.throws(() => withRefineOverrides(q, { pseudoLabels: 'x' as 'plain' }), /pseudo-labels must be augmented or plain/);
   assert.throws(() => withRefineOverrides(q, { gamma: 1.5 }), /gamma/);
-  assert.throws(() => refinePreset('fast', { h: 32, w: 32, c: 3 }), /unknown preset/);
+  assert.throws(() => refinePreset('fast', { h: 32, w: 32, c: 3 }), /unknown REFINE preset 'fast' \(budget \| quick \| paper\)/);
+});
+
+test('budget preset: quick with twice the steps under a one-cycle schedule; the default beside quick', () => {
+  const q = refinePreset('quick', { h: 28, w: 28, c: 1 });
+  const b = refinePreset('budget', { h: 28, w: 28, c: 1 });
+  assert.equal([b.epochs, b.lr, b.milestones, b.schedule?.kind, b.unetChannels, b.batchSize, b.trainSubset], [10, 0.1, [], 'onecycle', 16, 128, 10000]);
+  assert.is(b.augmentationGuard, true);
+  assert.not.ok('schedule' in q, 'quick keeps the official schedule (and its configuration hash)');
+  assert.not.ok('augmentationGuard' in q);
+  assert.is(defaultRefinePreset('quick'), 'budget');
+  assert.is(defaultRefinePreset('paper'), 'paper');
+  // the schedule can be switched either way; milestones only make sense for multistep
+  const m = withRefineOverrides(b, { schedule: 'multistep' });
+  assert.equal([m.schedule, m.milestones], [undefined, []]);
+  const o = withRefineOverrides(q, { schedule: 'onecycle', epochs: 20 });
+  assert.equal([o.schedule?.kind, o.milestones, o.epochs], ['onecycle', [], 20]);
+  assert.throws(() => withRefineOverrides(b, { milestones: [3] }), /multistep schedule, not to onecycle/);
+  assert.throws(() => withRefineOverrides(b, { schedule: 'cosine' as 'onecycle' }), /onecycle or multistep/);
+  // the guard's remedy: pseudo-labels from the un-augmented images, nothing else changed
+  const g = guardedConfig(b);
+  assert.is(g.pseudoLabels, 'plain');
+  assert.equal({ ...g, pseudoLabels: undefined }, { ...b, pseudoLabels: undefined });
 });
 
 test.run();

@@ -57,12 +57,26 @@ test('formatMetric: BA/ASR in % with two decimals', () => {
 
 test('report: Table 1 rows with the paper numbers beside ours', () => {
   const md = renderReport(aggregate('fashion-mnist', 'quick', [fake('badnets'), fake('wanet', { status: 'incomplete', evaluation: { noDefense: { BA: 0.9, ASR: 0.99 } }, refine: {} })]));
-  assert.match(md, '| Attack | No Defense | ShrinkPad | REFINE | paper No Defense | paper ShrinkPad | paper REFINE |');
-  assert.match(md, '| BadNets | 91.24/100.00 | 84.51/13.37 | 90.43/0.78 | 91.24/100.00 | 84.51/13.37 | 90.43/0.78 |');
-  assert.match(md, '| WaNet (incomplete) | 90.00/99.00 | — | — | 91.15/99.97 | 84.45/34.79 | 90.33/0.97 |');
+  assert.match(md, '| Attack | No Defense | ShrinkPad | REFINE | REFINE goal | paper No Defense | paper ShrinkPad | paper REFINE | run | notes |');
+  assert.match(md, '| BadNets | 91.24/100.00 | 84.51/13.37 | 90.43/0.78 | met (BA −0.8) | 91.24/100.00 | 84.51/13.37 | 90.43/0.78 | quick, test adapter | — |');
+  assert.match(md, '| WaNet (incomplete) | 90.00/99.00 | — | — | — | 91.15/99.97 | 84.45/34.79 | 90.33/0.97 | quick, test adapter | — |');
   assert.match(md, 'not expected to match');
   assert.not.match(md, 'Ablations');
   assert.match(md, 'Not finished: WaNet (incomplete)');
+});
+
+test('report: the goal column, the presets and machine of each row, and notes beside it', () => {
+  const lc = fake('lc', {
+    refinePreset: 'budget',
+    adapter: 'llvmpipe (LLVM 15.0.6, 256 bits)',
+    evaluation: { noDefense: { BA: 0.9265, ASR: 0.3621 }, shrinkPad: { BA: 0.8, ASR: 0.06 }, refine: { BA: 0.8765, ASR: 0.06 } },
+    diagnostics: { augmentationGuard: 'applied' },
+  });
+  const md = renderReport(aggregate('fashion-mnist', 'quick', [lc]));
+  assert.match(md, '# REFINE reproduction — fashion-mnist, preset `quick`, REFINE preset `budget`');
+  assert.match(md, '| missed (BA −5.0, ASR 6.0%) |');
+  assert.match(md, '| quick / budget, lavapipe (CPU) |');
+  assert.match(md, 'the backdoored model missed its attack goal (ASR 36.2% < 90%); augmentation guard applied');
 });
 
 test('report: ablation table and a collapse are shown', () => {

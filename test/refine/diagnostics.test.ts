@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { augmentationCheck, augmentedCopy, compareLabels } from '../../src/refine/diagnostics.js';
+import { augmentationCheck, augmentationFiresBackdoor, augmentedCopy, compareLabels } from '../../src/refine/diagnostics.js';
 import { flipH } from '../../src/data/augment.js';
 import { ResNet18 } from '../../src/nn/resnet.js';
 import { predict } from '../../src/train/evaluate.js';
@@ -51,6 +51,18 @@ test('augmentationCheck: counts the pseudo-labels the augmentation changes on a 
   assert.ok(expected > 0, "the mirror images change some predictions (else the check below proves little)");
   assert.ok(Math.abs(flip.changed - expected) < 1e-12, `${flip.changed} vs ${expected}`);
   model.dispose();
+});
+
+test('augmentationFiresBackdoor: one class pulled up by ≥ 10 points and receiving most changes', () => {
+  // the committed Fashion-MNIST checks: WaNet fires, BadNets and PhysicalBA do not
+  assert.ok(augmentationFiresBackdoor({ maxShareRise: 0.373, maxShareRiseClass: 0, topChangedTo: 0, topChangedToShare: 0.901 }));
+  assert.not.ok(augmentationFiresBackdoor({ maxShareRise: 0.022, maxShareRiseClass: 0, topChangedTo: 0, topChangedToShare: 0.226 }));
+  assert.not.ok(augmentationFiresBackdoor({ maxShareRise: 0.033, maxShareRiseClass: 0, topChangedTo: 0, topChangedToShare: 0.343 }));
+  // a large rise whose class is not where the changes go, or changes spread over classes
+  assert.not.ok(augmentationFiresBackdoor({ maxShareRise: 0.2, maxShareRiseClass: 3, topChangedTo: 1, topChangedToShare: 0.6 }));
+  assert.not.ok(augmentationFiresBackdoor({ maxShareRise: 0.2, maxShareRiseClass: 1, topChangedTo: 1, topChangedToShare: 0.3 }));
+  const a = compareLabels([1, 2, 3, 4, 5, 6, 7, 8, 9, 0], [0, 0, 0, 4, 5, 6, 7, 8, 9, 0], 10);
+  assert.ok(augmentationFiresBackdoor(a), 'three of ten labels pulled to class 0');
 });
 
 test.run();

@@ -1,0 +1,22 @@
+/**
+ * tsx bench/peers/torch/plot.ts OUT.png TITLE LOG.jsonl... — BA and ASR against steps of
+ * REFINE recipe runs logged by bench/peers/torch/refine.py (one series per file, named by its tag).
+ */
+import { readFileSync } from 'node:fs';
+import { Canvas, COLORS, linePlot, type Series } from '../../../src/pipeline/png.js';
+import { writeFileAtomic } from '../../../src/pipeline/io.js';
+
+const [out, title, ...files] = process.argv.slice(2);
+if (!out || !title || !files.length) {
+  console.error('usage: tsx bench/peers/torch/plot.ts OUT.png TITLE LOG.jsonl...');
+  process.exit(1);
+}
+const palette = [COLORS.blue, COLORS.orange, COLORS.green, COLORS.red, COLORS.purple, COLORS.grey, COLORS.black];
+const runs = files.map((f) => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { tag: string; step: number; BA: number; ASR: number }));
+const series = (key: 'BA' | 'ASR'): Series[] => runs.map((r, i) => ({ label: r[0]!.tag, color: palette[i % palette.length]!, points: r.map((p) => [p.step, 100 * p[key]] as [number, number]) }));
+const W = 420;
+const H = 300;
+const cv = new Canvas(2 * W, H);
+linePlot(cv, 0, 0, W, H, `${title} BA %`, series('BA'), { yMin: 40, yMax: 100, xLabel: 'STEP' });
+linePlot(cv, W, 0, W, H, `${title} ASR %`, series('ASR'), { yMin: 0, yMax: 100, xLabel: 'STEP' });
+writeFileAtomic(out, cv.png());
