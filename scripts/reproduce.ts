@@ -43,6 +43,11 @@ const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')
   --refine-milestones A,B     epochs (0-indexed) at whose start REFINE's lr is multiplied by
                               --refine-gamma X (default: the official [epochs−50, epochs−20], γ 0.8)
   --utility bce|ce            REFINE utility loss (default bce, the official code)
+  --renormalize on|off        normalise T(x) like the classifier's inputs before it (off: the
+                              official code; the REFINE preset's unless given)
+  --augmentation-guard on|off check whether REFINE's augmentation fires the backdoor and, if it
+                              does, take the pseudo-labels from the un-augmented images (the
+                              REFINE preset's unless given; budget: on)
   --pseudo-labels augmented|plain   pseudo-labels from the augmented batch (default, the official
                               code) or from the un-augmented images (an augmentation that fires
                               the backdoor then cannot poison them; see npm run augmentation-check)
@@ -74,6 +79,8 @@ const OPTIONS = {
   'refine-gamma': { type: 'string' },
   'unet-channels': { type: 'string' },
   utility: { type: 'string' },
+  renormalize: { type: 'string' },
+  'augmentation-guard': { type: 'string' },
   'pseudo-labels': { type: 'string' },
   ...CLASSIFIER_OPTIONS,
   target: { type: 'string', default: '0' },
@@ -93,6 +100,14 @@ try {
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
+}
+
+/** An on|off flag (undefined when not given). */
+function onOff(flag: string, v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'on') return true;
+  if (v === 'off') return false;
+  throw new Error(`--${flag} must be on or off, got '${v}'`);
 }
 
 /** results/<dataset>-<preset>, with -<refine preset> when it differs from the classifier preset. */
@@ -143,6 +158,8 @@ try {
     unetChannels: num('unet-channels', values['unet-channels'], 'int'),
     utility: utility as 'bce' | 'ce' | undefined,
     pseudoLabels: values['pseudo-labels'] as 'augmented' | 'plain' | undefined,
+    renormalize: onOff('renormalize', values.renormalize),
+    augmentationGuard: onOff('augmentation-guard', values['augmentation-guard']),
   });
   if (refine.dropLast && Math.min(refine.trainSubset ?? split.train.n, split.train.n) < refine.batchSize) {
     throw new Error(`REFINE batch ${refine.batchSize} is larger than its ${refine.trainSubset} training images (drop_last would leave no step): raise --refine-subset or lower --refine-batch-size`);

@@ -113,6 +113,10 @@ export interface RefineOverrides {
   pseudoLabels?: 'augmented' | 'plain';
   /** 'onecycle' (PyTorch's OneCycleLR defaults, peak = lr) or 'multistep' (milestones / gamma) */
   schedule?: 'onecycle' | 'multistep';
+  /** normalise T(x) before the classifier (true) or not (false, the official code) */
+  renormalize?: boolean;
+  /** the augmentation guard on (true) or off (false) */
+  augmentationGuard?: boolean;
 }
 
 /**
@@ -141,6 +145,11 @@ export function withRefineOverrides(p: RefinePreset, o: RefineOverrides): Refine
   }
   if (o.gamma !== undefined) out.gamma = checkedGamma('REFINE', o.gamma);
   assignDefined(out, o as Omit<RefineOverrides, 'schedule'>, ['trainSubset', 'batchSize', 'lr', 'unetChannels', 'utility', 'lambda']);
+  // both stay unset when off (the official behaviour), so that earlier configuration hashes hold
+  for (const key of ['renormalize', 'augmentationGuard'] as const) {
+    if (o[key] === true) out[key] = true;
+    else if (o[key] === false) delete out[key];
+  }
   if (o.pseudoLabels !== undefined) {
     if (o.pseudoLabels !== 'augmented' && o.pseudoLabels !== 'plain') throw new Error(`pseudo-labels must be augmented or plain, got '${o.pseudoLabels}'`);
     // 'augmented' is the official behaviour and stays unset, so that its configuration hash

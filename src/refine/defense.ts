@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backward, noGrad, rt, scope, tensor, type Tensor } from '../index.js';
-import { add, affine, clamp, log } from '../ops/elementwise.js';
+import { add, affine, clamp, log, mul } from '../ops/elementwise.js';
 import { accuracy } from '../train/evaluate.js';
 import { softmax } from '../ops/softmax.js';
 import { argmax, oneHot, remapClasses, takeAlong } from '../ops/index-ops.js';
@@ -60,18 +60,29 @@ export interface RefineConfig {
    * augmentations are label-preserving, so both views carry the same class).
    */
   pseudoLabels?: 'augmented' | 'plain';
+  /**
+   * Normalise T(x) with the classifier's mean/std before F (a named deviation, see
+   * docs/refine-recipe.md). Unset: the official code, which feeds the [0, 1] output of T straight
+   * into a classifier trained on normalised images.
+   */
+  renormalize?: boolean;
   dropLast: boolean;
   seed: number;
 }
 
-/** The defended model: predict(x) = M(F(T(x))). */
+/** The defended model: predict(x) = M(F(T(x))), or M(F(normalise(T(x)))) with `renormalize`. */
 export class DefendedModel {
   constructor(
     readonly unet: UNet,
     readonly classifier: Module,
     readonly perm: Int32Array,
+    /** the classifier's input normalisation, applied to T(x) before F; null: T(x) as it is (official) */
+    readonly renormalize: Normalization | null = null,
   ) {
     classifier.freeze().eval();
+    if (renormalize && (renormalize.mean.length !== renormalize.std.length || renormalize.std.some((v) => !(v > 0)))) {
+      throw new Error(`DefendedModel: bad normalisation ${JSON.stringify(renormalize)}`);
+    }
   }
 
   /** Transformed images T(x) clamped to [0, 1]. */
@@ -79,9 +90,14 @@ export class DefendedModel {
     return clamp(this.unet.forward(x), 0, 1);
   }
 
+  /** F's logits on transformed images (normalised first with `renormalize`). */
+  classify(xt: Tensor): Tensor {
+    return this.classifier.forward(this.renormalize ? normalizeChannels(xt, this.renormalize) : xt);
+  }
+
   /** Remapped class probabilities M(softmax(F(T(x)))). */
   probabilities(x: Tensor): Tensor {
-    return remapClasses(softmax(this.classifier.forward(this.transform(x))), this.perm);
+    return remapClasses(softmax(this.classify(this.transform(x))), this.perm);
   }
 
   /** Class scores for evaluation code that takes an argmax (`forward` for accuracy()). */
@@ -98,16 +114,16 @@ export class DefendedModel {
     mkdirSync(dir, { recursive: true });
     await saveCheckpoint(this.unet, join(dir, 'unet.safetensors'), metadata);
     const tmp = join(dir, 'mapping.json.tmp');
-    writeFileSync(tmp, JSON.stringify({ perm: Array.from(this.perm) }));
+    writeFileSync(tmp, JSON.stringify({ perm: Array.from(this.perm), ...(this.renormalize ? { renormalize: this.renormalize } : {}) }));
     renameSync(tmp, join(dir, 'mapping.json'));
   }
 
   static load(dir: string, classifier: Module, unetOpts: { firstChannels: number; channels: number }): DefendedModel {
     const unet = new UNet(unetOpts);
     loadCheckpoint(unet, join(dir, 'unet.safetensors'));
-    const { perm } = JSON.parse(readFileSync(join(dir, 'mapping.json'), 'utf8')) as { perm: number[] };
+    const { perm, renormalize } = JSON.parse(readFileSync(join(dir, 'mapping.json'), 'utf8')) as { perm: number[]; renormalize?: Normalization };
     const k = (classifier as unknown as { head?: { outFeatures?: number } }).head?.outFeatures ?? perm.length;
-    return new DefendedModel(unet, classifier, checkPermutation(perm, k));
+    return new DefendedModel(unet, classifier, checkPermutation(perm, k), renormalize ?? null);
   }
 }
 
@@ -158,6 +174,16 @@ export interface RefineOptions {
   checkpointSeconds?: number;
   /** called after each checkpoint inside an epoch is written (tests; throwing stops the run) */
   onCheckpoint?: (epoch: number, steps: number) => void;
+}
+
+/** (x − mean) / std per channel (the last axis, NHWC). */
+function normalizeChannels(x: Tensor, n: Normalization): Tensor {
+  const c = x.shape[x.rank - 1]!;
+  if (n.mean.length !== c) throw new Error(`REFINE renormalize: ${n.mean.length} normalisation channels for images of ${c}`);
+  if (c === 1) return affine(x, 1 / n.std[0]!, -n.mean[0]! / n.std[0]!);
+  const scale = tensor(Float32Array.from(n.std, (s) => 1 / s), [c]);
+  const shift = tensor(Float32Array.from(n.mean, (m, i) => -m / n.std[i]!), [c]);
+  return add(mul(x, scale), shift);
 }
 
 /** The utility term: BCE (mean over B·K) or CE on the remapped probabilities. */
@@ -215,7 +241,8 @@ export async function trainRefine(
     }
   }
   if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
-  const defended = new DefendedModel(unet, classifier, perm);
+  if (cfg.renormalize && !opts.normalization) throw new Error('REFINE renormalize needs the classifier normalisation (options.normalization)');
+  const defended = new DefendedModel(unet, classifier, perm, cfg.renormalize ? opts.normalization : null);
   const steps: RefineStepLog[] = [];
   const pseudoLabels = cfg.pseudoLabels ?? 'augmented';
   if (pseudoLabels !== 'augmented' && pseudoLabels !== 'plain') throw new Error(`pseudoLabels must be 'augmented' or 'plain', got '${pseudoLabels}'`);
@@ -248,7 +275,7 @@ export async function trainRefine(
           const x = tensor(b.x, b.shape);
           const pseudo = noGrad(() => argmax(classifier.forward(pseudoFromPlain ? tensor(b.xPlain!, b.shape) : x)));
           const xt = defended.transform(x);
-          const y = remapClasses(softmax(classifier.forward(xt)), perm);
+          const y = remapClasses(softmax(defended.classify(xt)), perm);
           const lu = utilityLoss(y, pseudo, k, cfg.utility);
           return { x, pseudo, xt, y, lu };
         });

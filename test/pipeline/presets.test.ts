@@ -65,6 +65,11 @@ test('budget preset: quick with twice the steps under a one-cycle schedule; the 
   assert.equal([o.schedule?.kind, o.milestones, o.epochs], ['onecycle', [], 20]);
   assert.throws(() => withRefineOverrides(b, { milestones: [3] }), /multistep schedule, not to onecycle/);
   assert.throws(() => withRefineOverrides(b, { schedule: 'cosine' as 'onecycle' }), /onecycle or multistep/);
+  // on/off switches: off removes the key (the official behaviour, earlier hashes), on sets it
+  assert.is(withRefineOverrides(q, { renormalize: true }).renormalize, true);
+  assert.not.ok('renormalize' in withRefineOverrides({ ...q, renormalize: true }, { renormalize: false }));
+  assert.not.ok('augmentationGuard' in withRefineOverrides(b, { augmentationGuard: false }));
+  assert.is(withRefineOverrides(q, { augmentationGuard: true }).augmentationGuard, true);
   // the guard's remedy: pseudo-labels from the un-augmented images, nothing else changed
   const g = guardedConfig(b);
   assert.is(g.pseudoLabels, 'plain');

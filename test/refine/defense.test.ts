@@ -196,4 +196,39 @@ test('pseudoLabels: plain takes them from the un-augmented images, augmented (de
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test('DefendedModel renormalize: F sees (T(x) − mean) / std per channel; saved and loaded with the mapping', async () => {
+  const f = new ResNet18({ numClasses: 4, inChannels: 3, width: 0.0625, seed: 3 });
+  const { UNet } = await import('../../src/nn/unet.js');
+  const unet = new UNet({ firstChannels: 4, channels: 3, seed: 5 });
+  const norm = { mean: [0.1, 0.5, 0.9], std: [0.5, 0.25, 2] };
+  const perm = Int32Array.from([1, 2, 3, 0]);
+  const d = new DefendedModel(unet, f, perm, norm).eval();
+  const x = tensor(new Float32Array(2 * 16 * 16 * 3).map((_, i) => ((i * 37) % 101) / 50 - 1), [2, 16, 16, 3]);
+  const [got, xt, logits] = scope(() => noGrad(() => [d.probabilities(x), d.transform(x), d.classify(d.transform(x))]));
+  // by hand: normalise T(x) on the host, run F, softmax, remap
+  const t = (await xt!.read()) as Float32Array;
+  const manual = tensor(t.map((v, i) => (v - norm.mean[i % 3]!) / norm.std[i % 3]!), [2, 16, 16, 3]);
+  const ref = scope(() => noGrad(() => f.forward(manual)));
+  const [a, b] = [(await logits!.read()) as Float32Array, (await ref.read()) as Float32Array];
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-4, `logit ${i}: ${a[i]} vs ${b[i]}`);
+  const p = (await got!.read()) as Float32Array;
+  for (let r = 0; r < 2; r++) {
+    const row = Array.from(b.subarray(4 * r, 4 * r + 4));
+    const mx = Math.max(...row);
+    const e = row.map((v) => Math.exp(v - mx));
+    const z = e.reduce((s, v) => s + v, 0);
+    for (let j = 0; j < 4; j++) assert.ok(Math.abs(p[4 * r + perm[j]!]! - e[j]! / z) < 1e-5, 'M(softmax(F(norm(T(x)))))');
+  }
+  await d.save(join(tmp, 'renorm'));
+  const loaded = DefendedModel.load(join(tmp, 'renorm'), f, { firstChannels: 4, channels: 3 });
+  assert.equal(loaded.renormalize, norm);
+  const pl = scope(() => noGrad(() => loaded.eval().probabilities(x)));
+  assert.equal(Array.from(await pl.read()), Array.from(p));
+  assert.throws(() => new DefendedModel(unet, f, perm, { mean: [0.5], std: [0] }), /bad normalisation/);
+  for (const v of [got, xt, logits, manual, ref, pl, x]) v!.dispose();
+  unet.dispose();
+  loaded.unet.dispose();
+  f.dispose();
+});
+
 test.run();
