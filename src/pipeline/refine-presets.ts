@@ -48,9 +48,15 @@ export interface RefinePreset extends RefineConfig {
   augmentationGuard?: boolean;
 }
 
-/** The configuration the augmentation guard trains with once the check has fired: pseudo-labels from the un-augmented images. */
+/**
+ * The configuration the augmentation guard trains with once the check has fired: pseudo-labels
+ * from the un-augmented images, and no RandomResizedCrop (the one transform that resamples pixels,
+ * which is what fires a warping backdoor; flips and grayscale stay). docs/refine-recipe.md has the
+ * measurements behind both.
+ */
 export function guardedConfig<T extends RefineConfig>(cfg: T): T {
-  return { ...cfg, pseudoLabels: 'plain' };
+  const { resizedCrop: _dropped, ...augment } = cfg.augment;
+  return { ...cfg, pseudoLabels: 'plain', augment };
 }
 
 export interface ImageSize {
@@ -94,7 +100,7 @@ export function refinePreset(name: string, size: ImageSize, seed = 666): RefineP
   if (name === 'quick') return quick;
   if (name === 'budget') {
     // twice quick's steps under a one-cycle schedule peaking at lr 0.1 (docs/refine-recipe.md)
-    return { ...quick, epochs: 10, milestones: [], lr: 0.1, schedule: { ...ONE_CYCLE_DEFAULTS }, augmentationGuard: true };
+    return { ...quick, epochs: 10, milestones: [], lr: 0.1, schedule: { ...ONE_CYCLE_DEFAULTS }, renormalize: true, augmentationGuard: true };
   }
   throw new Error(`unknown REFINE preset '${name}' (${REFINE_PRESETS.join(' | ')})`);
 }

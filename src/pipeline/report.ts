@@ -155,7 +155,7 @@ function notesText(r: AttackResult): string {
   const notes: string[] = [];
   const nd = r.evaluation.noDefense;
   if (nd && nd.ASR < 0.9) notes.push(`the backdoored model missed its attack goal (ASR ${(100 * nd.ASR).toFixed(1)}% < 90%)`);
-  if (r.diagnostics?.augmentationGuard === 'applied') notes.push('augmentation guard applied: pseudo-labels from the un-augmented images');
+  if (r.diagnostics?.augmentationGuard === 'applied') notes.push('augmentation guard applied: pseudo-labels from the un-augmented images, no resized crop');
   return notes.join('; ') || '—';
 }
 

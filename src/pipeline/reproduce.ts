@@ -451,7 +451,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
     const guarded = Boolean(o.refine.augmentationGuard) && augmentationFiresBackdoor(r.diagnostics!.augmentation!);
     if (o.refine.augmentationGuard) {
       r.diagnostics!.augmentationGuard = guarded ? 'applied' : 'not needed';
-      log(`[${o.attack}] augmentation guard: ${guarded ? 'the augmentation fires the backdoor: pseudo-labels from the un-augmented images' : 'not needed'}`);
+      log(`[${o.attack}] augmentation guard: ${guarded ? 'the augmentation fires the backdoor: pseudo-labels from the un-augmented images, no resized crop' : 'not needed'}`);
     }
 
     // 4–5. REFINE and the ablations

@@ -54,6 +54,7 @@ test('budget preset: quick with twice the steps under a one-cycle schedule; the 
   const b = refinePreset('budget', { h: 28, w: 28, c: 1 });
   assert.equal([b.epochs, b.lr, b.milestones, b.schedule?.kind, b.unetChannels, b.batchSize, b.trainSubset], [10, 0.1, [], 'onecycle', 16, 128, 10000]);
   assert.is(b.augmentationGuard, true);
+  assert.is(b.renormalize, true);
   assert.not.ok('schedule' in q, 'quick keeps the official schedule (and its configuration hash)');
   assert.not.ok('augmentationGuard' in q);
   assert.is(defaultRefinePreset('quick'), 'budget');
@@ -70,10 +71,12 @@ test('budget preset: quick with twice the steps under a one-cycle schedule; the 
   assert.not.ok('renormalize' in withRefineOverrides({ ...q, renormalize: true }, { renormalize: false }));
   assert.not.ok('augmentationGuard' in withRefineOverrides(b, { augmentationGuard: false }));
   assert.is(withRefineOverrides(q, { augmentationGuard: true }).augmentationGuard, true);
-  // the guard's remedy: pseudo-labels from the un-augmented images, nothing else changed
+  // the guard's remedy: pseudo-labels from the un-augmented images and no resized crop, nothing else changed
   const g = guardedConfig(b);
   assert.is(g.pseudoLabels, 'plain');
-  assert.equal({ ...g, pseudoLabels: undefined }, { ...b, pseudoLabels: undefined });
+  assert.equal(g.augment, { flip: 0.5, grayscale: 0.2 });
+  assert.equal(b.augment, { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2 }, 'the preset itself is not modified');
+  assert.equal({ ...g, pseudoLabels: undefined, augment: undefined }, { ...b, pseudoLabels: undefined, augment: undefined });
 });
 
 test.run();

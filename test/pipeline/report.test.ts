@@ -76,7 +76,7 @@ test('report: the goal column, the presets and machine of each row, and notes be
   assert.match(md, '# REFINE reproduction — fashion-mnist, preset `quick`, REFINE preset `budget`');
   assert.match(md, '| missed (BA −5.0, ASR 6.0%) |');
   assert.match(md, '| quick / budget, lavapipe (CPU) |');
-  assert.match(md, 'the backdoored model missed its attack goal (ASR 36.2% < 90%); augmentation guard applied');
+  assert.match(md, 'the backdoored model missed its attack goal (ASR 36.2% < 90%); augmentation guard applied: pseudo-labels from the un-augmented images, no resized crop');
 });
 
 test('report: ablation table and a collapse are shown', () => {
