@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { noGrad, rt, scope, tensor, type Tensor } from '../../src/index.js';
 import { ResNet18 } from '../../src/nn/resnet.js';
 import { DefendedModel, trainRefine, type RefineConfig } from '../../src/refine/defense.js';
+import { ONE_CYCLE_DEFAULTS, oneCycleAt } from '../../src/nn/optim.js';
 import { identityMapping, invertPermutation, randomDerangement } from '../../src/refine/mapping.js';
 import { shrinkPadImage } from '../../src/refine/shrinkpad.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
@@ -228,6 +229,37 @@ test('DefendedModel renormalize: F sees (T(x) − mean) / std per channel; saved
   for (const v of [got, xt, logits, manual, ref, pl, x]) v!.dispose();
   unet.dispose();
   loaded.unet.dispose();
+  f.dispose();
+});
+
+test('trainRefine with a one-cycle schedule and renormalize: lr per step, steps and ASR logged, resumes bit-identically', async () => {
+  const f = new ResNet18({ numClasses: 4, inChannels: 1, width: 0.0625, seed: 1 });
+  const data = tinyData(24, 9); // 3 steps per epoch
+  const norm = { mean: [0.5], std: [0.25] };
+  const c: RefineConfig = { ...cfg, epochs: 2, lr: 0.1, schedule: { ...ONE_CYCLE_DEFAULTS }, renormalize: true };
+  const asrSet = { ...data, labels: new Uint8Array(data.n) }; // "target" 0 everywhere
+  const straight = await trainRefine(f, data, c, { normalization: norm, numClasses: 4, quiet: true, evalSet: data, asrSet });
+  assert.equal(straight.history.map((h) => h.stepsDone), [3, 6]);
+  // the lr logged at the end of each epoch is the schedule's at its last step (steps 2 and 5 of 6)
+  assert.ok(Math.abs(straight.history[0]!.lr - oneCycleAt(ONE_CYCLE_DEFAULTS, 0.1, 2, 6, 0.9).lr) < 1e-12);
+  assert.ok(Math.abs(straight.history[1]!.lr - oneCycleAt(ONE_CYCLE_DEFAULTS, 0.1, 5, 6, 0.9).lr) < 1e-12);
+  assert.ok(straight.history.every((h) => h.attackSuccess !== undefined && h.attackSuccess >= 0 && h.attackSuccess <= 1));
+  assert.equal(straight.defended.renormalize, norm);
+  // killed inside the second epoch: the resumed run lands on the same weights (lr and momentum are functions of the step)
+  const out = join(tmp, 'onecycle');
+  try {
+    await trainRefine(f, data, c, { normalization: norm, numClasses: 4, outDir: out, quiet: true, checkpointSeconds: 0, onCheckpoint: (epoch, steps) => {
+      if (epoch === 1 && steps === 1) throw new Error('killed');
+    } });
+    assert.unreachable('should have been killed');
+  } catch (e) {
+    assert.is((e as Error).message, 'killed');
+  }
+  const again = await trainRefine(f, data, c, { normalization: norm, numClasses: 4, outDir: out, quiet: true });
+  const weights = async (m: DefendedModel) => (await Promise.all([...m.unet.parameters()].map((p) => p.read()))).flatMap((a) => Array.from(a));
+  const [wa, wb] = [await weights(again.defended), await weights(straight.defended)];
+  assert.ok(wa.length === wb.length && wa.every((v, i) => Object.is(v, wb[i])), 'resumed one-cycle REFINE is bit-identical to the uninterrupted run');
+  for (const m of [straight.defended.unet, again.defended.unet]) m.dispose();
   f.dispose();
 });
 
