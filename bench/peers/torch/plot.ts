@@ -13,8 +13,8 @@ if (!out || !title || !files.length) {
 }
 const palette = [COLORS.blue, COLORS.orange, COLORS.green, COLORS.red, COLORS.purple, COLORS.grey, COLORS.black];
 const runs = files.map((f) => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { tag: string; step: number; BA: number; ASR: number }));
-const series = (key: 'BA' | 'ASR'): Series[] => runs.map((r, i) => ({ label: r[0]!.tag, color: palette[i % palette.length]!, points: r.map((p) => [p.step, 100 * p[key]] as [number, number]) }));
-const W = 420;
+const series = (key: 'BA' | 'ASR'): Series[] => runs.map((r, i) => ({ label: r[0]!.tag.replace(/^[a-z]+-/, ''), color: palette[i % palette.length]!, points: r.map((p) => [p.step, 100 * p[key]] as [number, number]) }));
+const W = 560;
 const H = 300;
 const cv = new Canvas(2 * W, H);
 linePlot(cv, 0, 0, W, H, `${title} BA %`, series('BA'), { yMin: 40, yMax: 100, xLabel: 'STEP' });
