@@ -6,7 +6,7 @@
  */
 import { rt } from '../tensor/device.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
+import { readSafetensors, toFloat32, writeSafetensors, type SafeTensor } from './safetensors.js';
 import { bumpWeightsVersion, type Module } from './module.js';
 
 function hwioToOihw(d: Float32Array, [kh, kw, ci, co]: readonly number[]): Float32Array {
@@ -42,23 +42,67 @@ export async function saveCheckpoint(module: Module, file: string, metadata: Rec
   writeSafetensors(file, out, { format: 'pt', ...metadata });
 }
 
-/** Loads weights in place; every parameter and buffer must be present with the right shape. */
+/**
+ * Other naming families of the same tensors: torchvision's ResNet calls the projection shortcut
+ * `downsample` and the classifier `fc`, BackdoorBox's (and ours) `shortcut` and `linear`.
+ */
+const ALIASES: [RegExp, string][] = [
+  [/\.downsample\./, '.shortcut.'],
+  [/^fc\./, 'linear.'],
+];
+
+/** The file's names mapped to the module's: exact where they match, else through ALIASES. */
+function matchNames(fileNames: Iterable<string>, wanted: Set<string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of fileNames) {
+    if (wanted.has(f)) {
+      out.set(f, f);
+      continue;
+    }
+    let g = f;
+    for (const [re, to] of ALIASES) g = g.replace(re, to);
+    if (wanted.has(g)) out.set(f, g);
+  }
+  return out;
+}
+
+/**
+ * Loads weights in place. Every parameter and buffer must be present (PyTorch names; torchvision's
+ * `downsample` / `fc` are accepted for `shortcut` / `linear`) with the right shape, in F32, F16,
+ * BF16 or F64. Everything is checked and converted before the first weight is written, so a file
+ * that does not fit leaves the module as it was; the error lists every missing, unexpected and
+ * mis-shaped tensor with the expected and found shapes.
+ */
 export function loadCheckpoint(module: Module, file: string): Record<string, string> {
-  bumpWeightsVersion();
   const { tensors, metadata } = readSafetensors(file);
   const state = module.stateDict();
-  const missing = [...state.keys()].filter((k) => !tensors.has(k));
-  if (missing.length) throw new Error(`${file}: missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
-  const unexpected = [...tensors.keys()].filter((k) => !state.has(k) && !k.endsWith('num_batches_tracked'));
-  if (unexpected.length) throw new Error(`${file}: unexpected tensor(s) ${unexpected.slice(0, 5).join(', ')} (a checkpoint of another architecture?)`);
+  const names = matchNames(tensors.keys(), new Set(state.keys()));
+  const byModule = new Map([...names].map(([f, m]) => [m, f]));
+  const problems: string[] = [];
+  for (const [name, t] of state) if (!byModule.has(name)) problems.push(`missing ${name} [${torchShape(t)}]`);
+  for (const [f, s] of tensors) if (!names.has(f) && !f.endsWith('num_batches_tracked')) problems.push(`unexpected ${f} ${s.dtype} [${s.shape}]`);
+  const values = new Map<Tensor, Float32Array>();
   for (const [name, t] of state) {
-    const s = tensors.get(name)!;
+    const f = byModule.get(name);
+    if (f === undefined) continue;
+    const s = tensors.get(f)!;
     const want = torchShape(t);
-    if (s.dtype !== 'F32' || s.shape.length !== want.length || s.shape.some((d, i) => d !== want[i])) {
-      throw new Error(`${file}: ${name} is ${s.dtype} [${s.shape}], the model expects F32 [${want}]`);
+    if (s.shape.length !== want.length || s.shape.some((d, i) => d !== want[i])) {
+      problems.push(`${f}: found [${s.shape}], the model expects [${want}]`);
+      continue;
     }
-    const f = new Float32Array(s.data.buffer, s.data.byteOffset, s.data.byteLength / 4);
-    rt().write(t.buffer, t.rank === 4 ? oihwToHwio(f, t.shape) : f);
+    if (s.dtype !== 'F32' && s.dtype !== 'F16' && s.dtype !== 'BF16' && s.dtype !== 'F64') {
+      problems.push(`${f}: found ${s.dtype}, the model expects a floating-point tensor`);
+      continue;
+    }
+    const v = toFloat32(s, f);
+    values.set(t, t.rank === 4 ? oihwToHwio(v, t.shape) : v);
   }
+  if (problems.length) {
+    const shown = problems.slice(0, 12).map((p) => `  ${p}`).join('\n');
+    throw new Error(`${file} does not fit the model (${problems.length} problem${problems.length > 1 ? 's' : ''}; nothing was loaded):\n${shown}${problems.length > 12 ? `\n  ... and ${problems.length - 12} more` : ''}`);
+  }
+  bumpWeightsVersion();
+  for (const [t, v] of values) rt().write(t.buffer, v);
   return metadata;
 }

@@ -63,9 +63,9 @@ test('checkpoint round trip: safetensors with OIHW conv weights, shape/name chec
   const [ya, yb] = scope(() => noGrad(() => [a.forward(x), b.forward(x)]));
   assert.equal(Array.from(await ya!.read()), Array.from(await yb!.read()));
   const c = new ResNet18({ numClasses: 5, width: 0.125 });
-  assert.throws(() => loadCheckpoint(c, file), /linear\.weight is F32 \[10,64\], the model expects F32 \[5,64\]/);
+  assert.throws(() => loadCheckpoint(c, file), /linear\.weight: found \[10,64\], the model expects \[5,64\]/);
   const u = new UNet({ firstChannels: 4 });
-  assert.throws(() => loadCheckpoint(u, file), /missing \d+ tensor/);
+  assert.throws(() => loadCheckpoint(u, file), /missing inc\.double_conv\.0\.weight \[4,3,3,3\]/);
   writeFileSync(join(tmp, 'bad.safetensors'), Buffer.from([1, 2, 3]));
   assert.throws(() => loadCheckpoint(u, join(tmp, 'bad.safetensors')), /not a safetensors file/);
   for (const m of [a, b, c, u]) m.dispose();
