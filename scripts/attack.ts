@@ -9,7 +9,7 @@
  * model.safetensors, attack.json (attack parameters, seeds, triggers, poisoned indices),
  * examples.png (clean vs poisoned examples), result.json (BA, ASR, ASR by true class, wall time, config).
  */
-import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, num, parseArgsOrExit } from '../src/util/cli.js';
+import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, num, parseArgsOrExit } from '../src/util/cli.js';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
@@ -25,7 +25,9 @@ const USAGE = `usage: npm run attack -- --attack <${attacks.names().join('|')}> 
 attack parameters (the spec's unless given):
 ${ATTACK_USAGE}
 classifier recipe (the preset's unless given):
-${CLASSIFIER_USAGE}`;
+${CLASSIFIER_USAGE}
+image folders:
+${FOLDER_USAGE}`;
 
 const OPTIONS = {
     attack: { type: 'string' },
@@ -35,6 +37,7 @@ const OPTIONS = {
     out: { type: 'string' },
     'data-dir': { type: 'string', default: 'data' },
     ...CLASSIFIER_OPTIONS,
+    ...FOLDER_OPTIONS,
     ...ATTACK_OPTIONS,
     'lc-init': { type: 'string', default: 'benign' },
     'benign-dir': { type: 'string' },
@@ -58,7 +61,7 @@ try {
   // attack options from the flags (each only where the attack has it)
   const opts = attackFlags(factory.name, values);
 
-  const { split, normalization } = loadDataset(values.dataset!, values['data-dir']);
+  const { split, normalization } = loadDataset(values.dataset!, values['data-dir'], folderFlags(values));
   const train = trainSubsetOf(split.train, p);
   const test = split.test;
   const spec: BackdoorSpec = {

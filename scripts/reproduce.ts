@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, num, numList } from '../src/util/cli.js';
+import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, num, numList } from '../src/util/cli.js';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
@@ -58,7 +58,9 @@ const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')
 attack parameters (the spec's unless given; each flag only for an attack that has it):
 ${ATTACK_USAGE}
 backdoored-classifier recipe (the preset's unless given):
-${CLASSIFIER_USAGE}`;
+${CLASSIFIER_USAGE}
+image folders:
+${FOLDER_USAGE}`;
 
 const OPTIONS = {
   attack: { type: 'string' },
@@ -83,6 +85,7 @@ const OPTIONS = {
   'augmentation-guard': { type: 'string' },
   'pseudo-labels': { type: 'string' },
   ...CLASSIFIER_OPTIONS,
+    ...FOLDER_OPTIONS,
   target: { type: 'string', default: '0' },
   ...ATTACK_OPTIONS,
   'backdoor-dir': { type: 'string' },
@@ -144,7 +147,7 @@ try {
   const curveEval = num('curve-eval', values['curve-eval'], 'nonneg-int')!;
 
   const dataset = values.dataset!;
-  const { split, normalization } = loadDataset(dataset, values['data-dir']);
+  const { split, normalization } = loadDataset(dataset, values['data-dir'], folderFlags(values));
   const size = { h: split.train.h, w: split.train.w, c: split.train.c };
   const refinePresetName = values['refine-preset'] ?? defaultRefinePreset(presetName);
   const refine = withRefineOverrides(refinePreset(refinePresetName, size, classifier.seed), {

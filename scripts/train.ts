@@ -12,20 +12,23 @@ import { ResNet18 } from '../src/nn/resnet.js';
 import { saveCheckpoint } from '../src/nn/checkpoint.js';
 import { classifierPreset, withClassifierOverrides } from '../src/train/presets.js';
 import { trainSubsetOf } from '../src/pipeline/backdoor.js';
-import { CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, parseArgsOrExit } from '../src/util/cli.js';
+import { CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, parseArgsOrExit } from '../src/util/cli.js';
 import { trainClassifier } from '../src/train/trainer.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 const USAGE = `usage: npm run train -- [--dataset fashion-mnist|cifar10|folder:DIR] [--model resnet18] [--preset quick|paper]
   [--seed N] [--out DIR] [--data-dir DIR]
 classifier recipe (the preset's unless given):
-${CLASSIFIER_USAGE}`;
+${CLASSIFIER_USAGE}
+image folders:
+${FOLDER_USAGE}`;
 const { values } = parseArgsOrExit('train', USAGE, {
   options: {
     dataset: { type: 'string', default: 'fashion-mnist' },
     model: { type: 'string', default: 'resnet18' },
     preset: { type: 'string', default: 'quick' },
     ...CLASSIFIER_OPTIONS,
+    ...FOLDER_OPTIONS,
     out: { type: 'string' },
     'data-dir': { type: 'string', default: 'data' },
     help: { type: 'boolean', short: 'h' },
@@ -39,7 +42,7 @@ if (values.help) {
 try {
   if (values.model !== 'resnet18') throw new Error(`--model: only resnet18 is available, got '${values.model}'`);
   const p = withClassifierOverrides(classifierPreset(values.preset!), classifierFlags(values));
-  const { split, normalization } = loadDataset(values.dataset!, values['data-dir']);
+  const { split, normalization } = loadDataset(values.dataset!, values['data-dir'], folderFlags(values));
   const train = trainSubsetOf(split.train, p);
   const out = values.out ?? join('runs', `train-${values.dataset!.replace(/[^a-z0-9-]/gi, '_')}-${values.preset}-s${p.seed}`);
   const rtm = await init();

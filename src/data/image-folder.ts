@@ -1,11 +1,16 @@
 /**
- * An image-folder dataset (ImageNet-style subsets): `root/<class>/*.png`, one sub-folder per
- * class (sorted by name → label), every image resized on load (bilinear) to size×size and
- * converted to the requested channel count.
+ * Image-folder datasets: `root/<class>/*.{png,jpg,jpeg}`, one sub-folder per class. The class
+ * list comes from the folder itself (sorted names) or is given (`classes`: the training split's, a
+ * class-names file, a defended model's configuration), so that every split of a dataset shares
+ * one label numbering: a class folder the list lacks is an error, never a silent shift of labels.
+ * Images keep their native size unless `size` is given (then they are resized, bilinear), and
+ * keep the channels of the files (grey when every file is grey, else RGB) unless `channels` is
+ * given. PNG through pngjs, JPEG through jpeg-js.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { PNG } from 'pngjs';
+import jpeg from 'jpeg-js';
 import { checkDataset, type ImageDataset } from './dataset.js';
 
 /** Bilinear resize of one HWC uint8 image (half-pixel centres, like PIL/torchvision). */
@@ -34,55 +39,132 @@ export function resizeBilinearU8(src: Uint8Array, h: number, w: number, c: numbe
   return out;
 }
 
-/** Decodes a PNG to HWC uint8 with `channels` channels (1: luminance, 3: RGB). */
-export function decodePng(file: string, channels: 1 | 3): { data: Uint8Array; h: number; w: number } {
-  let png: PNG;
-  try {
-    png = PNG.sync.read(readFileSync(file));
-  } catch (e) {
-    throw new Error(`${file}: not a readable PNG (${(e as Error).message})`);
-  }
-  const { width: w, height: h, data } = png; // RGBA
-  const out = new Uint8Array(h * w * channels);
-  for (let p = 0; p < h * w; p++) {
-    const r = data[4 * p]!;
-    const g = data[4 * p + 1]!;
-    const b = data[4 * p + 2]!;
-    if (channels === 3) {
-      out[3 * p] = r;
-      out[3 * p + 1] = g;
-      out[3 * p + 2] = b;
-    } else {
-      out[p] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
-    }
-  }
-  return { data: out, h, w };
+/** A decoded image as RGBA plus whether the file itself is grey (every pixel r = g = b). */
+interface Rgba {
+  data: Uint8Array;
+  h: number;
+  w: number;
+  grey: boolean;
 }
 
-export function loadImageFolder(root: string, opts: { size: number; channels?: 1 | 3; name?: string }): ImageDataset {
-  const c = opts.channels ?? 3;
-  let classes: string[];
+export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
+
+export function isImageFile(name: string): boolean {
+  return IMAGE_EXTENSIONS.includes(extname(name).toLowerCase());
+}
+
+function isGrey(rgba: Uint8Array): boolean {
+  for (let p = 0; p < rgba.length; p += 4) if (rgba[p] !== rgba[p + 1] || rgba[p] !== rgba[p + 2]) return false;
+  return true;
+}
+
+/** Decodes a PNG or JPEG file (by content, whatever its extension) to RGBA. */
+function decodeRgba(file: string): Rgba {
+  let buf: Buffer;
   try {
-    classes = readdirSync(root)
-      .filter((d) => statSync(join(root, d)).isDirectory())
-      .sort();
+    buf = readFileSync(file);
+  } catch (e) {
+    throw new Error(`${file}: cannot read the image (${(e as Error).message})`);
+  }
+  const png = buf.length >= 8 && buf.readUInt32BE(0) === 0x89504e47;
+  const jpg = buf.length >= 3 && buf[0] === 0xff && buf[1] === 0xd8 && buf[2] === 0xff;
+  try {
+    if (png) {
+      const p = PNG.sync.read(buf);
+      const data = new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength);
+      return { data, h: p.height, w: p.width, grey: isGrey(data) };
+    }
+    if (jpg) {
+      const j = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 512 });
+      return { data: j.data, h: j.height, w: j.width, grey: isGrey(j.data) };
+    }
+  } catch (e) {
+    throw new Error(`${file}: not a readable ${png ? 'PNG' : 'JPEG'} (${(e as Error).message})`);
+  }
+  throw new Error(`${file}: neither a PNG nor a JPEG file`);
+}
+
+function toChannels(img: Rgba, channels: 1 | 3): Uint8Array {
+  const n = img.h * img.w;
+  const out = new Uint8Array(n * channels);
+  const d = img.data;
+  for (let p = 0; p < n; p++) {
+    if (channels === 3) {
+      out[3 * p] = d[4 * p]!;
+      out[3 * p + 1] = d[4 * p + 1]!;
+      out[3 * p + 2] = d[4 * p + 2]!;
+    } else {
+      out[p] = Math.round(0.299 * d[4 * p]! + 0.587 * d[4 * p + 1]! + 0.114 * d[4 * p + 2]!);
+    }
+  }
+  return out;
+}
+
+/** Decodes a PNG or JPEG to HWC uint8 with `channels` channels (1: luminance, ITU-R 601; 3: RGB). */
+export function decodeImage(file: string, channels: 1 | 3): { data: Uint8Array; h: number; w: number } {
+  const img = decodeRgba(file);
+  return { data: toChannels(img, channels), h: img.h, w: img.w };
+}
+
+export interface ImageFolderOptions {
+  /** resize every image to this size; native size (all images must share it) when unset */
+  size?: { h: number; w: number };
+  /** 1 (grey) or 3 (RGB); from the files when unset (grey when every image is grey) */
+  channels?: 1 | 3;
+  /** the class list (label = index); the folder's sorted sub-folder names when unset */
+  classes?: string[];
+  name?: string;
+}
+
+/** The sorted class sub-folders of `root` (errors name the folder). */
+export function classFolders(root: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(root);
   } catch (e) {
     throw new Error(`${root}: cannot read the image folder (${(e as Error).message})`);
   }
-  if (classes.length === 0) throw new Error(`${root}: no class sub-folders`);
+  const classes = entries.filter((d) => statSync(join(root, d)).isDirectory()).sort();
+  if (classes.length === 0) throw new Error(`${root}: no class sub-folders (expected ${root}/<class>/*.png|jpg)`);
+  return classes;
+}
+
+/** The image files of an image folder with their labels under `classes`. */
+function listFiles(root: string, classes: string[]): [string, number][] {
+  const found = classFolders(root);
+  const unknown = found.filter((c) => !classes.includes(c));
+  if (unknown.length) throw new Error(`${root}: class folder(s) ${unknown.map((c) => `'${c}'`).join(', ')} not in the class list (${classes.join(', ')}): a class the training split lacks?`);
   const files: [string, number][] = [];
-  classes.forEach((cls, label) => {
-    for (const f of readdirSync(join(root, cls)).sort()) if (f.toLowerCase().endsWith('.png')) files.push([join(root, cls, f), label]);
-  });
-  if (files.length === 0) throw new Error(`${root}: no .png images in its class folders`);
-  const s = opts.size;
-  const images = new Uint8Array(files.length * s * s * c);
+  for (const cls of found) {
+    const names = readdirSync(join(root, cls)).sort();
+    const images = names.filter(isImageFile);
+    if (images.length === 0) throw new Error(`${join(root, cls)}: empty class folder (no .png / .jpg images${names.length ? `; ${names.length} other file(s)` : ''})`);
+    for (const f of images) files.push([join(root, cls, f), classes.indexOf(cls)]);
+  }
+  return files;
+}
+
+export function loadImageFolder(root: string, opts: ImageFolderOptions = {}): ImageDataset {
+  const classes = opts.classes ?? classFolders(root);
+  if (classes.length > 256) throw new Error(`${root}: ${classes.length} classes; labels are stored as uint8 (at most 256)`);
+  const files = listFiles(root, classes);
+  const decoded = files.map(([file]) => decodeRgba(file));
+  const c = opts.channels ?? (decoded.every((d) => d.grey) ? 1 : 3);
+  let size = opts.size;
+  if (!size) {
+    const { h, w } = decoded[0]!;
+    const other = decoded.findIndex((d) => d.h !== h || d.w !== w);
+    if (other >= 0) throw new Error(`${root}: images of different sizes (${files[0]![0]} is ${w}×${h}, ${files[other]![0]} is ${decoded[other]!.w}×${decoded[other]!.h}): give an input size to resize them`);
+    size = { h, w };
+  }
+  const { h: sh, w: sw } = size;
+  const px = sh * sw * c;
+  const images = new Uint8Array(files.length * px);
   const labels = new Uint8Array(files.length);
-  files.forEach(([file, label], i) => {
-    const img = decodePng(file, c);
-    const px = img.h === s && img.w === s ? img.data : resizeBilinearU8(img.data, img.h, img.w, c, s, s);
-    images.set(px, i * s * s * c);
-    labels[i] = label;
+  decoded.forEach((img, i) => {
+    const data = toChannels(img, c);
+    images.set(img.h === sh && img.w === sw ? data : resizeBilinearU8(data, img.h, img.w, c, sh, sw), i * px);
+    labels[i] = files[i]![1];
   });
-  return checkDataset({ name: opts.name ?? root, images, labels, n: files.length, h: s, w: s, c, classes });
+  return checkDataset({ name: opts.name ?? root, images, labels, n: files.length, h: sh, w: sw, c, classes });
 }

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ClassifierOverrides } from '../train/presets.js';
+import type { FolderOptions } from '../data/registry.js';
 
 export type FlagNumberKind = 'int' | 'nonneg-int' | 'pos' | 'rate';
 
@@ -128,4 +129,30 @@ export function classifierFlags(v: { [K in keyof typeof CLASSIFIER_OPTIONS]?: st
     milestones: numList('milestones', v.milestones, 'int'),
     gamma: num('gamma', v.gamma, 'pos'),
   };
+}
+
+/** How `folder:DIR` datasets are read (the other datasets ignore these flags). */
+export const FOLDER_OPTIONS = {
+  'input-size': { type: 'string' },
+  channels: { type: 'string' },
+} as const;
+
+export const FOLDER_USAGE = `  --input-size N|HxW          resize folder:DIR images to this size (default: their own size)
+  --channels 1|3              read folder:DIR images as grey or RGB (default: grey when every file is)`;
+
+/** `--input-size N` or `HxW` and `--channels 1|3` as image-folder options (validated). */
+export function folderFlags(v: { 'input-size'?: string; channels?: string }): FolderOptions {
+  const out: FolderOptions = {};
+  if (v['input-size'] !== undefined) {
+    const m = /^(\d+)(?:x(\d+))?$/.exec(v['input-size'].trim());
+    const h = m ? Number(m[1]) : NaN;
+    const w = m ? Number(m[2] ?? m[1]) : NaN;
+    if (!(h > 0 && w > 0)) throw new Error(`--input-size must be N or HxW (positive integers), got '${v['input-size']}'`);
+    out.size = { h, w };
+  }
+  if (v.channels !== undefined) {
+    if (v.channels !== '1' && v.channels !== '3') throw new Error(`--channels must be 1 or 3, got '${v.channels}'`);
+    out.channels = Number(v.channels) as 1 | 3;
+  }
+  return out;
 }

@@ -12,6 +12,8 @@ import { FASHION_DEBIAN_DIR, findFashionMnist, loadFashionMnist } from '../../sr
 import { fetchCifar10, loadCifar10 } from '../../src/data/cifar10.js';
 import { hashFile } from '../../src/data/download.js';
 import { loadImageFolder } from '../../src/data/image-folder.js';
+import { loadDataset } from '../../src/data/registry.js';
+import jpeg from 'jpeg-js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'refine-data-'));
 
@@ -144,23 +146,75 @@ test('CIFAR-10: download from a (local) server with checksum, idempotent; a mism
   }
 });
 
-test('image folder: classes from sub-folders, resized on load', () => {
+function writePng(file: string, w: number, h: number, rgb: (p: number) => [number, number, number]): void {
+  const png = new PNG({ width: w, height: h });
+  for (let p = 0; p < w * h; p++) png.data.set([...rgb(p), 255], 4 * p);
+  writeFileSync(file, PNG.sync.write(png));
+}
+
+function writeJpeg(file: string, w: number, h: number, rgb: (p: number) => [number, number, number]): void {
+  const data = Buffer.alloc(w * h * 4);
+  for (let p = 0; p < w * h; p++) data.set([...rgb(p), 255], 4 * p);
+  writeFileSync(file, jpeg.encode({ data, width: w, height: h }, 100).data);
+}
+
+test('image folder: classes from sub-folders, resized on request, RGB kept', () => {
   const root = join(tmp, 'folder');
   for (const [cls, color] of [['b_cat', [255, 0, 0]], ['a_dog', [0, 0, 255]]] as const) {
     mkdirSync(join(root, cls), { recursive: true });
-    for (let i = 0; i < 2; i++) {
-      const png = new PNG({ width: 10, height: 6 });
-      for (let p = 0; p < 60; p++) png.data.set([...color, 255], 4 * p);
-      writeFileSync(join(root, cls, `${i}.png`), PNG.sync.write(png));
-    }
+    for (let i = 0; i < 2; i++) writePng(join(root, cls, `${i}.png`), 10, 6, () => [...color]);
   }
-  const ds = loadImageFolder(root, { size: 4 });
+  const ds = loadImageFolder(root, { size: { h: 4, w: 4 } });
   assert.equal(ds.classes, ['a_dog', 'b_cat']);
-  assert.is(ds.n, 4);
+  assert.equal([ds.n, ds.h, ds.w, ds.c], [4, 4, 4, 3]);
   assert.equal(Array.from(ds.labels), [0, 0, 1, 1]);
   assert.equal(Array.from(ds.images.subarray(0, 3)), [0, 0, 255]);
-  assert.equal(Array.from(ds.images.subarray(3 * 48, 3 * 48 + 3)), [255, 0, 0]);
-  assert.throws(() => loadImageFolder(join(tmp, 'missing'), { size: 4 }), /cannot read the image folder/);
+  assert.equal(Array.from(ds.images.subarray(2 * 48, 2 * 48 + 3)), [255, 0, 0]);
+  const native = loadImageFolder(root);
+  assert.equal([native.h, native.w, native.c], [6, 10, 3], 'native size unless a size is given');
+  assert.throws(() => loadImageFolder(join(tmp, 'missing')), /cannot read the image folder/);
+});
+
+test('image folder: PNG and JPEG mixed, grey detected, one class list for every split, clear errors', () => {
+  const root = join(tmp, 'mixed');
+  const grey = (p: number): [number, number, number] => [p * 8, p * 8, p * 8];
+  for (const split of ['train', 'test']) {
+    for (const cls of ['shirt', 'boot']) {
+      mkdirSync(join(root, split, cls), { recursive: true });
+      writePng(join(root, split, cls, 'a.png'), 5, 5, grey);
+      writeJpeg(join(root, split, cls, 'b.JPG'), 5, 5, grey);
+    }
+  }
+  // the test split lacks 'boot' on purpose later; first both splits are complete
+  const { split, normalization } = loadDataset(`folder:${root}`);
+  assert.equal([split.train.n, split.train.h, split.train.w, split.train.c], [4, 5, 5, 1], '.JPG files are read, grey kept grey');
+  assert.equal(split.train.classes, ['boot', 'shirt']);
+  assert.equal(split.test.classes, split.train.classes);
+  assert.is(normalization.mean.length, 1);
+  // the JPEG decodes to (nearly) the same grey ramp as the PNG
+  const png = Array.from(split.train.images.subarray(0, 25));
+  const jpg = Array.from(split.train.images.subarray(25, 50));
+  assert.ok(png.every((v, i) => Math.abs(v - jpg[i]!) <= 3), 'JPEG within 3 grey levels of the PNG');
+  assert.is(loadDataset(`folder:${root}`, 'data', { channels: 3 }).split.train.c, 3);
+  // a test class the training split lacks is refused instead of shifting every label
+  mkdirSync(join(root, 'test', 'coat'));
+  writePng(join(root, 'test', 'coat', 'a.png'), 5, 5, grey);
+  assert.throws(() => loadDataset(`folder:${root}`), /class folder\(s\) 'coat' not in the class list \(boot, shirt\)/);
+  rmSync(join(root, 'test', 'coat'), { recursive: true });
+  // a test split missing a class keeps the training split's numbering
+  rmSync(join(root, 'test', 'boot'), { recursive: true });
+  const partial = loadDataset(`folder:${root}`).split.test;
+  assert.equal([partial.classes, Array.from(partial.labels)], [['boot', 'shirt'], [1, 1]]);
+  // an empty class folder, an unreadable file, images of different sizes
+  mkdirSync(join(root, 'train', 'empty'));
+  writeFileSync(join(root, 'train', 'empty', 'notes.txt'), 'x');
+  assert.throws(() => loadImageFolder(join(root, 'train')), /empty: empty class folder \(no \.png \/ \.jpg images; 1 other file\(s\)\)/);
+  rmSync(join(root, 'train', 'empty'), { recursive: true });
+  writeFileSync(join(root, 'train', 'shirt', 'c.png'), 'not a png');
+  assert.throws(() => loadImageFolder(join(root, 'train')), /shirt\/c\.png: neither a PNG nor a JPEG file/);
+  writePng(join(root, 'train', 'shirt', 'c.png'), 7, 5, grey);
+  assert.throws(() => loadImageFolder(join(root, 'train')), /images of different sizes .* give an input size/);
+  assert.is(loadImageFolder(join(root, 'train'), { size: { h: 5, w: 5 } }).n, 5);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
