@@ -26,6 +26,8 @@ export const ENTRIES = {
   'augmentation-check': 'scripts/augmentation-check.ts',
   'physical-check': 'scripts/physical-check.ts',
   'adaptive-check': 'scripts/adaptive-check.ts',
+  defend: 'scripts/defend.ts',
+  predict: 'scripts/predict.ts',
   'lc-check': 'scripts/lc-check.ts',
   bench: 'bench/run.ts',
 };

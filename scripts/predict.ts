@@ -1,0 +1,101 @@
+/**
+ * npm run predict -- --defended DIR IMAGE|FOLDER... [--json] [--undefended]
+ *
+ * Classifies images with a defended model written by `npm run defend` (the folder alone).
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { init, noGrad, scope, shutdown, tensor } from '../src/index.js';
+import { decodeImage, isImageFile, resizeBilinearU8 } from '../src/data/image-folder.js';
+import { normalizeInto } from '../src/data/loader.js';
+import { softmax } from '../src/ops/softmax.js';
+import { loadDefended } from '../src/pipeline/defend.js';
+import { parseArgsOrExit } from '../src/util/cli.js';
+
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+
+const USAGE = `usage: npm run predict -- --defended DIR IMAGE|FOLDER... [--json] [--undefended]
+
+  --defended DIR     a defended-model folder written by npm run defend
+  IMAGE|FOLDER       PNG / JPEG files, or folders of them (searched one level of sub-folders deep)
+  --json             one JSON object per image with every class probability
+  --undefended       also print the classifier's own prediction without REFINE
+  -h, --help`;
+
+const { values, positionals } = parseArgsOrExit('predict', USAGE, {
+  options: { defended: { type: 'string' }, json: { type: 'boolean', default: false }, undefended: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+  allowPositionals: true,
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function collect(paths: string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      throw new Error(`${p}: no such file or folder`);
+    }
+    if (st.isFile()) out.push(p);
+    else {
+      for (const e of readdirSync(p).sort()) {
+        const f = join(p, e);
+        if (statSync(f).isDirectory()) out.push(...readdirSync(f).sort().filter(isImageFile).map((x) => join(f, x)));
+        else if (isImageFile(e)) out.push(f);
+      }
+    }
+  }
+  if (!out.length) throw new Error('no images given (PNG or JPEG files, or folders of them)');
+  return out;
+}
+
+let code = 0;
+try {
+  if (!values.defended) throw new Error('--defended DIR is required');
+  const files = collect(positionals);
+  await init();
+  const { defended, config } = loadDefended(values.defended);
+  const { h, w, c, normalization } = config.input;
+  const px = h * w * c;
+  const batch = 64;
+  for (let s = 0; s < files.length; s += batch) {
+    const part = files.slice(s, s + batch);
+    const x = new Float32Array(part.length * px);
+    part.forEach((f, k) => {
+      const img = decodeImage(f, c as 1 | 3);
+      const data = img.h === h && img.w === w ? img.data : resizeBilinearU8(img.data, img.h, img.w, c, h, w);
+      normalizeInto({ data, h, w, c }, normalization, x, k * px);
+    });
+    const [pd, pu] = scope(() =>
+      noGrad(() => {
+        const t = tensor(x, [part.length, h, w, c]);
+        return [defended.probabilities(t), values.undefended ? softmax(defended.classifier.forward(t)) : tensor(new Float32Array(1), [1])];
+      }),
+    );
+    const probs = (await pd!.read()) as Float32Array;
+    const raw = (await pu!.read()) as Float32Array;
+    pd!.dispose();
+    pu!.dispose();
+    const k = config.classes.length;
+    part.forEach((f, i) => {
+      const row = Array.from(probs.subarray(i * k, (i + 1) * k));
+      const top = row.indexOf(Math.max(...row));
+      const rawRow = values.undefended ? Array.from(raw.subarray(i * k, (i + 1) * k)) : null;
+      const rawTop = rawRow ? rawRow.indexOf(Math.max(...rawRow)) : -1;
+      if (values.json) {
+        console.log(JSON.stringify({ file: f, label: config.classes[top], probabilities: Object.fromEntries(config.classes.map((n, j) => [n, Number(row[j]!.toFixed(6))])), ...(rawRow ? { undefended: config.classes[rawTop] } : {}) }));
+      } else {
+        console.log(`${f}\t${config.classes[top]}\t${row[top]!.toFixed(3)}${rawRow ? `\t(undefended: ${config.classes[rawTop]})` : ''}`);
+      }
+    });
+  }
+  shutdown();
+} catch (e) {
+  console.error(`predict: ${(e as Error).message}`);
+  code = 1;
+}
+process.exitCode = code;

@@ -1,0 +1,293 @@
+/**
+ * The defender's path: REFINE in front of a classifier someone else trained, with nothing but its
+ * weights and unlabeled images (docs/defend.md). `defend()` infers the architecture from the
+ * checkpoint, runs the label-free augmentation check, trains the UNet (resumable), and writes a
+ * self-contained defended-model folder:
+ *   defense.json        everything needed to load and run it (architecture, input size, channels,
+ *                       normalisation, class names, REFINE configuration, seeds, engine version,
+ *                       the classifier's SHA-256)
+ *   classifier.safetensors, unet.safetensors, mapping.json
+ *   report.json / report.md   pseudo-labels, agreement, collapse flags, the augmentation check,
+ *                       BA (and ASR with triggered images) before and after, cost
+ *   train/              the training checkpoint (resume after a kill; removed when finished)
+ * `loadDefended(dir)` needs only that folder.
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { UNet } from '../nn/unet.js';
+import { ResNet18 } from '../nn/resnet.js';
+import { loadCheckpoint } from '../nn/checkpoint.js';
+import { readSafetensors } from '../nn/safetensors.js';
+import type { ImageDataset, Normalization } from '../data/dataset.js';
+import { DefendedModel, trainRefine, type RefineEpochLog } from '../refine/defense.js';
+import { checkPermutation } from '../refine/mapping.js';
+import { augmentationCheck, augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
+import { predict } from '../train/evaluate.js';
+import { readJson, writeFileAtomic, writeJsonAtomic } from './io.js';
+import { guardedConfig, type RefinePreset } from './refine-presets.js';
+import { seededSubset } from './reproduce.js';
+
+export type Arch = 'resnet18-cifar' | 'resnet18-imagenet';
+
+export interface ClassifierSpec {
+  arch: Arch;
+  width: number;
+  numClasses: number;
+  inChannels: number;
+}
+
+/** The ResNet-18 variant of a checkpoint, from its tensor shapes (stem kernel, widths, classes). */
+export function inferClassifier(file: string): ClassifierSpec {
+  const { tensors } = readSafetensors(file);
+  const conv1 = tensors.get('conv1.weight');
+  const head = tensors.get('linear.weight') ?? tensors.get('fc.weight');
+  if (!conv1 || conv1.shape.length !== 4 || !head || head.shape.length !== 2) {
+    throw new Error(`${file}: not a ResNet-18 checkpoint (needs conv1.weight and linear.weight or fc.weight); the architectures this tool defends: resnet18-cifar, resnet18-imagenet`);
+  }
+  const [out, inC, kh] = conv1.shape as [number, number, number, number];
+  return { arch: kh === 7 ? 'resnet18-imagenet' : 'resnet18-cifar', width: out / 64, numClasses: head.shape[0]!, inChannels: inC };
+}
+
+export function buildClassifier(spec: ClassifierSpec): ResNet18 {
+  return new ResNet18({ numClasses: spec.numClasses, inChannels: spec.inChannels, width: spec.width, stem: spec.arch === 'resnet18-imagenet' ? 'imagenet' : 'cifar' });
+}
+
+export function sha256File(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+export interface DefenseConfig {
+  format: 'refine-gpu-defense';
+  version: 1;
+  engine: { name: string; version: string };
+  createdAt: string;
+  classifier: ClassifierSpec & { file: 'classifier.safetensors'; sha256: string; source: string };
+  input: { h: number; w: number; c: number; normalization: Normalization };
+  classes: string[];
+  preset: string;
+  /** the REFINE configuration asked for (preset and overrides) */
+  requested: RefinePreset;
+  /** the configuration trained (`requested`, guarded when the guard fired) */
+  refine: RefinePreset;
+  /** whether the augmentation guard fired (then `refine` is the guarded configuration) */
+  augmentationGuard: 'applied' | 'not needed' | 'off';
+  unlabeledImages: number;
+}
+
+export interface Evaluated {
+  images: number;
+  /** accuracy against the labels (BA on clean images) */
+  accuracy?: number;
+  /** share classified as `target` (ASR on triggered images) */
+  targetShare?: number;
+  /** share of the most predicted class and that class */
+  topClass: string;
+  topShare: number;
+}
+
+export interface DefenseReport {
+  config: DefenseConfig;
+  augmentation: AugmentationCheck;
+  /** pseudo-label shares argmax F(x) over the unlabeled images, by class name */
+  pseudoLabelShares: Record<string, number>;
+  history: RefineEpochLog[];
+  collapsed: boolean;
+  before: { test?: Evaluated; triggered?: Evaluated };
+  after: { test?: Evaluated; triggered?: Evaluated };
+  target?: string;
+  trainSeconds: number;
+  imagesPerSecond: number;
+}
+
+export interface DefendOptions {
+  model: string;
+  spec: ClassifierSpec;
+  /** unlabeled images (labels never read) */
+  unlabeled: ImageDataset;
+  normalization: Normalization;
+  classes: string[];
+  preset: string;
+  refine: RefinePreset;
+  out: string;
+  /** labelled clean test images (BA) */
+  test?: ImageDataset;
+  /** triggered images; with `target` their target share is the ASR */
+  triggered?: ImageDataset;
+  target?: number;
+  engine: { name: string; version: string };
+  /** data folders the run reads: `out` may not be one of them or inside one */
+  dataFolders: string[];
+  log?: (m: string) => void;
+  quiet?: boolean;
+}
+
+/**
+ * Inputs are never written to: the output folder may not be the folder holding the model file,
+ * nor a data folder or any folder inside one.
+ */
+export function checkOutputFolder(out: string, model: string, dataFolders: string[]): void {
+  const o = resolve(out);
+  if (o === resolve(dirname(model))) throw new Error(`--out ${out} is the folder of the model file ${model}: inputs are never written to; choose another output folder`);
+  for (const d of dataFolders) {
+    const r = relative(resolve(d), o);
+    if (r === '' || (!r.startsWith('..') && !isAbsolute(r))) throw new Error(`--out ${out} is ${r === '' ? '' : 'inside '}the data folder ${d}: inputs are never written to; choose another output folder`);
+  }
+}
+
+function evaluated(pred: Int32Array, ds: ImageDataset, classes: string[], target?: number): Evaluated {
+  const counts = new Array<number>(classes.length).fill(0);
+  let ok = 0;
+  for (let i = 0; i < pred.length; i++) {
+    counts[pred[i]!]!++;
+    if (pred[i] === ds.labels[i]) ok++;
+  }
+  const top = counts.indexOf(Math.max(...counts));
+  const n = Math.max(1, pred.length);
+  return {
+    images: pred.length,
+    ...(target === undefined ? { accuracy: ok / n } : { targetShare: counts[target]! / n }),
+    topClass: classes[top] ?? String(top),
+    topShare: counts[top]! / n,
+  };
+}
+
+async function evaluateBoth(model: Parameters<typeof predict>[0], o: DefendOptions): Promise<{ test?: Evaluated; triggered?: Evaluated }> {
+  const out: { test?: Evaluated; triggered?: Evaluated } = {};
+  if (o.test) out.test = evaluated(await predict(model, o.test, { normalization: o.normalization }), o.test, o.classes);
+  if (o.triggered) out.triggered = evaluated(await predict(model, o.triggered, { normalization: o.normalization }), o.triggered, o.classes, o.target);
+  return out;
+}
+
+/** Trains (or resumes) REFINE for the classifier in `o.model` and writes the defended-model folder. */
+export async function defend(o: DefendOptions): Promise<DefenseReport> {
+  const log = o.log ?? ((m: string) => console.error(m));
+  checkOutputFolder(o.out, o.model, o.dataFolders);
+  const classifier = buildClassifier(o.spec);
+  try {
+    loadCheckpoint(classifier, o.model);
+    classifier.freeze().eval();
+    const u = o.unlabeled;
+    if (u.c !== o.spec.inChannels) throw new Error(`the classifier takes ${o.spec.inChannels}-channel images, the unlabeled images have ${u.c} (--channels ${o.spec.inChannels})`);
+    if (o.classes.length !== o.spec.numClasses) throw new Error(`the classifier has ${o.spec.numClasses} classes, ${o.classes.length} class names were given`);
+    const sha256 = sha256File(o.model);
+    const prev = readJson<DefenseConfig>(join(o.out, 'defense.json'));
+    if (prev && prev.classifier.sha256 !== sha256) throw new Error(`${o.out} holds the defense of another classifier (SHA-256 ${prev.classifier.sha256.slice(0, 12)}…): choose another --out`);
+    const same = (a: RefinePreset) => JSON.stringify(a) === JSON.stringify(o.refine);
+    if (prev && (!same(prev.requested) || prev.unlabeledImages !== o.unlabeled.n || prev.preset !== o.preset)) {
+      throw new Error(`${o.out} holds a defense of another configuration (see its defense.json): choose another --out or delete it`);
+    }
+    const done = prev ? readJson<DefenseReport>(join(o.out, 'report.json')) : null;
+    if (done) {
+      log(`${o.out}: finished defense found (report.md), reported as it is`);
+      return done;
+    }
+    mkdirSync(o.out, { recursive: true });
+
+    log(`checking whether REFINE's augmentation fires a backdoor (${Math.min(1000, u.n)} unlabeled images, no labels)`);
+    const aug = await augmentationCheck(classifier, u, o.refine.augment, o.normalization, 1000, o.refine.seed + 41);
+    const fires = augmentationFiresBackdoor(aug);
+    const guard = o.refine.augmentationGuard ? (fires ? 'applied' : 'not needed') : 'off';
+    const refine = guard === 'applied' ? guardedConfig(o.refine) : o.refine;
+    log(`augmentation check: ${(100 * aug.changed).toFixed(1)}% of pseudo-labels changed, class '${o.classes[aug.maxShareRiseClass]}' ${aug.maxShareRise >= 0 ? '+' : ''}${(100 * aug.maxShareRise).toFixed(1)} points; guard ${guard}`);
+    const config: DefenseConfig = {
+      format: 'refine-gpu-defense',
+      version: 1,
+      engine: o.engine,
+      createdAt: prev?.createdAt ?? new Date().toISOString(),
+      classifier: { ...o.spec, file: 'classifier.safetensors', sha256, source: o.model },
+      input: { h: u.h, w: u.w, c: u.c, normalization: o.normalization },
+      classes: o.classes,
+      preset: o.preset,
+      requested: o.refine,
+      refine,
+      augmentationGuard: guard,
+      unlabeledImages: u.n,
+    };
+    writeJsonAtomic(join(o.out, 'defense.json'), config);
+
+    const plain = await predict(classifier, u, { normalization: o.normalization });
+    const pseudo: Record<string, number> = {};
+    o.classes.forEach((c, k) => (pseudo[c] = plain.filter((p) => p === k).length / Math.max(1, u.n)));
+    const before = await evaluateBoth(classifier, o);
+
+    const trainDir = join(o.out, 'train');
+    const res = await trainRefine(classifier, u, refine, { normalization: o.normalization, numClasses: o.spec.numClasses, outDir: trainDir, quiet: o.quiet, evalSet: o.test ? seededSubset(o.test, 1000, refine.seed + 29) : undefined });
+    await res.defended.save(o.out);
+    copyFileSync(o.model, join(o.out, 'classifier.safetensors'));
+    const after = await evaluateBoth(res.defended, o);
+    const last = res.history[res.history.length - 1];
+    const steps = last?.stepsDone ?? 0;
+    const report: DefenseReport = {
+      config,
+      augmentation: aug,
+      pseudoLabelShares: pseudo,
+      history: res.history,
+      collapsed: Boolean(last?.collapsed) || (after.test !== undefined && after.test.topShare > 0.6 && (before.test?.topShare ?? 0) <= 0.6),
+      before,
+      after,
+      ...(o.target !== undefined ? { target: o.classes[o.target] } : {}),
+      trainSeconds: res.wallSeconds,
+      imagesPerSecond: res.wallSeconds > 0 ? (steps * refine.batchSize) / res.wallSeconds : 0,
+    };
+    writeJsonAtomic(join(o.out, 'report.json'), report);
+    writeFileAtomic(join(o.out, 'report.md'), renderDefenseReport(report));
+    rmSync(trainDir, { recursive: true, force: true });
+    res.defended.unet.dispose();
+    return report;
+  } finally {
+    classifier.dispose();
+  }
+}
+
+/** The defended model of a folder written by defend(): classifier, UNet and mapping from the folder alone. */
+export function loadDefended(dir: string): { defended: DefendedModel; config: DefenseConfig } {
+  const config = readJson<DefenseConfig>(join(dir, 'defense.json'));
+  if (!config || config.format !== 'refine-gpu-defense') throw new Error(`${dir}: no defense.json of a defended model (made by npm run defend)`);
+  const file = join(dir, config.classifier.file);
+  if (!existsSync(file)) throw new Error(`${dir}: ${config.classifier.file} is missing`);
+  const sha = sha256File(file);
+  if (sha !== config.classifier.sha256) throw new Error(`${file}: SHA-256 ${sha.slice(0, 12)}… differs from defense.json's ${config.classifier.sha256.slice(0, 12)}… (a different classifier)`);
+  const classifier = buildClassifier(config.classifier);
+  loadCheckpoint(classifier, file);
+  const unet = new UNet({ firstChannels: config.refine.unetChannels, channels: config.input.c });
+  loadCheckpoint(unet, join(dir, 'unet.safetensors'));
+  const { perm } = JSON.parse(readFileSync(join(dir, 'mapping.json'), 'utf8')) as { perm: number[] };
+  const defended = new DefendedModel(unet, classifier, checkPermutation(perm, config.classifier.numClasses), config.refine.renormalize ? config.input.normalization : null);
+  return { defended: defended.eval(), config };
+}
+
+const pct = (v: number | undefined) => (v === undefined ? '—' : `${(100 * v).toFixed(2)}%`);
+
+export function renderDefenseReport(r: DefenseReport): string {
+  const c = r.config;
+  const L: string[] = [`# REFINE defense of ${c.classifier.source}`, ''];
+  L.push(`Classifier: ${c.classifier.arch} ×${c.classifier.width}, ${c.classifier.numClasses} classes, SHA-256 \`${c.classifier.sha256}\`. Input ${c.input.h}×${c.input.w}×${c.input.c}, normalisation mean ${JSON.stringify(c.input.normalization.mean)} std ${JSON.stringify(c.input.normalization.std)}.`);
+  L.push(`REFINE preset \`${c.preset}\`: ${c.refine.epochs} epochs on ${c.unlabeledImages} unlabeled images, batch ${c.refine.batchSize}, UNet c = ${c.refine.unetChannels}, ${c.refine.schedule ? `one-cycle lr peaking at ${c.refine.lr}` : `lr ${c.refine.lr}`}, λ = ${c.refine.lambda}${c.refine.renormalize ? ', T(x) normalised before the classifier' : ''}. Engine ${c.engine.name} ${c.engine.version}.`, '');
+  L.push('## Accuracy before and after', '');
+  L.push('| images | before (undefended) | after (REFINE) |', '|---|---|---|');
+  if (r.before.test) L.push(`| clean test images (${r.before.test.images}): accuracy | ${pct(r.before.test.accuracy)} | ${pct(r.after.test?.accuracy)} |`);
+  if (r.before.triggered) {
+    if (r.target !== undefined) L.push(`| triggered images (${r.before.triggered.images}): share classified as '${r.target}' (ASR) | ${pct(r.before.triggered.targetShare)} | ${pct(r.after.triggered?.targetShare)} |`);
+    L.push(`| triggered images: most predicted class (share) | ${r.before.triggered.topClass} (${pct(r.before.triggered.topShare)}) | ${r.after.triggered?.topClass} (${pct(r.after.triggered?.topShare)}) |`);
+  }
+  if (!r.before.test && !r.before.triggered) L.push('| (no labelled test images given: --test) | | |');
+  L.push('', '## Diagnostics (label-free)', '');
+  const a = r.augmentation;
+  L.push(`- Augmentation check on ${a.images} unlabeled images: REFINE's augmentation changes ${pct(a.changed)} of the pseudo-labels; the largest rise of one class is '${c.classes[a.maxShareRiseClass]}' ${(100 * a.maxShareRise).toFixed(1)} points, which receives ${pct(a.topChangedToShare)} of the changes. Augmentation guard: **${c.augmentationGuard}**${c.augmentationGuard === 'applied' ? ' (pseudo-labels from the un-augmented images, no resized crop)' : ''}.`);
+  L.push(`- Pseudo-labels over the unlabeled images: ${Object.entries(r.pseudoLabelShares).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}.`);
+  const last = r.history[r.history.length - 1];
+  if (last) L.push(`- Final agreement of the defended model with the pseudo-labels: ${pct(last.agreement)}; largest class share of its predictions ${pct(last.maxClassShare)}${r.collapsed ? ' — **COLLAPSED** (one class dominates the defended predictions)' : ''}.`);
+  L.push('', '## Training', '', '| epoch | steps | lr | loss | agreement | BA (1,000 test images) | seconds |', '|---|---|---|---|---|---|---|');
+  for (const h of r.history) L.push(`| ${h.epoch} | ${h.stepsDone ?? '—'} | ${h.lr.toExponential(2)} | ${h.loss.toFixed(4)} | ${pct(h.agreement)} | ${pct(h.benignAccuracy)} | ${h.seconds.toFixed(0)} |`);
+  L.push('', `Training: ${(r.trainSeconds / 60).toFixed(1)} min, ${r.imagesPerSecond.toFixed(1)} images/s.`, '');
+  return L.join('\n');
+}
+
+/** The class names of a --class-names file: one per line, blank lines ignored. */
+export function readClassNames(file: string): string[] {
+  const names = readFileSync(file, 'utf8').split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+  if (!names.length) throw new Error(`${file}: no class names (one per line)`);
+  if (new Set(names).size !== names.length) throw new Error(`${file}: repeated class names`);
+  return names;
+}
