@@ -109,7 +109,8 @@ try {
   const folder = folderFlags(values);
   folder.channels ??= spec.inChannels as 1 | 3;
   const names = values['class-names'] ? readClassNames(values['class-names']) : undefined;
-  const data = images(values.data!, 'train', names, folder);
+  // the unlabeled images' sub-folders are not labels: read them with their own folder list
+  const data = images(values.data!, 'train', undefined, folder);
   const classes = names ?? (data.ds.classes.length === spec.numClasses ? data.ds.classes : Array.from({ length: spec.numClasses }, (_, k) => String(k)));
   if (classes.length !== spec.numClasses) throw new Error(`${classes.length} class names for a classifier of ${spec.numClasses} classes`);
   const size = { h: data.ds.h, w: data.ds.w };

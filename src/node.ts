@@ -18,3 +18,7 @@ export { classifierPreset } from './train/presets.js';
 export { trainRefine, DefendedModel, type RefineConfig } from './refine/defense.js';
 export { shrinkPadDataset, shrinkPadImage } from './refine/shrinkpad.js';
 export { attacks } from './attacks/index.js';
+export { loadFolderSplit, datasetStats, type FolderOptions } from './data/registry.js';
+export { defend, loadDefended, inferClassifier, buildClassifier, type DefendOptions, type DefenseConfig, type DefenseReport } from './pipeline/defend.js';
+export { refinePreset, withRefineOverrides, REFINE_PRESETS, type RefinePreset } from './pipeline/refine-presets.js';
+export { augmentationCheck, augmentationFiresBackdoor } from './refine/diagnostics.js';
