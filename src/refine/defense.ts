@@ -25,7 +25,7 @@ import { batchCount, batches } from '../data/loader.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/random.js';
 import { checkPermutation, identityMapping, randomDerangement } from './mapping.js';
-import { checkpointTimer, loadRunState, progressText, saveRunState, type RunFiles } from '../train/resume.js';
+import { checkLoss, checkParameters, checkpointTimer, loadRunState, progressText, saveRunState, type RunFiles } from '../train/resume.js';
 import { supConLoss } from './supcon.js';
 
 export interface RefineConfig {
@@ -292,6 +292,7 @@ export async function trainRefine(
         for (const t of [out.x, out.pseudo, out.xt, out.y, out.lu]) t.dispose();
         const [lv, luv, lsv, pred] = [await res.loss.item(), await res.lu.item(), res.ls ? await res.ls.item() : 0, (await res.pred.read()) as Int32Array];
         for (const t of [res.loss, res.lu, res.ls, res.pred]) t?.dispose();
+        checkLoss(lv, `REFINE epoch ${epoch + 1} step ${step + 1}`, opts.outDir);
         let agree = 0;
         const share = new Array<number>(k).fill(0);
         for (let i = 0; i < pred.length; i++) {
@@ -317,6 +318,7 @@ export async function trainRefine(
       opt.zeroGrad();
       bar?.stop();
       await rt().sync();
+      if (!opts.outDir) await checkParameters(unet, `REFINE epoch ${epoch + 1}`);
       const seconds = (performance.now() - t0) / 1000;
       const maxShare = Math.max(...predCounts) / Math.max(1, seen);
       const log: RefineEpochLog = {

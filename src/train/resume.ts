@@ -25,6 +25,8 @@ export interface RunFiles {
 const NEW = '.new';
 
 export async function saveRunState(dir: string, files: RunFiles, model: Module, opt: SGD, state: unknown): Promise<void> {
+  // a diverged model is never saved: the last good checkpoint stays
+  await checkParameters(model, dir, dir);
   await saveCheckpoint(model, join(dir, files.model + NEW));
   const names = new Map([...model.namedParameters()].map(([n, p]) => [p, n]));
   const mom = new Map<string, SafeTensor>();
@@ -94,4 +96,29 @@ export function checkpointTimer(seconds = CHECKPOINT_SECONDS): { due(): boolean;
 export function progressText(state: { epochsDone?: number; partial?: { steps: number } }, epochs?: number): string {
   const done = `${state.epochsDone ?? '?'}${epochs !== undefined ? `/${epochs}` : ''}`;
   return `epoch ${done}${state.partial ? ` and ${state.partial.steps} steps of the next` : ''}`;
+}
+
+/** A training run whose loss became NaN or infinite (the run stops; its last checkpoint stays as it was). */
+export class DivergedError extends Error {}
+
+/** Throws DivergedError when a loss is not finite: a diverged run must not go on or save its weights. */
+export function checkLoss(loss: number, where: string, outDir?: string): void {
+  if (Number.isFinite(loss)) return;
+  throw new DivergedError(`${where}: the loss is ${loss}: training diverged and was stopped${outDir ? `; the last good checkpoint in ${outDir} is kept` : ''} (lower the learning rate)`);
+}
+
+/**
+ * Throws DivergedError when a parameter holds NaN or ±Infinity. Checked before every checkpoint:
+ * a loss can stay finite over diverged weights (REFINE clamps T(x) to [0, 1], and clamp maps NaN
+ * into that range), so the loss check alone would save a broken model.
+ */
+export async function checkParameters(module: Module, where: string, outDir?: string): Promise<void> {
+  for (const [name, t] of module.stateDict()) {
+    const v = (await t.read()) as Float32Array;
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(v[i]!)) {
+        throw new DivergedError(`${where}: ${name} holds ${v[i]}: training diverged and was stopped${outDir ? `; the last good checkpoint in ${outDir} is kept` : ''} (lower the learning rate)`);
+      }
+    }
+  }
 }

@@ -14,7 +14,7 @@ import { argmax } from '../ops/index-ops.js';
 import { detach } from '../ops/creation.js';
 import { lrAt, SGD } from '../nn/optim.js';
 import type { Module } from '../nn/module.js';
-import { checkpointTimer, loadRunState, progressText, saveRunState, type RunFiles } from './resume.js';
+import { checkLoss, checkpointTimer, loadRunState, progressText, saveRunState, type RunFiles } from './resume.js';
 import type { AugmentSpec } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { batchCount, batches, type LoaderOptions } from '../data/loader.js';
@@ -154,8 +154,14 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
       let { lossSum, correct, seen, steps: step } = start;
       const pending: { loss: Tensor; pred: Tensor; y: Int32Array }[] = [];
       const drain = async () => {
-        for (const p of pending) {
-          lossSum += (await p.loss.item()) * p.y.length;
+        for (const [i, p] of pending.entries()) {
+          const lv = await p.loss.item();
+          if (!Number.isFinite(lv)) {
+            for (const q of pending.slice(i)) for (const t of [q.loss, q.pred]) t.dispose();
+            pending.length = 0;
+            checkLoss(lv, `${opts.label ?? 'train'} epoch ${epoch + 1}`, opts.outDir);
+          }
+          lossSum += lv * p.y.length;
           const pr = await p.pred.read();
           for (let i = 0; i < p.y.length; i++) if (pr[i] === p.y[i]) correct++;
           p.loss.dispose();

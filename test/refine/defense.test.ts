@@ -7,6 +7,7 @@ import { noGrad, rt, scope, tensor, type Tensor } from '../../src/index.js';
 import { ResNet18 } from '../../src/nn/resnet.js';
 import { DefendedModel, trainRefine, type RefineConfig } from '../../src/refine/defense.js';
 import { ONE_CYCLE_DEFAULTS, oneCycleAt } from '../../src/nn/optim.js';
+import { DivergedError } from '../../src/train/resume.js';
 import { identityMapping, invertPermutation, randomDerangement } from '../../src/refine/mapping.js';
 import { shrinkPadImage } from '../../src/refine/shrinkpad.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
@@ -260,6 +261,22 @@ test('trainRefine with a one-cycle schedule and renormalize: lr per step, steps 
   const [wa, wb] = [await weights(again.defended), await weights(straight.defended)];
   assert.ok(wa.length === wb.length && wa.every((v, i) => Object.is(v, wb[i])), 'resumed one-cycle REFINE is bit-identical to the uninterrupted run');
   for (const m of [straight.defended.unet, again.defended.unet]) m.dispose();
+  f.dispose();
+});
+
+test('trainRefine that diverges (lr 1e30) stops with DivergedError and writes no UNet', async () => {
+  const f = new ResNet18({ numClasses: 4, inChannels: 1, width: 0.0625, seed: 1 });
+  const out = join(tmp, 'diverged');
+  let err: Error | null = null;
+  try {
+    await trainRefine(f, tinyData(24, 11), { ...cfg, epochs: 2, lr: 1e30 }, { normalization: { mean: [0.5], std: [0.25] }, numClasses: 4, outDir: out, quiet: true, checkpointSeconds: Infinity });
+  } catch (e) {
+    err = e as Error;
+  }
+  assert.ok(err instanceof DivergedError, `expected DivergedError, got ${err?.message}`);
+  assert.match(err!.message, /(REFINE epoch 1 step \d: the loss is|diverged: \S+ holds (NaN|-?Infinity)).*training diverged and was stopped/);
+  const { existsSync } = await import('node:fs');
+  assert.not.ok(existsSync(join(out, 'unet-last.safetensors')));
   f.dispose();
 });
 

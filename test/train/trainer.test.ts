@@ -9,7 +9,7 @@ import { lrAt, ONE_CYCLE_DEFAULTS, oneCycleAt, SGD } from '../../src/nn/optim.js
 import type { ImageDataset } from '../../src/data/dataset.js';
 import { Rng } from '../../src/util/random.js';
 import type { Image } from '../../src/data/augment.js';
-import { loadRunState, saveRunState } from '../../src/train/resume.js';
+import { DivergedError, loadRunState, saveRunState } from '../../src/train/resume.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'refine-train-'));
 
@@ -195,6 +195,21 @@ test('oneCycleAt matches PyTorch OneCycleLR (max_lr 0.1, 780 steps, defaults)', 
   }
   assert.is(oneCycleAt({ ...ONE_CYCLE_DEFAULTS, cycleMomentum: false }, 0.1, 500, 780, 0.9).momentum, 0.9);
   assert.throws(() => oneCycleAt(ONE_CYCLE_DEFAULTS, 0.1, 0, 1, 0.9), /total steps/);
+});
+
+test('a diverging run (lr 1e30) stops with DivergedError before saving anything', async () => {
+  const out = join(tmp, 'diverge');
+  const m = new ResNet18({ numClasses: 4, inChannels: 1, width: 0.0625, seed: 3 });
+  let err: Error | null = null;
+  try {
+    await trainClassifier(m, data, { ...cfg, lr: 1e30, milestones: [] }, { normalization: norm, outDir: out, quiet: true, checkpointSeconds: Infinity });
+  } catch (e) {
+    err = e as Error;
+  }
+  assert.ok(err instanceof DivergedError, `expected DivergedError, got ${err?.message}`);
+  assert.match(err!.message, /train epoch 1: the loss is (NaN|Infinity|-Infinity): training diverged and was stopped; the last good checkpoint in .* is kept/);
+  assert.not.ok(existsSync(join(out, 'last.safetensors')), 'no diverged weights were saved');
+  m.dispose();
 });
 
 test.run();
