@@ -39,7 +39,9 @@ export class BufferPool {
   ) {}
 
   acquire(bytes: number): GPUBuffer {
-    const size = bucketSize(bytes);
+    // a bucket may not round a buffer that fits one storage binding past the binding limit
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    const size = bytes <= limit && bucketSize(bytes) > limit ? Math.ceil(bytes / 256) * 256 : bucketSize(bytes);
     let buf = this.free.get(size)?.pop();
     if (!buf) {
       buf = this.device.createBuffer({ size, usage: this.usage, label: `${this.label}[${size}]` });

@@ -112,7 +112,26 @@ export class Tensor {
 export function empty(shape: Shape, dtype: DType = 'f32'): Tensor {
   checkShape(shape);
   const bytes = Math.max(4, sizeOf(shape) * 4);
+  checkBindingSize(shape, bytes);
   return new Tensor(shape, dtype, new Storage(rt().pool.acquire(bytes), bytes));
+}
+
+/**
+ * Refuses a tensor larger than one storage binding of this adapter, at the op that asks for it
+ * (every tensor is bound whole by some kernel, so it could never be used, and the WebGPU error
+ * would surface later at an unrelated dispatch). The message names the limit and, for a batch,
+ * the largest batch that fits.
+ */
+function checkBindingSize(shape: Shape, bytes: number): void {
+  const limit = rt().limits.maxStorageBufferBindingSize;
+  if (bytes <= limit) return;
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const perItem = shape.length > 1 && shape[0]! > 1 ? bytes / shape[0]! : 0;
+  const fit = perItem ? Math.floor(limit / perItem) : 0;
+  throw new Error(
+    `tensor [${shape}] needs ${mib(bytes)}, over this adapter's ${mib(limit)} limit for one storage buffer binding (maxStorageBufferBindingSize)` +
+      (fit >= 1 ? `: use a batch of at most ${fit}` : ''),
+  );
 }
 
 /** A tensor from host data (copied). */

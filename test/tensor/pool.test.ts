@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward, keep, rt, scope, tensor } from '../../src/index.js';
+import { empty } from '../../src/tensor/tensor.js';
 import * as ops from '../../src/ops/all.js';
 import { SGD } from '../../src/nn/optim.js';
 import { bucketSize } from '../../src/tensor/pool.js';
@@ -59,6 +60,27 @@ test('1000 training steps keep pool memory flat', async () => {
   assert.ok(last < firstLoss * 0.5, `the model learned (loss ${firstLoss} -> ${last})`);
   opt.dispose();
   for (const t of [X, Y, w, w.grad]) t?.dispose();
+});
+
+test('a tensor over the adapter binding limit is refused where it is made (with a batch that fits); the device keeps working', async () => {
+  const limit = rt().limits.maxStorageBufferBindingSize;
+  const per = 224 * 224 * 32; // one UNet activation of a 224-px image at c = 32
+  const batch = Math.floor(limit / (4 * per)) + 1;
+  const fits = Math.floor(limit / (4 * per));
+  assert.throws(
+    () => empty([batch, 224, 224, 32]),
+    (e: Error) => e.message.includes(`tensor [${batch},224,224,32]`) && /over this adapter's [\d.]+ MiB limit for one storage buffer binding \(maxStorageBufferBindingSize\)/.test(e.message) && e.message.endsWith(`use a batch of at most ${fits}`),
+  );
+  // just under the limit: allocated (the pool's bucket must not round it past the limit) and usable
+  const n = Math.floor(limit / 4) - 64;
+  const big = ops.full([n], 1);
+  const s = ops.sum(big);
+  assert.is(await s.item(), n);
+  for (const t of [big, s]) t.dispose();
+  const x = tensor(new Float32Array([1, 2, 3]));
+  const y = ops.mul(x, x);
+  assert.equal(Array.from(await y.read()), [1, 4, 9]);
+  for (const t of [x, y]) t.dispose();
 });
 
 test.run();
