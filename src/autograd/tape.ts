@@ -131,6 +131,7 @@ export function setAutogradKernels(k: {
  */
 export function backward(root: Tensor, gradOut?: Tensor): void {
   if (!root.requiresGrad || !root.node) throw new Error('backward(): the tensor does not require grad (no graph was recorded)');
+  if (root.node.released) throw new Error('backward(): this graph was already differentiated (backward() frees what it saved); run the forward again to differentiate again');
   if (!gradOut && root.size !== 1) throw new Error(`backward(): gradOut is required for a non-scalar root of shape [${root.shape}]`);
   const add = addImpl!;
   const nodes = topo(root);

@@ -116,4 +116,15 @@ test('gradient shape mismatch in an op is reported with the op name', () => {
   x.dispose();
 });
 
+test('backward() twice on one graph throws instead of silently doing nothing', async () => {
+  const x = tensor(new Float32Array([1, 2, 3]));
+  x.requiresGrad = true;
+  const y = ops.sum(ops.square(x));
+  backward(y);
+  assert.equal(Array.from(await x.grad!.read()), [2, 4, 6]);
+  assert.throws(() => backward(y), /already differentiated .* run the forward again/);
+  assert.equal(Array.from(await x.grad!.read()), [2, 4, 6], 'the gradient is unchanged');
+  for (const t of [x.grad!, x, y]) t.dispose();
+});
+
 test.run();
