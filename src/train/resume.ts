@@ -7,7 +7,7 @@
  * and drops an uncommitted one, so a kill at any moment leaves either the previous checkpoint or
  * the new one, never a model of one with the state of the other.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
@@ -37,13 +37,41 @@ export async function saveRunState(dir: string, files: RunFiles, model: Module, 
   writeSafetensors(join(dir, files.optimizer + NEW), mom);
   const f = join(dir, files.state + NEW);
   writeFileSync(f + '.tmp', JSON.stringify(state, null, 2));
+  fsyncFile(f + '.tmp');
   renameSync(f + '.tmp', f); // the commit point
+  fsyncFile(dir);
   finishSave(dir, files);
+}
+
+/** Flushes a file or folder to disk (a no-op where the platform cannot fsync a folder). */
+function fsyncFile(path: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    fsyncSync(fd);
+  } catch {
+    // folders cannot be opened for fsync on some platforms; the rename is still atomic
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Puts a committed save's `*.new` files in place (the state last); drops an uncommitted save's. */
 function finishSave(dir: string, files: RunFiles): void {
   const committed = existsSync(join(dir, files.state + NEW));
+  if (committed) {
+    // every file of the save must parse before any of them replaces the last good checkpoint
+    for (const name of [files.model, files.optimizer, files.state]) {
+      const f = join(dir, name + NEW);
+      if (!existsSync(f)) continue;
+      try {
+        if (name === files.state) JSON.parse(readFileSync(f, 'utf8'));
+        else readSafetensors(f);
+      } catch (e) {
+        throw new Error(`${f}: damaged checkpoint (${(e as Error).message.split('\n')[0]}); nothing was replaced: delete the *${NEW} files in ${dir} to resume from the previous checkpoint`);
+      }
+    }
+  }
   for (const name of [files.model, files.optimizer, files.state]) {
     const f = join(dir, name);
     if (!existsSync(f + NEW)) continue;
