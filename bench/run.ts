@@ -5,15 +5,22 @@
  */
 import { readdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { autotune, describeTuning, init, rt, shutdown } from '../src/index.js';
 import type { BenchCase } from './types.js';
 import { peakCases } from './cases/peak.js';
+import { parseArgsOrExit } from '../src/util/cli.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
-const { values, positionals } = parseArgs({
+const USAGE = `usage: npm run bench [-- FILTER...] [--json FILE] [--time MS_PER_CASE] [--peer tfjs] [--profile]
+  FILTER...         run only the cases whose name contains one of these (case-insensitive)
+  --json FILE       also write the rows there
+  --time MS         measuring time per case (default: 1500)
+  --peer tfjs       also measure tfjs-webgpu on the cases that have a peer
+  --profile         GPU time per kernel for each case (timestamp queries)
+  -h, --help`;
+const { values, positionals } = parseArgsOrExit('bench', USAGE, {
   options: {
     json: { type: 'string' },
     time: { type: 'string', default: '1500' },
@@ -24,11 +31,18 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
 });
 if (values.help) {
-  console.log('usage: npm run bench [-- FILTER...] [--json FILE] [--time MS_PER_CASE] [--peer tfjs] [--profile]');
+  console.log(USAGE);
   process.exit(0);
 }
 const timeMs = Number(values.time);
-if (!(timeMs > 0)) throw new Error(`--time must be a positive number of milliseconds, got ${values.time}`);
+if (!(timeMs > 0)) {
+  console.error(`bench: --time must be a positive number of milliseconds, got ${values.time}\n${USAGE}`);
+  process.exit(1);
+}
+if (values.peer && values.peer !== 'tfjs') {
+  console.error(`bench: --peer: only 'tfjs' is supported, got '${values.peer}'\n${USAGE}`);
+  process.exit(1);
+}
 
 export interface KernelShare {
   kernel: string;
@@ -101,7 +115,6 @@ if (selected.length === 0) {
 const runtime = await init();
 console.log(`adapter: ${runtime.adapterName}`);
 console.log(describeTuning(await autotune()));
-if (values.peer && values.peer !== 'tfjs') throw new Error(`--peer: only 'tfjs' is supported, got '${values.peer}'`);
 const peer = values.peer ? await import('./peers/tfjs.js') : null;
 if (peer) console.log(`peer: ${await peer.initTfjs()} (webgpu backend, same adapter)`);
 // the best of the launch shapes (a CPU and a GPU want different ones)

@@ -27,7 +27,7 @@ import { MODEL_CHECK_OPTIONS, modelFiles, num, parseArgsOrExit } from '../src/ut
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
 const USAGE =
-  'usage: npm run adaptive-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--data-dir data] [--preset quick|paper] [--width X] [--target N] [--seed N] [--rate X] [--cover-rate X] [--images N]';
+  'usage: npm run adaptive-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--data-dir data] [--preset quick|paper] [--width X] [--target N] [--seed N] [--rate X] [--cover-rate X] [--images N] [-h|--help]';
 const { values, positionals } = parseArgsOrExit('adaptive-check', USAGE, {
   allowPositionals: true,
   options: {
@@ -39,8 +39,13 @@ const { values, positionals } = parseArgsOrExit('adaptive-check', USAGE, {
     rate: { type: 'string', default: String(ADAPTIVE_DEFAULTS.poisonRate) },
     'cover-rate': { type: 'string', default: String(ADAPTIVE_DEFAULTS.coverRate) },
     images: { type: 'string', default: '1000' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 try {
   modelFiles(positionals);
   const target = num('target', values.target, 'nonneg-int')!;

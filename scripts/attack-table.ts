@@ -10,17 +10,27 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { shortAdapter } from '../src/pipeline/report.js';
 import { attacks } from '../src/attacks/index.js';
 import { classifierPreset } from '../src/train/presets.js';
+import { parseArgsOrExit } from '../src/util/cli.js';
 
-const { values } = parseArgs({
+const USAGE = `usage: npm run attack-table [-- --dir DIR] [--clean FILE]
+  Prints the README's attack table (Markdown) from the committed runs; nothing is recomputed.
+  --dir DIR     folder of backdoored runs, one <run>/result.json each (default: results/backdoored)
+  --clean FILE  the clean model's result, for the BA drop (default: results/train/fashion-mnist-quick.json)
+  -h, --help`;
+const { values } = parseArgsOrExit('attack-table', USAGE, {
   options: {
     dir: { type: 'string', default: 'results/backdoored' },
     clean: { type: 'string', default: 'results/train/fashion-mnist-quick.json' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 interface Row {
   attack: string;

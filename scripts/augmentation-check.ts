@@ -23,7 +23,8 @@ import { MODEL_CHECK_OPTIONS, modelFiles, num, parseArgsOrExit } from '../src/ut
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
-const USAGE = 'usage: npm run augmentation-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--preset quick|paper] [--images N] [--width X] [--target N]';
+const USAGE =
+  'usage: npm run augmentation-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--data-dir data] [--preset quick|paper] [--images N] [--width X] [--target N] [--seed N] [-h|--help]';
 const { values, positionals } = parseArgsOrExit('augmentation-check', USAGE, {
   allowPositionals: true,
   options: {
@@ -31,8 +32,13 @@ const { values, positionals } = parseArgsOrExit('augmentation-check', USAGE, {
     images: { type: 'string', default: '1000' },
     target: { type: 'string' },
     seed: { type: 'string', default: '666' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 try {
   modelFiles(positionals);
   const images = num('images', values.images, 'int')!;

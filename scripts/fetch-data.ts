@@ -3,12 +3,16 @@
  * Downloads (with a progress bar and checksum verification) or imports a dataset into the data
  * directory (default ./data). Idempotent: a dataset already in place is not fetched again.
  */
-import { parseArgs } from 'node:util';
 import { fetchCifar10, loadCifar10 } from '../src/data/cifar10.js';
 import { fetchFashionMnist, findFashionMnist, loadFashionMnistDir } from '../src/data/fashion-mnist.js';
+import { parseArgsOrExit } from '../src/util/cli.js';
 
-const usage = 'usage: npm run fetch-data -- <cifar10|fashion-mnist> [--from FILE|DIR] [--data-dir DIR]';
-const { values, positionals } = parseArgs({
+const usage = `usage: npm run fetch-data -- <cifar10|fashion-mnist> [--from FILE|DIR] [--data-dir DIR]
+  --from FILE|DIR   import a local copy instead of downloading (cifar10: the cifar-10-binary.tar.gz
+                    archive; fashion-mnist: a folder holding its four idx files)
+  --data-dir DIR    where datasets live (default: data)
+  -h, --help`;
+const { values, positionals } = parseArgsOrExit('fetch-data', usage, {
   options: { from: { type: 'string' }, 'data-dir': { type: 'string', default: 'data' }, help: { type: 'boolean', short: 'h' } },
   allowPositionals: true,
 });

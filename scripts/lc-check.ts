@@ -32,15 +32,20 @@ import { MODEL_CHECK_OPTIONS, num, parseArgsOrExit } from '../src/util/cli.js';
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
 const USAGE =
-  'usage: npm run lc-check -- RUN_DIR [RUN_DIR...] [--benign MODEL.safetensors] [--dataset fashion-mnist] [--data-dir data] [--preset quick|paper] [--width X] [--images N]';
+  'usage: npm run lc-check -- RUN_DIR [RUN_DIR...] [--benign MODEL.safetensors] [--dataset fashion-mnist] [--data-dir data] [--preset quick|paper] [--width X] [--images N] [-h|--help]';
 const { values, positionals } = parseArgsOrExit('lc-check', USAGE, {
   allowPositionals: true,
   options: {
     ...MODEL_CHECK_OPTIONS,
     benign: { type: 'string' },
     images: { type: 'string', default: '1000' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 interface LcRun {
   dir: string;

@@ -25,14 +25,19 @@ import { MODEL_CHECK_OPTIONS, modelFiles, num, parseArgsOrExit } from '../src/ut
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
-const USAGE = 'usage: npm run physical-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--data-dir data] [--preset quick|paper] [--width X] [--seed N]';
+const USAGE = 'usage: npm run physical-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--data-dir data] [--preset quick|paper] [--width X] [--seed N] [-h|--help]';
 const { values, positionals } = parseArgsOrExit('physical-check', USAGE, {
   allowPositionals: true,
   options: {
     ...MODEL_CHECK_OPTIONS,
     seed: { type: 'string', default: '123' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 try {
   modelFiles(positionals);
   const seed = num('seed', values.seed, 'nonneg-int')!;

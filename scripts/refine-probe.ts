@@ -9,7 +9,6 @@
  * Starts from the quick preset; no learning-rate milestones.
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { ResNet18 } from '../src/nn/resnet.js';
@@ -17,10 +16,25 @@ import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { trainRefine } from '../src/refine/defense.js';
 import { refinePreset } from '../src/pipeline/refine-presets.js';
 import { seededSubset } from '../src/pipeline/reproduce.js';
+import { parseArgsOrExit } from '../src/util/cli.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
-const { values } = parseArgs({
+const USAGE = `usage: npm run refine-probe -- --model FILE [options]
+  A short REFINE run (quick preset, no lr milestones) against a ResNet-18 checkpoint: the
+  agreement with the pseudo-labels per 10 steps, and per epoch the BA on 1,000 test images.
+  --model FILE          the classifier checkpoint (.safetensors; required)
+  --dataset NAME        fashion-mnist|cifar10|folder:DIR (default: fashion-mnist)
+  --data-dir DIR        where datasets live (default: data)
+  --width X             the checkpoint's ResNet-18 width multiplier (default: 0.25)
+  --subset N            REFINE training images (default: 5000)
+  --epochs N            (default: 2)
+  --lr X  --lambda X  --batch-size N  --unet-channels N  --utility bce|ce
+                        override the quick preset's value
+  --tag NAME            prefix of the printed lines (default: probe)
+  --json FILE           write the config, per-epoch history and per-step log there
+  -h, --help`;
+const { values } = parseArgsOrExit('refine-probe', USAGE, {
   options: {
     model: { type: 'string' },
     dataset: { type: 'string', default: 'fashion-mnist' },
@@ -35,8 +49,13 @@ const { values } = parseArgs({
     'unet-channels': { type: 'string' },
     tag: { type: 'string', default: 'probe' },
     json: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 if (!values.model) {
   console.error('refine-probe: --model FILE (a ResNet-18 safetensors checkpoint) is required');
   process.exit(1);

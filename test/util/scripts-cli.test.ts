@@ -1,0 +1,60 @@
+/**
+ * Every command-line script (each `tsx <file>` entry of package.json "scripts", and bench/run.ts)
+ * answers --help with its usage on stdout and exit status 0, and an unknown flag with one line
+ * `<script>: <message>` and the usage on stderr and exit status 1, never a stack trace. Neither
+ * answer initialises the GPU or loads data, so each run takes well under a second once tsx has
+ * compiled the script.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const root = resolve(import.meta.dirname, '../..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+
+// entries that are not one tsx script taking flags (test runs the whole suite, and so on)
+const SKIP = new Set(['test', 'typecheck', 'setup', 'bundle:node', 'prepack']);
+const scripts: [string, string][] = Object.entries(pkg.scripts).flatMap(([name, cmd]): [string, string][] => {
+  if (SKIP.has(name) || name.startsWith('build')) return [];
+  const m = /^tsx\s+(\S+\.ts)$/.exec(cmd.trim());
+  return m ? [[name, m[1]!]] : [];
+});
+// bench's command checks the kernel bundle first: its script is the tsx part
+scripts.push(['bench', 'bench/run.ts']);
+
+function run(file: string, arg: string) {
+  return spawnSync(process.execPath, ['--import', 'tsx', file, arg], {
+    cwd: root,
+    env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+test('the script list is read from package.json', () => {
+  assert.ok(scripts.length >= 10, `only ${scripts.length} scripts found`);
+  assert.match(pkg.scripts.bench ?? '', /tsx bench\/run\.ts$/);
+  assert.ok(!scripts.some(([name]) => name === 'test'));
+});
+
+for (const [name, file] of scripts) {
+  test(`${name} (${file}) --help: usage on stdout, exit 0`, () => {
+    const r = run(file, '--help');
+    assert.is(r.error, undefined, `${file}: ${r.error?.message}`);
+    assert.is(r.status, 0, `${file} --help exited ${r.status} (signal ${r.signal}); stderr:\n${r.stderr}`);
+    assert.match(r.stdout.toLowerCase(), 'usage', `${file} --help printed no usage:\n${r.stdout}`);
+  });
+
+  test(`${name} (${file}) --zzz-not-a-flag: one error line and usage on stderr, exit 1`, () => {
+    const r = run(file, '--zzz-not-a-flag');
+    assert.is(r.error, undefined, `${file}: ${r.error?.message}`);
+    assert.is(r.status, 1, `${file} --zzz-not-a-flag exited ${r.status} (signal ${r.signal}); stderr:\n${r.stderr}`);
+    assert.match(r.stderr, /^[\w-]+: .*zzz-not-a-flag/, `${file}: stderr does not start with '<script>: <message>':\n${r.stderr}`);
+    assert.match(r.stderr.toLowerCase(), 'usage', `${file}: no usage on stderr:\n${r.stderr}`);
+    assert.not.match(r.stderr, /\n\s+at /, `${file}: stack trace on stderr:\n${r.stderr}`);
+  });
+}
+
+test.run();
