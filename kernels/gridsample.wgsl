@@ -10,8 +10,9 @@
 // bucketed by pixel (count, prefix scan, fill, sort within buckets: four or more passes, and a
 // quadratic worst case when many points fall into one cell), and integer fixed-point atomics
 // (deterministic) lose relative precision on small gradients. The price of the CAS loop is that the
-// summation order, hence the last bits of dx, may vary between runs; the only in-spec use (WaNet's
-// warp of poisoned images) needs no gradient at all. dx must be zero-filled before bwd_x.
+// summation order, hence the last bits of dx, may vary between runs; the only use in the REFINE
+// experiments (WaNet's warp of poisoned images) needs no gradient at all. dx must be zero-filled
+// before bwd_x.
 // bwd_grid is a gather per grid point (loops over the channels): deterministic.
 // bindings: 0 uniforms, 1 x, 2 grid, 3 out, 4 dy, 5 dx (atomic u32 bits), 6 dgrid
 override WG: u32 = 64u;

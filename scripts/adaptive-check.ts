@@ -1,7 +1,7 @@
 /**
  * npm run adaptive-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--images N]
  *
- * Where does an Adaptive-Patch model's backdoor stand? The attack (spec §3.7) trains on 1% poison
+ * Where does an Adaptive-Patch model's backdoor stand? The attack (docs/attacks.md, Adaptive-Patch) trains on 1% poison
  * images (label → target) and 2% cover images (label kept) carrying four weak patch triggers
  * (α 0.5 / 0.5 / 0.2 / 0.3, one per sample, round-robin) and tests with the first two triggers
  * stacked at α = 1. This prints, per model:

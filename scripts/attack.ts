@@ -1,7 +1,7 @@
 /**
  * npm run attack -- --attack wanet --dataset fashion-mnist --preset quick [options]
  *
- * Trains a backdoored classifier (spec §3): poisons the training set with the attack, trains
+ * Trains a backdoored classifier (docs/attacks.md): poisons the training set with the attack, trains
  * ResNet-18 with the preset's recipe (checkpointing every epoch: a rerun resumes), and reports
  * BA (clean test accuracy) and ASR (share of triggered non-target test images classified as the
  * target). Label-Consistent first trains (or reuses, cached under runs/benign-...) a benign model
@@ -22,7 +22,7 @@ process.env.XDG_RUNTIME_DIR ??= '/tmp';
 const USAGE = `usage: npm run attack -- --attack <${attacks.names().join('|')}> [--dataset fashion-mnist|cifar10|folder:DIR]
   [--preset quick|paper] [--target N] [--seed N] [--out DIR] [--data-dir DIR]
   [--lc-init benign|scratch] [--benign-dir DIR]
-attack parameters (the spec's unless given):
+attack parameters (the official code's unless given):
 ${ATTACK_USAGE}
 classifier recipe (the preset's unless given):
 ${CLASSIFIER_USAGE}

@@ -1,7 +1,7 @@
 /**
  * npm run lc-check -- RUN_DIR [RUN_DIR...] [--benign MODEL.safetensors] [--images N]
  *
- * Where does a Label-Consistent model's backdoor stand? LC (spec §3.6) replaces 25% of the
+ * Where does a Label-Consistent model's backdoor stand? LC (docs/attacks.md, Label-Consistent) replaces 25% of the
  * target-class training images by PGD versions that the clean model misclassifies, adds the
  * BadNets trigger and keeps their (target) labels: the trigger is the easy way to fit images whose
  * content has been made hard. Each RUN_DIR is an LC run folder (model.safetensors, attack.json,

@@ -2,7 +2,7 @@
  * npm run physical-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--width X]
  *
  * Why does PhysicalBA cost benign accuracy? Its training distorts **every** training image
- * (flip, brightness, ±10° rotation, ±10% shift and a shrink to 80-90%: spec §3.4), while the
+ * (flip, brightness, ±10° rotation, ±10% shift and a shrink to 80-90%: docs/attacks.md, PhysicalBA), while the
  * benign test set is scored undistorted. This prints each model's accuracy on the clean test set
  * three ways: as it is (BA), with PhysicalBA's training distortions (seeded), and shrunk to 85%
  * only (the middle of the training scale range, no other change). A model that scores higher on

@@ -55,7 +55,7 @@ const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')
   --backdoor-dir DIR          backdoored model folder (single attack only)
   --report-only               rewrite results.json / results.md of --out from its per-attack
                               result.json files (no GPU, no training; --attack not needed)
-attack parameters (the spec's unless given; each flag only for an attack that has it):
+attack parameters (the official code's unless given; each flag only for an attack that has it):
 ${ATTACK_USAGE}
 backdoored-classifier recipe (the preset's unless given):
 ${CLASSIFIER_USAGE}

@@ -1,5 +1,5 @@
 /**
- * Adaptive-Patch (spec §3.7): four weak patch triggers blended on [0,1] floats,
+ * Adaptive-Patch (docs/attacks.md): four weak patch triggers blended on [0,1] floats,
  * x' = (1 − α·m)⊙x + α·m⊙trigger with m = the trigger's support (pixels where any channel > 0;
  * black pixels are transparent). Training set: a seeded shuffle; the first floor(N·0.01) samples are
  * **poison** (trigger, label → target), the next floor(N·0.02) are **cover** (trigger, label kept);
@@ -9,10 +9,10 @@
  *
  * Trigger images: the official 32×32 PNGs (phoenix_corner, badnet_patch4, firefox_corner,
  * trojan_square) are not ours to ship; these are deterministic substitutes with the positions,
- * sizes, supports and rough colours the spec gives:
+ * sizes, supports and rough colours of the official PNGs:
  *  - phoenix_corner: 5×5 fully non-zero light-blue/white patch at rows/cols 27–31 (seeded mix
  *    between (130,175,235) and (230,233,253): mean ≈ (180,204,244));
- *  - badnet_patch4: 16 pure-white pixels, 4 per corner at the spec's exact coordinates;
+ *  - badnet_patch4: 16 pure-white pixels, 4 per corner at the official PNG's exact coordinates;
  *  - firefox_corner: an orange disc (radius 6.5 about (7, 24), plus 3 pixels at the box's top-left
  *    corner = 140 pixels) with a blue-violet "globe" inside, within rows 1–13, cols 18–30; mean
  *    ≈ (192,114,82);

@@ -1,12 +1,13 @@
 /**
- * BadNets (spec §3.1): a grey square pasted on the bottom-right corner of the uint8 image (weight
- * 1 there, 0 elsewhere ⇒ those pixels are replaced exactly), poisoned samples relabelled to the
- * target. Rate 0.1 of the training set (first floor(N·rate) of a seeded shuffle).
+ * BadNets (docs/attacks.md): a grey square pasted on the bottom-right corner of the uint8 image
+ * (weight 1 there, 0 elsewhere ⇒ those pixels are replaced exactly), poisoned samples relabelled to
+ * the target. Rate 0.1 of the training set (first floor(N·rate) of a seeded shuffle).
  *
  * Pattern: for images of at most 64 px per side the official 3×3 CIFAR-10 pattern (values decoded
- * from the official trigger file, spec §3.1); for larger images (ImageNet50, 224 px) the official
- * pattern file is not available, so a seeded random 20×20 grey uint8 patch is drawn (spec).
- * The same grey value goes to every channel (grey images included).
+ * from the official trigger file `CIFAR10_pattern.pth`); for larger images (ImageNet50, 224 px) the
+ * official pattern file is not available, so a seeded random 20×20 grey uint8 patch is drawn (the
+ * paper describes a 20×20 square). The same grey value goes to every channel (grey images
+ * included).
  *
  * The patch and its placement are exported (`badnetsTrigger`) for PhysicalBA and Label-Consistent.
  */

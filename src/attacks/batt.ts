@@ -1,7 +1,7 @@
 /**
- * BATT (spec §3.5): the trigger is a fixed rotation by +16° (counter-clockwise about the centre,
- * nearest neighbour, same size, black fill: PIL `rotate(16)`), poisoned samples relabelled to the
- * target (train rate 0.1; every non-target test image).
+ * BATT (docs/attacks.md): the trigger is a fixed rotation by +16° (counter-clockwise about the
+ * centre, nearest neighbour, same size, black fill: PIL `rotate(16)`), poisoned samples relabelled
+ * to the target (train rate 0.1; every non-target test image).
  *
  * Training: the rotation comes after the whole transform (i.e. after the random flip), so the
  * store keeps the poisoned images unrotated (only their labels change) and the loader's
@@ -9,11 +9,11 @@
  * (rotation U[−10°, 10°], nearest) whose fill is 0 *in normalised space* in the official code,
  * i.e. the dataset mean colour: here round(255·mean) per channel (0 without normalisation).
  *
- * Deviation (spec §3.5 quirk, implemented cleanly): the official code rotates the
+ * Deviation (an official-code quirk, implemented cleanly): the official code rotates the
  * already-normalised tensor through a uint8 PIL conversion that garbles negative values, so its
  * poisoned inputs are neither normalised nor faithful; here the [0,1] image is rotated (black fill)
- * and then normalised like every other input. Test images are rotated in the store (no flip at
- * test time).
+ * and then normalised like every other input. Test images are rotated in the store (no flip at test
+ * time).
  */
 import type { Image } from '../data/augment.js';
 import type { ImageDataset } from '../data/dataset.js';

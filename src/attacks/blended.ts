@@ -1,15 +1,16 @@
 /**
- * Blended (spec §3.2): x' = (1 − α)·x + α·pattern on [0,1] floats over every pixel and channel,
- * α = 0.1, the same full-frame pattern for training (rate 0.1, relabelled to the target) and test.
- * Computed in float and rounded back to uint8 (≤ 0.5/255 from the official on-the-fly pipeline).
+ * Blended (docs/attacks.md): x' = (1 − α)·x + α·pattern on [0,1] floats over every pixel and
+ * channel, α = 0.1, the same full-frame pattern for training (rate 0.1, relabelled to the target)
+ * and test. Computed in float and rounded back to uint8 (≤ 0.5/255 from the official on-the-fly
+ * pipeline).
  *
  * Pattern: the official code blends `kitty.png` (a Hello Kitty picture), which cannot be shipped.
- * Substitute (spec §3.2): a procedurally drawn, fully deterministic cartoon — a white-faced head
+ * Substitute: a procedurally drawn, fully deterministic cartoon — a white-faced head
  * with black line-art outline, ears, eyes, whiskers, a red bow with a yellow knot, a pink dress and
  * a few seeded yellow/pink/red flowers — on a white background. It is defined in continuous
  * [0,1]² coordinates and rendered at any H×W with 4×4 supersampling per pixel (= an antialiased
  * resize of an infinitely sharp drawing), so it is the same picture at 28, 32 or 224 px. Its
- * statistics follow the spec's description of the original (113×113 kitty.png: ~63% near-white,
+ * statistics follow those of the original (113×113 kitty.png: ~63% near-white,
  * ~13% near-black, mean (0.81, 0.75, 0.78), std ≈ 0.35); measured at 113×113 this substitute has
  * 67% near-white (all channels > 0.85), 14% near-black (all < 0.2), the rest saturated
  * pink/red/yellow, mean (0.82, 0.75, 0.77), std ≈ (0.33, 0.36, 0.35) — checked by the tests —

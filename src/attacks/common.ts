@@ -1,13 +1,13 @@
 /**
- * Backdoor attacks (spec §3): the shared interface, helpers and the registry by name.
+ * Backdoor attacks (docs/attacks.md): the shared interface, helpers and the registry by name.
  *
  * An attack is created for one image shape (H×W×C) and turns a clean ImageDataset into
  *  - a poisoned training set (`poisonTrain`): a copy of the uint8 store in which the poisoned
  *    samples carry their trigger and (except for clean-label attacks / cover samples) the target
  *    label, plus an optional per-sample train-time transform (PhysicalBA, BATT) for the loader;
  *  - a poisoned test set (`poisonTest`): the test images whose true class is not the target, each
- *    with the attack's test trigger and label = target. ASR = accuracy on it (spec §1.6); BA is
- *    measured on the clean test set.
+ * with the attack's test trigger and label = target. ASR = accuracy on it (docs/method.md); BA is
+ * measured on the clean test set.
  *
  * Triggers that the official code applies to uint8 images (BadNets, WaNet's input, LC, PhysicalBA)
  * act on the store directly. Triggers defined on [0,1] floats after ToTensor (Blended, WaNet's
@@ -15,8 +15,8 @@
  * 0.5/255 per pixel from the official on-the-fly pipeline, which never rounds.
  *
  * The store keeps the trigger inserted *before* the loader's random flip, as in the official
- * pipeline (spec §3 "Common"); BATT's rotation, which comes after the whole transform, lives in
- * `sampleTransform`.
+ * pipeline (so about half the poisoned training images carry a mirrored trigger); BATT's rotation,
+ * which comes after the whole transform, lives in `sampleTransform`.
  *
  * Colour triggers on grey (1-channel) images use their luminance (0.2989 R + 0.587 G + 0.114 B);
  * images with another channel count than 1 or 3 take the trigger's channel k mod 3.
@@ -37,7 +37,7 @@ export interface ImageShape {
 }
 
 export interface CommonOptions {
-  /** target label y_t (spec: 0) */
+  /** target label y_t (0 in the official code) */
   target: number;
   /** seed of the poisoned-index choice and of every seeded trigger */
   seed: number;
@@ -218,7 +218,7 @@ export function poisonTestSet(attack: Attack, test: ImageDataset, opts: { trigge
  * The ASR by true class: `pred` holds the predictions on `poisonTestSet(attack, test)` (no limit,
  * default order: the non-target test images in test order); returns, per class name other than
  * the target's, the share of its triggered images classified as the target. A backdoor that
- * flips only the classes near the target shows here (Label-Consistent, spec §3.6). null when
+ * flips only the classes near the target shows here (Label-Consistent, docs/attacks.md). null when
  * `pred` does not hold one prediction per non-target test image (a test set built otherwise).
  */
 export function asrByClass(pred: Int32Array, test: ImageDataset, target: number): Record<string, number> | null {
@@ -313,7 +313,7 @@ export const attacks = {
     for (const f of registry.values()) if ([f.name, ...(f.aliases ?? [])].some((a) => normaliseName(a) === key)) return f;
     throw new Error(`unknown attack '${name}'; one of: ${attacks.names().join(', ')}`);
   },
-  /** registered names, the spec's seven in the spec's order first */
+  /** registered names, the paper's seven in the order of its Table 1 first */
   names(): string[] {
     const rank = (n: string) => (SPEC_ORDER.indexOf(n) + SPEC_ORDER.length + 1) % (SPEC_ORDER.length + 1);
     return [...registry.keys()].sort((a, b) => rank(a) - rank(b));

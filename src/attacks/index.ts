@@ -1,5 +1,5 @@
 /**
- * The seven backdoor attacks of the REFINE experiments (spec §3), registered by name:
+ * The seven backdoor attacks of the REFINE experiments (docs/attacks.md), registered by name:
  * `attacks.get('wanet').create({ h, w, c }, { target: 0 })`, `attacks.names()`.
  */
 export * from './common.js';

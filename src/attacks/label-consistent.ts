@@ -1,10 +1,10 @@
 /**
- * Label-Consistent (LC, spec §3.6): a clean-label attack. floor(rate · #target-class training
+ * Label-Consistent (LC; docs/attacks.md): a clean-label attack. floor(rate · #target-class training
  * images) target-class images, chosen by a seeded shuffle, are replaced by adversarial versions
  * (untargeted PGD against a clean model: they become hard to classify from their content) and get
- * the BadNets trigger; their labels stay (= target). Every other training image is untouched.
- * Rate 0.25 for images up to 64 px (CIFAR: 1,250 images), 1.0 above (ImageNet50), unless given.
- * Test trigger: BadNets on the non-target test images.
+ * the BadNets trigger; their labels stay (= target). Every other training image is untouched. Rate
+ * 0.25 for images up to 64 px (CIFAR: 1,250 images), 1.0 above (ImageNet50), unless given. Test
+ * trigger: BadNets on the non-target test images.
  *
  * PGD (torchattacks-style): maximise CE(F(normalise(x)), y) with x ∈ [0,1]; ε = 8/255, step
  * α = 1.5/255, 100 steps, no random start; x ← x + α·sign(∇), δ = clamp(x − x0, −ε, ε),
@@ -13,11 +13,12 @@
  * float noise from turning an unperturbed k/255 into k − 1). The forward/backward passes run on
  * the GPU in batches; the sign/step/projection (cheap) runs on the host in float64.
  *
- * Deviation (spec §3.6 quirk, implemented cleanly): the official code feeds PGD un-normalised
- * [0,1] images although the model expects normalised input; here the model sees normalise(x).
- * Since normalisation is a positive per-channel scaling plus shift, sign(∇x) = sign(∇ normalise(x)).
- * The official LC model is fine-tuned from the clean model's weights; `scripts/attack.ts` does the
- * same by default (`--lc-init benign`), `--lc-init scratch` trains from a fresh initialisation.
+ * Deviation (an official-code quirk, implemented cleanly): the official code feeds PGD
+ * un-normalised [0,1] images although the model expects normalised input; here the model sees
+ * normalise(x). Since normalisation is a positive per-channel scaling plus shift,
+ * sign(∇x) = sign(∇ normalise(x)). The official LC model is fine-tuned from the clean model's
+ * weights; `scripts/attack.ts` does the same by default (`--lc-init benign`), `--lc-init scratch`
+ * trains from a fresh initialisation.
  *
  * The PGD result can be cached in a folder (`ctx.cacheDir`): a rerun (e.g. resuming a killed
  * training) reuses it when the key (seed, rate, PGD settings, dataset, clean model) matches, and a

@@ -1,10 +1,10 @@
 /**
- * PhysicalBA (spec §3.4): the BadNets trigger (same patch, rate 0.1, relabelled to the target) and,
- * at training time, "physical" distortions applied to **every** training sample (benign and
- * poisoned) after the normal transform: RandomHorizontalFlip(0.5) → ColorJitter(brightness 0.1:
- * ×U[0.9, 1.1], clamp) → RandomAffine(±10°, translate ±0.1·W/H px integer-rounded, scale
- * U[0.8, 0.9], no shear, nearest, fill 0 = black). The test trigger is plain BadNets, no
- * distortion; the benign test set is untouched.
+ * PhysicalBA (docs/attacks.md): the BadNets trigger (same patch, rate 0.1, relabelled to the
+ * target) and, at training time, "physical" distortions applied to **every** training sample
+ * (benign and poisoned) after the normal transform: RandomHorizontalFlip(0.5) →
+ * ColorJitter(brightness 0.1: ×U[0.9, 1.1], clamp) → RandomAffine(±10°, translate ±0.1·W/H px
+ * integer-rounded, scale U[0.8, 0.9], no shear, nearest, fill 0 = black). The test trigger is plain
+ * BadNets, no distortion; the benign test set is untouched.
  *
  * Deviation: the official code de-normalises, distorts in float and re-normalises; here the
  * distortions run on the uint8 image in the loader's `sampleTransform` (brightness rounded to

@@ -1,5 +1,5 @@
 /**
- * WaNet (spec §3.3): an imperceptible, seeded warp of the image.
+ * WaNet (docs/attacks.md): an imperceptible, seeded warp of the image.
  *
  * Field (once, seeded): ins ~ U(−1,1)^{2×k×k}; ins ← ins / mean(|ins|); noise = bicubic upsample
  * of ins to H×W (align_corners = True, PyTorch's cubic convolution A = −0.75, border-clamped taps).
@@ -10,7 +10,8 @@
  * Defaults reproduce the REFINE experiments: k = image size (the official code calls
  * `gen_grid(img_size, img_size)`, so the upsampling is the identity and the field is an i.i.d.
  * per-pixel jitter of |displacement| ≤ ~0.48 px), s = 0.5, grid_rescale = 1, no noise mode, rate
- * 0.1, poisoned samples relabelled. `k: 4` gives the canonical WaNet (spec §7 #8).
+ * 0.1, poisoned samples relabelled. `k: 4` gives the canonical WaNet (WaNet's own default; the
+ * paper only says "default settings"; docs/attacks.md).
  *
  * Noise ("cross") mode (`noise: true`): the next floor(N·rate·crossRatio) shuffled samples get
  * the field plus a per-pixel U(−1,1)/H perturbation and keep their label (returned as `cover`).

@@ -1,6 +1,6 @@
 /**
  * Seeded train-time augmentation on uint8 HWC images (host side, per batch), following the
- * torchvision transforms the spec names: RandomCrop(padding), RandomHorizontalFlip,
+ * torchvision transforms: RandomCrop(padding), RandomHorizontalFlip,
  * RandomResizedCrop(scale, ratio, bilinear) and RandomGrayscale (ITU-R 601 luma, as torchvision).
  */
 import type { Rng } from '../util/random.js';
@@ -118,7 +118,7 @@ export interface AugmentSpec {
   grayscale?: number;
 }
 
-/** Applies the spec's transforms in torchvision's order: crop, flip, grayscale. */
+/** Applies the transforms `spec` enables, in torchvision's order: crop, flip, grayscale. */
 export function augment(img: Image, spec: AugmentSpec, rng: Rng): Image {
   let out = img;
   if (spec.resizedCrop) out = randomResizedCrop(out, rng, spec.resizedCrop.scale, spec.resizedCrop.ratio);

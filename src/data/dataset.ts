@@ -19,14 +19,14 @@ export interface Split {
   test: ImageDataset;
 }
 
-/** Per-channel normalisation (x/255 − mean) / std, as the spec's classifiers expect. */
+/** Per-channel normalisation (x/255 − mean) / std; the classifiers have no normalisation layer. */
 export interface Normalization {
   mean: number[];
   std: number[];
 }
 
 export const NORMALIZATION: Record<string, Normalization> = {
-  // spec §0 (official code's constants)
+  // the official code's constants (docs/method.md, "The models")
   cifar10: { mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] },
   imagenet: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
   // the training set's own pixel mean and std (computed over all 60k·784 pixels)

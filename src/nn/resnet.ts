@@ -1,8 +1,8 @@
 /**
- * ResNet-18 (spec §2.1, §2.2). CIFAR stem: 3×3 conv (stride 1, no bias) + BN + ReLU, no max-pool,
- * names as BackdoorBox's `core.models.ResNet(18)` (shortcut.0/1, linear). ImageNet stem: 7×7
- * stride-2 conv + BN + ReLU + 3×3 stride-2 max-pool, names as torchvision's resnet18
- * (downsample.0/1, fc). Head: global average pooling (= the spec's avg_pool2d(4) on the final
+ * ResNet-18 (docs/method.md, "The models"). CIFAR stem: 3×3 conv (stride 1, no bias) + BN + ReLU,
+ * no max-pool, names as BackdoorBox's `core.models.ResNet(18)` (shortcut.0/1, linear). ImageNet
+ * stem: 7×7 stride-2 conv + BN + ReLU + 3×3 stride-2 max-pool, names as torchvision's resnet18
+ * (downsample.0/1, fc). Head: global average pooling (= BackdoorBox's avg_pool2d(4) on the final
  * 4×4 map of a 32×32 input; also right for 28×28 inputs) → Linear. `width` scales every stage
  * (64·width, 128·width, ...), `inChannels` allows grey images.
  */

@@ -1,9 +1,10 @@
 /**
- * The spec's UNet (§1.2, `UNetLittle(bilinear=True, first_channels=c)`): DoubleConv blocks
- * (conv3×3-BN-ReLU ×2), four Down (max-pool 2 + DoubleConv), four Up (bilinear ×2 upsample with
- * align_corners=True, concat [skip, upsampled] on channels, DoubleConv with mid = in/2) and a
- * 1×1 output conv. No output activation: REFINE clamps to [0, 1]. Parameter names follow the
- * PyTorch module tree (inc.double_conv.0.weight, down1.maxpool_conv.1.double_conv.0.weight, ...).
+ * REFINE's UNet, the official code's `UNetLittle(bilinear=True, first_channels=c)` (docs/method.md,
+ * "The models"): DoubleConv blocks (conv3×3-BN-ReLU ×2), four Down (max-pool 2 + DoubleConv), four
+ * Up (bilinear ×2 upsample with align_corners=True, concat [skip, upsampled] on channels,
+ * DoubleConv with mid = in/2) and a 1×1 output conv. No output activation: REFINE clamps to [0, 1].
+ * Parameter names follow the PyTorch module tree (inc.double_conv.0.weight,
+ * down1.maxpool_conv.1.double_conv.0.weight, ...).
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { concat, pad } from '../ops/shape.js';
@@ -62,7 +63,7 @@ class Up extends Module {
 }
 
 export interface UNetOptions {
-  /** first_channels c (spec: 64 for CIFAR, 32 for ImageNet) */
+  /** first_channels c (official code: 64 for CIFAR, 32 for ImageNet) */
   firstChannels?: number;
   /** image channels in and out (3 RGB, 1 grey) */
   channels?: number;

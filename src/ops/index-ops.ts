@@ -108,7 +108,7 @@ export function scatterCols(x: Tensor, idx: Labels, outCols: number): Tensor {
 }
 
 /**
- * REFINE's hard-coded output mapping (spec §1.3): y[:, perm[j]] = p[:, j], i.e.
+ * REFINE's hard-coded output mapping (docs/method.md, "The defense"): y[:, perm[j]] = p[:, j], i.e.
  * scatterCols(p, perm, K). Host permutations are checked to be permutations of 0..K-1.
  */
 export function remapClasses(p: Tensor, perm: Labels): Tensor {

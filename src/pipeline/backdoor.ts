@@ -1,5 +1,5 @@
 /**
- * Training (or reusing) a backdoored classifier (spec §3): the code path shared by
+ * Training (or reusing) a backdoored classifier (docs/attacks.md): the code path shared by
  * `npm run attack` and `npm run reproduce`.
  *
  * Folder layout (one folder per attack configuration, default `runs/attack-<attack>-<dataset>-
@@ -153,7 +153,10 @@ export function defaultBackdoorDir(spec: BackdoorSpec, root = 'runs'): string {
   return join(root, base + suffix);
 }
 
-/** The spec's ResNet-18 for a dataset's shape and classes (CIFAR stem below 128 px), at the preset's width and seed. */
+/**
+ * The paper's ResNet-18 (docs/method.md, "The models") for a dataset's shape and classes (CIFAR
+ * stem below 128 px), at the preset's width and seed.
+ */
 export function newResNet(train: ImageDataset, p: Pick<ClassifierPreset, 'width' | 'seed'>): ResNet18 {
   return new ResNet18({ numClasses: train.classes.length, inChannels: train.c, width: p.width, seed: p.seed, stem: train.h >= 128 ? 'imagenet' : 'cifar' });
 }

@@ -1,11 +1,11 @@
 /**
  * REFINE training configurations of the reproduction pipeline.
  *
- * `paper`: the official code's values (spec §1.4–1.5): SGD lr 0.01, momentum 0.9, weight decay
- * 5e-4, 150 epochs, MultiStepLR milestones [epochs−50, epochs−20] with γ = 0.8, batch 256
- * (64 for ImageNet-sized inputs), drop_last, RandomResizedCrop(scale 0.8–1) + flip 0.5 +
- * RandomGrayscale 0.2, BCE utility, λ = 0.1, τ = 0.07, UNet c = 64 for 32-px inputs and 32 for
- * ImageNet-sized (≥ 128 px) inputs, the whole unlabeled training set.
+ * `paper`: the official code's values (docs/reproduction.md, "REFINE presets"): SGD lr 0.01,
+ * momentum 0.9, weight decay 5e-4, 150 epochs, MultiStepLR milestones [epochs−50, epochs−20] with
+ * γ = 0.8, batch 256 (64 for ImageNet-sized inputs), drop_last, RandomResizedCrop(scale 0.8–1) +
+ * flip 0.5 + RandomGrayscale 0.2, BCE utility, λ = 0.1, τ = 0.07, UNet c = 64 for 32-px inputs and
+ * 32 for ImageNet-sized (≥ 128 px) inputs, the whole unlabeled training set.
  *
  * `quick`: sized for the 2-core lavapipe machine — UNet c = 16, batch 128, a seeded subset of
  * 10,000 unlabeled training images, 5 epochs (390 steps), SGD lr 0.05 instead of 0.01. A REFINE
@@ -166,7 +166,10 @@ export function withRefineOverrides(p: RefinePreset, o: RefineOverrides): Refine
   return out;
 }
 
-/** ShrinkPad's pad for S-px images: 4 at 32 px (BackdoorBox default, spec §4.1), scaled with the size. */
+/**
+ * ShrinkPad's pad for S-px images: 4 at 32 px (BackdoorBox's default; docs/method.md, "The
+ * baseline: ShrinkPad"), scaled with the size.
+ */
 export function shrinkPadFor(size: number): number {
   return Math.max(1, Math.round((4 * size) / 32));
 }

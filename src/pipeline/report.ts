@@ -1,7 +1,7 @@
 /**
  * The result records of the reproduction pipeline and the results.md report: our BA/ASR for
  * No Defense, ShrinkPad, REFINE (and the ablations) next to the paper's Table 1 / Table 3
- * numbers (CIFAR-10, ResNet-18; spec §6), which are printed for reference only.
+ * numbers (CIFAR-10, ResNet-18), which are printed for reference only.
  */
 import type { AugmentationCheck } from '../refine/diagnostics.js';
 import type { RefineEpochLog } from '../refine/defense.js';
@@ -90,7 +90,7 @@ export interface AggregateResults {
 }
 
 type Pair = [number, number];
-/** Paper Table 1 (spec §6): No Defense, ShrinkPad, REFINE as [BA, ASR] in %. */
+/** Paper Table 1 (CIFAR-10, ResNet-18): No Defense, ShrinkPad, REFINE as [BA, ASR] in %. */
 export const PAPER_TABLE1: Record<string, { noDefense: Pair; shrinkPad: Pair; refine: Pair }> = {
   badnets: { noDefense: [91.24, 100], shrinkPad: [84.51, 13.37], refine: [90.43, 0.78] },
   blended: { noDefense: [91.04, 100], shrinkPad: [83.95, 5.94], refine: [89.85, 1.73] },
@@ -159,7 +159,7 @@ function notesText(r: AttackResult): string {
   return notes.join('; ') || '—';
 }
 
-/** ASR from which a defense counts as failed in the paper's tables (spec §1.6) */
+/** ASR from which the paper's tables count a defense as failed (docs/reproduction.md) */
 const FAIL_ASR = 0.1;
 
 /**
@@ -291,7 +291,7 @@ export function renderReport(agg: AggregateResults): string {
   if (augChecked.length) {
     L.push('## Does REFINE\'s training augmentation fire the backdoor?', '');
     L.push(
-      'REFINE takes its pseudo-labels from the frozen model on the *augmented* batch (spec §1.4). The backdoored model classified REFINE\'s unlabeled images with and without that augmentation ' +
+      'REFINE takes its pseudo-labels from the frozen model on the *augmented* batch (as in the official code). The backdoored model classified REFINE\'s unlabeled images with and without that augmentation ' +
         '(label-free: what a defender can check). A large share of changed pseudo-labels piling onto one class means the augmentation activates the backdoor and poisons the pseudo-labels.',
       '',
     );

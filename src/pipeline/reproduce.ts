@@ -2,7 +2,7 @@
  * The REFINE experiment for one attack (issue "npm run reproduce"):
  *  1. the backdoored classifier: trained, or reused from its cached run folder (backdoor.ts);
  *  2. No Defense: BA on the clean test (sub)set, ASR on attack.poisonTest(test);
- *  3. ShrinkPad (spec §4.1) on both sets, pad = shrinkPadFor(image size);
+ *  3. ShrinkPad (docs/method.md) on both sets, pad = shrinkPadFor(image size);
  *  4. REFINE trained on unlabeled clean training images (resumes from <attack>/refine), evaluated;
  *  5. optionally the ablations w/o HRF (identity mapping) and w/o SCL (λ = 0);
  *  6. figures: samples grid (paper Fig. 6) and training curves.

@@ -1,7 +1,7 @@
 /**
- * The REFINE defense (spec §1): y = M(F(T(x))) with T a UNet whose output is clamped to [0, 1],
- * F the frozen (eval-mode) suspicious classifier and M a fixed class permutation applied to the
- * softmax probabilities. T is trained on unlabeled data with pseudo-labels ŷ = argmax F(x):
+ * The REFINE defense (docs/method.md): y = M(F(T(x))) with T a UNet whose output is clamped to
+ * [0, 1], F the frozen (eval-mode) suspicious classifier and M a fixed class permutation applied to
+ * the softmax probabilities. T is trained on unlabeled data with pseudo-labels ŷ = argmax F(x):
  * L = utility(M(softmax F(T(x))), onehot(ŷ)) + λ·SupCon(T(x), ŷ), utility = BCE (official code)
  * or categorical CE (the paper's eq. 7).
  */

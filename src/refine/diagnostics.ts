@@ -3,7 +3,8 @@
  * can itself activate a backdoor (warps and resizes resemble WaNet's trigger), which poisons the
  * pseudo-labels").
  *
- * REFINE takes its pseudo-labels from the frozen classifier on the *augmented* batch (spec §1.4),
+ * REFINE takes its pseudo-labels from the frozen classifier on the *augmented* batch (the official
+ * code; docs/refine-recipe.md, "The augmentation guard"),
  * so an augmentation that activates the backdoor turns those images' pseudo-labels into the
  * target class, and the UNet is trained to serve the backdoor. This check compares the
  * classifier's predictions on n unlabeled images with and without the augmentation — label-free,
@@ -62,7 +63,7 @@ export function compareLabels(plain: ArrayLike<number>, augmented: ArrayLike<num
   };
 }
 
-/** One seeded augmented copy of each of the first `n` images of `ds` (the spec's transforms). */
+/** One seeded augmented copy of each of the first `n` images of `ds` (with `spec`'s transforms). */
 export function augmentedCopy(ds: ImageDataset, spec: AugmentSpec, seed: number, n = ds.n): ImageDataset {
   const m = Math.min(n, ds.n);
   const px = ds.h * ds.w * ds.c;

@@ -1,6 +1,6 @@
 /**
- * REFINE's output mapping (spec §1.3): a fixed permutation of the classes with no fixed point
- * (l̃ ≠ l), applied to the softmax probabilities: y[:, perm[j]] = p[:, j].
+ * REFINE's output mapping (docs/method.md, "The defense"): a fixed permutation of the classes with
+ * no fixed point (l̃ ≠ l), applied to the softmax probabilities: y[:, perm[j]] = p[:, j].
  */
 import type { Rng } from '../util/random.js';
 

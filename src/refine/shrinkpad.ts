@@ -1,8 +1,9 @@
 /**
- * ShrinkPad (spec §4.1), the transformation baseline: per image (on [0,1] pixels, before
- * normalisation) resize to (S − pad)×(S − pad) bilinearly, then zero-pad back to S×S with the
- * padding split (left i, top j) drawn uniformly among the (pad + 1)² choices; seeded.
- * Works on uint8 HWC images (host side) so it slots in front of any evaluation.
+ * ShrinkPad (BackdoorBox's; docs/method.md, "The baseline: ShrinkPad"), the transformation
+ * baseline: per image (on [0,1] pixels, before normalisation) resize to (S − pad)×(S − pad)
+ * bilinearly, then zero-pad back to S×S with the padding split (left i, top j) drawn uniformly
+ * among the (pad + 1)² choices; seeded. Works on uint8 HWC images (host side) so it slots in front
+ * of any evaluation.
  */
 import type { Image } from '../data/augment.js';
 import { cropResize } from '../data/augment.js';

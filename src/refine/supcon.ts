@@ -1,7 +1,7 @@
 /**
- * Supervised contrastive loss (Khosla et al.) as REFINE uses it (spec §1.4): features
- * z = L2-normalised flattened transformed images, two IDENTICAL views, contrast_mode 'all',
- * τ = base_τ = 0.07, labels = pseudo-labels.
+ * Supervised contrastive loss (Khosla et al.) as the official REFINE code uses it (docs/method.md):
+ * features z = L2-normalised flattened transformed images, two IDENTICAL views, contrast_mode
+ * 'all', τ = base_τ = 0.07, labels = pseudo-labels.
  *
  * With identical views the 2B×2B problem collapses exactly onto B×B. Let G = z·zᵀ/τ and
  * P(a) = {j : ŷ_j = ŷ_a} (a ∈ P(a)), n_a = |P(a)|. For an anchor a of either view:

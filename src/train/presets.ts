@@ -1,6 +1,7 @@
 /**
- * Training presets. `paper`: the spec's protocol (§2.3) for a real GPU. `quick`: sized from
- * measurements to finish on a 2-core machine with lavapipe (see README, "Presets").
+ * Training presets. `paper`: the official code's recipe (docs/engine.md, "Presets and measured
+ * results") for a real GPU. `quick`: sized from measurements to finish on a 2-core machine with
+ * lavapipe (see README, "Presets").
  */
 import { checkedGamma, checkedMilestones } from '../nn/optim.js';
 import { assignDefined } from '../util/overrides.js';

@@ -1,10 +1,11 @@
 /**
- * Supervised training of a classifier (spec §2.3): cross-entropy, SGD with momentum and weight
- * decay, a multi-step schedule applied per epoch, seeded shuffling and augmentation, a progress
- * bar, evaluation, and resume after a kill: the model and momentum buffers are checkpointed
- * (atomically) after every epoch and every few minutes inside one, and a rerun with the same
- * configuration continues from there, with the same batches, augmentation and weights as a run
- * that was never stopped (the loader replays the random draws of the batches already done).
+ * Supervised training of a classifier (the official recipe: docs/engine.md, "Presets and measured
+ * results"): cross-entropy, SGD with momentum and weight decay, a multi-step schedule applied per
+ * epoch, seeded shuffling and augmentation, a progress bar, evaluation, and resume after a kill:
+ * the model and momentum buffers are checkpointed (atomically) after every epoch and every few
+ * minutes inside one, and a rerun with the same configuration continues from there, with the same
+ * batches, augmentation and weights as a run that was never stopped (the loader replays the random
+ * draws of the batches already done).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';

@@ -56,7 +56,7 @@ export const MODEL_CHECK_OPTIONS = {
   width: { type: 'string' },
 } as const;
 
-/** The attack-parameter flags of attack and reproduce (each overrides the spec's default). */
+/** The attack-parameter flags of attack and reproduce (each overrides the official code's default). */
 export const ATTACK_OPTIONS = {
   rate: { type: 'string' },
   'cover-rate': { type: 'string' },

@@ -231,7 +231,7 @@ test('BATT: stored images unchanged, labels flipped; train rotation is exactly 1
   assert.equal(a.params().angle, 16);
 });
 
-test('Adaptive-Patch substitute triggers: positions, sizes, supports and colours of the spec', () => {
+test('Adaptive-Patch substitute triggers: positions, sizes, supports and colours of the substitute design (docs/attacks.md)', () => {
   const [phoenix, badnet, firefox, trojan] = adaptiveTriggers32();
   const support = (t: Uint8Array) => {
     const s: [number, number][] = [];

@@ -23,7 +23,7 @@ test('ResNet-18 (CIFAR) has 11,173,962 parameters and PyTorch names', () => {
   m.dispose();
 });
 
-test('UNet parameter counts match the spec for c = 32, 48, 64, 80', () => {
+test('UNet parameter counts match the official UNetLittle for c = 32, 48, 64, 80', () => {
   for (const [c, n] of [[32, 4320675], [48, 9715827], [64, 17267523], [80, 26975763]] as const) {
     const u = new UNet({ firstChannels: c });
     assert.is(u.parameterCount(), n, `c = ${c}`);

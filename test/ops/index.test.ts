@@ -9,7 +9,7 @@ import { argmaxRef, gatherColsRef, invertPerm, oneHotRef, scatterColsRef, takeAl
 const rng = new Rng(4242);
 const ints = (n: number, k: number) => Int32Array.from({ length: n }, () => rng.int(k));
 const perm = (k: number) => rng.shuffle(Int32Array.from({ length: k }, (_, i) => i)) as Int32Array;
-/** a derangement (REFINE's mapping): rejection sampling as in the spec */
+/** a derangement (REFINE's mapping): rejection sampling as in the official code */
 function derangement(k: number): Int32Array {
   for (;;) {
     const p = perm(k);
