@@ -4,7 +4,7 @@
  * dozen lines, and the npm packages for it are unmaintained. Files are written atomically
  * (temporary file + rename) so that a crash never leaves a truncated checkpoint.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 
 export type SafeDType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I32' | 'I64' | 'U8';
 
@@ -69,16 +69,22 @@ export function writeSafetensors(file: string, tensors: Map<string, SafeTensor>,
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(head.length));
   const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, len);
-    writeSync(fd, head);
-    for (const t of tensors.values()) writeSync(fd, t.data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, len);
+      writeSync(fd, head);
+      for (const t of tensors.values()) writeSync(fd, t.data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (e) {
+    // a failed save (a full disk) leaves no temporary file behind
+    rmSync(tmp, { force: true });
+    throw e;
   }
-  renameSync(tmp, file);
 }
 
 /**

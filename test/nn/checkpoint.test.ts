@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeJsonAtomic } from '../../src/pipeline/io.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ResNet18 } from '../../src/nn/resnet.js';
@@ -134,6 +135,16 @@ test('loadCheckpoint: torchvision names (downsample, fc), F16 and BF16 files loa
   assert.equal(await weights(d), before);
   assert.ok(readFileSync(file).length > 0);
   for (const m of [a, b, c, d]) m.dispose();
+});
+
+test('a save that fails (here: the target is a folder) leaves no temporary file behind', () => {
+  const dir = join(tmp, 'failing');
+  mkdirSync(join(dir, 'm.safetensors'), { recursive: true });
+  writeFileSync(join(dir, 'm.safetensors', 'keep'), 'x');
+  assert.throws(() => writeSafetensors(join(dir, 'm.safetensors'), new Map([['a', { dtype: 'F32', shape: [1], data: new Uint8Array(4) }]])));
+  mkdirSync(join(dir, 'r.json', 'sub'), { recursive: true });
+  assert.throws(() => writeJsonAtomic(join(dir, 'r.json'), { a: 1 }));
+  assert.equal(readdirSync(dir).sort(), ['m.safetensors', 'r.json']);
 });
 
 test.run();
