@@ -4,7 +4,8 @@
  * accuracy, wall time and images/s. Options override the preset: --epochs --batch-size --lr
  * --width --subset --seed --milestones --gamma --out --data-dir.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readJson, writeJsonAtomic } from '../src/pipeline/io.js';
 import { join } from 'node:path';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
@@ -42,9 +43,16 @@ if (values.help) {
 try {
   if (values.model !== 'resnet18') throw new Error(`--model: only resnet18 is available, got '${values.model}'`);
   const p = withClassifierOverrides(classifierPreset(values.preset!), classifierFlags(values));
+  const out = values.out ?? join('runs', `train-${values.dataset!.replace(/[^a-z0-9-]/gi, '_')}-${values.preset}-s${p.seed}`);
+  // a finished run is reported, never retrained or rewritten
+  const prev = readJson<{ dataset: string; config: unknown; testAccuracy: number }>(join(out, 'result.json'));
+  if (prev && existsSync(join(out, 'model.safetensors'))) {
+    if (prev.dataset !== values.dataset || JSON.stringify(prev.config) !== JSON.stringify(p)) throw new Error(`${out} holds a finished run of another configuration: use another --out or delete it`);
+    console.log(`finished run in ${out}: test accuracy ${(100 * prev.testAccuracy).toFixed(2)}% (reported as it is; ${join(out, 'model.safetensors')})`);
+    process.exit(0);
+  }
   const { split, normalization } = loadDataset(values.dataset!, values['data-dir'], folderFlags(values));
   const train = trainSubsetOf(split.train, p);
-  const out = values.out ?? join('runs', `train-${values.dataset!.replace(/[^a-z0-9-]/gi, '_')}-${values.preset}-s${p.seed}`);
   const rtm = await init();
   console.error(`adapter: ${rtm.adapterName}`);
   console.error(describeTuning(await autotune()));
@@ -53,7 +61,7 @@ try {
   const res = await trainClassifier(model, { train, test: split.test }, p, { normalization, outDir: out, evalEveryEpoch: true, label: 'train' });
   await saveCheckpoint(model, join(out, 'model.safetensors'), { dataset: values.dataset!, preset: values.preset!, testAccuracy: String(res.testAccuracy) });
   const summary = { dataset: values.dataset, preset: values.preset, config: p, adapter: rtm.adapterName, ...res, peakBytes: rtm.stats().peakBytesInUse };
-  writeFileSync(join(out, 'result.json'), JSON.stringify(summary, null, 2));
+  writeJsonAtomic(join(out, 'result.json'), summary);
   console.log(`test accuracy ${(100 * res.testAccuracy).toFixed(2)}% | wall ${(res.wallSeconds / 60).toFixed(1)} min | ${res.imagesPerSec.toFixed(0)} images/s | ${join(out, 'model.safetensors')}`);
   model.dispose();
   shutdown();

@@ -57,4 +57,27 @@ for (const [name, file] of scripts) {
   });
 }
 
+
+test('npm run train on a finished run folder reports it and rewrites nothing; another configuration is refused', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { classifierPreset } = await import('../../src/train/presets.js');
+  const dir = mkdtempSync(join(tmpdir(), 'train-done-'));
+  try {
+    const result = JSON.stringify({ dataset: 'fashion-mnist', preset: 'quick', config: classifierPreset('quick'), testAccuracy: 0.9174 }, null, 2);
+    writeFileSync(join(dir, 'result.json'), result);
+    writeFileSync(join(dir, 'model.safetensors'), 'stand-in');
+    const args = ['--import', 'tsx', 'scripts/train.ts', '--dataset', 'fashion-mnist', '--preset', 'quick', '--out', dir];
+    const r = spawnSync(process.execPath, args, { cwd: root, env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' }, encoding: 'utf8', timeout: 60_000 });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /finished run in .*: test accuracy 91\.74% \(reported as it is/);
+    assert.is(readFileSync(join(dir, 'result.json'), 'utf8'), result, 'result.json untouched');
+    const other = spawnSync(process.execPath, [...args, '--epochs', '5'], { cwd: root, env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' }, encoding: 'utf8', timeout: 60_000 });
+    assert.is(other.status, 1);
+    assert.match(other.stderr, /holds a finished run of another configuration/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();
