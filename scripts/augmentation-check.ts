@@ -16,7 +16,7 @@ import { loadDataset } from '../src/data/registry.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { augmentationCheck } from '../src/refine/diagnostics.js';
 import { refinePreset } from '../src/pipeline/refine-presets.js';
-import { seededSubset } from '../src/pipeline/reproduce.js';
+import { seededSubset } from '../src/data/dataset.js';
 import { newResNet } from '../src/pipeline/backdoor.js';
 import { classifierPreset } from '../src/train/presets.js';
 import { MODEL_CHECK_OPTIONS, modelFiles, num, parseArgsOrExit } from '../src/util/cli.js';

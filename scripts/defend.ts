@@ -11,7 +11,7 @@ import { classFolders, loadImageFolder } from '../src/data/image-folder.js';
 import type { ImageDataset, Normalization } from '../src/data/dataset.js';
 import { defend, inferClassifier, readClassNames, type Arch, type ClassifierSpec } from '../src/pipeline/defend.js';
 import { REFINE_PRESETS, refinePreset, withRefineOverrides } from '../src/pipeline/refine-presets.js';
-import { seededSubset } from '../src/pipeline/reproduce.js';
+import { seededSubset } from '../src/data/dataset.js';
 import { folderFlags, FOLDER_OPTIONS, FOLDER_USAGE, num, parseArgsOrExit } from '../src/util/cli.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';

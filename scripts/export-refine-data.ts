@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { loadDataset } from '../src/data/registry.js';
 import { classifierPreset } from '../src/train/presets.js';
 import { createAttack, defaultBackdoorDir, trainSubsetOf } from '../src/pipeline/backdoor.js';
-import { seededSubset } from '../src/pipeline/reproduce.js';
+import { seededSubset } from '../src/data/dataset.js';
 import { refinePreset } from '../src/pipeline/refine-presets.js';
 
 const USAGE = 'usage: npm run export-refine-data -- --attack NAME --out DIR [--dataset fashion-mnist] [--preset quick] [--refine-subset N] [--data-dir data]';

@@ -15,7 +15,7 @@ import { loadDataset } from '../src/data/registry.js';
 import type { ImageDataset } from '../src/data/dataset.js';
 import { classifierPreset } from '../src/train/presets.js';
 import { createAttack, defaultBackdoorDir, trainSubsetOf } from '../src/pipeline/backdoor.js';
-import { seededSubset } from '../src/pipeline/reproduce.js';
+import { seededSubset } from '../src/data/dataset.js';
 import { refinePreset } from '../src/pipeline/refine-presets.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../src/nn/safetensors.js';
 import { parseArgsOrExit } from '../src/util/cli.js';

@@ -15,7 +15,7 @@ import { ResNet18 } from '../src/nn/resnet.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { trainRefine } from '../src/refine/defense.js';
 import { refinePreset } from '../src/pipeline/refine-presets.js';
-import { seededSubset } from '../src/pipeline/reproduce.js';
+import { seededSubset } from '../src/data/dataset.js';
 import { parseArgsOrExit } from '../src/util/cli.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';

@@ -2,6 +2,7 @@
  * The in-memory image store every dataset becomes: uint8 pixels in NHWC order plus labels and
  * class names. Node-side (loading reads files); the engine and the defense take tensors.
  */
+import { Rng } from '../util/random.js';
 export interface ImageDataset {
   name: string;
   /** N·H·W·C bytes, NHWC */
@@ -55,4 +56,11 @@ export function subset(ds: ImageDataset, indices: ArrayLike<number>, name = ds.n
     labels[k] = ds.labels[i]!;
   }
   return { ...ds, name, images, labels, n: indices.length };
+}
+
+/** A seeded subset of n images (sorted indices), the whole set when n is undefined or ≥ size. */
+export function seededSubset(ds: ImageDataset, n: number | undefined, seed: number, name?: string): ImageDataset {
+  if (n === undefined || n >= ds.n) return ds;
+  const idx = (new Rng(seed).shuffle(Int32Array.from({ length: ds.n }, (_, i) => i)) as Int32Array).slice(0, n).sort();
+  return subset(ds, idx, name ?? `${ds.name}[${n}]`);
 }

@@ -26,7 +26,7 @@ import { augmentationCheck, augmentationFiresBackdoor, type AugmentationCheck } 
 import { predict } from '../train/evaluate.js';
 import { readJson, writeFileAtomic, writeJsonAtomic } from './io.js';
 import { guardedConfig, type RefinePreset } from './refine-presets.js';
-import { seededSubset } from './reproduce.js';
+import { seededSubset } from '../data/dataset.js';
 
 export type Arch = 'resnet18-cifar' | 'resnet18-imagenet';
 
