@@ -1,23 +1,18 @@
 /**
- * REFINE training configurations of the reproduction pipeline.
+ * REFINE training configurations (docs/refine-recipe.md has each beside the official settings and
+ * the measurements behind them).
  *
- * `paper`: the official code's values (docs/reproduction.md, "REFINE presets"): SGD lr 0.01,
- * momentum 0.9, weight decay 5e-4, 150 epochs, MultiStepLR milestones [epochs−50, epochs−20] with
- * γ = 0.8, batch 256 (64 for ImageNet-sized inputs), drop_last, RandomResizedCrop(scale 0.8–1) +
- * flip 0.5 + RandomGrayscale 0.2, BCE utility, λ = 0.1, τ = 0.07, UNet c = 64 for 32-px inputs and
- * 32 for ImageNet-sized (≥ 128 px) inputs, the whole unlabeled training set.
+ * `paper`: the official code's values: SGD lr 0.01, momentum 0.9, weight decay 5e-4, 150 epochs,
+ * MultiStepLR milestones [epochs−50, epochs−20] with γ = 0.8, batch 256 (64 for ImageNet-sized
+ * inputs), drop_last, RandomResizedCrop(scale 0.8–1) + flip 0.5 + RandomGrayscale 0.2, BCE
+ * utility, λ = 0.1, τ = 0.07, UNet c = 64 for 32-px inputs and 32 for ImageNet-sized (≥ 128 px)
+ * inputs, the whole unlabeled training set.
  *
- * `quick`: sized for the 2-core lavapipe machine — UNet c = 16, batch 128, a seeded subset of
- * 10,000 unlabeled training images, 5 epochs (390 steps), SGD lr 0.05 instead of 0.01. A REFINE
- * step (UNet c = 16 + frozen ResNet-18 ×0.25, 28×28) measured 32-38 images/s on a Zen 2/3 host
- * and 15 images/s on a Zen 1 host (`npm run bench -- REFINE`): ~22-60 minutes.
- * Why lr 0.05 (a deviation; `--refine-lr 0.01` gives the official value): the official recipe
- * takes ~29,000 steps (150 epochs × 195); in 390 steps a freshly initialised UNet at lr 0.01
- * barely starts to reproduce its input. Short probes (`npm run refine-probe`, BadNets model,
- * 5,000 images, 78 steps of batch 128) reached, after the second epoch, a defended-model
- * agreement with the pseudo-labels of 28.5% (lr 0.01), 48.1% (lr 0.05) and 38.1% (lr 0.1), and a
- * BA on 1,000 test images of 29.3%, 44.2% and 36.2%; the CE utility at lr 0.05 was worse than
- * BCE (38.3% / 39.5%).
+ * `quick`: the official schedule shortened for a 2-core machine: UNet c = 16, batch 128, a seeded
+ * subset of 10,000 unlabeled images, 5 epochs (390 steps), lr 0.05.
+ *
+ * `budget` (the default beside the quick classifier preset): quick with 780 steps under a
+ * one-cycle lr peaking at 0.1, T(x) normalised before the classifier, and the augmentation guard.
  *
  * Milestones for any epoch count follow the official formula [epochs−50, epochs−20]. The official
  * code hands them to PyTorch's MultiStepLR, which only ever reaches milestones ≥ 0 (the epoch
