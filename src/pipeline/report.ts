@@ -245,7 +245,7 @@ export function renderReport(agg: AggregateResults): string {
   L.push(`Generated ${agg.generatedAt}. Cells are **BA/ASR in %** (BA: clean test accuracy; ASR: share of triggered non-target test images classified as the target).`);
   L.push(
     `The "paper" columns are the paper's CIFAR-10 / ResNet-18 numbers (Table 1; Table 3 for the ablations), printed for reference only` +
-      (agg.dataset === 'cifar10' && agg.preset === 'paper' ? '.' : `: this run uses ${agg.dataset} with the \`${agg.preset}\` preset, so they are not expected to match.`),
+      (agg.dataset === 'cifar10' && agg.preset === 'paper' && !refinePreset ? '.' : `: this run uses ${agg.dataset} with the \`${agg.preset}\` preset${refinePreset}, so they are not expected to match.`),
     '',
   );
   if (first) {
