@@ -13,11 +13,12 @@ import { parseArgsOrExit } from '../src/util/cli.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
-const USAGE = `usage: npm run bench [-- FILTER...] [--json FILE] [--time MS_PER_CASE] [--peer tfjs] [--profile]
+const USAGE = `usage: npm run bench [-- FILTER...] [--json FILE] [--time MS_PER_CASE] [--peer tfjs|torch] [--profile]
   FILTER...         run only the cases whose name contains one of these (case-insensitive)
   --json FILE       also write the rows there
   --time MS         measuring time per case (default: 1500)
-  --peer tfjs       also measure tfjs-webgpu on the cases that have a peer
+  --peer tfjs       also measure tfjs-webgpu on the cases that have a peer (same adapter)
+  --peer torch      also measure PyTorch on the CPU (a Python with torch; after the engine's rows)
   --profile         GPU time per kernel for each case (timestamp queries)
   -h, --help`;
 const { values, positionals } = parseArgsOrExit('bench', USAGE, {
@@ -39,8 +40,8 @@ if (!(timeMs > 0)) {
   console.error(`bench: --time must be a positive number of milliseconds, got ${values.time}\n${USAGE}`);
   process.exit(1);
 }
-if (values.peer && values.peer !== 'tfjs') {
-  console.error(`bench: --peer: only 'tfjs' is supported, got '${values.peer}'\n${USAGE}`);
+if (values.peer && values.peer !== 'tfjs' && values.peer !== 'torch') {
+  console.error(`bench: --peer must be tfjs or torch, got '${values.peer}'\n${USAGE}`);
   process.exit(1);
 }
 
@@ -59,6 +60,8 @@ export interface Row {
   name: string;
   /** set on peer rows: the engine measured */
   engine?: string;
+  /** our speed / PyTorch's (CPU) on the same work, with --peer torch */
+  speedupVsTorch?: number;
   /** our speed / the peer's, on our rows that have a peer row */
   speedupVsPeer?: number;
   ms: number;
@@ -115,7 +118,13 @@ if (selected.length === 0) {
 const runtime = await init();
 console.log(`adapter: ${runtime.adapterName}`);
 console.log(describeTuning(await autotune()));
-const peer = values.peer ? await import('./peers/tfjs.js') : null;
+const peer = values.peer === 'tfjs' ? await import('./peers/tfjs.js') : null;
+const torchPeer = values.peer === 'torch' ? await import('./peers/torch.js') : null;
+const torchPy = torchPeer ? torchPeer.torchPython() : null;
+if (torchPeer && !torchPy) {
+  console.error('bench: --peer torch needs a Python with torch (apt-get install python3-torch, or REFINE_TORCH_PYTHON=/path/to/python)');
+  process.exit(1);
+}
 if (peer) console.log(`peer: ${await peer.initTfjs()} (webgpu backend, same adapter)`);
 // the best of the launch shapes (a CPU and a GPU want different ones)
 const peaks: Row[] = [];
@@ -171,6 +180,26 @@ for (const c of selected) {
   if (row.profile) {
     console.log(`    conv+matmul kernels: ${row.gemmShare!.toFixed(1)}% of GPU time; top kernels:`);
     for (const k of row.profile.slice(0, 6)) console.log(`      ${k.kernel.padEnd(34)} ${String(k.count).padStart(4)}x ${k.ms.toFixed(1).padStart(8)} ms ${k.pct.toFixed(1).padStart(5)}%`);
+  }
+}
+if (torchPeer && torchPy) {
+  // after every engine row, so that PyTorch and lavapipe never share the cores
+  const keyed = selected.filter((c) => c.peerKey);
+  const t = torchPeer.torchTimes(torchPy, keyed.map((c) => c.peerKey!), timeMs);
+  console.log(`\npeer: ${t.version}`);
+  for (const c of keyed) {
+    const row = rows.find((r) => r.name === c.name && !r.engine)!;
+    const ms = t.ms.get(c.peerKey!);
+    if (ms === undefined) {
+      console.log(`  torch: ${c.name}: ${t.errors.get(c.peerKey!) ?? 'not measured'}`);
+      continue;
+    }
+    const prow: Row = { name: `  torch: ${c.name}`, ms, samples: 0, engine: 'torch-cpu' };
+    if (c.flops) prow.gflops = c.flops / ms / 1e6;
+    if (c.images) prow.imagesPerSec = (c.images / ms) * 1e3;
+    row.speedupVsTorch = ms / row.ms;
+    rows.push(prow);
+    console.log(`${c.name.padEnd(pad)}  engine ${f(row.ms, 9, 2)} ms  torch ${f(ms, 9, 2)} ms  engine/torch speed ${row.speedupVsTorch.toFixed(2)}x`);
   }
 }
 if (values.json) {

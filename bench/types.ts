@@ -8,7 +8,7 @@ export interface BenchCase {
   bytes?: number;
   /** images processed per run() (for images/s) */
   images?: number;
-  /** the same work in a peer engine, for `--peer tfjs` (see bench/peers/tfjs.ts) */
+  /** the same work in a peer engine, for `--peer tfjs` / `--peer torch` (bench/peers/tfjs.ts, bench/peers/torch/bench.py) */
   peerKey?: string;
   /** allocate inputs; called once */
   setup(): void | Promise<void>;

@@ -26,6 +26,7 @@ function classifierStep(): BenchCase {
   return {
     name: `ResNet-18 x0.25 train step, batch ${B}, ${S}x${S}x1`,
     images: B,
+    peerKey: `train-step:${B},${S}`,
     setup() {
       model = new ResNet18({ numClasses: 10, inChannels: 1, width: 0.25 });
       opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
@@ -57,6 +58,7 @@ function refineStep(): BenchCase {
   return {
     name: `REFINE step (UNet c16 + frozen ResNet-18 x0.25), batch ${B}, ${S}x${S}x1`,
     images: B,
+    peerKey: `refine-step:${B},${S}`,
     setup() {
       unet = new UNet({ firstChannels: 16, channels: 1 });
       f = new ResNet18({ numClasses: 10, inChannels: 1, width: 0.25 }).freeze().eval();
