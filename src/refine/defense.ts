@@ -39,7 +39,7 @@ export interface RefineConfig {
   gamma: number;
   /**
    * Per-step schedule replacing milestones/gamma: a one-cycle run whose peak lr is `lr` (a named
-   * deviation for short runs, see docs/method.md). Unset: the official per-epoch MultiStepLR.
+   * deviation for short runs, see docs/refine-recipe.md). Unset: the official per-epoch MultiStepLR.
    */
   schedule?: OneCycle;
   /** λ of the SupCon term (0 = the "w/o SCL" ablation) */
