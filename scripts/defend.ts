@@ -119,6 +119,7 @@ try {
   let normalization = data.normalization;
   if (mean || std) {
     if (!mean || !std || mean.length !== spec.inChannels || std.length !== spec.inChannels) throw new Error(`--mean and --std need ${spec.inChannels} value(s) each`);
+    if (std.some((v) => !(v > 0))) throw new Error(`--std values must be positive, got ${values.std}`);
     normalization = { mean, std };
   }
   if (!normalization) {
