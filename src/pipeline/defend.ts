@@ -23,7 +23,7 @@ import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { DefendedModel, trainRefine, type RefineEpochLog } from '../refine/defense.js';
 import { checkPermutation } from '../refine/mapping.js';
 import { augmentationCheck, augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
-import { predict } from '../train/evaluate.js';
+import { hits, predict } from '../train/evaluate.js';
 import { readJson, writeFileAtomic, writeJsonAtomic } from './io.js';
 import { guardedConfig, type RefinePreset } from './refine-presets.js';
 import { seededSubset } from '../data/dataset.js';
@@ -135,18 +135,20 @@ export function checkOutputFolder(out: string, model: string, dataFolders: strin
   }
 }
 
+/** Predictions per class. */
+function classCounts(pred: ArrayLike<number>, k: number): number[] {
+  const counts = new Array<number>(k).fill(0);
+  for (let i = 0; i < pred.length; i++) counts[pred[i]!]!++;
+  return counts;
+}
+
 function evaluated(pred: Int32Array, ds: ImageDataset, classes: string[], target?: number): Evaluated {
-  const counts = new Array<number>(classes.length).fill(0);
-  let ok = 0;
-  for (let i = 0; i < pred.length; i++) {
-    counts[pred[i]!]!++;
-    if (pred[i] === ds.labels[i]) ok++;
-  }
+  const counts = classCounts(pred, classes.length);
   const top = counts.indexOf(Math.max(...counts));
   const n = Math.max(1, pred.length);
   return {
     images: pred.length,
-    ...(target === undefined ? { accuracy: ok / n } : { targetShare: counts[target]! / n }),
+    ...(target === undefined ? { accuracy: hits(pred, ds.labels) / n } : { targetShare: counts[target]! / n }),
     topClass: classes[top] ?? String(top),
     topShare: counts[top]! / n,
   };
@@ -208,7 +210,7 @@ export async function defend(o: DefendOptions): Promise<DefenseReport> {
 
     const plain = await predict(classifier, u, { normalization: o.normalization });
     const pseudo: Record<string, number> = {};
-    o.classes.forEach((c, k) => (pseudo[c] = plain.filter((p) => p === k).length / Math.max(1, u.n)));
+    classCounts(plain, o.classes.length).forEach((count, k) => (pseudo[o.classes[k]!] = count / Math.max(1, u.n)));
     const before = await evaluateBoth(classifier, o);
 
     const trainDir = join(o.out, 'train');
