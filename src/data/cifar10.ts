@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as tar from 'tar';
 import { checkDataset, type ImageDataset, type Split } from './dataset.js';
 import { download, hashFile, type Checksum } from './download.js';
+import { sweepTempFiles, tempPath } from '../util/tempfiles.js';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const CIFAR10_CHECKSUM: Checksum = { algorithm: 'md5', hex: 'c32a1d4ab5d03f1284b67883e8d87530' };
@@ -20,6 +21,24 @@ const RECORD = 1 + 3072;
 
 export function cifarDir(dataDir: string): string {
   return join(dataDir, 'cifar10', BATCH_DIR);
+}
+
+/**
+ * Every batch file must hold the same number of records (10,000 in the official files): a file cut
+ * at a record boundary is a whole number of records and would otherwise load as a smaller dataset.
+ */
+function checkRecordCounts(dir: string): void {
+  const files = [...TRAIN_FILES, TEST_FILE].map((f) => join(dir, f)).filter((f) => existsSync(f));
+  const counts = files.map((f) => statSync(f).size / RECORD);
+  const tally = new Map<number, number>();
+  for (const c of counts) tally.set(c, (tally.get(c) ?? 0) + 1);
+  if (tally.size <= 1) return;
+  const usual = [...tally].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]![0];
+  const odd = files.map((f, i) => [f, counts[i]!] as const).filter(([, c]) => c !== usual);
+  throw new Error(
+    odd.map(([f, c]) => `${f}: ${Number.isInteger(c) ? `${c} records` : `${c * RECORD} bytes`} where the other batch files hold ${usual} (cut short?)`).join('\n') +
+      '\nthe official CIFAR-10 batch files hold 10,000 records each: import the archive again',
+  );
 }
 
 function parseBatches(dir: string, files: string[], name: string): ImageDataset {
@@ -57,12 +76,14 @@ function parseBatches(dir: string, files: string[], name: string): ImageDataset 
 export function loadCifar10(dataDir = 'data'): Split {
   const dir = cifarDir(dataDir);
   if (!existsSync(dir)) throw new Error(`CIFAR-10 not found in ${dir}: run \`npm run fetch-data -- cifar10\` (or \`-- cifar10 --from cifar-10-binary.tar.gz\`)`);
+  checkRecordCounts(dir);
   return { train: parseBatches(dir, TRAIN_FILES, 'cifar10/train'), test: parseBatches(dir, [TEST_FILE], 'cifar10/test') };
 }
 
 function isComplete(dataDir: string): boolean {
   const dir = cifarDir(dataDir);
-  return [...TRAIN_FILES, TEST_FILE].every((f) => existsSync(join(dir, f)) && statSync(join(dir, f)).size > 0 && statSync(join(dir, f)).size % RECORD === 0);
+  const sizes = [...TRAIN_FILES, TEST_FILE].map((f) => (existsSync(join(dir, f)) ? statSync(join(dir, f)).size : 0));
+  return sizes.every((s) => s > 0 && s % RECORD === 0 && s === sizes[0]);
 }
 
 /**
@@ -74,7 +95,8 @@ export async function importCifar10(archive: string, dataDir: string): Promise<{
   const md5 = await hashFile(archive, 'md5');
   const warning = md5 === CIFAR10_CHECKSUM.hex ? undefined : `${archive} is not the official CIFAR-10 archive (md5 ${md5}, official ${CIFAR10_CHECKSUM.hex}); importing it anyway`;
   const root = join(dataDir, 'cifar10');
-  const tmp = `${root}.tmp-${process.pid}`;
+  const tmp = tempPath(root);
+  sweepTempFiles(dataDir); // the half-extracted folder of an import that was killed
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
@@ -85,6 +107,7 @@ export async function importCifar10(archive: string, dataDir: string): Promise<{
     if (!existsSync(dir)) throw new Error(`${archive}: no ${BATCH_DIR}/ folder inside (not the CIFAR-10 binary version?)`);
     parseBatches(dir, TRAIN_FILES, 'cifar10/train');
     parseBatches(dir, [TEST_FILE], 'cifar10/test');
+    checkRecordCounts(dir);
     rmSync(root, { recursive: true, force: true });
     renameSync(tmp, root);
   } finally {

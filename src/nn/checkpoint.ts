@@ -69,9 +69,9 @@ function matchNames(fileNames: Iterable<string>, wanted: Set<string>): Map<strin
 /**
  * Loads weights in place. Every parameter and buffer must be present (PyTorch names; torchvision's
  * `downsample` / `fc` are accepted for `shortcut` / `linear`) with the right shape, in F32, F16,
- * BF16 or F64. Everything is checked and converted before the first weight is written, so a file
- * that does not fit leaves the module as it was; the error lists every missing, unexpected and
- * mis-shaped tensor with the expected and found shapes.
+ * BF16 or F64, and finite. Everything is checked and converted before the first weight is
+ * written, so a file that does not fit leaves the module as it was; the error lists every
+ * missing, unexpected, mis-shaped and non-finite tensor (with the expected and found shapes).
  */
 export function loadCheckpoint(module: Module, file: string): Record<string, string> {
   const { tensors, metadata } = readSafetensors(file);
@@ -96,6 +96,11 @@ export function loadCheckpoint(module: Module, file: string): Record<string, str
       continue;
     }
     const v = toFloat32(s, f);
+    const bad = v.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) {
+      problems.push(`${f}: holds ${v[bad]} (a diverged or damaged model)`);
+      continue;
+    }
     values.set(t, t.rank === 4 ? oihwToHwio(v, t.shape) : v);
   }
   if (problems.length) {

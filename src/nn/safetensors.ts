@@ -4,7 +4,8 @@
  * dozen lines, and the npm packages for it are unmaintained. Files are written atomically
  * (temporary file + rename) so that a crash never leaves a truncated checkpoint.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { tempPath } from '../util/tempfiles.js';
 
 export type SafeDType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I32' | 'I64' | 'U8';
 
@@ -68,7 +69,7 @@ export function writeSafetensors(file: string, tensors: Map<string, SafeTensor>,
   const head = Buffer.from(json, 'utf8');
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(head.length));
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = tempPath(file);
   try {
     const fd = openSync(tmp, 'w');
     try {
@@ -94,6 +95,7 @@ export function writeSafetensors(file: string, tensors: Map<string, SafeTensor>,
  * Every problem names the file and the tensor.
  */
 export function readSafetensors(file: string): { tensors: Map<string, SafeTensor>; metadata: Record<string, string> } {
+  if (!existsSync(file)) throw new Error(`${file}: no such file`);
   const buf = readFileSync(file);
   if (buf.length < 8) throw new Error(`${file}: not a safetensors file (too short)`);
   const n = Number(buf.readBigUInt64LE(0));

@@ -25,6 +25,7 @@ import { checkPermutation } from '../refine/mapping.js';
 import { augmentationCheck, augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
 import { hits, predict } from '../train/evaluate.js';
 import { readJson, writeFileAtomic, writeJsonAtomic } from './io.js';
+import { sweepTempFiles } from '../util/tempfiles.js';
 import { guardedConfig, type RefinePreset } from './refine-presets.js';
 import { seededSubset } from '../data/dataset.js';
 
@@ -165,6 +166,7 @@ async function evaluateBoth(model: Parameters<typeof predict>[0], o: DefendOptio
 export async function defend(o: DefendOptions): Promise<DefenseReport> {
   const log = o.log ?? ((m: string) => console.error(m));
   checkOutputFolder(o.out, o.model, o.dataFolders);
+  sweepTempFiles(o.out); // a report write that a kill interrupted
   const classifier = buildClassifier(o.spec);
   try {
     loadCheckpoint(classifier, o.model);

@@ -1,15 +1,16 @@
-/** Small file helpers of the pipeline: atomic JSON writes (tmp + rename) and tolerant reads. */
+/** Small file helpers of the pipeline: atomic writes (temporary file + rename) and tolerant reads. */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { tempPath } from '../util/tempfiles.js';
 
 export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, JSON.stringify(value, null, 2));
 }
 
-/** Writes through `<file>.tmp` + rename; a failed write (a full disk) removes its temporary file. */
+/** Writes through a temporary file + rename; a failed write (a full disk) removes its temporary file. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp`;
+  const tmp = tempPath(file);
   try {
     writeFileSync(tmp, data);
     renameSync(tmp, file);

@@ -14,6 +14,7 @@ import type { Module } from '../nn/module.js';
 import type { SGD } from '../nn/optim.js';
 import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../nn/safetensors.js';
+import { sweepTempFiles, tempPath } from '../util/tempfiles.js';
 
 /** File names (inside the run folder) of one kind of run. */
 export interface RunFiles {
@@ -36,9 +37,10 @@ export async function saveRunState(dir: string, files: RunFiles, model: Module, 
   }
   writeSafetensors(join(dir, files.optimizer + NEW), mom);
   const f = join(dir, files.state + NEW);
-  writeFileSync(f + '.tmp', JSON.stringify(state, null, 2));
-  fsyncFile(f + '.tmp');
-  renameSync(f + '.tmp', f); // the commit point
+  const tmp = tempPath(f);
+  writeFileSync(tmp, JSON.stringify(state, null, 2));
+  fsyncFile(tmp);
+  renameSync(tmp, f); // the commit point
   fsyncFile(dir);
   finishSave(dir, files);
 }
@@ -84,9 +86,11 @@ function finishSave(dir: string, files: RunFiles): void {
  * The state JSON of the run in `dir` (null when there is none) after loading the model and the
  * momentum buffers into `model` and `opt`. `check` sees the state first and throws when it
  * belongs to another configuration (nothing is loaded then). `momentumRestored` is false for a
- * folder written before momentum was checkpointed (momentum then restarts from zero).
+ * folder without a momentum file (written before momentum was checkpointed, or the file was
+ * deleted): momentum then restarts from zero, which the caller says.
  */
 export function loadRunState<S>(dir: string, files: RunFiles, model: Module, opt: SGD, check?: (s: S) => void): { state: S; momentumRestored: boolean } | null {
+  sweepTempFiles(dir); // what a process killed in the middle of a write left
   finishSave(dir, files);
   const f = join(dir, files.state);
   if (!existsSync(f)) return null;

@@ -122,13 +122,15 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
   let resumedAt: string | undefined;
   if (opts.outDir) {
     mkdirSync(opts.outDir, { recursive: true });
-    const prev = loadRunState<ResumeState>(opts.outDir, TRAIN_FILES, model, opt, (s) => {
+    const loaded = loadRunState<ResumeState>(opts.outDir, TRAIN_FILES, model, opt, (s) => {
       if (s.configHash !== hash) throw new Error(`${opts.outDir} holds a run with another configuration (${s.configHash} ≠ ${hash}): use another output folder or delete it`);
-    })?.state;
+    });
+    const prev = loaded?.state;
     if (prev) {
       state = prev;
       resumedAt = progressText(prev, cfg.epochs);
       if (!opts.quiet) console.error(`resuming ${opts.outDir} after ${resumedAt}`);
+      if (!loaded.momentumRestored) console.error(`${opts.outDir}: no momentum checkpoint (${TRAIN_FILES.optimizer}): momentum restarts from zero`);
     }
   }
   const resumedFromEpoch = state.epochsDone;

@@ -1,7 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { writeJsonAtomic } from '../../src/pipeline/io.js';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ResNet18 } from '../../src/nn/resnet.js';
@@ -22,31 +21,7 @@ function rawFile(name: string, header: unknown, data: Uint8Array): string {
 
 const f32 = (n: number) => ({ dtype: 'F32', shape: [n] });
 
-test('safetensors: malformed headers and byte ranges are refused with the tensor named', () => {
-  const d8 = new Uint8Array(8);
-  const cases: [string, unknown, Uint8Array, RegExp][] = [
-    ['null', null, d8, /not a JSON object/],
-    ['array', [1, 2], d8, /not a JSON object/],
-    ['no-dtype', { a: { shape: [2], data_offsets: [0, 8] } }, d8, /a: no dtype/],
-    ['bad-dtype', { a: { dtype: 'Q7', shape: [2], data_offsets: [0, 8] } }, d8, /a: unsupported dtype "Q7"/],
-    ['no-shape', { a: { dtype: 'F32', data_offsets: [0, 8] } }, d8, /a: no shape/],
-    ['neg-shape', { a: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, d8, /a: bad shape \[-2\]/],
-    ['no-offsets', { a: { dtype: 'F32', shape: [2] } }, d8, /a: no data_offsets/],
-    ['neg-offsets', { a: { dtype: 'F32', shape: [2], data_offsets: [-8, 0] } }, d8, /a: bad data_offsets \[-8,0\]/],
-    ['wrong-size', { a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, d8, /a: byte range \[0, 8\) does not hold shape \[3\] F32/],
-    ['past-end', { a: { ...f32(2), data_offsets: [8, 16] } }, d8, /a: byte range \[8, 16\) ends past the data/],
-    ['overlap', { a: { ...f32(2), data_offsets: [0, 8] }, b: { ...f32(1), data_offsets: [4, 8] } }, d8, /b: byte range \[4, 8\) overlaps/],
-    ['hole', { a: { ...f32(1), data_offsets: [4, 8] } }, d8, /a: bytes \[0, 4\) before it belong to no tensor/],
-    ['junk-after', { a: { ...f32(1), data_offsets: [0, 4] } }, d8, /4 bytes after the last tensor belong to no tensor/],
-    ['metadata', { __metadata__: { a: 1 }, b: { ...f32(2), data_offsets: [0, 8] } }, d8, /__metadata__ must map names to strings/],
-  ];
-  for (const [name, header, data, re] of cases) {
-    const file = rawFile(`${name}.safetensors`, header, data);
-    assert.throws(() => readSafetensors(file), (e: Error) => re.test(e.message) && e.message.includes(file), name);
-  }
-  writeFileSync(join(tmp, 'short.safetensors'), Buffer.from([1, 2, 3]));
-  assert.throws(() => readSafetensors(join(tmp, 'short.safetensors')), /not a safetensors file \(too short\)/);
-  // a well-formed file with two tensors in either header order reads back
+test('safetensors: a well-formed file reads back whatever the order of its header entries', () => {
   const ok = rawFile('ok.safetensors', { b: { ...f32(1), data_offsets: [4, 8] }, a: { ...f32(1), data_offsets: [0, 4] } }, new Uint8Array(new Float32Array([1.5, -2]).buffer));
   const t = readSafetensors(ok).tensors;
   assert.equal([toFloat32(t.get('a')!)[0], toFloat32(t.get('b')!)[0]], [1.5, -2]);
@@ -135,16 +110,6 @@ test('loadCheckpoint: torchvision names (downsample, fc), F16 and BF16 files loa
   assert.equal(await weights(d), before);
   assert.ok(readFileSync(file).length > 0);
   for (const m of [a, b, c, d]) m.dispose();
-});
-
-test('a save that fails (here: the target is a folder) leaves no temporary file behind', () => {
-  const dir = join(tmp, 'failing');
-  mkdirSync(join(dir, 'm.safetensors'), { recursive: true });
-  writeFileSync(join(dir, 'm.safetensors', 'keep'), 'x');
-  assert.throws(() => writeSafetensors(join(dir, 'm.safetensors'), new Map([['a', { dtype: 'F32', shape: [1], data: new Uint8Array(4) }]])));
-  mkdirSync(join(dir, 'r.json', 'sub'), { recursive: true });
-  assert.throws(() => writeJsonAtomic(join(dir, 'r.json'), { a: 1 }));
-  assert.equal(readdirSync(dir).sort(), ['m.safetensors', 'r.json']);
 });
 
 test.run();
