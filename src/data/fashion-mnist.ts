@@ -38,7 +38,14 @@ export function findFashionMnist(dataDir: string, dir?: string): string | null {
 function readChecked(dir: string, f: { name: string; sha256: string }, verify: boolean): Uint8Array {
   const file = join(dir, f.name);
   const raw = readFileSync(file);
-  const bytes = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
+  let bytes: Uint8Array = raw;
+  if (raw[0] === 0x1f && raw[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(raw);
+    } catch (e) {
+      throw new Error(`${file}: corrupt gzip data (${(e as Error).message})`);
+    }
+  }
   if (verify) {
     const hex = createHash('sha256').update(bytes).digest('hex');
     if (hex !== f.sha256) throw new Error(`${file}: checksum mismatch (sha256 of the IDX data ${hex}, expected ${f.sha256})`);

@@ -49,6 +49,9 @@ interface Rgba {
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
 
+/** Image formats that are not read: refused rather than skipped, so no image vanishes silently. */
+const OTHER_IMAGE_EXTENSIONS = ['.bmp', '.gif', '.webp', '.tif', '.tiff', '.ppm', '.pgm', '.avif', '.heic'];
+
 export function isImageFile(name: string): boolean {
   return IMAGE_EXTENSIONS.includes(extname(name).toLowerCase());
 }
@@ -138,6 +141,9 @@ function listFiles(root: string, classes: string[]): [string, number][] {
   for (const cls of found) {
     const names = readdirSync(join(root, cls)).sort();
     const images = names.filter(isImageFile);
+    // other files (notes, .DS_Store) are ignored, but an image we cannot read must not vanish
+    const unread = names.filter((f) => OTHER_IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()));
+    if (unread.length) throw new Error(`${join(root, cls, unread[0]!)}: ${extname(unread[0]!)} images are not read (PNG and JPEG are${unread.length > 1 ? `; ${unread.length} such files in this folder` : ''}): convert them or move them out`);
     if (images.length === 0) throw new Error(`${join(root, cls)}: empty class folder (no .png / .jpg images${names.length ? `; ${names.length} other file(s)` : ''})`);
     for (const f of images) files.push([join(root, cls, f), classes.indexOf(cls)]);
   }
