@@ -94,7 +94,12 @@ export function loadRunState<S>(dir: string, files: RunFiles, model: Module, opt
   finishSave(dir, files);
   const f = join(dir, files.state);
   if (!existsSync(f)) return null;
-  const state = JSON.parse(readFileSync(f, 'utf8')) as S;
+  let state: S;
+  try {
+    state = JSON.parse(readFileSync(f, 'utf8')) as S;
+  } catch (e) {
+    throw new Error(`${f}: damaged run state (${(e as Error).message}); nothing was loaded: delete the folder ${dir} to start the run again`);
+  }
   check?.(state);
   loadCheckpoint(model, join(dir, files.model));
   const of = join(dir, files.optimizer);

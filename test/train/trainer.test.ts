@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ResNet18 } from '../../src/nn/resnet.js';
@@ -172,16 +172,6 @@ test('a checkpoint interrupted while being written: uncommitted is dropped, comm
   assert.equal(loadRunState(dir, files, c, optC)?.state, { n: 2 });
   await assertSameWeights(c, b, 'the completed new checkpoint');
   assert.equal(readdirSync(dir).sort(), [files.model, files.optimizer, files.state].sort(), 'no .new file left');
-  // a committed save whose model file is damaged: refused before any rename, the good files untouched
-  const good = Object.fromEntries([files.model, files.optimizer, files.state].map((f) => [f, readFileSync(join(dir, f))]));
-  for (const f of [files.model, files.optimizer, files.state]) copyFileSync(join(tmp, 'journal-b', f), join(dir, `${f}.new`));
-  writeFileSync(join(dir, `${files.model}.new`), readFileSync(join(dir, `${files.model}.new`)).subarray(0, 100));
-  assert.throws(() => loadRunState(dir, files, c, optC), /m\.safetensors\.new: damaged checkpoint .*nothing was replaced/);
-  for (const f of [files.model, files.optimizer, files.state]) assert.ok(readFileSync(join(dir, f)).equals(good[f]!), `${f} untouched`);
-  writeFileSync(join(dir, `${files.model}.new`), readFileSync(join(tmp, 'journal-b', files.model)));
-  writeFileSync(join(dir, `${files.state}.new`), '{"n": 2');
-  assert.throws(() => loadRunState(dir, files, c, optC), /s\.json\.new: damaged checkpoint/);
-  assert.ok(readFileSync(join(dir, files.model)).equals(good[files.model]!));
   for (const m of [a, b, c]) m.dispose();
   for (const o of [opt, optB, optC]) o.dispose();
 });
