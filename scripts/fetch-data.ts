@@ -16,9 +16,13 @@ const { values, positionals } = parseArgsOrExit('fetch-data', usage, {
   options: { from: { type: 'string' }, 'data-dir': { type: 'string', default: 'data' }, help: { type: 'boolean', short: 'h' } },
   allowPositionals: true,
 });
-if (values.help || positionals.length !== 1) {
+if (values.help) {
   console.log(usage);
-  process.exit(values.help ? 0 : 2);
+  process.exit(0);
+}
+if (positionals.length !== 1) {
+  console.error(`fetch-data: give one dataset name (got ${positionals.length})\n${usage}`);
+  process.exit(1);
 }
 const dataDir = values['data-dir']!;
 const name = positionals[0]!;
@@ -33,8 +37,8 @@ try {
     const { train, test } = loadFashionMnistDir(dir);
     console.log(`Fashion-MNIST ready in ${dir}: ${train.n} train / ${test.n} test images (checksums verified)`);
   } else {
-    console.error(`unknown dataset '${name}'\n${usage}`);
-    process.exit(2);
+    console.error(`fetch-data: unknown dataset '${name}'\n${usage}`);
+    process.exit(1);
   }
 } catch (e) {
   console.error(`fetch-data: ${(e as Error).message}`);

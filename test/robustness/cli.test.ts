@@ -1,9 +1,9 @@
 /**
- * Every command-line script (each `tsx <file>` entry of package.json "scripts", and bench/run.ts)
- * answers --help with its usage on stdout and exit status 0, and an unknown flag with one line
- * `<script>: <message>` and the usage on stderr and exit status 1, never a stack trace. Neither
- * answer initialises the GPU or loads data, so each run takes well under a second once tsx has
- * compiled the script.
+ * Bad-input corpus, command lines. Every command-line script (each `tsx <file>` entry of
+ * package.json "scripts", and bench/run.ts) answers --help with its usage on stdout and exit
+ * status 0, and an unknown flag or a bad value with one line `<script>: <message>` (the usage
+ * after it) on stderr and exit status 1, never a stack trace. None of these answers initialises
+ * the GPU or loads data, so each run takes well under a second once tsx has compiled the script.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -57,6 +57,30 @@ for (const [name, file] of scripts) {
   });
 }
 
+
+// bad values of known flags: one line naming the flag or value, exit 1, before any GPU work
+const badValues: [string, string[], RegExp][] = [
+  ['scripts/train.ts', ['--epochs', 'abc'], /^train: --epochs must be a positive integer, got 'abc'/],
+  ['scripts/train.ts', ['--dataset', 'mnist'], /^train: .*unknown dataset 'mnist'/],
+  ['scripts/attack.ts', ['--attack', 'badnets', '--rate', '2'], /^attack: --rate must be a number in \[0, 1\], got '2'/],
+  ['scripts/attack.ts', ['--attack', 'badnets', '--wanet-k', '4'], /^attack: --wanet-k applies to wanet only, not badnets/],
+  ['scripts/reproduce.ts', ['--attack', 'nope'], /^reproduce: unknown attack 'nope'; one of: badnets/],
+  ['scripts/reproduce.ts', ['--attack', 'badnets', '--refine-preset', 'fast'], /^reproduce: unknown REFINE preset 'fast' \(budget \| quick \| paper\)/],
+  ['scripts/defend.ts', ['--data', 'fashion-mnist'], /^defend: --model is required/],
+  ['scripts/defend.ts', ['--model', 'nowhere.safetensors', '--data', 'fashion-mnist', '--out', '/tmp/x'], /^defend: .*nowhere\.safetensors/],
+  ['scripts/predict.ts', ['--defended', '/nonexistent-defended', 'package.json'], /^predict: .*nonexistent-defended|^predict: .*package\.json/],
+  ['scripts/fetch-data.ts', ['nope'], /^fetch-data: unknown dataset 'nope'/],
+  ['scripts/fetch-data.ts', [], /^fetch-data: give one dataset name/],
+];
+for (const [file, args, re] of badValues) {
+  test(`${file} ${args.join(' ')}: one error line, exit 1, no stack trace`, () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', file, ...args], { cwd: root, env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' }, encoding: 'utf8', timeout: 60_000 });
+    const err = r.stderr.split('\n').filter((l) => !l.startsWith('Warning: ')).join('\n');
+    assert.is(r.status, 1, `exit ${r.status}; stderr:\n${r.stderr}`);
+    assert.match(err, re);
+    assert.not.match(err, /\n\s+at /, `stack trace:\n${err}`);
+  });
+}
 
 test('npm run train on a finished run folder reports it and rewrites nothing; another configuration is refused', async () => {
   const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
