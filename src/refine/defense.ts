@@ -7,7 +7,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { backward, noGrad, rt, scope, tensor, type Tensor } from '../index.js';
+import { backward, noGrad, scope, tensor, type Tensor } from '../index.js';
 import { add, affine, clamp, log, mul } from '../ops/elementwise.js';
 import { accuracy } from '../train/evaluate.js';
 import { softmax } from '../ops/softmax.js';
@@ -21,11 +21,11 @@ import { lrAt, oneCycleAt, SGD, type OneCycle } from '../nn/optim.js';
 import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
 import type { AugmentSpec } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
-import { batchCount, batches } from '../data/loader.js';
-import { Progress } from '../util/progress.js';
+import { batchCount, batches, type Batch } from '../data/loader.js';
 import { Rng } from '../util/random.js';
 import { checkPermutation, identityMapping, randomDerangement } from './mapping.js';
-import { checkLoss, checkParameters, checkpointTimer, loadRunState, progressText, saveRunState, type RunFiles } from '../train/resume.js';
+import { checkLoss, type RunFiles } from '../train/resume.js';
+import { openRun, runEpochs, type LoopState } from '../train/loop.js';
 import { supConLoss } from './supcon.js';
 
 export interface RefineConfig {
@@ -196,24 +196,12 @@ function utilityLoss(y: Tensor, pseudo: Tensor, k: number, kind: 'bce' | 'ce'): 
 /** Checkpoint files of a REFINE run (UNet, momentum, state). */
 const REFINE_FILES: RunFiles = { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' };
 
-interface RefineState {
-  epochsDone: number;
-  history: RefineEpochLog[];
+interface RefineState extends LoopState<RefineEpochLog> {
   perm: number[];
-  wallSeconds: number;
-  /** the unfinished epoch `epochsDone` (0-indexed): steps done and the running sums at that point */
-  partial?: RefinePartial;
 }
 
-interface RefinePartial {
-  steps: number;
-  lossSum: number;
-  agreeSum: number;
-  seen: number;
-  pseudoCounts: number[];
-  predCounts: number[];
-  seconds: number;
-}
+/** The running sums of an epoch (saved with a checkpoint inside it). */
+type RefineSums = { lossSum: number; agreeSum: number; seen: number; pseudoCounts: number[]; predCounts: number[] };
 
 /**
  * Trains REFINE's input transformation against the frozen `classifier` on `data` (labels are
@@ -230,17 +218,10 @@ export async function trainRefine(
   const rng = new Rng(cfg.seed);
   const unet = new UNet({ firstChannels: cfg.unetChannels, channels: data.c, seed: cfg.seed });
   let perm = cfg.mapping === 'identity' ? identityMapping(k) : randomDerangement(k, rng);
-  let state: RefineState = { epochsDone: 0, history: [], perm: Array.from(perm), wallSeconds: 0 };
   const opt = new SGD(unet.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
-  const prev = opts.outDir ? loadRunState<RefineState>(opts.outDir, REFINE_FILES, unet, opt) : null;
-  if (prev) {
-    state = prev.state;
-    perm = checkPermutation(state.perm, k);
-    if (!opts.quiet) {
-      console.error(`resuming REFINE in ${opts.outDir} after ${progressText(state, cfg.epochs)}${prev.momentumRestored ? '' : ' (no momentum checkpoint in this folder: momentum restarts from zero)'}`);
-    }
-  }
   if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
+  const { state } = openRun<RefineState>(opts.outDir, REFINE_FILES, unet, opt, { epochsDone: 0, history: [], perm: Array.from(perm), wallSeconds: 0 }, { label: 'REFINE', epochs: cfg.epochs, quiet: opts.quiet });
+  perm = checkPermutation(state.perm, k);
   if (cfg.renormalize && !opts.normalization) throw new Error('REFINE renormalize needs the classifier normalisation (options.normalization)');
   const defended = new DefendedModel(unet, classifier, perm, cfg.renormalize ? opts.normalization : null);
   const steps: RefineStepLog[] = [];
@@ -250,108 +231,100 @@ export async function trainRefine(
   const loader = { batchSize: cfg.batchSize, shuffle: true, dropLast: cfg.dropLast, seed: cfg.seed, augment: cfg.augment, normalization: opts.normalization, keepPlain: pseudoFromPlain };
   const nSteps = batchCount(data, loader);
   const collapseShare = opts.collapseShare ?? 0.6;
-  try {
-    for (let epoch = state.epochsDone; epoch < cfg.epochs; epoch++) {
-      opt.lr = lrAt(cfg, epoch);
-      const totalSteps = cfg.epochs * nSteps;
-      const scheduleStep = (t: number) => {
-        if (!cfg.schedule) return;
-        const s = oneCycleAt(cfg.schedule, cfg.lr, t, totalSteps, cfg.momentum);
-        opt.lr = s.lr;
-        opt.momentum = s.momentum;
-      };
-      unet.train();
-      // a checkpoint inside this epoch continues from its sums (exact: the same batches follow)
-      const start: RefinePartial = state.partial ?? { steps: 0, lossSum: 0, agreeSum: 0, seen: 0, pseudoCounts: new Array<number>(k).fill(0), predCounts: new Array<number>(k).fill(0), seconds: 0 };
-      delete state.partial;
-      const t0 = performance.now() - 1000 * start.seconds;
-      const bar = opts.quiet ? null : new Progress(`REFINE epoch ${epoch + 1}/${cfg.epochs}`, nSteps);
-      const { pseudoCounts, predCounts } = start;
-      let { lossSum, agreeSum, seen, steps: step } = start;
-      const timer = checkpointTimer(opts.checkpointSeconds);
-      for (const b of batches(data, epoch, loader, start.steps)) {
-        scheduleStep(epoch * nSteps + step);
-        const out = scope(() => {
-          const x = tensor(b.x, b.shape);
-          const pseudo = noGrad(() => argmax(classifier.forward(pseudoFromPlain ? tensor(b.xPlain!, b.shape) : x)));
-          const xt = defended.transform(x);
-          const y = remapClasses(softmax(defended.classify(xt)), perm);
-          const lu = utilityLoss(y, pseudo, k, cfg.utility);
-          return { x, pseudo, xt, y, lu };
-        });
-        // SupCon needs the pseudo-labels on the host (they build the positive masks)
-        const pseudoHost = (await out.pseudo.read()) as Int32Array;
-        const res = scope(() => {
-          const ls = cfg.lambda > 0 ? supConLoss(out.xt, pseudoHost, { temperature: cfg.temperature }) : null;
-          const loss = ls ? add(out.lu, affine(ls, cfg.lambda)) : out.lu;
-          opt.zeroGrad();
-          backward(loss);
-          opt.step();
-          return { loss: detach(loss), lu: detach(out.lu), ls: ls ? detach(ls) : null, pred: argmax(detach(out.y)) };
-        });
-        for (const t of [out.x, out.pseudo, out.xt, out.y, out.lu]) t.dispose();
-        const [lv, luv, lsv, pred] = [await res.loss.item(), await res.lu.item(), res.ls ? await res.ls.item() : 0, (await res.pred.read()) as Int32Array];
-        for (const t of [res.loss, res.lu, res.ls, res.pred]) t?.dispose();
-        checkLoss(lv, `REFINE epoch ${epoch + 1} step ${step + 1}`, opts.outDir);
-        let agree = 0;
-        const share = new Array<number>(k).fill(0);
-        for (let i = 0; i < pred.length; i++) {
-          pseudoCounts[pseudoHost[i]!]!++;
-          predCounts[pred[i]!]!++;
-          share[pred[i]!]!++;
-          if (pred[i] === pseudoHost[i]) agree++;
-        }
-        const s: RefineStepLog = { epoch: epoch + 1, step, loss: lv, utility: luv, supcon: lsv, agreement: agree / pred.length, maxClassShare: Math.max(...share) / pred.length };
-        steps.push(s);
-        lossSum += lv * pred.length;
-        agreeSum += agree;
-        seen += pred.length;
-        step++;
-        if (opts.outDir && step < nSteps && timer.due()) {
-          const partial: RefinePartial = { steps: step, lossSum, agreeSum, seen, pseudoCounts, predCounts, seconds: (performance.now() - t0) / 1000 };
-          await saveRunState(opts.outDir, REFINE_FILES, unet, opt, { ...state, partial });
-          timer.saved();
-          opts.onCheckpoint?.(epoch, step);
-        }
-        bar?.update(step, `loss ${lv.toFixed(4)} (bce ${luv.toFixed(4)}, supcon ${lsv.toFixed(3)}) agree ${(100 * s.agreement).toFixed(0)}%`);
-      }
+  /** one optimizer step on batch `b`: the pseudo-labels (host) and the defended predictions, the losses */
+  const trainStep = async (b: Batch) => {
+    const out = scope(() => {
+      const x = tensor(b.x, b.shape);
+      const pseudo = noGrad(() => argmax(classifier.forward(pseudoFromPlain ? tensor(b.xPlain!, b.shape) : x)));
+      const xt = defended.transform(x);
+      const y = remapClasses(softmax(defended.classify(xt)), perm);
+      const lu = utilityLoss(y, pseudo, k, cfg.utility);
+      return { x, pseudo, xt, y, lu };
+    });
+    // SupCon needs the pseudo-labels on the host (they build the positive masks)
+    const pseudoHost = (await out.pseudo.read()) as Int32Array;
+    const res = scope(() => {
+      const ls = cfg.lambda > 0 ? supConLoss(out.xt, pseudoHost, { temperature: cfg.temperature }) : null;
+      const loss = ls ? add(out.lu, affine(ls, cfg.lambda)) : out.lu;
       opt.zeroGrad();
-      bar?.stop();
-      await rt().sync();
-      if (!opts.outDir) await checkParameters(unet, `REFINE epoch ${epoch + 1}`);
-      const seconds = (performance.now() - t0) / 1000;
-      const maxShare = Math.max(...predCounts) / Math.max(1, seen);
+      backward(loss);
+      opt.step();
+      return { loss: detach(loss), lu: detach(out.lu), ls: ls ? detach(ls) : null, pred: argmax(detach(out.y)) };
+    });
+    for (const t of [out.x, out.pseudo, out.xt, out.y, out.lu]) t.dispose();
+    const [loss, utility, supcon, pred] = [await res.loss.item(), await res.lu.item(), res.ls ? await res.ls.item() : 0, (await res.pred.read()) as Int32Array];
+    for (const t of [res.loss, res.lu, res.ls, res.pred]) t?.dispose();
+    return { pseudoHost, pred, loss, utility, supcon };
+  };
+  await runEpochs<RefineSums, RefineEpochLog>(state, {
+    label: 'REFINE',
+    epochs: cfg.epochs,
+    stepsPerEpoch: nSteps,
+    model: unet,
+    opt,
+    files: REFINE_FILES,
+    outDir: opts.outDir,
+    quiet: opts.quiet,
+    checkpointSeconds: opts.checkpointSeconds,
+    onCheckpoint: opts.onCheckpoint,
+    zeroSums: () => ({ lossSum: 0, agreeSum: 0, seen: 0, pseudoCounts: new Array<number>(k).fill(0), predCounts: new Array<number>(k).fill(0) }),
+    epoch(epoch, fromStep, sums) {
+      opt.lr = lrAt(cfg, epoch);
+      unet.train();
+      async function* run(): AsyncGenerator<string> {
+        let step = fromStep;
+        for (const b of batches(data, epoch, loader, fromStep)) {
+          if (cfg.schedule) {
+            const s = oneCycleAt(cfg.schedule, cfg.lr, epoch * nSteps + step, cfg.epochs * nSteps, cfg.momentum);
+            opt.lr = s.lr;
+            opt.momentum = s.momentum;
+          }
+          const r = await trainStep(b);
+          checkLoss(r.loss, `REFINE epoch ${epoch + 1} step ${step + 1}`, opts.outDir);
+          let agree = 0;
+          const share = new Array<number>(k).fill(0);
+          for (let i = 0; i < r.pred.length; i++) {
+            sums.pseudoCounts[r.pseudoHost[i]!]!++;
+            sums.predCounts[r.pred[i]!]!++;
+            share[r.pred[i]!]!++;
+            if (r.pred[i] === r.pseudoHost[i]) agree++;
+          }
+          steps.push({ epoch: epoch + 1, step, loss: r.loss, utility: r.utility, supcon: r.supcon, agreement: agree / r.pred.length, maxClassShare: Math.max(...share) / r.pred.length });
+          sums.lossSum += r.loss * r.pred.length;
+          sums.agreeSum += agree;
+          sums.seen += r.pred.length;
+          step++;
+          yield `loss ${r.loss.toFixed(4)} (bce ${r.utility.toFixed(4)}, supcon ${r.supcon.toFixed(3)}) agree ${((100 * agree) / r.pred.length).toFixed(0)}%`;
+        }
+      }
+      return { steps: run() };
+    },
+    async endEpoch(epoch, sums, seconds) {
+      const seen = Math.max(1, sums.seen);
+      const maxShare = Math.max(...sums.predCounts) / seen;
       const log: RefineEpochLog = {
         epoch: epoch + 1,
         lr: opt.lr,
-        loss: lossSum / Math.max(1, seen),
-        agreement: agreeSum / Math.max(1, seen),
+        loss: sums.lossSum / seen,
+        agreement: sums.agreeSum / seen,
         maxClassShare: maxShare,
-        pseudoLabelCounts: pseudoCounts,
-        predictionCounts: predCounts,
+        pseudoLabelCounts: sums.pseudoCounts,
+        predictionCounts: sums.predCounts,
         seconds,
-        collapsed: maxShare > collapseShare && Math.max(...pseudoCounts) / Math.max(1, seen) < collapseShare,
+        collapsed: maxShare > collapseShare && Math.max(...sums.pseudoCounts) / seen < collapseShare,
       };
       log.stepsDone = (epoch + 1) * nSteps;
       if (opts.evalSet) log.benignAccuracy = await defendedAccuracy(defended, opts.evalSet, opts.normalization);
       if (opts.asrSet) log.attackSuccess = await defendedAccuracy(defended, opts.asrSet, opts.normalization);
-      state.history.push(log);
-      state.epochsDone = epoch + 1;
-      state.wallSeconds += seconds;
-      if (!opts.quiet) {
-        console.error(
-          `REFINE epoch ${epoch + 1}/${cfg.epochs}: loss ${log.loss.toFixed(4)}, agreement ${(100 * log.agreement).toFixed(1)}%` +
-            (log.benignAccuracy !== undefined ? `, BA ${(100 * log.benignAccuracy).toFixed(2)}%` : '') +
-            (log.attackSuccess !== undefined ? `, ASR ${(100 * log.attackSuccess).toFixed(2)}%` : '') +
-            `, ${seconds.toFixed(0)} s` +
-            (log.collapsed ? ` — COLLAPSE: ${(100 * maxShare).toFixed(0)}% of inputs mapped to one class` : ''),
-        );
-      }
-      if (opts.outDir) await saveRunState(opts.outDir, REFINE_FILES, unet, opt, state);
-    }
-  } finally {
-    opt.dispose();
-  }
+      return log;
+    },
+    describe: (log) =>
+      `REFINE epoch ${log.epoch}/${cfg.epochs}: loss ${log.loss.toFixed(4)}, agreement ${(100 * log.agreement).toFixed(1)}%` +
+      (log.benignAccuracy !== undefined ? `, BA ${(100 * log.benignAccuracy).toFixed(2)}%` : '') +
+      (log.attackSuccess !== undefined ? `, ASR ${(100 * log.attackSuccess).toFixed(2)}%` : '') +
+      `, ${log.seconds.toFixed(0)} s` +
+      (log.collapsed ? ` — COLLAPSE: ${(100 * log.maxClassShare).toFixed(0)}% of inputs mapped to one class` : ''),
+  });
   return { defended, history: state.history, steps, wallSeconds: state.wallSeconds };
 }
 

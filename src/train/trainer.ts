@@ -9,17 +9,17 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { backward, rt, scope, tensor, type Tensor } from '../index.js';
+import { backward, scope, tensor, type Tensor } from '../index.js';
 import { crossEntropy } from '../ops/loss.js';
 import { argmax } from '../ops/index-ops.js';
 import { detach } from '../ops/creation.js';
 import { lrAt, SGD } from '../nn/optim.js';
 import type { Module } from '../nn/module.js';
-import { checkLoss, checkpointTimer, loadRunState, progressText, saveRunState, type RunFiles } from './resume.js';
+import { checkLoss, type RunFiles } from './resume.js';
+import { openRun, runEpochs, type LoopState } from './loop.js';
 import type { AugmentSpec } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { batchCount, batches, type LoaderOptions } from '../data/loader.js';
-import { Progress } from '../util/progress.js';
 import { accuracy, hits, predict } from './evaluate.js';
 
 export interface TrainConfig {
@@ -91,22 +91,12 @@ export interface TrainOptions {
   onCheckpoint?: (epoch: number, steps: number) => void;
 }
 
-interface ResumeState {
+interface ResumeState extends LoopState<EpochLog> {
   configHash: string;
-  epochsDone: number;
-  history: EpochLog[];
-  wallSeconds: number;
-  /** the unfinished epoch `epochsDone` (0-indexed): steps done and the running sums at that point */
-  partial?: PartialEpoch;
 }
 
-interface PartialEpoch {
-  steps: number;
-  lossSum: number;
-  correct: number;
-  seen: number;
-  seconds: number;
-}
+/** The running sums of an epoch (saved with a checkpoint inside it). */
+type TrainSums = { lossSum: number; correct: number; seen: number };
 
 export function configHash(x: unknown): string {
   return createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 16);
@@ -118,21 +108,16 @@ export const TRAIN_FILES: RunFiles = { model: 'last.safetensors', optimizer: 'la
 export async function trainClassifier(model: Module, data: { train: ImageDataset; test: ImageDataset }, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
   const hash = configHash({ cfg, n: data.train.n, ds: data.train.name, params: model.parameterCount(), norm: opts.normalization });
-  let state: ResumeState = { configHash: hash, epochsDone: 0, history: [], wallSeconds: 0 };
-  let resumedAt: string | undefined;
-  if (opts.outDir) {
-    mkdirSync(opts.outDir, { recursive: true });
-    const loaded = loadRunState<ResumeState>(opts.outDir, TRAIN_FILES, model, opt, (s) => {
+  const label = opts.label ?? 'train';
+  if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
+  const { state, resumedAt } = openRun<ResumeState>(opts.outDir, TRAIN_FILES, model, opt, { configHash: hash, epochsDone: 0, history: [], wallSeconds: 0 }, {
+    label,
+    epochs: cfg.epochs,
+    quiet: opts.quiet,
+    check: (s) => {
       if (s.configHash !== hash) throw new Error(`${opts.outDir} holds a run with another configuration (${s.configHash} ≠ ${hash}): use another output folder or delete it`);
-    });
-    const prev = loaded?.state;
-    if (prev) {
-      state = prev;
-      resumedAt = progressText(prev, cfg.epochs);
-      if (!opts.quiet) console.error(`resuming ${opts.outDir} after ${resumedAt}`);
-      if (!loaded.momentumRestored) console.error(`${opts.outDir}: no momentum checkpoint (${TRAIN_FILES.optimizer}): momentum restarts from zero`);
-    }
-  }
+    },
+  });
   const resumedFromEpoch = state.epochsDone;
   let evalPredictions: Record<string, Int32Array> | undefined;
   let testPredictions: Int32Array | undefined;
@@ -144,70 +129,67 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
     sampleTransform: opts.sampleTransform,
     normalization: opts.normalization,
   };
-  const steps = batchCount(data.train, loaderOpts);
-  try {
-    for (let epoch = state.epochsDone; epoch < cfg.epochs; epoch++) {
+  await runEpochs<TrainSums, EpochLog>(state, {
+    label,
+    epochs: cfg.epochs,
+    stepsPerEpoch: batchCount(data.train, loaderOpts),
+    model,
+    opt,
+    files: TRAIN_FILES,
+    outDir: opts.outDir,
+    quiet: opts.quiet,
+    checkpointSeconds: opts.checkpointSeconds,
+    onCheckpoint: opts.onCheckpoint,
+    onEpochEnd: opts.onEpochEnd,
+    zeroSums: () => ({ lossSum: 0, correct: 0, seen: 0 }),
+    epoch(epoch, fromStep, sums) {
       opt.lr = lrAt(cfg, epoch);
       model.train();
-      // a checkpoint inside this epoch continues from its sums (exact: the same batches follow)
-      const start: PartialEpoch = state.partial ?? { steps: 0, lossSum: 0, correct: 0, seen: 0, seconds: 0 };
-      delete state.partial;
-      const t0 = performance.now() - 1000 * start.seconds;
-      const bar = opts.quiet ? null : new Progress(`${opts.label ?? 'train'} epoch ${epoch + 1}/${cfg.epochs}`, steps);
-      let { lossSum, correct, seen, steps: step } = start;
+      const seen0 = sums.seen;
+      const t0 = performance.now();
+      // losses and predictions stay on the GPU for a few steps: a read drains the queue
       const pending: { loss: Tensor; pred: Tensor; y: Int32Array }[] = [];
-      const drain = async () => {
+      let drained = sums.seen;
+      const flush = async () => {
         for (const [i, p] of pending.entries()) {
           const lv = await p.loss.item();
           if (!Number.isFinite(lv)) {
             for (const q of pending.slice(i)) for (const t of [q.loss, q.pred]) t.dispose();
             pending.length = 0;
-            checkLoss(lv, `${opts.label ?? 'train'} epoch ${epoch + 1}`, opts.outDir);
+            checkLoss(lv, `${label} epoch ${epoch + 1}`, opts.outDir);
           }
-          lossSum += lv * p.y.length;
+          sums.lossSum += lv * p.y.length;
           const pr = await p.pred.read();
-          for (let i = 0; i < p.y.length; i++) if (pr[i] === p.y[i]) correct++;
+          for (let j = 0; j < p.y.length; j++) if (pr[j] === p.y[j]) sums.correct++;
           p.loss.dispose();
           p.pred.dispose();
         }
         pending.length = 0;
+        drained = sums.seen;
       };
-      let drained = seen;
-      const timer = checkpointTimer(opts.checkpointSeconds);
-      for (const b of batches(data.train, epoch, loaderOpts, start.steps)) {
-        const out = scope(() => {
-          const logits = model.forward(tensor(b.x, b.shape));
-          const loss = crossEntropy(logits, b.y);
-          opt.zeroGrad();
-          backward(loss);
-          opt.step();
-          return { loss: detach(loss), pred: argmax(logits) };
-        });
-        pending.push({ ...out, y: b.y });
-        seen += b.y.length;
-        step++;
-        // read back every few steps: a read drains the queue, so not after every step
-        if (pending.length >= 8) {
-          await drain();
-          drained = seen;
+      async function* steps(): AsyncGenerator<string> {
+        let seen = sums.seen;
+        for (const b of batches(data.train, epoch, loaderOpts, fromStep)) {
+          const out = scope(() => {
+            const logits = model.forward(tensor(b.x, b.shape));
+            const loss = crossEntropy(logits, b.y);
+            opt.zeroGrad();
+            backward(loss);
+            opt.step();
+            return { loss: detach(loss), pred: argmax(logits) };
+          });
+          pending.push({ ...out, y: b.y });
+          seen += b.y.length;
+          sums.seen = seen;
+          if (pending.length >= 8) await flush();
+          const secs = (performance.now() - t0) / 1000;
+          yield `loss ${(sums.lossSum / Math.max(1, drained)).toFixed(4)} | ${((seen - seen0) / Math.max(1e-9, secs)).toFixed(0)} img/s`;
         }
-        if (opts.outDir && step < steps && timer.due()) {
-          await drain();
-          drained = seen;
-          const partial = { steps: step, lossSum, correct, seen, seconds: (performance.now() - t0) / 1000 };
-          await saveRunState(opts.outDir, TRAIN_FILES, model, opt, { ...state, partial });
-          timer.saved();
-          opts.onCheckpoint?.(epoch, step);
-        }
-        const secs = (performance.now() - t0) / 1000;
-        bar?.update(step, `loss ${(lossSum / Math.max(1, drained)).toFixed(4)} | ${((seen - start.seen) / Math.max(1e-9, secs - start.seconds)).toFixed(0)} img/s`);
       }
-      await drain();
-      opt.zeroGrad();
-      await rt().sync();
-      bar?.stop();
-      const seconds = (performance.now() - t0) / 1000;
-      const log: EpochLog = { epoch: epoch + 1, lr: opt.lr, loss: lossSum / seen, trainAccuracy: correct / seen, seconds, imagesPerSec: seen / seconds };
+      return { steps: steps(), flush };
+    },
+    async endEpoch(epoch, sums, seconds) {
+      const log: EpochLog = { epoch: epoch + 1, lr: opt.lr, loss: sums.lossSum / sums.seen, trainAccuracy: sums.correct / sums.seen, seconds, imagesPerSec: sums.seen / seconds };
       if (opts.evalEveryEpoch || epoch === cfg.epochs - 1) {
         const testPred = await predict(model, data.test, { normalization: opts.normalization });
         log.testAccuracy = hits(testPred, data.test.labels) / data.test.n;
@@ -219,23 +201,14 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
           if (epoch === cfg.epochs - 1) (evalPredictions ??= {})[name] = pred;
         }
       }
-      state.history.push(log);
-      state.epochsDone = epoch + 1;
-      state.wallSeconds += seconds;
-      if (!opts.quiet) {
-        console.error(
-          `epoch ${epoch + 1}/${cfg.epochs}: loss ${log.loss.toFixed(4)}, train acc ${(100 * log.trainAccuracy).toFixed(2)}%` +
-            (log.testAccuracy !== undefined ? `, test acc ${(100 * log.testAccuracy).toFixed(2)}%` : '') +
-            Object.entries(log.evals ?? {}).map(([k, v]) => `, ${k} ${(100 * v).toFixed(2)}%`).join('') +
-            `, ${seconds.toFixed(1)} s, ${log.imagesPerSec.toFixed(0)} img/s`,
-        );
-      }
-      if (opts.outDir) await saveRunState(opts.outDir, TRAIN_FILES, model, opt, state);
-      opts.onEpochEnd?.(log);
-    }
-  } finally {
-    opt.dispose();
-  }
+      return log;
+    },
+    describe: (log) =>
+      `epoch ${log.epoch}/${cfg.epochs}: loss ${log.loss.toFixed(4)}, train acc ${(100 * log.trainAccuracy).toFixed(2)}%` +
+      (log.testAccuracy !== undefined ? `, test acc ${(100 * log.testAccuracy).toFixed(2)}%` : '') +
+      Object.entries(log.evals ?? {}).map(([k, v]) => `, ${k} ${(100 * v).toFixed(2)}%`).join('') +
+      `, ${log.seconds.toFixed(1)} s, ${log.imagesPerSec.toFixed(0)} img/s`,
+  });
   const last = state.history[state.history.length - 1];
   const testAccuracy = last?.testAccuracy ?? (await accuracy(model, data.test, { normalization: opts.normalization }));
   const imgs = state.history.reduce((p, h) => p + h.imagesPerSec * h.seconds, 0);
