@@ -19,7 +19,7 @@ import { datasetTag, trainSubsetOf } from '../src/pipeline/backdoor.js';
 import { defaultRefinePreset, refinePreset, withRefineOverrides } from '../src/pipeline/refine-presets.js';
 import { ConfigMismatchError, markFailed, readResults, reproduceAttack } from '../src/pipeline/reproduce.js';
 import { aggregate, onlyAttacks, renderReport } from '../src/pipeline/report.js';
-import { writeFileAtomic, writeJsonAtomic } from '../src/pipeline/io.js';
+import { writeFileAtomic, writeJsonAtomic } from '../src/util/files.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 

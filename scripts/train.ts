@@ -5,7 +5,7 @@
  * --width --subset --seed --milestones --gamma --out --data-dir.
  */
 import { existsSync } from 'node:fs';
-import { readJson, writeJsonAtomic } from '../src/pipeline/io.js';
+import { readJson, writeJsonAtomic } from '../src/util/files.js';
 import { join } from 'node:path';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';

@@ -16,3 +16,14 @@ export { UNet, type UNetOptions } from './nn/unet.js';
 export { SGD, Adam, MultiStepLR, Optimizer } from './nn/optim.js';
 export { supConLoss, supConNormalized } from './refine/supcon.js';
 export { randomDerangement, identityMapping, invertPermutation } from './refine/mapping.js';
+// weights in memory (safetensors bytes with PyTorch names), the defended model and REFINE's step:
+// what a browser page needs to load a classifier and a defended model from files the user picks
+// and to train REFINE in a tab (refine-gpu/node adds files, datasets and the resumable trainers)
+export { parseSafetensors, serializeSafetensors, toFloat32, type SafeTensor, type Safetensors } from './nn/safetensors-format.js';
+export { loadWeights, weightsToBytes, loadStateDict, stateDictTensors } from './nn/weights.js';
+export { DefendedModel } from './refine/defended.js';
+export { refineStep, type RefineBatch, type RefineLossConfig, type RefineStepResult } from './refine/step.js';
+export { oneCycleAt, type OneCycle } from './nn/optim.js';
+export { checkDataset, datasetFromImages, NORMALIZATION, type ImageDataset, type Normalization } from './data/dataset.js';
+export { batches, batchCount, type Batch, type LoaderOptions } from './data/loader.js';
+export { predict, accuracy, hits } from './train/evaluate.js';

@@ -15,7 +15,7 @@ export { readSafetensors, writeSafetensors } from './nn/safetensors.js';
 export { trainClassifier, type TrainConfig } from './train/trainer.js';
 export { accuracy, predict } from './train/evaluate.js';
 export { classifierPreset } from './train/presets.js';
-export { trainRefine, DefendedModel, type RefineConfig } from './refine/defense.js';
+export { trainRefine, saveDefended, loadDefendedModel, type RefineConfig } from './refine/defense.js';
 export { shrinkPadDataset, shrinkPadImage } from './refine/shrinkpad.js';
 export { attacks } from './attacks/index.js';
 export { loadFolderSplit, datasetStats, type FolderOptions } from './data/registry.js';

@@ -26,7 +26,7 @@
  * attacks only the rest.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { readJson, writeFileAtomic } from '../pipeline/io.js';
+import { readJson, writeFileAtomic } from '../util/files.js';
 import { join } from 'node:path';
 import type { Image } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as tar from 'tar';
 import { checkDataset, type ImageDataset, type Split } from './dataset.js';
 import { download, hashFile, type Checksum } from './download.js';
-import { sweepTempFiles, tempPath } from '../util/tempfiles.js';
+import { sweepTempFiles, tempPath } from '../util/files.js';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const CIFAR10_CHECKSUM: Checksum = { algorithm: 'md5', hex: 'c32a1d4ab5d03f1284b67883e8d87530' };

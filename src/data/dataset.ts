@@ -64,3 +64,33 @@ export function seededSubset(ds: ImageDataset, n: number | undefined, seed: numb
   const idx = (new Rng(seed).shuffle(Int32Array.from({ length: ds.n }, (_, i) => i)) as Int32Array).slice(0, n).sort();
   return subset(ds, idx, name ?? `${ds.name}[${n}]`);
 }
+
+/** An RGBA image as a canvas gives it (`ImageData`: width, height, 4 bytes per pixel). */
+export interface RgbaImage {
+  width: number;
+  height: number;
+  data: Uint8Array | Uint8ClampedArray;
+}
+
+/**
+ * A dataset from RGBA images of one size (canvas ImageData in a browser): grey (ITU-R 601 luma,
+ * rounded) for `c` = 1, RGB for 3; labels default to 0 (unlabeled data).
+ */
+export function datasetFromImages(images: RgbaImage[], o: { c: 1 | 3; classes: string[]; labels?: ArrayLike<number>; name?: string }): ImageDataset {
+  const name = o.name ?? 'images';
+  if (images.length === 0) throw new Error(`${name}: no images`);
+  const { width: w, height: h } = images[0]!;
+  const px = h * w * o.c;
+  const out = new Uint8Array(images.length * px);
+  images.forEach((img, i) => {
+    if (img.width !== w || img.height !== h) throw new Error(`${name}: image ${i} is ${img.width}×${img.height}, image 0 is ${w}×${h}`);
+    if (img.data.length !== 4 * w * h) throw new Error(`${name}: image ${i} has ${img.data.length} bytes, not RGBA ${w}×${h}`);
+    const d = img.data;
+    for (let p = 0; p < w * h; p++) {
+      if (o.c === 3) out.set([d[4 * p]!, d[4 * p + 1]!, d[4 * p + 2]!], i * px + 3 * p);
+      else out[i * px + p] = Math.round(0.299 * d[4 * p]! + 0.587 * d[4 * p + 1]! + 0.114 * d[4 * p + 2]!);
+    }
+  });
+  if (o.labels && o.labels.length !== images.length) throw new Error(`${name}: ${o.labels.length} labels for ${images.length} images`);
+  return checkDataset({ name, images: out, labels: Uint8Array.from(o.labels ?? new Array<number>(images.length).fill(0)), n: images.length, h, w, c: o.c, classes: o.classes });
+}

@@ -26,7 +26,7 @@ import { configHash, trainClassifier, TRAIN_FILES, type EpochLog } from '../trai
 import { accuracyByClass, hits, predict } from '../train/evaluate.js';
 import { progressText } from '../train/resume.js';
 import { Rng } from '../util/random.js';
-import { writeJsonAtomic } from './io.js';
+import { writeJsonAtomic } from '../util/files.js';
 
 export interface BackdoorSpec {
   /** attack name or alias (attacks.get) */

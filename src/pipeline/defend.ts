@@ -20,12 +20,12 @@ import { ResNet18 } from '../nn/resnet.js';
 import { loadCheckpoint } from '../nn/checkpoint.js';
 import { readSafetensors } from '../nn/safetensors.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
-import { DefendedModel, trainRefine, type RefineEpochLog } from '../refine/defense.js';
+import { saveDefended, trainRefine, type RefineEpochLog } from '../refine/defense.js';
+import { DefendedModel } from '../refine/defended.js';
 import { checkPermutation } from '../refine/mapping.js';
 import { augmentationCheck, augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
 import { hits, predict } from '../train/evaluate.js';
-import { readJson, writeFileAtomic, writeJsonAtomic } from './io.js';
-import { sweepTempFiles } from '../util/tempfiles.js';
+import { readJson, sweepTempFiles, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { guardedConfig, type RefinePreset } from './refine-presets.js';
 import { seededSubset } from '../data/dataset.js';
 
@@ -217,7 +217,7 @@ export async function defend(o: DefendOptions): Promise<DefenseReport> {
 
     const trainDir = join(o.out, 'train');
     const res = await trainRefine(classifier, u, refine, { normalization: o.normalization, numClasses: o.spec.numClasses, outDir: trainDir, quiet: o.quiet, evalSet: o.test ? seededSubset(o.test, 1000, refine.seed + 29) : undefined });
-    await res.defended.save(o.out);
+    await saveDefended(res.defended, o.out);
     copyFileSync(o.model, join(o.out, 'classifier.safetensors'));
     const after = await evaluateBoth(res.defended, o);
     const last = res.history[res.history.length - 1];

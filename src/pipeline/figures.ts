@@ -9,9 +9,10 @@ import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { normalizeInto } from '../data/loader.js';
 import { argmax } from '../ops/index-ops.js';
 import type { Module } from '../nn/module.js';
-import type { DefendedModel, RefineEpochLog } from '../refine/defense.js';
+import type { RefineEpochLog } from '../refine/defense.js';
+import type { DefendedModel } from '../refine/defended.js';
 import { predict } from '../train/evaluate.js';
-import { writeFileAtomic } from './io.js';
+import { writeFileAtomic } from '../util/files.js';
 import { Canvas, COLORS, linePlot, type Series } from './png.js';
 import type { Metric, Variant } from './report.js';
 

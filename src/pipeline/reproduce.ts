@@ -14,7 +14,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { seededSubset, subset, type ImageDataset, type Normalization } from '../data/dataset.js';
-import { DefendedModel, trainRefine } from '../refine/defense.js';
+import { loadDefendedModel, saveDefended, trainRefine } from '../refine/defense.js';
 import { augmentationCheck, augmentationFiresBackdoor } from '../refine/diagnostics.js';
 import { shrinkPadDataset } from '../refine/shrinkpad.js';
 import { predict } from '../train/evaluate.js';
@@ -22,7 +22,7 @@ import { configHash } from '../train/trainer.js';
 import type { ClassifierPreset } from '../train/presets.js';
 import { Progress } from '../util/progress.js';
 import { trainBackdoored, createAttack, type BackdoorSpec } from './backdoor.js';
-import { readJson, writeJsonAtomic } from './io.js';
+import { readJson, writeJsonAtomic } from '../util/files.js';
 import { guardedConfig, shrinkPadFor, type RefinePreset } from './refine-presets.js';
 import type { AttackResult, Metric, RefineRunSummary, Variant } from './report.js';
 import { curvesFigure, samplesFigure } from './figures.js';
@@ -337,7 +337,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
       writeJsonAtomic(cfgFile, { hash: cfgHash, config: cfg, trainImages: refineData.n, classifier: bd.out });
       log(`[${o.attack}] ${n === 0 ? '3/5' : '4/5'} ${v === 'refine' ? 'REFINE' : `ablation ${v}`}: ${cfg.epochs} epochs on ${refineData.n} unlabeled images, UNet c = ${cfg.unetChannels}, batch ${cfg.batchSize}`);
       const res = await trainRefine(model, refineData, cfg, { normalization, numClasses: data.test.classes.length, outDir: vdir, evalSet: curveSet, asrSet: asrCurveSet, quiet: o.quiet, collapseShare });
-      await res.defended.save(vdir, { attack: o.attack, variant: v });
+      await saveDefended(res.defended, vdir, { attack: o.attack, variant: v });
       const metric = await evaluate(res.defended, test, asrSet, normalization, v === 'refine' ? 'REFINE' : v, o.quiet);
       const last = res.history[res.history.length - 1];
       // collapse at evaluation: the defended predictions pile onto one class while the
@@ -376,7 +376,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
     // samples figure missing (e.g. deleted): redraw from the saved REFINE model
     const fig = join(dir, 'figures', 'samples.png');
     if (!existsSync(fig) && r.refine.refine) {
-      const defended = DefendedModel.load(r.refine.refine.dir, model, { firstChannels: r.refine.refine.config.unetChannels, channels: test.c });
+      const defended = loadDefendedModel(r.refine.refine.dir, model, { firstChannels: r.refine.refine.config.unetChannels, channels: test.c });
       await samplesFigure(fig, model, defended, attack, test, normalization);
       defended.unet.dispose();
     }

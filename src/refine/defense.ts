@@ -1,34 +1,27 @@
 /**
- * The REFINE defense (docs/method.md): y = M(F(T(x))) with T a UNet whose output is clamped to
- * [0, 1], F the frozen (eval-mode) suspicious classifier and M a fixed class permutation applied to
- * the softmax probabilities. T is trained on unlabeled data with pseudo-labels ŷ = argmax F(x):
- * L = utility(M(softmax F(T(x))), onehot(ŷ)) + λ·SupCon(T(x), ŷ), utility = BCE (official code)
- * or categorical CE (the paper's eq. 7).
+ * Training REFINE (docs/method.md) in Node: T, a UNet in front of the frozen suspicious classifier
+ * F, trained on unlabeled data with pseudo-labels ŷ = argmax F(x) (the step: step.ts; the defended
+ * model M(F(T(x))): defended.ts), resumable from a run folder; and defended-model folders.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { backward, noGrad, scope, tensor, type Tensor } from '../index.js';
-import { add, affine, clamp, log, mul } from '../ops/elementwise.js';
 import { accuracy } from '../train/evaluate.js';
-import { softmax } from '../ops/softmax.js';
-import { argmax, oneHot, remapClasses, takeAlong } from '../ops/index-ops.js';
-import { bce } from '../ops/loss.js';
-import { mean } from '../ops/reduce.js';
-import { detach } from '../ops/creation.js';
 import type { Module } from '../nn/module.js';
 import { UNet } from '../nn/unet.js';
 import { lrAt, oneCycleAt, SGD, type OneCycle } from '../nn/optim.js';
-import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
 import type { AugmentSpec } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
-import { batchCount, batches, type Batch } from '../data/loader.js';
+import { batchCount, batches } from '../data/loader.js';
 import { Rng } from '../util/random.js';
+import { writeFileAtomic } from '../util/files.js';
 import { checkPermutation, identityMapping, randomDerangement } from './mapping.js';
 import { checkLoss, type RunFiles } from '../train/resume.js';
 import { openRun, runEpochs, type LoopState } from '../train/loop.js';
-import { supConLoss } from './supcon.js';
+import { DefendedModel } from './defended.js';
+import { refineStep, type RefineLossConfig } from './step.js';
 
-export interface RefineConfig {
+
+export interface RefineConfig extends RefineLossConfig {
   epochs: number;
   batchSize: number;
   lr: number;
@@ -42,13 +35,8 @@ export interface RefineConfig {
    * deviation for short runs, see docs/refine-recipe.md). Unset: the official per-epoch MultiStepLR.
    */
   schedule?: OneCycle;
-  /** λ of the SupCon term (0 = the "w/o SCL" ablation) */
-  lambda: number;
-  temperature: number;
   /** UNet first_channels */
   unetChannels: number;
-  /** 'bce' (official code) or 'ce' (paper eq. 7) */
-  utility: 'bce' | 'ce';
   /** 'derangement' (REFINE) or 'identity' (the "w/o HRF" ablation) */
   mapping: 'derangement' | 'identity';
   augment: AugmentSpec;
@@ -68,63 +56,6 @@ export interface RefineConfig {
   renormalize?: boolean;
   dropLast: boolean;
   seed: number;
-}
-
-/** The defended model: predict(x) = M(F(T(x))), or M(F(normalise(T(x)))) with `renormalize`. */
-export class DefendedModel {
-  constructor(
-    readonly unet: UNet,
-    readonly classifier: Module,
-    readonly perm: Int32Array,
-    /** the classifier's input normalisation, applied to T(x) before F; null: T(x) as it is (official) */
-    readonly renormalize: Normalization | null = null,
-  ) {
-    classifier.freeze().eval();
-    if (renormalize && (renormalize.mean.length !== renormalize.std.length || renormalize.std.some((v) => !(v > 0)))) {
-      throw new Error(`DefendedModel: bad normalisation ${JSON.stringify(renormalize)}`);
-    }
-  }
-
-  /** Transformed images T(x) clamped to [0, 1]. */
-  transform(x: Tensor): Tensor {
-    return clamp(this.unet.forward(x), 0, 1);
-  }
-
-  /** F's logits on transformed images (normalised first with `renormalize`). */
-  classify(xt: Tensor): Tensor {
-    return this.classifier.forward(this.renormalize ? normalizeChannels(xt, this.renormalize) : xt);
-  }
-
-  /** Remapped class probabilities M(softmax(F(T(x)))). */
-  probabilities(x: Tensor): Tensor {
-    return remapClasses(softmax(this.classify(this.transform(x))), this.perm);
-  }
-
-  /** Class scores for evaluation code that takes an argmax (`forward` for accuracy()). */
-  forward(x: Tensor): Tensor {
-    return this.probabilities(x);
-  }
-
-  eval(): this {
-    this.unet.eval();
-    return this;
-  }
-
-  async save(dir: string, metadata: Record<string, string> = {}): Promise<void> {
-    mkdirSync(dir, { recursive: true });
-    await saveCheckpoint(this.unet, join(dir, 'unet.safetensors'), metadata);
-    const tmp = join(dir, 'mapping.json.tmp');
-    writeFileSync(tmp, JSON.stringify({ perm: Array.from(this.perm), ...(this.renormalize ? { renormalize: this.renormalize } : {}) }));
-    renameSync(tmp, join(dir, 'mapping.json'));
-  }
-
-  static load(dir: string, classifier: Module, unetOpts: { firstChannels: number; channels: number }): DefendedModel {
-    const unet = new UNet(unetOpts);
-    loadCheckpoint(unet, join(dir, 'unet.safetensors'));
-    const { perm, renormalize } = JSON.parse(readFileSync(join(dir, 'mapping.json'), 'utf8')) as { perm: number[]; renormalize?: Normalization };
-    const k = (classifier as unknown as { head?: { outFeatures?: number } }).head?.outFeatures ?? perm.length;
-    return new DefendedModel(unet, classifier, checkPermutation(perm, k), renormalize ?? null);
-  }
 }
 
 export interface RefineStepLog {
@@ -176,23 +107,6 @@ export interface RefineOptions {
   onCheckpoint?: (epoch: number, steps: number) => void;
 }
 
-/** (x − mean) / std per channel (the last axis, NHWC). */
-function normalizeChannels(x: Tensor, n: Normalization): Tensor {
-  const c = x.shape[x.rank - 1]!;
-  if (n.mean.length !== c) throw new Error(`REFINE renormalize: ${n.mean.length} normalisation channels for images of ${c}`);
-  if (c === 1) return affine(x, 1 / n.std[0]!, -n.mean[0]! / n.std[0]!);
-  const scale = tensor(Float32Array.from(n.std, (s) => 1 / s), [c]);
-  const shift = tensor(Float32Array.from(n.mean, (m, i) => -m / n.std[i]!), [c]);
-  return add(mul(x, scale), shift);
-}
-
-/** The utility term: BCE (mean over B·K) or CE on the remapped probabilities. */
-function utilityLoss(y: Tensor, pseudo: Tensor, k: number, kind: 'bce' | 'ce'): Tensor {
-  if (kind === 'bce') return bce(y, oneHot(pseudo, k));
-  // CE on probabilities: −mean log y[ŷ] (clamped like BCE's logs)
-  return affine(mean(log(clamp(takeAlong(y, pseudo), 1e-30, 1))), -1);
-}
-
 /** Checkpoint files of a REFINE run (UNet, momentum, state). */
 const REFINE_FILES: RunFiles = { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' };
 
@@ -231,31 +145,6 @@ export async function trainRefine(
   const loader = { batchSize: cfg.batchSize, shuffle: true, dropLast: cfg.dropLast, seed: cfg.seed, augment: cfg.augment, normalization: opts.normalization, keepPlain: pseudoFromPlain };
   const nSteps = batchCount(data, loader);
   const collapseShare = opts.collapseShare ?? 0.6;
-  /** one optimizer step on batch `b`: the pseudo-labels (host) and the defended predictions, the losses */
-  const trainStep = async (b: Batch) => {
-    const out = scope(() => {
-      const x = tensor(b.x, b.shape);
-      const pseudo = noGrad(() => argmax(classifier.forward(pseudoFromPlain ? tensor(b.xPlain!, b.shape) : x)));
-      const xt = defended.transform(x);
-      const y = remapClasses(softmax(defended.classify(xt)), perm);
-      const lu = utilityLoss(y, pseudo, k, cfg.utility);
-      return { x, pseudo, xt, y, lu };
-    });
-    // SupCon needs the pseudo-labels on the host (they build the positive masks)
-    const pseudoHost = (await out.pseudo.read()) as Int32Array;
-    const res = scope(() => {
-      const ls = cfg.lambda > 0 ? supConLoss(out.xt, pseudoHost, { temperature: cfg.temperature }) : null;
-      const loss = ls ? add(out.lu, affine(ls, cfg.lambda)) : out.lu;
-      opt.zeroGrad();
-      backward(loss);
-      opt.step();
-      return { loss: detach(loss), lu: detach(out.lu), ls: ls ? detach(ls) : null, pred: argmax(detach(out.y)) };
-    });
-    for (const t of [out.x, out.pseudo, out.xt, out.y, out.lu]) t.dispose();
-    const [loss, utility, supcon, pred] = [await res.loss.item(), await res.lu.item(), res.ls ? await res.ls.item() : 0, (await res.pred.read()) as Int32Array];
-    for (const t of [res.loss, res.lu, res.ls, res.pred]) t?.dispose();
-    return { pseudoHost, pred, loss, utility, supcon };
-  };
   await runEpochs<RefineSums, RefineEpochLog>(state, {
     label: 'REFINE',
     epochs: cfg.epochs,
@@ -279,15 +168,15 @@ export async function trainRefine(
             opt.lr = s.lr;
             opt.momentum = s.momentum;
           }
-          const r = await trainStep(b);
+          const r = await refineStep(defended, opt, pseudoFromPlain ? b : { x: b.x, shape: b.shape }, cfg);
           checkLoss(r.loss, `REFINE epoch ${epoch + 1} step ${step + 1}`, opts.outDir);
           let agree = 0;
           const share = new Array<number>(k).fill(0);
           for (let i = 0; i < r.pred.length; i++) {
-            sums.pseudoCounts[r.pseudoHost[i]!]!++;
+            sums.pseudoCounts[r.pseudo[i]!]!++;
             sums.predCounts[r.pred[i]!]!++;
             share[r.pred[i]!]!++;
-            if (r.pred[i] === r.pseudoHost[i]) agree++;
+            if (r.pred[i] === r.pseudo[i]) agree++;
           }
           steps.push({ epoch: epoch + 1, step, loss: r.loss, utility: r.utility, supcon: r.supcon, agreement: agree / r.pred.length, maxClassShare: Math.max(...share) / r.pred.length });
           sums.lossSum += r.loss * r.pred.length;
@@ -330,4 +219,21 @@ export async function trainRefine(
 
 export function defendedAccuracy(defended: DefendedModel, ds: ImageDataset, normalization: Normalization | null): Promise<number> {
   return accuracy(defended, ds, { normalization });
+}
+
+/** Writes the defended model's UNet (unet.safetensors) and mapping (mapping.json) into `dir`, atomically. */
+export async function saveDefended(defended: DefendedModel, dir: string, metadata: Record<string, string> = {}): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const { unet, mapping } = await defended.toBytes(metadata);
+  writeFileAtomic(join(dir, 'unet.safetensors'), unet);
+  writeFileAtomic(join(dir, 'mapping.json'), mapping);
+}
+
+/** The defended model saved in `dir` by saveDefended, in front of `classifier`. */
+export function loadDefendedModel(dir: string, classifier: Module, unetOpts: { firstChannels: number; channels: number }): DefendedModel {
+  const mapping = join(dir, 'mapping.json');
+  if (!existsSync(mapping)) throw new Error(`${dir}: no mapping.json (not a defended-model folder)`);
+  const unet = join(dir, 'unet.safetensors');
+  if (!existsSync(unet)) throw new Error(`${dir}: no unet.safetensors (not a defended-model folder)`);
+  return DefendedModel.fromBytes(classifier, readFileSync(unet), readFileSync(mapping, 'utf8'), unetOpts, dir);
 }

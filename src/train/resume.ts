@@ -14,7 +14,7 @@ import type { Module } from '../nn/module.js';
 import type { SGD } from '../nn/optim.js';
 import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../nn/safetensors.js';
-import { sweepTempFiles, tempPath } from '../util/tempfiles.js';
+import { sweepTempFiles, tempPath } from '../util/files.js';
 
 /** File names (inside the run folder) of one kind of run. */
 export interface RunFiles {

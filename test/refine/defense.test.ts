@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noGrad, rt, scope, tensor, type Tensor } from '../../src/index.js';
 import { ResNet18 } from '../../src/nn/resnet.js';
-import { DefendedModel, trainRefine, type RefineConfig } from '../../src/refine/defense.js';
+import { loadDefendedModel, saveDefended, trainRefine, type RefineConfig } from '../../src/refine/defense.js';
+import { DefendedModel } from '../../src/refine/defended.js';
 import { ONE_CYCLE_DEFAULTS, oneCycleAt } from '../../src/nn/optim.js';
 import { DivergedError } from '../../src/train/resume.js';
 import { identityMapping, invertPermutation, randomDerangement } from '../../src/refine/mapping.js';
@@ -96,8 +97,8 @@ test('trainRefine: runs, logs pseudo-labels/agreement, saves, resumes; the defen
   const weights = async (m: DefendedModel) => (await Promise.all([...m.unet.parameters()].map((p) => p.read()))).map((a) => Array.from(a));
   assert.equal(await weights(r2.defended), await weights(straight.defended), 'resumed REFINE is bit-identical to the uninterrupted run');
   straight.defended.unet.dispose();
-  await r2.defended.save(join(tmp, 'saved'));
-  const loaded = DefendedModel.load(join(tmp, 'saved'), f, { firstChannels: 4, channels: 1 });
+  await saveDefended(r2.defended, join(tmp, "saved"));
+  const loaded = loadDefendedModel(join(tmp, 'saved'), f, { firstChannels: 4, channels: 1 });
   const x = tensor(new Float32Array(2 * 256).map((_, i) => (i % 7) / 7), [2, 16, 16, 1]);
   const [pa, pb] = scope(() => noGrad(() => [r2.defended.eval().probabilities(x), loaded.eval().probabilities(x)]));
   assert.equal(Array.from(await pa!.read()), Array.from(await pb!.read()));
@@ -221,8 +222,8 @@ test('DefendedModel renormalize: F sees (T(x) − mean) / std per channel; saved
     const z = e.reduce((s, v) => s + v, 0);
     for (let j = 0; j < 4; j++) assert.ok(Math.abs(p[4 * r + perm[j]!]! - e[j]! / z) < 1e-5, 'M(softmax(F(norm(T(x)))))');
   }
-  await d.save(join(tmp, 'renorm'));
-  const loaded = DefendedModel.load(join(tmp, 'renorm'), f, { firstChannels: 4, channels: 3 });
+  await saveDefended(d, join(tmp, "renorm"));
+  const loaded = loadDefendedModel(join(tmp, 'renorm'), f, { firstChannels: 4, channels: 3 });
   assert.equal(loaded.renormalize, norm);
   const pl = scope(() => noGrad(() => loaded.eval().probabilities(x)));
   assert.equal(Array.from(await pl.read()), Array.from(p));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ResNet18 } from '../../src/nn/resnet.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/nn/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../../src/nn/safetensors.js';
-import { writeJsonAtomic } from '../../src/pipeline/io.js';
+import { writeJsonAtomic } from '../../src/util/files.js';
 import { fails, tempDir } from './corpus.js';
 
 const tmp = tempDir('ckpt');

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Canvas, COLORS, linePlot, type Series } from '../../../src/pipeline/png.js';
-import { writeFileAtomic } from '../../../src/pipeline/io.js';
+import { writeFileAtomic } from '../../../src/util/files.js';
 
 const [out, title, ...files] = process.argv.slice(2);
 if (!out || !title || !files.length) {
