@@ -27,3 +27,4 @@ export { oneCycleAt, type OneCycle } from './nn/optim.js';
 export { checkDataset, datasetFromImages, NORMALIZATION, type ImageDataset, type Normalization } from './data/dataset.js';
 export { batches, batchCount, type Batch, type LoaderOptions } from './data/loader.js';
 export { predict, accuracy, hits } from './train/evaluate.js';
+export { openDefendedFiles, defendedFromFiles, buildClassifier, inferClassifierSpec, sha256Hex, type DefendedFiles, type DefenseConfig, type ClassifierSpec } from './pipeline/defense-config.js';

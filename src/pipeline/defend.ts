@@ -14,66 +14,23 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { UNet } from '../nn/unet.js';
-import { ResNet18 } from '../nn/resnet.js';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { buildClassifier, defendedFromFiles, inferClassifierSpec, parseDefenseConfig, type ClassifierSpec, type DefenseConfig } from './defense-config.js';
+
+export { buildClassifier, openDefendedFiles, type Arch, type ClassifierSpec, type DefenseConfig, type DefendedFiles } from './defense-config.js';
 import { loadCheckpoint } from '../nn/checkpoint.js';
 import { readSafetensors } from '../nn/safetensors.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { saveDefended, trainRefine, type RefineEpochLog } from '../refine/defense.js';
 import { DefendedModel } from '../refine/defended.js';
-import { checkPermutation } from '../refine/mapping.js';
 import { augmentationCheck, augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
 import { hits, predict } from '../train/evaluate.js';
 import { readJson, sweepTempFiles, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { guardedConfig, type RefinePreset } from './refine-presets.js';
 import { seededSubset } from '../data/dataset.js';
 
-export type Arch = 'resnet18-cifar' | 'resnet18-imagenet';
-
-export interface ClassifierSpec {
-  arch: Arch;
-  width: number;
-  numClasses: number;
-  inChannels: number;
-}
-
-/** The ResNet-18 variant of a checkpoint, from its tensor shapes (stem kernel, widths, classes). */
-export function inferClassifier(file: string): ClassifierSpec {
-  const { tensors } = readSafetensors(file);
-  const conv1 = tensors.get('conv1.weight');
-  const head = tensors.get('linear.weight') ?? tensors.get('fc.weight');
-  if (!conv1 || conv1.shape.length !== 4 || !head || head.shape.length !== 2) {
-    throw new Error(`${file}: not a ResNet-18 checkpoint (needs conv1.weight and linear.weight or fc.weight); the architectures this tool defends: resnet18-cifar, resnet18-imagenet`);
-  }
-  const [out, inC, kh] = conv1.shape as [number, number, number, number];
-  return { arch: kh === 7 ? 'resnet18-imagenet' : 'resnet18-cifar', width: out / 64, numClasses: head.shape[0]!, inChannels: inC };
-}
-
-export function buildClassifier(spec: ClassifierSpec): ResNet18 {
-  return new ResNet18({ numClasses: spec.numClasses, inChannels: spec.inChannels, width: spec.width, stem: spec.arch === 'resnet18-imagenet' ? 'imagenet' : 'cifar' });
-}
-
 export function sha256File(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
-
-export interface DefenseConfig {
-  format: 'refine-gpu-defense';
-  version: 1;
-  engine: { name: string; version: string };
-  createdAt: string;
-  classifier: ClassifierSpec & { file: 'classifier.safetensors'; sha256: string; source: string };
-  input: { h: number; w: number; c: number; normalization: Normalization };
-  classes: string[];
-  preset: string;
-  /** the REFINE configuration asked for (preset and overrides) */
-  requested: RefinePreset;
-  /** the configuration trained (`requested`, guarded when the guard fired) */
-  refine: RefinePreset;
-  /** whether the augmentation guard fired (then `refine` is the guarded configuration) */
-  augmentationGuard: 'applied' | 'not needed' | 'off';
-  unlabeledImages: number;
 }
 
 export interface Evaluated {
@@ -246,19 +203,21 @@ export async function defend(o: DefendOptions): Promise<DefenseReport> {
 
 /** The defended model of a folder written by defend(): classifier, UNet and mapping from the folder alone. */
 export function loadDefended(dir: string): { defended: DefendedModel; config: DefenseConfig } {
-  const config = readJson<DefenseConfig>(join(dir, 'defense.json'));
-  if (!config || config.format !== 'refine-gpu-defense') throw new Error(`${dir}: no defense.json of a defended model (made by npm run defend)`);
+  const defense = join(dir, 'defense.json');
+  if (!existsSync(defense)) throw new Error(`${dir}: no defense.json of a defended model (made by npm run defend)`);
+  const config = parseDefenseConfig(readFileSync(defense, 'utf8'), dir);
   const file = join(dir, config.classifier.file);
-  if (!existsSync(file)) throw new Error(`${dir}: ${config.classifier.file} is missing`);
-  const sha = sha256File(file);
-  if (sha !== config.classifier.sha256) throw new Error(`${file}: SHA-256 ${sha.slice(0, 12)}… differs from defense.json's ${config.classifier.sha256.slice(0, 12)}… (a different classifier)`);
-  const classifier = buildClassifier(config.classifier);
-  loadCheckpoint(classifier, file);
-  const unet = new UNet({ firstChannels: config.refine.unetChannels, channels: config.input.c });
-  loadCheckpoint(unet, join(dir, 'unet.safetensors'));
-  const { perm } = JSON.parse(readFileSync(join(dir, 'mapping.json'), 'utf8')) as { perm: number[] };
-  const defended = new DefendedModel(unet, classifier, checkPermutation(perm, config.classifier.numClasses), config.refine.renormalize ? config.input.normalization : null);
-  return { defended: defended.eval(), config };
+  for (const f of [file, join(dir, 'unet.safetensors'), join(dir, 'mapping.json')]) if (!existsSync(f)) throw new Error(`${dir}: ${basename(f)} is missing`);
+  return defendedFromFiles(
+    { defense: readFileSync(defense, 'utf8'), classifier: readFileSync(file), unet: readFileSync(join(dir, 'unet.safetensors')), mapping: readFileSync(join(dir, 'mapping.json'), 'utf8') },
+    sha256File(file),
+    dir,
+  );
+}
+
+/** The ResNet-18 variant of a checkpoint file, from its tensor shapes. */
+export function inferClassifier(file: string): ClassifierSpec {
+  return inferClassifierSpec(readSafetensors(file).tensors, file);
 }
 
 const pct = (v: number | undefined) => (v === undefined ? '—' : `${(100 * v).toFixed(2)}%`);
