@@ -24,7 +24,9 @@ export { loadWeights, weightsToBytes, loadStateDict, stateDictTensors } from './
 export { DefendedModel } from './refine/defended.js';
 export { refineStep, type RefineBatch, type RefineLossConfig, type RefineStepResult } from './refine/step.js';
 export { oneCycleAt, type OneCycle } from './nn/optim.js';
-export { checkDataset, datasetFromImages, NORMALIZATION, type ImageDataset, type Normalization } from './data/dataset.js';
+export { checkDataset, datasetFromImages, NORMALIZATION, type ImageDataset, type Normalization, type RgbaImage } from './data/dataset.js';
 export { batches, batchCount, type Batch, type LoaderOptions } from './data/loader.js';
 export { predict, accuracy, hits } from './train/evaluate.js';
 export { openDefendedFiles, defendedFromFiles, buildClassifier, inferClassifierSpec, sha256Hex, type DefendedFiles, type DefenseConfig, type ClassifierSpec } from './pipeline/defense-config.js';
+export { refinePreset, guardedConfig, type RefinePreset } from './pipeline/refine-presets.js';
+export { subset } from './data/dataset.js';
