@@ -4,7 +4,7 @@
  * Builds the browser page (web/ → web/dist/: the page, app.js bundled by esbuild, and the example:
  * the committed BadNets classifier and its REFINE defense, with Fashion-MNIST test and unlabeled
  * images) and serves it on http://127.0.0.1:PORT. `--screenshot FILE` opens it in Debian's
- * chromium instead, loads the example, trains a few steps and saves a screenshot.
+ * chromium instead, loads the example, trains a few steps and saves screenshots.
  */
 import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,8 +18,9 @@ const USAGE = `usage: npm run web -- [--port N] [--build-only] [--screenshot FIL
 
   --port N          serve on http://127.0.0.1:N (default 8080; 0: any free port)
   --build-only      build web/dist and stop
-  --screenshot FILE open the page in chromium (CHROMIUM or /usr/bin/chromium), load the example,
-                    train --train-steps steps (default 20), evaluate, and save a PNG screenshot
+  --screenshot FILE open the page in chromium (CHROMIUM or /usr/bin/chromium), load the example and
+                    evaluate it on 200 images (FILE), then train --train-steps steps (default 20)
+                    of batch 32 (FILE-training.png); slow on a software adapter (minutes)
   --data-dir DIR    where Fashion-MNIST is looked for (default data, then Debian's package)
   -h, --help`;
 
@@ -108,25 +109,30 @@ async function screenshot(file: string, steps: number): Promise<void> {
   if (!exe) throw new Error('no chromium found (apt-get install chromium, or set CHROMIUM)');
   const { default: puppeteer } = await import('puppeteer-core');
   const server = await serveWeb(0);
-  const browser = await puppeteer.launch({ executablePath: exe, headless: true, args: CHROMIUM_ARGS });
+  const browser = await puppeteer.launch({ executablePath: exe, headless: true, args: CHROMIUM_ARGS, protocolTimeout: 3_600_000 });
   try {
     const page = await browser.newPage();
     await page.setViewport({ width: 1150, height: 1400 });
     page.on('console', (m) => console.error(`page: ${m.text()}`));
     await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
     await page.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
-    await page.evaluate(async (n: number) => {
+    await page.evaluate(async () => {
       const demo = (window as unknown as { demo: Record<string, (...a: unknown[]) => Promise<unknown>> }).demo;
+      (document.getElementById('eval-n') as HTMLInputElement).value = '200';
       await demo.loadExample!();
-      await demo.evaluate!(500);
-      const input = document.getElementById('steps') as HTMLInputElement;
-      input.value = String(n);
+      await demo.evaluate!();
+    });
+    await page.screenshot({ path: file, fullPage: true });
+    // then a short live training run: the chart, the progress and the new defense's grid and metrics
+    await page.evaluate((n: number) => {
+      (document.getElementById('steps') as HTMLInputElement).value = String(n);
       (document.getElementById('batch') as HTMLSelectElement).value = '32';
       (document.getElementById('train') as HTMLButtonElement).click();
     }, steps);
-    await page.waitForFunction(() => /done|stopped/.test(document.getElementById('train-status')?.textContent ?? ''), { timeout: 600_000 });
-    await page.screenshot({ path: file, fullPage: true });
-    console.log(`screenshot: ${file}`);
+    await page.waitForFunction(() => /^(done|stopped)/.test(document.getElementById('train-status')?.textContent ?? ''), { timeout: 0, polling: 2000 });
+    const second = file.replace(/(\.png)?$/, '-training.png');
+    await page.screenshot({ path: second, fullPage: true });
+    console.log(`screenshots: ${file}, ${second}`);
   } finally {
     await browser.close();
     server.close();

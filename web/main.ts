@@ -228,7 +228,7 @@ async function renderGrid(): Promise<void> {
 }
 
 /** BA of both models on the first `n` test images; ASR on the triggered ones (share classified as the target). */
-async function evaluate(n = 1000): Promise<{ images: number; triggered: number; undefended: { ba: number; asr?: number }; defended: { ba: number; asr?: number } }> {
+async function evaluate(n = Number($<HTMLInputElement>('eval-n').value) || 1000): Promise<{ images: number; triggered: number; undefended: { ba: number; asr?: number }; defended: { ba: number; asr?: number } }> {
   const s = state!;
   const test = subset(s.test, Array.from({ length: Math.min(n, s.test.n) }, (_, i) => i));
   const trig = s.triggered ? subset(s.triggered, Array.from({ length: Math.min(n, s.triggered.n) }, (_, i) => i)) : null;
