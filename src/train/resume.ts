@@ -7,7 +7,7 @@
  * and drops an uncommitted one, so a kill at any moment leaves either the previous checkpoint or
  * the new one, never a model of one with the state of the other.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
@@ -15,6 +15,9 @@ import type { SGD } from '../nn/optim.js';
 import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../nn/safetensors.js';
 import { sweepTempFiles, tempPath } from '../util/files.js';
+import { checkParameters, type RunStore } from './run-state.js';
+
+export { checkLoss, checkParameters, checkpointTimer, CHECKPOINT_SECONDS, DivergedError, progressText, type RunStore } from './run-state.js';
 
 /** File names (inside the run folder) of one kind of run. */
 export interface RunFiles {
@@ -112,50 +115,16 @@ export function loadRunState<S>(dir: string, files: RunFiles, model: Module, opt
   return { state, momentumRestored: true };
 }
 
-/** Seconds between checkpoints inside an epoch, unless a run sets its own. */
-export const CHECKPOINT_SECONDS = 300;
 
-/**
- * When the next checkpoint inside an epoch is due: `seconds` after the previous one (Infinity:
- * never; 0: after every step).
- */
-export function checkpointTimer(seconds = CHECKPOINT_SECONDS): { due(): boolean; saved(): void } {
-  let last = performance.now();
+/** The run folder `dir` (created when missing) as the store of a resumable run. */
+export function folderStore(dir: string, files: RunFiles): RunStore {
   return {
-    due: () => (performance.now() - last) / 1000 >= seconds,
-    saved: () => {
-      last = performance.now();
+    where: dir,
+    momentumName: files.optimizer,
+    load: <S>(model: Module, opt: SGD, check?: (s: S) => void) => {
+      mkdirSync(dir, { recursive: true });
+      return loadRunState<S>(dir, files, model, opt, check);
     },
+    save: (model: Module, opt: SGD, state: unknown) => saveRunState(dir, files, model, opt, state),
   };
-}
-
-/** How far a checkpointed run got, for a "resuming ..." message: "epoch 2/6 and 280 steps of the next". */
-export function progressText(state: { epochsDone?: number; partial?: { steps: number } }, epochs?: number): string {
-  const done = `${state.epochsDone ?? '?'}${epochs !== undefined ? `/${epochs}` : ''}`;
-  return `epoch ${done}${state.partial ? ` and ${state.partial.steps} steps of the next` : ''}`;
-}
-
-/** A training run whose loss became NaN or infinite (the run stops; its last checkpoint stays as it was). */
-export class DivergedError extends Error {}
-
-/** Throws DivergedError when a loss is not finite: a diverged run must not go on or save its weights. */
-export function checkLoss(loss: number, where: string, outDir?: string): void {
-  if (Number.isFinite(loss)) return;
-  throw new DivergedError(`${where}: the loss is ${loss}: training diverged and was stopped${outDir ? `; the last good checkpoint in ${outDir} is kept` : ''} (lower the learning rate)`);
-}
-
-/**
- * Throws DivergedError when a parameter holds NaN or ±Infinity. Checked before every checkpoint:
- * a loss can stay finite over diverged weights (REFINE clamps T(x) to [0, 1], and clamp maps NaN
- * into that range), so the loss check alone would save a broken model.
- */
-export async function checkParameters(module: Module, where: string, outDir?: string): Promise<void> {
-  for (const [name, t] of module.stateDict()) {
-    const v = (await t.read()) as Float32Array;
-    for (let i = 0; i < v.length; i++) {
-      if (!Number.isFinite(v[i]!)) {
-        throw new DivergedError(`${where}: ${name} holds ${v[i]}: training diverged and was stopped${outDir ? `; the last good checkpoint in ${outDir} is kept` : ''} (lower the learning rate)`);
-      }
-    }
-  }
 }

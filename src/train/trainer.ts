@@ -8,15 +8,15 @@
  * draws of the batches already done).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { backward, scope, tensor, type Tensor } from '../index.js';
 import { crossEntropy } from '../ops/loss.js';
 import { argmax } from '../ops/index-ops.js';
 import { detach } from '../ops/creation.js';
 import { lrAt, SGD } from '../nn/optim.js';
 import type { Module } from '../nn/module.js';
-import { checkLoss, type RunFiles } from './resume.js';
+import { checkLoss, folderStore, type RunFiles } from './resume.js';
 import { openRun, runEpochs, type LoopState } from './loop.js';
+import { Progress } from '../util/progress.js';
 import type { AugmentSpec } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { batchCount, batches, type LoaderOptions } from '../data/loader.js';
@@ -109,8 +109,8 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
   const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
   const hash = configHash({ cfg, n: data.train.n, ds: data.train.name, params: model.parameterCount(), norm: opts.normalization });
   const label = opts.label ?? 'train';
-  if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
-  const { state, resumedAt } = openRun<ResumeState>(opts.outDir, TRAIN_FILES, model, opt, { configHash: hash, epochsDone: 0, history: [], wallSeconds: 0 }, {
+  const store = opts.outDir ? folderStore(opts.outDir, TRAIN_FILES) : undefined;
+  const { state, resumedAt } = openRun<ResumeState>(store, model, opt, { configHash: hash, epochsDone: 0, history: [], wallSeconds: 0 }, {
     label,
     epochs: cfg.epochs,
     quiet: opts.quiet,
@@ -135,8 +135,8 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
     stepsPerEpoch: batchCount(data.train, loaderOpts),
     model,
     opt,
-    files: TRAIN_FILES,
-    outDir: opts.outDir,
+    store,
+    progress: (label, total) => new Progress(label, total),
     quiet: opts.quiet,
     checkpointSeconds: opts.checkpointSeconds,
     onCheckpoint: opts.onCheckpoint,
