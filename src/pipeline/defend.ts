@@ -23,6 +23,7 @@ import { readSafetensors } from '../nn/safetensors.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { saveDefended, trainRefine, type RefineEpochLog } from '../refine/defense.js';
 import { DefendedModel } from '../refine/defended.js';
+import { largestRefineBatch } from '../refine/step.js';
 import { augmentationCheck, augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
 import { hits, predict } from '../train/evaluate.js';
 import { readJson, sweepTempFiles, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
@@ -149,7 +150,11 @@ export async function defend(o: DefendOptions): Promise<DefenseReport> {
     const aug = await augmentationCheck(classifier, u, o.refine.augment, o.normalization, 1000, o.refine.seed + 41);
     const fires = augmentationFiresBackdoor(aug);
     const guard = o.refine.augmentationGuard ? (fires ? 'applied' : 'not needed') : 'off';
-    const refine = guard === 'applied' ? guardedConfig(o.refine) : o.refine;
+    const guarded = guard === 'applied' ? guardedConfig(o.refine) : o.refine;
+    // large images: the preset's batch may not fit the adapter's binding limit (refused, not split, in training)
+    const batch = largestRefineBatch(classifier, { batch: guarded.batchSize, unetChannels: guarded.unetChannels, numClasses: o.spec.numClasses, renormalize: guarded.renormalize ? o.normalization : null }, u);
+    if (batch < guarded.batchSize) log(`batch ${guarded.batchSize} does not fit this adapter at ${u.w}×${u.h} (a tensor over its storage-binding limit): REFINE trains with batch ${batch}`);
+    const refine = batch < guarded.batchSize ? { ...guarded, batchSize: batch } : guarded;
     log(`augmentation check: ${(100 * aug.changed).toFixed(1)}% of pseudo-labels changed, class '${o.classes[aug.maxShareRiseClass]}' ${aug.maxShareRise >= 0 ? '+' : ''}${(100 * aug.maxShareRise).toFixed(1)} points; guard ${guard}`);
     const config: DefenseConfig = {
       format: 'refine-gpu-defense',

@@ -14,7 +14,12 @@ import { bce } from '../ops/loss.js';
 import { mean } from '../ops/reduce.js';
 import { detach } from '../ops/creation.js';
 import type { Optimizer } from '../nn/optim.js';
-import type { DefendedModel } from './defended.js';
+import { DefendedModel } from './defended.js';
+import { identityMapping } from './mapping.js';
+import { UNet } from '../nn/unet.js';
+import type { Module } from '../nn/module.js';
+import type { Normalization } from '../data/dataset.js';
+import { largestFittingBatch } from '../train/evaluate.js';
 import { supConLoss } from './supcon.js';
 
 /** The loss terms of REFINE's objective. */
@@ -76,4 +81,21 @@ export async function refineStep(defended: DefendedModel, opt: Optimizer, b: Ref
   const [loss, utility, supcon, pred] = [await res.loss.item(), await res.lu.item(), res.ls ? await res.ls.item() : 0, (await res.pred.read()) as Int32Array];
   for (const t of [res.loss, res.lu, res.ls, res.pred]) t?.dispose();
   return { pseudo: pseudoHost, pred, loss, utility, supcon };
+}
+
+/**
+ * The largest batch ≤ `batch` whose REFINE step allocates no tensor over the adapter's
+ * storage-binding limit, found by forward passes of a throwaway UNet of `unetChannels` through
+ * the classifier on blank images of `size` (the backward pass allocates the same shapes).
+ */
+export function largestRefineBatch(classifier: Module, o: { batch: number; unetChannels: number; numClasses: number; renormalize: Normalization | null }, size: { h: number; w: number; c: number }): number {
+  const unet = new UNet({ firstChannels: o.unetChannels, channels: size.c, seed: 0 });
+  try {
+    const d = new DefendedModel(unet, classifier, identityMapping(o.numClasses), o.renormalize);
+    return largestFittingBatch(o.batch, (b) => {
+      noGrad(() => scope(() => d.classify(d.transform(tensor(new Float32Array(b * size.h * size.w * size.c), [b, size.h, size.w, size.c])))));
+    });
+  } finally {
+    unet.dispose();
+  }
 }

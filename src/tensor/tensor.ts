@@ -122,15 +122,26 @@ export function empty(shape: Shape, dtype: DType = 'f32'): Tensor {
  * would surface later at an unrelated dispatch). The message names the limit and, for a batch,
  * the largest batch that fits.
  */
+/** A tensor over the adapter's storage-binding limit; `maxBatch` is the largest first dimension that fits (0: none). */
+export class BindingLimitError extends Error {
+  constructor(
+    message: string,
+    readonly maxBatch: number,
+  ) {
+    super(message);
+  }
+}
+
 function checkBindingSize(shape: Shape, bytes: number): void {
   const limit = rt().limits.maxStorageBufferBindingSize;
   if (bytes <= limit) return;
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   const perItem = shape.length > 1 && shape[0]! > 1 ? bytes / shape[0]! : 0;
   const fit = perItem ? Math.floor(limit / perItem) : 0;
-  throw new Error(
+  throw new BindingLimitError(
     `tensor [${shape}] needs ${mib(bytes)}, over this adapter's ${mib(limit)} limit for one storage buffer binding (maxStorageBufferBindingSize)` +
       (fit >= 1 ? `: use a batch of at most ${fit}` : ''),
+    fit,
   );
 }
 

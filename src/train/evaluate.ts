@@ -1,5 +1,6 @@
 /** Accuracy and predictions of a classifier over a dataset, in eval mode without gradients. */
 import { noGrad, scope, tensor, type Tensor } from '../index.js';
+import { BindingLimitError } from '../tensor/tensor.js';
 import { argmax } from '../ops/index-ops.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { batches } from '../data/loader.js';
@@ -11,24 +12,55 @@ export interface EvalOptions {
   transform?: (x: Tensor) => Tensor;
 }
 
-/** Predicted class of every image, in dataset order. */
+/**
+ * Predicted class of every image, in dataset order. Batches of `batchSize` (256) images; where a
+ * batch's activations exceed the adapter's binding limit (large images), it is split into the
+ * largest batches that fit (eval mode: the predictions do not depend on the batch).
+ */
 export async function predict(model: { forward(x: Tensor): Tensor; eval?(): unknown }, ds: ImageDataset, opts: EvalOptions): Promise<Int32Array> {
   model.eval?.();
   const out = new Int32Array(ds.n);
-  let off = 0;
-  for (const b of batches(ds, 0, { batchSize: opts.batchSize ?? 256, normalization: opts.normalization })) {
-    const pred = scope(() =>
-      noGrad(() => {
-        const x = tensor(b.x, b.shape);
-        return argmax(model.forward(opts.transform ? opts.transform(x) : x));
-      }),
-    );
+  const px = ds.h * ds.w * ds.c;
+  let size = opts.batchSize ?? 256;
+  for (let off = 0; off < ds.n; ) {
+    const n = Math.min(size, ds.n - off);
+    const part: ImageDataset = { ...ds, images: ds.images.subarray(off * px, (off + n) * px), labels: ds.labels.subarray(off, off + n), n };
+    const b = batches(part, 0, { batchSize: n, normalization: opts.normalization }).next().value!;
+    let pred: Tensor;
+    try {
+      pred = scope(() =>
+        noGrad(() => {
+          const x = tensor(b.x, b.shape);
+          return argmax(model.forward(opts.transform ? opts.transform(x) : x));
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof BindingLimitError) || n === 1) throw e;
+      size = Math.max(1, Math.min(n - 1, e.maxBatch || Math.floor(n / 2)));
+      continue;
+    }
     const p = (await pred.read()) as Int32Array;
     pred.dispose();
     out.set(p, off);
-    off += p.length;
+    off += n;
   }
   return out;
+}
+
+/**
+ * The largest batch ≤ `start` for which `probe(batch)` allocates no tensor over the adapter's
+ * binding limit (probe: a forward pass at that batch); `start` when it fits.
+ */
+export function largestFittingBatch(start: number, probe: (batch: number) => void): number {
+  for (let b = start; ; ) {
+    try {
+      probe(b);
+      return b;
+    } catch (e) {
+      if (!(e instanceof BindingLimitError) || b === 1) throw e;
+      b = Math.max(1, Math.min(b - 1, e.maxBatch || Math.floor(b / 2)));
+    }
+  }
 }
 
 /** How many predictions equal their label. */
