@@ -2,7 +2,9 @@
  * The figures of the reproduction pipeline: the paper's Fig. 6 sample grid and the REFINE
  * training curves (loss, agreement, BA, ASR against steps).
  */
-import { noGrad, scope, tensor } from '../index.js';
+import { noGrad } from '../autograd/tape.js';
+import { scope } from '../tensor/scope.js';
+import { tensor } from '../tensor/tensor.js';
 import type { Attack } from '../attacks/index.js';
 import type { Image } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';

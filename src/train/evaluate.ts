@@ -1,6 +1,7 @@
 /** Accuracy and predictions of a classifier over a dataset, in eval mode without gradients. */
-import { noGrad, scope, tensor, type Tensor } from '../index.js';
-import { BindingLimitError } from '../tensor/tensor.js';
+import { noGrad } from '../autograd/tape.js';
+import { scope } from '../tensor/scope.js';
+import { BindingLimitError, tensor, type Tensor } from '../tensor/tensor.js';
 import { argmax } from '../ops/index-ops.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { batches } from '../data/loader.js';

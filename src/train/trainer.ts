@@ -8,7 +8,9 @@
  * draws of the batches already done).
  */
 import { createHash } from 'node:crypto';
-import { backward, scope, tensor, type Tensor } from '../index.js';
+import { backward } from '../autograd/tape.js';
+import { scope } from '../tensor/scope.js';
+import { tensor, type Tensor } from '../tensor/tensor.js';
 import { crossEntropy } from '../ops/loss.js';
 import { argmax } from '../ops/index-ops.js';
 import { detach } from '../ops/creation.js';
