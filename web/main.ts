@@ -390,6 +390,12 @@ async function main(): Promise<void> {
   }
   $('load-example').onclick = () => loadExample().catch(report);
   $<HTMLInputElement>('files').onchange = (ev) => loadFiles([...((ev.target as HTMLInputElement).files ?? [])]).catch(report);
+  // files dropped anywhere on the page: the same as picking them
+  document.body.addEventListener('dragover', (ev) => ev.preventDefault());
+  document.body.addEventListener('drop', (ev) => {
+    ev.preventDefault();
+    loadFiles([...(ev.dataTransfer?.files ?? [])]).catch(report);
+  });
   $('evaluate').onclick = () => evaluate().catch(report);
   $('train').onclick = () => trainFromUi().catch(report);
   $('stop').onclick = () => {
