@@ -11,7 +11,7 @@ export { tunedVariant, setTunedVariant, type TuneFamily } from './ops/tuning.js'
 export { Rng } from './util/random.js';
 export { Module, Sequential } from './nn/module.js';
 export { Conv2d, BatchNorm2d, Linear, ReLU, MaxPool2d, GlobalAvgPool, Init } from './nn/layers.js';
-export { ResNet18, type ResNetOptions } from './nn/resnet.js';
+export { ResNet, ResNet18, ResNet50, type ResNetOptions } from './nn/resnet.js';
 export { UNet, type UNetOptions } from './nn/unet.js';
 export { SGD, Adam, MultiStepLR, Optimizer } from './nn/optim.js';
 export { supConLoss, supConNormalized } from './refine/supcon.js';

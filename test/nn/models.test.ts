@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noGrad, rt, scope, tensor } from '../../src/index.js';
 import * as ops from '../../src/ops/all.js';
-import { ResNet18 } from '../../src/nn/resnet.js';
+import { ResNet18, ResNet50 } from '../../src/nn/resnet.js';
 import { UNet } from '../../src/nn/unet.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/nn/checkpoint.js';
 import { readSafetensors } from '../../src/nn/safetensors.js';
@@ -21,6 +21,27 @@ test('ResNet-18 (CIFAR) has 11,173,962 parameters and PyTorch names', () => {
   assert.ok(names.has('layer4.1.bn2.running_var'));
   assert.ok(names.has('linear.weight'));
   m.dispose();
+});
+
+test('ResNet-50 (CIFAR, bottleneck [3, 4, 6, 3]) has 23,520,842 parameters and PyTorch names; ImageNet stem 23,528,522; ×0.25 1,484,186', () => {
+  const m = new ResNet50({ numClasses: 10 });
+  assert.is(m.parameterCount(), 23520842); // BackdoorBox core.models.ResNet(50), counted in PyTorch
+  const names = new Map([...m.stateDict()].map(([n, t]) => [n, t.shape]));
+  assert.equal(names.get('layer1.0.shortcut.0.weight'), [1, 1, 64, 256]);
+  assert.equal(names.get('layer3.5.conv2.weight'), [3, 3, 256, 256]);
+  assert.ok(names.has('layer4.2.bn3.running_var') && !names.has('layer4.3.conv1.weight'));
+  assert.equal(names.get('linear.weight'), [10, 2048]);
+  m.dispose();
+  for (const [opts, n] of [[{ stem: 'imagenet' as const }, 23528522], [{ width: 0.25 }, 1484186]] as const) {
+    const r = new ResNet50({ numClasses: 10, ...opts });
+    assert.is(r.parameterCount(), n, JSON.stringify(opts));
+    r.dispose();
+  }
+  const small = new ResNet50({ numClasses: 3, width: 0.125, inChannels: 1 }).eval();
+  const y = scope(() => small.forward(tensor(new Float32Array(2 * 28 * 28), [2, 28, 28, 1])));
+  assert.equal([...y.shape], [2, 3]);
+  y.dispose();
+  small.dispose();
 });
 
 test('UNet parameter counts match the official UNetLittle for c = 32, 48, 64, 80', () => {
