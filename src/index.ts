@@ -32,3 +32,6 @@ export { refinePreset, guardedConfig, type RefinePreset } from './pipeline/refin
 export { subset } from './data/dataset.js';
 export { trainRefine, defendedAccuracy, type RefineConfig, type RefineOptions, type RefineEpochLog, type RefineStepLog } from './refine/train.js';
 export { DivergedError, type RunStore } from './train/run-state.js';
+export { functionBlackBox, httpBlackBox, moduleBlackBox, checkProbabilities, type BlackBox, type ImageBatch, type HttpBlackBoxOptions } from './train/blackbox.js';
+export { distillSurrogate, queryAll, type DistillLog } from './train/distill.js';
+export { blackBoxRefine, BlackBoxDefense, type BlackBoxRefineOptions, type BlackBoxRefineResult } from './refine/blackbox-defense.js';
