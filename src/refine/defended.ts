@@ -15,7 +15,7 @@ import type { Normalization } from '../data/dataset.js';
 import { checkPermutation } from './mapping.js';
 
 /** (x − mean) / std per channel (the last axis, NHWC). */
-function normalizeChannels(x: Tensor, n: Normalization): Tensor {
+export function normalizeChannels(x: Tensor, n: Normalization): Tensor {
   const c = x.shape[x.rank - 1]!;
   if (n.mean.length !== c) throw new Error(`REFINE renormalize: ${n.mean.length} normalisation channels for images of ${c}`);
   if (c === 1) return affine(x, 1 / n.std[0]!, -n.mean[0]! / n.std[0]!);

@@ -32,7 +32,7 @@ export interface RefineLossConfig {
 }
 
 /** The utility term: BCE (mean over B·K) or CE on the remapped probabilities. */
-function utilityLoss(y: Tensor, pseudo: Tensor, k: number, kind: 'bce' | 'ce'): Tensor {
+export function utilityLoss(y: Tensor, pseudo: Tensor, k: number, kind: 'bce' | 'ce'): Tensor {
   if (kind === 'bce') return bce(y, oneHot(pseudo, k));
   // CE on probabilities: −mean log y[ŷ] (clamped like BCE's logs)
   return affine(mean(log(clamp(takeAlong(y, pseudo), 1e-30, 1))), -1);
