@@ -11,18 +11,20 @@
  * refine/, ablation-wo-hrf/, ablation-wo-scl/ (UNet checkpoints, per-epoch state, mapping) and
  * figures/. A collapse of the UNet is detected and reported, never retried.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { seededSubset, subset, type ImageDataset, type Normalization } from '../data/dataset.js';
 import { loadDefendedModel, saveDefended, trainRefine } from '../refine/defense.js';
 import { augmentationCheck, augmentationFiresBackdoor } from '../refine/diagnostics.js';
 import { shrinkPadDataset } from '../refine/shrinkpad.js';
-import { predict } from '../train/evaluate.js';
 import { configHash } from '../train/trainer.js';
 import type { ClassifierPreset } from '../train/presets.js';
-import { Progress } from '../util/progress.js';
 import { trainBackdoored, createAttack, type BackdoorSpec } from './backdoor.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
+import { attackDir, reuseBaselines } from './results-store.js';
+import { evaluate } from './scoring.js';
+
+export { attackDir, isComplete, reuseBaselines } from './results-store.js';
 import { guardedConfig, shrinkPadFor, type RefinePreset } from './refine-presets.js';
 import type { AttackResult, Metric, RefineRunSummary, Variant } from './report.js';
 import { curvesFigure, samplesFigure } from './figures.js';
@@ -85,18 +87,6 @@ const VARIANTS: { v: Variant; dir: string; mod: (c: RefinePreset) => RefinePrese
   { v: 'woSCL', dir: 'ablation-wo-scl', mod: (c) => ({ ...c, lambda: 0 }) },
 ];
 
-export function attackDir(outRoot: string, attack: string): string {
-  return join(outRoot, attack);
-}
-
-/** True when <dir>/result.json is complete for this configuration (and has the ablations when asked). */
-export function isComplete(outRoot: string, attack: string, hash?: string, ablations = false): boolean {
-  const r = readJson<AttackResult>(join(attackDir(outRoot, attack), 'result.json'));
-  if (!r || r.status !== 'complete') return false;
-  if (hash !== undefined && r.configHash !== hash) return false;
-  return !ablations || (r.evaluation.woHRF !== undefined && r.evaluation.woSCL !== undefined);
-}
-
 /** The configuration hash of an attack's experiment (what determines its numbers). */
 export function experimentHash(o: Pick<ReproduceOptions, 'attack' | 'dataset' | 'classifier' | 'refine' | 'target' | 'attackOptions' | 'evalSubset' | 'curveEval' | 'collapseShare'>, pad: number, testImages: number): string {
   return configHash({
@@ -112,95 +102,6 @@ export function experimentHash(o: Pick<ReproduceOptions, 'attack' | 'dataset' | 
     pad,
     testImages,
   });
-}
-
-interface Scored {
-  pred: Int32Array;
-  metric: number;
-}
-
-/** What the No Defense and ShrinkPad numbers depend on: the backdoored model and the test sets, not REFINE. */
-function baselineKey(r: AttackResult): string {
-  const s = r.config.seeds;
-  return configHash({
-    attack: r.attack,
-    dataset: r.dataset,
-    classifier: r.config.classifier,
-    target: r.config.target,
-    attackParams: r.config.attackParams,
-    evalSubset: r.config.evalSubset,
-    pad: r.config.shrinkPadPad,
-    testImages: r.data.testImages,
-    asrImages: r.data.asrImages,
-    seeds: [s.evalSubset, s.shrinkPadClean, s.shrinkPadPoisoned],
-    // the same model file gives the same test accuracy; a retrained one (another machine) need not
-    modelBA: r.backdoor?.trainBA ?? null,
-  });
-}
-
-/** ... and the augmentation check on REFINE's unlabeled images, additionally on REFINE's data and augmentation. */
-function augmentationKey(r: AttackResult): string {
-  return configHash({ base: baselineKey(r), augment: r.config.refine.augment, refineImages: r.data.refineImages, trainSubset: r.config.refine.trainSubset ?? null, seeds: [r.config.seeds.refineSubset, r.config.seeds.augmentationCheck ?? null] });
-}
-
-/**
- * Copies No Defense, ShrinkPad and the augmentation check into `r` from a result.json of the same
- * attack in another results folder under `roots` that measured them on the same backdoored model
- * and test sets. Returns the folder they came from, or null.
- */
-export function reuseBaselines(r: AttackResult, roots: string[], ownDir: string): string | null {
-  const key = baselineKey(r);
-  const augKey = augmentationKey(r);
-  for (const root of roots) {
-    let entries: string[];
-    try {
-      entries = readdirSync(root);
-    } catch {
-      continue;
-    }
-    for (const e of entries.sort()) {
-      const dir = join(root, e, r.attack);
-      if (resolve(dir) === resolve(ownDir)) continue;
-      const other = readJson<AttackResult>(join(dir, 'result.json'));
-      if (!other?.evaluation?.noDefense || !other.evaluation.shrinkPad || !other.config || baselineKey(other) !== key) continue;
-      r.evaluation.noDefense = other.evaluation.noDefense;
-      r.evaluation.shrinkPad = other.evaluation.shrinkPad;
-      if (other.diagnostics?.augmentation && augmentationKey(other) === augKey) r.diagnostics = { ...r.diagnostics, augmentation: other.diagnostics.augmentation };
-      r.baselinesFrom = dir;
-      return dir;
-    }
-  }
-  return null;
-}
-
-/** Predictions over ds in chunks with a progress bar; `metric` = accuracy against the labels. */
-async function score(model: Parameters<typeof predict>[0], ds: ImageDataset, normalization: Normalization, label: string, quiet?: boolean): Promise<Scored> {
-  const chunk = 1024;
-  const bar = quiet ? null : new Progress(label, ds.n);
-  const pred = new Int32Array(ds.n);
-  for (let s = 0; s < ds.n; s += chunk) {
-    const idx = Int32Array.from({ length: Math.min(chunk, ds.n - s) }, (_, i) => s + i);
-    const part = ds.n <= chunk ? ds : subset(ds, idx);
-    pred.set(await predict(model, part, { normalization, batchSize: 256 }), s);
-    bar?.update(Math.min(ds.n, s + chunk));
-  }
-  bar?.stop();
-  let ok = 0;
-  for (let i = 0; i < ds.n; i++) if (pred[i] === ds.labels[i]) ok++;
-  return { pred, metric: ds.n ? ok / ds.n : NaN };
-}
-
-function maxShare(pred: Int32Array, k: number): number {
-  const counts = new Array<number>(k).fill(0);
-  for (const p of pred) counts[p]!++;
-  return pred.length ? Math.max(...counts) / pred.length : 0;
-}
-
-async function evaluate(model: Parameters<typeof predict>[0], clean: ImageDataset, poisoned: ImageDataset, normalization: Normalization, label: string, quiet?: boolean): Promise<Metric> {
-  const t0 = performance.now();
-  const ba = await score(model, clean, normalization, `${label} BA`, quiet);
-  const asr = poisoned.n ? await score(model, poisoned, normalization, `${label} ASR`, quiet) : { metric: NaN, pred: new Int32Array() };
-  return { BA: ba.metric, ASR: asr.metric, maxClassShare: maxShare(ba.pred, clean.classes.length), seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Runs (or resumes) the experiment of one attack; returns its result (also in <out>/<attack>/result.json). */
