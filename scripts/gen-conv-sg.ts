@@ -1,6 +1,7 @@
 /**
  * Generates kernels/conv2d_{fwd,dgrad,wgrad}_sg.wgsl: the subgroup-broadcast conv2d kernels.
- * Run `npx tsx scripts/gen-conv-sg.ts && npm run build:kernels` after editing this script.
+ * Run `npx tsx scripts/gen-conv-sg.ts && npm run build:kernels` after editing this script (`--check`
+ * compares instead of writing).
  *
  * Why: on lavapipe every storage load is a per-lane loop (~1.6 ns per lane and vec4) while a
  * `subgroupBroadcast` with a constant lane is a register permute. A workgroup is one subgroup of
@@ -15,7 +16,7 @@
  *   row; two constant-lane broadcasts and a select measured slower);
  * - fwd/dgrad with 16 columns use main_wb instead (see fwdWbEntry).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -393,7 +394,20 @@ ${entries.join('\n\n')}
 `;
 }
 
-writeFileSync(join(root, 'kernels', 'conv2d_fwd_sg.wgsl'), fwdFile());
-writeFileSync(join(root, 'kernels', 'conv2d_dgrad_sg.wgsl'), dgradFile());
-writeFileSync(join(root, 'kernels', 'conv2d_wgrad_sg.wgsl'), wgradFile());
-console.log('wrote kernels/conv2d_{fwd,dgrad,wgrad}_sg.wgsl');
+// --check: compare with the committed kernels instead of writing them (the test suite runs it)
+const files: [string, string][] = [
+  ['conv2d_fwd_sg.wgsl', fwdFile()],
+  ['conv2d_dgrad_sg.wgsl', dgradFile()],
+  ['conv2d_wgrad_sg.wgsl', wgradFile()],
+];
+if (process.argv.includes('--check')) {
+  const stale = files.filter(([f, text]) => readFileSync(join(root, 'kernels', f), 'utf8') !== text).map(([f]) => f);
+  if (stale.length) {
+    console.error(`gen-conv-sg: kernels/${stale.join(', kernels/')} differ from what scripts/gen-conv-sg.ts generates: run npx tsx scripts/gen-conv-sg.ts && npm run build:kernels`);
+    process.exit(1);
+  }
+  console.log('kernels/conv2d_{fwd,dgrad,wgrad}_sg.wgsl match their generator');
+} else {
+  for (const [f, text] of files) writeFileSync(join(root, 'kernels', f), text);
+  console.log('wrote kernels/conv2d_{fwd,dgrad,wgrad}_sg.wgsl');
+}

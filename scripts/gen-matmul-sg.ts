@@ -3,9 +3,9 @@
  * device runs a workgroup of 8 invocations as one subgroup (lavapipe: one 256-bit SIMD row).
  * `subgroupBroadcast` needs a constant lane, so the kernel is unrolled here.
  *
- *   npx tsx scripts/gen-matmul-sg.ts && npm run build:kernels
+ *   npx tsx scripts/gen-matmul-sg.ts && npm run build:kernels   (--check: compare, do not write)
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** row-block heights, one entry point per (AT, R) */
@@ -164,5 +164,14 @@ fn sg_a${AT}_r${R}(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocati
 }
 
 const out = join(import.meta.dirname, '..', 'kernels', 'matmul_sg.wgsl');
-writeFileSync(out, L.join('\n'));
-console.log(`wrote ${out}`);
+// --check: compare with the committed kernel instead of writing it (the test suite runs it)
+if (process.argv.includes('--check')) {
+  if (readFileSync(out, 'utf8') !== L.join('\n')) {
+    console.error('gen-matmul-sg: kernels/matmul_sg.wgsl differs from what scripts/gen-matmul-sg.ts generates: run npx tsx scripts/gen-matmul-sg.ts && npm run build:kernels');
+    process.exit(1);
+  }
+  console.log('kernels/matmul_sg.wgsl matches its generator');
+} else {
+  writeFileSync(out, L.join('\n'));
+  console.log(`wrote ${out}`);
+}
