@@ -7,8 +7,8 @@
  * results/<dataset>-<preset>), regenerated after every attack. Rerun the same command after an
  * interruption: finished attacks are skipped, unfinished ones resume.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, num, numList } from '../src/util/cli.js';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
@@ -19,6 +19,7 @@ import { datasetTag, trainSubsetOf } from '../src/pipeline/backdoor.js';
 import { defaultRefinePreset, refinePreset, withRefineOverrides } from '../src/pipeline/refine-presets.js';
 import { ConfigMismatchError, markFailed, readResults, reproduceAttack } from '../src/pipeline/reproduce.js';
 import { aggregate, onlyAttacks, renderReport } from '../src/pipeline/report.js';
+import { curvesFigure } from '../src/pipeline/figures.js';
 import { writeFileAtomic, writeJsonAtomic } from '../src/util/files.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
@@ -53,7 +54,7 @@ const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')
                               the backdoor then cannot poison them; see npm run augmentation-check)
   --target N                  attack target label (default 0)
   --backdoor-dir DIR          backdoored model folder (single attack only)
-  --report-only               rewrite results.json / results.md of --out from its per-attack
+  --report-only               rewrite results.json / results.md and the curves of --out from its per-attack
                               result.json files (no GPU, no training; --attack not needed)
 attack parameters (the official code's unless given; each flag only for an attack that has it):
 ${ATTACK_USAGE}
@@ -127,6 +128,11 @@ try {
     const out = values.out ?? defaultOut(values.dataset!, values.preset!, values['refine-preset'] ?? defaultRefinePreset(values.preset!));
     const rs = readResults(out, attacks.names());
     if (!rs.length) throw new Error(`no per-attack result.json under ${out}`);
+    // the curves too (they come from result.json alone): after a change to the figures
+    for (const r of rs) {
+      const curves = join(out, r.attack, 'figures', 'curves.png');
+      if (r.status === 'complete' && Object.keys(r.refine ?? {}).length && existsSync(dirname(curves))) curvesFigure(curves, r.refine, r.evaluation.noDefense);
+    }
     const agg = aggregate(rs[0]!.dataset, rs[0]!.preset, rs);
     writeJsonAtomic(join(out, 'results.json'), agg);
     writeFileAtomic(join(out, 'results.md'), renderReport(agg));

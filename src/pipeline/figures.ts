@@ -125,15 +125,16 @@ export function curvesFigure(file: string, runs: Partial<Record<Variant, { histo
     }));
   const xs = histories.flatMap((v) => runs[v]!.history.map(xOf));
   const flat = (label: string, y: number | undefined): Series[] =>
-    y === undefined || !xs.length || !Number.isFinite(y) ? [] : [{ label, color: COLORS.grey, points: [[Math.min(0, ...xs), 100 * y], [Math.max(...xs), 100 * y]] }];
-  const xLabel = bySteps ? 'STEP' : 'EPOCH';
+    y === undefined || !xs.length || !Number.isFinite(y) ? [] : [{ label, color: COLORS.grey, points: [[0, 100 * y], [Math.max(...xs), 100 * y]] }];
+  // every panel on the same x range, from 0 (the start of training) to the last step or epoch
+  const axes = { xLabel: bySteps ? 'STEP' : 'EPOCH', xMin: 0, xMax: Math.max(1, ...xs) };
   const W = 360;
-  const H = 260;
+  const H = 270;
   const cv = new Canvas(4 * W, H);
-  linePlot(cv, 0, 0, W, H, 'LOSS', series((h) => h.loss), { xLabel });
-  linePlot(cv, W, 0, W, H, 'AGREEMENT %', series((h) => 100 * h.agreement), { yMin: 0, yMax: 100, xLabel });
-  linePlot(cv, 2 * W, 0, W, H, 'BA %', [...flat('NO DEFENSE', noDefense?.BA), ...series((h) => (h.benignAccuracy === undefined ? undefined : 100 * h.benignAccuracy))], { yMin: 0, yMax: 100, xLabel });
-  linePlot(cv, 3 * W, 0, W, H, 'ASR %', series((h) => (h.attackSuccess === undefined ? undefined : 100 * h.attackSuccess)), { yMin: 0, yMax: 100, xLabel });
+  linePlot(cv, 0, 0, W, H, 'LOSS', series((h) => h.loss), axes);
+  linePlot(cv, W, 0, W, H, 'AGREEMENT %', series((h) => 100 * h.agreement), { ...axes, yMin: 0, yMax: 100 });
+  linePlot(cv, 2 * W, 0, W, H, 'BA %', [...flat('NO DEFENSE', noDefense?.BA), ...series((h) => (h.benignAccuracy === undefined ? undefined : 100 * h.benignAccuracy))], { ...axes, yMin: 0, yMax: 100 });
+  linePlot(cv, 3 * W, 0, W, H, 'ASR %', [...flat('NO DEFENSE', noDefense?.ASR), ...series((h) => (h.attackSuccess === undefined ? undefined : 100 * h.attackSuccess))], { ...axes, yMin: 0, yMax: 100 });
   writeFileAtomic(file, cv.png());
 }
 

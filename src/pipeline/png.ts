@@ -133,12 +133,30 @@ export function axisNumber(v: number): string {
   return String(Number(v.toPrecision(3)));
 }
 
-/** A line plot panel with a title, axes with min/max labels and a legend, drawn into `cv` at (x, y). */
-export function linePlot(cv: Canvas, x: number, y: number, w: number, h: number, title: string, series: Series[], opts: { yMin?: number; yMax?: number; xLabel?: string } = {}): void {
+/**
+ * "Nice" axis ticks between lo and hi: multiples of 1, 2 or 5 × 10^k, about `n` of them (at least
+ * the two ends' neighbourhood is covered: the first tick ≥ lo, the last ≤ hi).
+ */
+export function niceTicks(lo: number, hi: number, n = 5): number[] {
+  if (!(hi > lo) || !Number.isFinite(lo) || !Number.isFinite(hi)) return [lo];
+  const raw = (hi - lo) / n;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((st) => st >= raw)!;
+  const out: number[] = [];
+  for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
+  return out;
+}
+
+/**
+ * A line plot panel drawn into `cv` at (x, y): a title, a frame with grid lines at nice ticks on
+ * both axes (labelled), the x-axis label under the tick labels, and a legend on the bottom row.
+ * `xMin` / `xMax` / `yMin` / `yMax` fix the ranges (panels of one figure share the x range).
+ */
+export function linePlot(cv: Canvas, x: number, y: number, w: number, h: number, title: string, series: Series[], opts: { xMin?: number; xMax?: number; yMin?: number; yMax?: number; xLabel?: string } = {}): void {
   const all = series.flatMap((s) => s.points).filter(([, v]) => Number.isFinite(v));
   const xs = all.map(([a]) => a);
-  let x0 = xs.length ? Math.min(...xs) : 0;
-  let x1 = xs.length ? Math.max(...xs) : 1;
+  let x0 = opts.xMin ?? (xs.length ? Math.min(...xs) : 0);
+  let x1 = opts.xMax ?? (xs.length ? Math.max(...xs) : 1);
   if (x1 === x0) {
     x0 -= 0.5;
     x1 += 0.5;
@@ -149,22 +167,30 @@ export function linePlot(cv: Canvas, x: number, y: number, w: number, h: number,
     y0 -= 0.5;
     y1 += 0.5;
   }
-  const left = x + 46;
+  const yTicks = niceTicks(y0, y1, 4);
+  const xTicks = niceTicks(x0, x1, 5);
+  const left = x + 8 + Math.max(...yTicks.map((t) => Canvas.textWidth(axisNumber(t)))) + 4;
   const top = y + 22;
-  const pw = w - 56;
-  const ph = h - 52;
-  cv.text(title, x + Math.max(0, (w - Canvas.textWidth(title)) / 2), y + 4);
-  for (let k = 1; k < 4; k++) cv.line(left, top + (ph * k) / 4, left + pw, top + (ph * k) / 4, COLORS.light);
-  cv.box(left, top, pw, ph, COLORS.black);
-  cv.text(axisNumber(y1), left - 4 - Canvas.textWidth(axisNumber(y1)), top);
-  cv.text(axisNumber(y0), left - 4 - Canvas.textWidth(axisNumber(y0)), top + ph - 10);
-  const xl0 = axisNumber(Math.ceil(x0));
-  const xl1 = axisNumber(Math.floor(x1));
-  cv.text(xl0, left, top + ph + 4);
-  cv.text(xl1, left + pw - Canvas.textWidth(xl1), top + ph + 4);
-  if (opts.xLabel) cv.text(opts.xLabel, left + (pw - Canvas.textWidth(opts.xLabel)) / 2, top + ph + 4);
+  const pw = x + w - 12 - left;
+  const ph = h - 66;
   const px = (v: number) => left + ((v - x0) / (x1 - x0)) * pw;
   const py = (v: number) => top + ph - ((Math.min(y1, Math.max(y0, v)) - y0) / (y1 - y0)) * ph;
+  cv.text(title, x + Math.max(0, (w - Canvas.textWidth(title)) / 2), y + 4);
+  for (const t of yTicks) {
+    const ty = Math.round(py(t));
+    if (t !== y0 && t !== y1) cv.line(left, ty, left + pw, ty, COLORS.light);
+    cv.line(left - 3, ty, left, ty, COLORS.black);
+    const label = axisNumber(t);
+    cv.text(label, left - 5 - Canvas.textWidth(label), Math.min(top + ph - 8, Math.max(top, ty - 4)));
+  }
+  for (const t of xTicks) {
+    const tx = Math.round(px(t));
+    cv.line(tx, top + ph, tx, top + ph + 3, COLORS.black);
+    const label = axisNumber(t);
+    cv.text(label, Math.min(x + w - 2 - Canvas.textWidth(label), Math.max(x, tx - Canvas.textWidth(label) / 2)), top + ph + 6);
+  }
+  cv.box(left, top, pw, ph, COLORS.black);
+  if (opts.xLabel) cv.text(opts.xLabel, left + (pw - Canvas.textWidth(opts.xLabel)) / 2, top + ph + 20);
   for (const s of series) {
     const pts = s.points.filter(([, v]) => Number.isFinite(v));
     for (let i = 1; i < pts.length; i++) cv.line(px(pts[i - 1]![0]), py(pts[i - 1]![1]), px(pts[i]![0]), py(pts[i]![1]), s.color, 2);
@@ -179,7 +205,7 @@ export function linePlot(cv: Canvas, x: number, y: number, w: number, h: number,
   }
   // legend, bottom row
   let lx = left;
-  const ly = top + ph + 18;
+  const ly = top + ph + 34;
   for (const s of series) {
     if (lx + 14 + Canvas.textWidth(s.label) > x + w) break;
     cv.rect(lx, ly + 2, 10, 6, s.color);
