@@ -53,7 +53,7 @@ async function transformed(defended: DefendedModel, imgs: Image[], normalization
 }
 
 /**
- * The paper's Fig. 6: one test image per class (columns); rows benign, poisoned, T(benign),
+ * The paper's Fig. 6: one test image per class (columns, headed by the class names); rows benign, poisoned, T(benign),
  * T(poisoned); a bar under each image, green when the prediction (No Defense for rows 1–2,
  * REFINE for rows 3–4) equals the true label, red otherwise.
  */
@@ -89,7 +89,12 @@ export async function samplesFigure(file: string, classifier: Module, defended: 
   const left = Canvas.textWidth('T(POISONED)') + 12;
   const top = 18;
   const cv = new Canvas(left + picks.length * (cw + gap) + gap, top + rows.length * (ch + bar + 2 * gap) + gap);
-  picks.forEach((_, j) => cv.text(String(labels[j]), left + j * (cw + gap) + cw / 2 - 3, 4));
+  // column headers: the class names, cut to the column's width (the label index when none fits)
+  picks.forEach((_, j) => {
+    let name = (test.classes[labels[j]!] ?? String(labels[j])).toUpperCase();
+    while (name.length > 1 && Canvas.textWidth(name) > cw + gap - 2) name = name.slice(0, -1);
+    cv.text(name, left + j * (cw + gap) + (cw - Canvas.textWidth(name)) / 2, 4);
+  });
   rows.forEach(([name, imgs, pred], r) => {
     const y = top + r * (ch + bar + 2 * gap);
     cv.text(name, 4, y + ch / 2 - 5);
