@@ -53,9 +53,9 @@ async function transformed(defended: DefendedModel, imgs: Image[], normalization
 }
 
 /**
- * The paper's Fig. 6: one test image per class (columns, headed by the class names); rows benign, poisoned, T(benign),
- * T(poisoned); a bar under each image, green when the prediction (No Defense for rows 1–2,
- * REFINE for rows 3–4) equals the true label, red otherwise.
+ * The paper's Fig. 6: one test image per class (columns, headed by the class names); rows
+ * benign, poisoned, T(benign), T(poisoned); a bar under each image, green when the prediction
+ * (No Defense for rows 1–2, REFINE for rows 3–4) equals the true label, red otherwise.
  */
 export async function samplesFigure(file: string, classifier: Module, defended: DefendedModel, attack: Attack, test: ImageDataset, normalization: Normalization): Promise<void> {
   const k = test.classes.length;
