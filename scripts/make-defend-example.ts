@@ -36,7 +36,8 @@ const folderName = (c: string) => c.replace(/[/\\:*?"<>|]/g, '_');
 /** Writes ds as <out>/<class>/<i>.png|jpg (every other image a quality-95 JPEG). */
 function writeFolder(ds: ImageDataset, out: string): void {
   const px = ds.h * ds.w * ds.c;
-  for (const c of ds.classes) mkdirSync(join(out, folderName(c)), { recursive: true });
+  // a folder for each class that has images (the triggered images all sit under the target)
+  for (const y of new Set(ds.labels)) mkdirSync(join(out, folderName(ds.classes[y]!)), { recursive: true });
   for (let i = 0; i < ds.n; i++) {
     const rgba = Buffer.alloc(ds.h * ds.w * 4);
     for (let p = 0; p < ds.h * ds.w; p++) {

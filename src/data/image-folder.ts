@@ -133,7 +133,7 @@ export function classFolders(root: string): string[] {
 }
 
 /** The image files of an image folder with their labels under `classes`. */
-function listFiles(root: string, classes: string[]): [string, number][] {
+function listFiles(root: string, classes: string[], given: boolean): [string, number][] {
   const found = classFolders(root);
   const unknown = found.filter((c) => !classes.includes(c));
   if (unknown.length) throw new Error(`${root}: class folder(s) ${unknown.map((c) => `'${c}'`).join(', ')} not in the class list (${classes.join(', ')}): a class the training split lacks?`);
@@ -144,7 +144,9 @@ function listFiles(root: string, classes: string[]): [string, number][] {
     // other files (notes, .DS_Store) are ignored, but an image we cannot read must not vanish
     const unread = names.filter((f) => OTHER_IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()));
     if (unread.length) throw new Error(`${join(root, cls, unread[0]!)}: ${extname(unread[0]!)} images are not read (PNG and JPEG are${unread.length > 1 ? `; ${unread.length} such files in this folder` : ''}): convert them or move them out`);
-    if (images.length === 0) throw new Error(`${join(root, cls)}: empty class folder (no .png / .jpg images${names.length ? `; ${names.length} other file(s)` : ''})`);
+    // an empty folder would become a class of its own when the class list comes from the folders;
+    // under a given class list (a test split) it only means that class has no images here
+    if (images.length === 0 && !given) throw new Error(`${join(root, cls)}: empty class folder (no .png / .jpg images${names.length ? `; ${names.length} other file(s)` : ''})`);
     for (const f of images) files.push([join(root, cls, f), classes.indexOf(cls)]);
   }
   return files;
@@ -153,7 +155,8 @@ function listFiles(root: string, classes: string[]): [string, number][] {
 export function loadImageFolder(root: string, opts: ImageFolderOptions = {}): ImageDataset {
   const classes = opts.classes ?? classFolders(root);
   if (classes.length > 256) throw new Error(`${root}: ${classes.length} classes; labels are stored as uint8 (at most 256)`);
-  const files = listFiles(root, classes);
+  const files = listFiles(root, classes, opts.classes !== undefined);
+  if (files.length === 0) throw new Error(`${root}: no .png / .jpg images in its class folders`);
   const decoded = files.map(([file]) => decodeRgba(file));
   const c = opts.channels ?? (decoded.every((d) => d.grey) ? 1 : 3);
   let size = opts.size;

@@ -175,6 +175,19 @@ test('image folder: an empty class folder is refused (it would become a class)',
   fails(() => loadImageFolder(join(root, 'train')), /empty class folder/, join(root, 'train', 'c'));
 });
 
+test('image folder: an empty folder of a known class in a test split is allowed (no class is added, labels keep their numbers)', () => {
+  const root = folder('empty-known', { train: ['a', 'b', 'c'], test: ['a', 'c'] });
+  mkdirSync(join(root, 'test', 'b'));
+  const { split } = loadDataset(`folder:${root}`);
+  assert.equal([split.test.classes, Array.from(split.test.labels)], [['a', 'b', 'c'], [0, 0, 2, 2]]);
+});
+
+test('image folder: a test split whose class folders hold no image at all is refused', () => {
+  const root = folder('all-empty', { train: ['a', 'b'] });
+  mkdirSync(join(root, 'test', 'a'), { recursive: true });
+  fails(() => loadDataset(`folder:${root}`), /no \.png \/ \.jpg images in its class folders/, join(root, 'test'));
+});
+
 test('image folder: a test class the training split lacks is refused (labels would shift)', () => {
   const root = folder('extra-test-class', { train: ['a', 'c'], test: ['a', 'b', 'c'] });
   fails(() => loadDataset(`folder:${root}`), /class folder\(s\) 'b' not in the class list \(a, c\)/, join(root, 'test'));
