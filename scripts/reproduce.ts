@@ -17,9 +17,10 @@ import { loadDataset } from '../src/data/registry.js';
 import { classifierPreset, withClassifierOverrides } from '../src/train/presets.js';
 import { datasetTag, trainSubsetOf } from '../src/pipeline/backdoor.js';
 import { defaultRefinePreset, refinePreset, withRefineOverrides } from '../src/pipeline/refine-presets.js';
-import { ConfigMismatchError, markFailed, readResults, reproduceAttack } from '../src/pipeline/reproduce.js';
+import { ConfigMismatchError, markFailed, readResults, reproduceAttack, type ReproduceOptions } from '../src/pipeline/reproduce.js';
 import { aggregate, onlyAttacks, renderReport } from '../src/pipeline/report.js';
 import { curvesFigure } from '../src/pipeline/figures.js';
+import { ADAPTIVE_DEFAULTS, adaptiveExperiment, readAdaptiveResults, renderAdaptiveSection } from '../src/pipeline/adaptive-experiment.js';
 import { writeFileAtomic, writeJsonAtomic } from '../src/util/files.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
@@ -32,6 +33,10 @@ const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')
                               machine's default), quick = the official schedule shortened to 390
                               steps, paper = the official recipe (docs/refine-recipe.md)
   --ablations                 also train w/o HRF (identity mapping) and w/o SCL (λ = 0)
+  --adaptive                  then the adaptive attack (Table 4): the backdoored model fine-tuned
+                              with L_b + γ·L_refine through the attacker's own UNet and mapping,
+                              No Defense and REFINE on it (not LC or BATT yet)
+  --adaptive-gamma X  --adaptive-epochs N  --adaptive-lr X   the attacker's choices (1, 1, 0.01)
   --out DIR                   results folder (default results/<dataset>-<preset>, with
                               -<refine-preset> appended when that differs from --preset)
   --data-dir DIR              datasets root (default data)
@@ -70,6 +75,10 @@ const OPTIONS = {
   'refine-preset': { type: 'string' },
   'refine-schedule': { type: 'string' },
   ablations: { type: 'boolean', default: false },
+  adaptive: { type: 'boolean', default: false },
+  'adaptive-gamma': { type: 'string' },
+  'adaptive-epochs': { type: 'string' },
+  'adaptive-lr': { type: 'string' },
   out: { type: 'string' },
   'data-dir': { type: 'string', default: 'data' },
   'eval-subset': { type: 'string' },
@@ -135,7 +144,7 @@ try {
     }
     const agg = aggregate(rs[0]!.dataset, rs[0]!.preset, rs);
     writeJsonAtomic(join(out, 'results.json'), agg);
-    writeFileAtomic(join(out, 'results.md'), renderReport(agg));
+    writeFileAtomic(join(out, 'results.md'), renderReport(agg) + renderAdaptiveSection(readAdaptiveResults(out, attacks.names())));
     console.log(`results: ${join(out, 'results.md')}, ${join(out, 'results.json')} (${Object.keys(agg.attacks).join(', ')})`);
     process.exit(0);
   }
@@ -151,6 +160,10 @@ try {
   if (utility !== undefined && utility !== 'bce' && utility !== 'ce') throw new Error(`--utility must be bce or ce, got '${utility}'`);
   const evalSubset = num('eval-subset', values['eval-subset'], 'int');
   const curveEval = num('curve-eval', values['curve-eval'], 'nonneg-int')!;
+  const adaptiveFlags = { gamma: num('adaptive-gamma', values['adaptive-gamma'], 'pos'), epochs: num('adaptive-epochs', values['adaptive-epochs'], 'int'), lr: num('adaptive-lr', values['adaptive-lr'], 'pos') };
+  if (!values.adaptive && Object.values(adaptiveFlags).some((v) => v !== undefined)) throw new Error('--adaptive-gamma, --adaptive-epochs and --adaptive-lr need --adaptive');
+  const adaptive = values.adaptive ? { ...ADAPTIVE_DEFAULTS, ...Object.fromEntries(Object.entries(adaptiveFlags).filter(([, v]) => v !== undefined)) } : null;
+  const fmtMetric = (m?: { BA: number; ASR: number }) => (m ? `${(100 * m.BA).toFixed(2)}/${(100 * m.ASR).toFixed(2)}` : '—');
 
   const dataset = values.dataset!;
   const { split, normalization } = loadDataset(dataset, values['data-dir'], folderFlags(values));
@@ -184,32 +197,36 @@ try {
   const writeReport = () => {
     const agg = aggregate(dataset, presetName, readResults(out, attacks.names()));
     writeJsonAtomic(join(out, 'results.json'), agg);
-    writeFileAtomic(join(out, 'results.md'), renderReport(agg));
+    writeFileAtomic(join(out, 'results.md'), renderReport(agg) + renderAdaptiveSection(readAdaptiveResults(out, attacks.names())));
     return agg;
   };
   for (const [i, attack] of names.entries()) {
     console.error(`\n=== attack ${i + 1}/${names.length}: ${attack} ===`);
     try {
-      await reproduceAttack(
-        {
-          attack,
-          dataset,
-          preset: presetName,
-          refinePreset: refinePresetName,
-          classifier,
-          refine,
-          target,
-          attackOptions: attackOptions.get(attack)!,
-          outRoot: out,
-          backdoorDir: values['backdoor-dir'],
-          ablations: values.ablations!,
-          evalSubset,
-          curveEval,
-          engine: { name: pkg.name, version: pkg.version },
-          adapter: rtm.adapterName,
-        },
-        { train, fullTrain: split.train, test: split.test, normalization },
-      );
+      const ro: ReproduceOptions = {
+        attack,
+        dataset,
+        preset: presetName,
+        refinePreset: refinePresetName,
+        classifier,
+        refine,
+        target,
+        attackOptions: attackOptions.get(attack)!,
+        outRoot: out,
+        backdoorDir: values['backdoor-dir'],
+        ablations: values.ablations!,
+        evalSubset,
+        curveEval,
+        engine: { name: pkg.name, version: pkg.version },
+        adapter: rtm.adapterName,
+      };
+      const rdata = { train, fullTrain: split.train, test: split.test, normalization };
+      const result = await reproduceAttack(ro, rdata);
+      if (adaptive) {
+        writeReport();
+        const ad = await adaptiveExperiment(ro, rdata, result, adaptive);
+        console.error(`[${attack}] adaptive attack: No Defense ${fmtMetric(ad.adapted.noDefense)}, REFINE ${fmtMetric(ad.adapted.refine)} (normal: ${fmtMetric(ad.normal.noDefense)}, ${fmtMetric(ad.normal.refine)})`);
+      }
     } catch (e) {
       // results of another configuration in --out: stop, touching nothing
       if (e instanceof ConfigMismatchError) throw e;
