@@ -6,11 +6,14 @@ import { rt, tensor, empty, scope } from '../../src/index.js';
 import * as ops from '../../src/ops/all.js';
 import { WGSL } from '../../src/kernels.generated.js';
 
-test('the kernel bundle matches kernels/*.wgsl', () => {
+test('the kernel bundle matches kernels/*.wgsl (their // @include lines resolved)', () => {
   const dir = join(import.meta.dirname, '../../kernels');
   const files = readdirSync(dir).filter((f) => f.endsWith('.wgsl'));
   assert.equal(Object.keys(WGSL).sort(), files.map((f) => f.slice(0, -5)).sort());
-  for (const f of files) assert.ok(WGSL[f.slice(0, -5)] === readFileSync(join(dir, f), 'utf8'), `${f} is stale in the bundle: run npm run build:kernels`);
+  const resolve = (src: string) => src.replace(/^\/\/ @include (\S+)$/gm, (_, inc: string) => readFileSync(join(dir, inc), 'utf8').trimEnd());
+  for (const f of files) assert.ok(WGSL[f.slice(0, -5)] === resolve(readFileSync(join(dir, f), 'utf8')), `${f} is stale in the bundle: run npm run build:kernels`);
+  assert.not.match(WGSL.softmax!, /@include/, 'includes are resolved in the bundle');
+  assert.match(WGSL.softmax!, /fn row_max/);
 });
 
 test('a WebGPU validation error surfaces as an exception naming the kernel', async () => {
