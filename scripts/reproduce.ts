@@ -21,6 +21,7 @@ import { ConfigMismatchError, markFailed, readResults, reproduceAttack, type Rep
 import { aggregate, onlyAttacks, renderReport } from '../src/pipeline/report.js';
 import { curvesFigure } from '../src/pipeline/figures.js';
 import { ADAPTIVE_DEFAULTS, adaptiveExperiment, readAdaptiveResults, renderAdaptiveSection } from '../src/pipeline/adaptive-experiment.js';
+import { BLACKBOX_DEFAULTS, blackBoxExperiment, readBlackBoxResults, renderBlackBoxSection } from '../src/pipeline/blackbox-experiment.js';
 import { writeFileAtomic, writeJsonAtomic } from '../src/util/files.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
@@ -37,6 +38,10 @@ const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')
                               with L_b + γ·L_refine through the attacker's own UNet and mapping,
                               No Defense and REFINE on it (not LC or BATT yet)
   --adaptive-gamma X  --adaptive-epochs N  --adaptive-lr X   the attacker's choices (1, 1, 0.01)
+  --blackbox                  then black-box REFINE (Table 11): the same attack on a ResNet-50 seen
+                              only through its probabilities, a distilled ResNet-18 surrogate,
+                              REFINE against it deployed in front of the black box
+  --distill-epochs N          the surrogate's distillation epochs (default 10)
   --out DIR                   results folder (default results/<dataset>-<preset>, with
                               -<refine-preset> appended when that differs from --preset)
   --data-dir DIR              datasets root (default data)
@@ -76,6 +81,8 @@ const OPTIONS = {
   'refine-schedule': { type: 'string' },
   ablations: { type: 'boolean', default: false },
   adaptive: { type: 'boolean', default: false },
+  blackbox: { type: 'boolean', default: false },
+  'distill-epochs': { type: 'string' },
   'adaptive-gamma': { type: 'string' },
   'adaptive-epochs': { type: 'string' },
   'adaptive-lr': { type: 'string' },
@@ -144,7 +151,7 @@ try {
     }
     const agg = aggregate(rs[0]!.dataset, rs[0]!.preset, rs);
     writeJsonAtomic(join(out, 'results.json'), agg);
-    writeFileAtomic(join(out, 'results.md'), renderReport(agg) + renderAdaptiveSection(readAdaptiveResults(out, attacks.names())));
+    writeFileAtomic(join(out, 'results.md'), renderReport(agg) + renderAdaptiveSection(readAdaptiveResults(out, attacks.names())) + renderBlackBoxSection(readBlackBoxResults(out, attacks.names())));
     console.log(`results: ${join(out, 'results.md')}, ${join(out, 'results.json')} (${Object.keys(agg.attacks).join(', ')})`);
     process.exit(0);
   }
@@ -163,6 +170,9 @@ try {
   const adaptiveFlags = { gamma: num('adaptive-gamma', values['adaptive-gamma'], 'pos'), epochs: num('adaptive-epochs', values['adaptive-epochs'], 'int'), lr: num('adaptive-lr', values['adaptive-lr'], 'pos') };
   if (!values.adaptive && Object.values(adaptiveFlags).some((v) => v !== undefined)) throw new Error('--adaptive-gamma, --adaptive-epochs and --adaptive-lr need --adaptive');
   const adaptive = values.adaptive ? { ...ADAPTIVE_DEFAULTS, ...Object.fromEntries(Object.entries(adaptiveFlags).filter(([, v]) => v !== undefined)) } : null;
+  const distillEpochs = num('distill-epochs', values['distill-epochs'], 'int');
+  if (distillEpochs !== undefined && !values.blackbox) throw new Error('--distill-epochs needs --blackbox');
+  const blackbox = values.blackbox ? { ...BLACKBOX_DEFAULTS, ...(distillEpochs ? { distillEpochs } : {}) } : null;
   const fmtMetric = (m?: { BA: number; ASR: number }) => (m ? `${(100 * m.BA).toFixed(2)}/${(100 * m.ASR).toFixed(2)}` : '—');
 
   const dataset = values.dataset!;
@@ -197,7 +207,7 @@ try {
   const writeReport = () => {
     const agg = aggregate(dataset, presetName, readResults(out, attacks.names()));
     writeJsonAtomic(join(out, 'results.json'), agg);
-    writeFileAtomic(join(out, 'results.md'), renderReport(agg) + renderAdaptiveSection(readAdaptiveResults(out, attacks.names())));
+    writeFileAtomic(join(out, 'results.md'), renderReport(agg) + renderAdaptiveSection(readAdaptiveResults(out, attacks.names())) + renderBlackBoxSection(readBlackBoxResults(out, attacks.names())));
     return agg;
   };
   for (const [i, attack] of names.entries()) {
@@ -226,6 +236,11 @@ try {
         writeReport();
         const ad = await adaptiveExperiment(ro, rdata, result, adaptive);
         console.error(`[${attack}] adaptive attack: No Defense ${fmtMetric(ad.adapted.noDefense)}, REFINE ${fmtMetric(ad.adapted.refine)} (normal: ${fmtMetric(ad.normal.noDefense)}, ${fmtMetric(ad.normal.refine)})`);
+      }
+      if (blackbox) {
+        writeReport();
+        const bbr = await blackBoxExperiment(ro, rdata, blackbox);
+        console.error(`[${attack}] black box: No Defense ${fmtMetric(bbr.noDefenseBlackBox)}, REFINE deployed ${fmtMetric(bbr.refineBlackBox)}, ${bbr.queries.distill ?? '?'} + ${bbr.queries.evaluation ?? '?'} queries`);
       }
     } catch (e) {
       // results of another configuration in --out: stop, touching nothing

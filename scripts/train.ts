@@ -9,7 +9,7 @@ import { readJson, writeJsonAtomic } from '../src/util/files.js';
 import { join } from 'node:path';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
-import { ResNet18 } from '../src/nn/resnet.js';
+import { newResNet } from '../src/pipeline/backdoor.js';
 import { saveCheckpoint } from '../src/nn/checkpoint.js';
 import { classifierPreset, withClassifierOverrides } from '../src/train/presets.js';
 import { trainSubsetOf } from '../src/pipeline/backdoor.js';
@@ -56,7 +56,7 @@ try {
   const rtm = await init();
   console.error(`adapter: ${rtm.adapterName}`);
   console.error(describeTuning(await autotune()));
-  const model = new ResNet18({ numClasses: split.train.classes.length, inChannels: train.c, width: p.width, seed: p.seed, stem: train.h >= 128 ? 'imagenet' : 'cifar' });
+  const model = newResNet(split.train, p);
   console.error(`ResNet-18 width ${p.width}: ${model.parameterCount().toLocaleString()} parameters; ${train.n} training images, ${p.epochs} epochs, batch ${p.batchSize}`);
   const res = await trainClassifier(model, { train, test: split.test }, p, { normalization, outDir: out, evalEveryEpoch: true, label: 'train' });
   await saveCheckpoint(model, join(out, 'model.safetensors'), { dataset: values.dataset!, preset: values.preset!, testAccuracy: String(res.testAccuracy) });

@@ -19,7 +19,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { asrByClass, attacks, type Attack, type LcContext } from '../attacks/index.js';
 import { writeExamples } from '../attacks/examples.js';
 import { subset, type ImageDataset, type Normalization } from '../data/dataset.js';
-import { ResNet18 } from '../nn/resnet.js';
+import { ResNet } from '../nn/resnet.js';
 import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
 import { classifierPreset, type ClassifierPreset } from '../train/presets.js';
 import { configHash, trainClassifier, TRAIN_FILES, type EpochLog } from '../train/trainer.js';
@@ -86,7 +86,7 @@ export interface BackdoorSummary {
 }
 
 export interface BackdoorRun {
-  model: ResNet18;
+  model: ResNet;
   attack: Attack;
   out: string;
   summary: BackdoorSummary;
@@ -154,11 +154,11 @@ export function defaultBackdoorDir(spec: BackdoorSpec, root = 'runs'): string {
 }
 
 /**
- * The paper's ResNet-18 (docs/method.md, "The models") for a dataset's shape and classes (CIFAR
- * stem below 128 px), at the preset's width and seed.
+ * The paper's ResNet-18 (docs/method.md, "The models"), or ResNet-50 with `depth` 50, for a
+ * dataset's shape and classes (CIFAR stem below 128 px), at the preset's width and seed.
  */
-export function newResNet(train: ImageDataset, p: Pick<ClassifierPreset, 'width' | 'seed'>): ResNet18 {
-  return new ResNet18({ numClasses: train.classes.length, inChannels: train.c, width: p.width, seed: p.seed, stem: train.h >= 128 ? 'imagenet' : 'cifar' });
+export function newResNet(train: ImageDataset, p: Pick<ClassifierPreset, 'width' | 'seed' | 'depth'>): ResNet {
+  return new ResNet({ numClasses: train.classes.length, inChannels: train.c, width: p.width, seed: p.seed, stem: train.h >= 128 ? 'imagenet' : 'cifar', depth: p.depth ?? 18 });
 }
 
 /**
@@ -188,7 +188,7 @@ async function benignModel(
   dirOverride: string | undefined,
   roots: string[],
   quiet = false,
-): Promise<{ model: ResNet18; id: string; file: string }> {
+): Promise<{ model: ResNet; id: string; file: string }> {
   const { train, test, normalization } = data;
   const hash = configHash({ p, n: train.n, ds: train.name, dataset });
   const dir = dirOverride ?? join('runs', `benign-${datasetTag(dataset)}-${preset}-s${p.seed}-${hash.slice(0, 8)}`);
@@ -299,7 +299,7 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
   log(`attack ${factory.name} (${factory.summary})${custom}; target ${spec.target}; ${train.n} training images; out ${out}`);
 
   const ctx: LcContext = { normalization, log, cacheDir: out };
-  let benign: ResNet18 | null = null;
+  let benign: ResNet | null = null;
   let benignFile: string | null = null;
   if (attack.needsCleanModel) {
     const b = await benignModel(p, data, spec.dataset, spec.presetName, log, spec.benignDir, opts.cacheRoots ?? [COMMITTED_BACKDOORS], opts.quiet);

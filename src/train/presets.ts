@@ -10,8 +10,10 @@ import type { TrainConfig } from './trainer.js';
 export type PresetName = 'quick' | 'paper';
 
 export interface ClassifierPreset extends TrainConfig {
-  /** ResNet-18 width multiplier */
+  /** ResNet width multiplier */
   width: number;
+  /** ResNet-50 when 50; ResNet-18 when unset (the paper's classifiers; unset keeps the run folders' hashes) */
+  depth?: 18 | 50;
   /** train on this many images (a seeded random subset), all when undefined */
   trainSubset?: number;
 }
@@ -53,6 +55,7 @@ export interface ClassifierOverrides {
   /** epochs (0-indexed) at whose start the lr is multiplied by gamma; replaces the preset's */
   milestones?: number[];
   gamma?: number;
+  depth?: 18 | 50;
 }
 
 /**
@@ -65,6 +68,7 @@ export function withClassifierOverrides(p: ClassifierPreset, o: ClassifierOverri
   const out = assignDefined<ClassifierPreset>({ ...p }, o, ['epochs', 'batchSize', 'lr', 'width', 'trainSubset', 'seed']);
   if (o.milestones !== undefined) out.milestones = checkedMilestones('classifier', o.milestones, out.epochs);
   if (o.gamma !== undefined) out.gamma = checkedGamma('classifier', o.gamma);
+  if (o.depth === 50) out.depth = 50; // 18 is the default and stays unset (the same folder as before)
   return out;
 }
 

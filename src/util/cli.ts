@@ -110,10 +110,12 @@ export const CLASSIFIER_OPTIONS = {
   seed: { type: 'string' },
   milestones: { type: 'string' },
   gamma: { type: 'string' },
+  depth: { type: 'string' },
 } as const;
 
 /** CLASSIFIER_OPTIONS but --seed, which each script words itself (reproduce's also seeds REFINE). */
-export const CLASSIFIER_USAGE = `  --epochs N  --batch-size N  --lr X  --width X (ResNet-18 width multiplier)  --subset N
+export const CLASSIFIER_USAGE = `  --epochs N  --batch-size N  --lr X  --width X (ResNet width multiplier)  --subset N
+  --depth 18|50               ResNet-18 (default) or ResNet-50 (the black box of the paper's App. E)
   --milestones A,B  --gamma X   epochs (0-indexed) at whose start the lr is multiplied by gamma
                               (the preset's also when --epochs changes: quick [2], paper [100,130]; γ 0.1)`;
 
@@ -128,7 +130,14 @@ export function classifierFlags(v: { [K in keyof typeof CLASSIFIER_OPTIONS]?: st
     seed: num('seed', v.seed, 'nonneg-int'),
     milestones: numList('milestones', v.milestones, 'int'),
     gamma: num('gamma', v.gamma, 'pos'),
+    depth: depthFlag(v.depth),
   };
+}
+
+function depthFlag(v: string | undefined): 18 | 50 | undefined {
+  if (v === undefined) return undefined;
+  if (v !== '18' && v !== '50') throw new Error(`--depth must be 18 or 50, got '${v}'`);
+  return Number(v) as 18 | 50;
 }
 
 /** How `folder:DIR` datasets are read (the other datasets ignore these flags). */

@@ -1,0 +1,165 @@
+/**
+ * The paper's Table 11 for one attack (`npm run reproduce -- --attack badnets --blackbox`): the
+ * backdoored classifier is a ResNet-50 (the same attack and recipe as the normal run, `depth`
+ * 50) seen only through its probabilities; a ResNet-18 surrogate is distilled from it on REFINE's
+ * unlabeled images, REFINE is trained against the surrogate (with `renormalize`, which a black
+ * box needs: docs/method.md, "Black-box REFINE") and deployed in front of the black box. Rows:
+ * No Defense of the black box and of the surrogate, REFINE on the surrogate and on the black box,
+ * and the queries spent. Everything goes to <out>/<attack>/blackbox/: blackbox.json (rewritten
+ * after every stage; a rerun resumes), teacher.f32 (the black box's answers, so a resumed run
+ * does not query again), distill/, refine/.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { seededSubset, type ImageDataset } from '../data/dataset.js';
+import { saveCheckpoint } from '../nn/checkpoint.js';
+import { BlackBoxDefense, blackBoxRefine } from '../refine/blackbox-defense.js';
+import { DefendedModel } from '../refine/defended.js';
+import { moduleBlackBox } from '../train/blackbox.js';
+import { queryAll } from '../train/distill.js';
+import { folderStore } from '../train/resume.js';
+import { configHash } from '../train/trainer.js';
+import { Progress } from '../util/progress.js';
+import { readJson, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import { defaultBackdoorDir, newResNet, trainBackdoored, type BackdoorSpec } from './backdoor.js';
+import { attackDir } from './results-store.js';
+import { evaluate } from './scoring.js';
+import type { Metric } from './report.js';
+import type { ReproduceData, ReproduceOptions } from './reproduce.js';
+
+export interface BlackBoxOptions {
+  /** distillation epochs over REFINE's unlabeled images (default 10; the paper gives none) */
+  distillEpochs: number;
+}
+
+export const BLACKBOX_DEFAULTS: BlackBoxOptions = { distillEpochs: 10 };
+
+export interface BlackBoxResult {
+  status: 'incomplete' | 'complete';
+  attack: string;
+  configHash: string;
+  /** the black box's run folder (ResNet-50) */
+  blackBoxDir?: string;
+  noDefenseBlackBox?: Metric;
+  noDefenseSurrogate?: Metric;
+  /** share of the unlabeled images on which the surrogate's argmax equals the black box's, after distillation */
+  surrogateAgreement?: number;
+  refineSurrogate?: Metric;
+  refineBlackBox?: Metric;
+  /** black-box queries (images): for the distillation and for the evaluation of the deployed defense */
+  queries: { distill?: number; evaluation?: number };
+  wallSeconds: { blackBox?: number; distill?: number; refine?: number };
+}
+
+/** Runs (or resumes) the black-box experiment of one attack. */
+export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceData, b: BlackBoxOptions): Promise<BlackBoxResult> {
+  const log = o.log ?? ((m: string) => console.error(m));
+  const dir = join(attackDir(o.outRoot, o.attack), 'blackbox');
+  const file = join(dir, 'blackbox.json');
+  const bbPreset = { ...o.classifier, depth: 50 as const };
+  const refineCfg = { ...o.refine, renormalize: true };
+  const distillCfg = { ...o.classifier, epochs: b.distillEpochs, milestones: [], augment: {} };
+  const hash = configHash({ bbPreset, refineCfg, distillCfg, attack: o.attack, target: o.target ?? 0, opts: o.attackOptions ?? {} });
+  const prev = readJson<BlackBoxResult>(file);
+  if (prev && prev.configHash !== hash) throw new Error(`${dir} holds a black-box run of another configuration: delete it or use another --out`);
+  if (prev?.status === 'complete') return prev;
+  const r: BlackBoxResult = prev ?? { status: 'incomplete', attack: o.attack, configHash: hash, queries: {}, wallSeconds: {} };
+  const save = () => writeJsonAtomic(file, r);
+  save();
+
+  const { normalization } = data;
+  const seed = o.classifier.seed;
+  const k = data.test.classes.length;
+  // 1. the black box: the same attack on a ResNet-50 (its own run folder, reused when trained)
+  const spec: BackdoorSpec = { attack: o.attack, dataset: o.dataset, presetName: o.preset, preset: bbPreset, target: o.target ?? 0, attackOptions: o.attackOptions };
+  spec.out = defaultBackdoorDir(spec, o.runsRoot ?? 'runs');
+  const t0 = performance.now();
+  const bd = await trainBackdoored(spec, { train: data.train, test: data.test, normalization }, { log, adapter: o.adapter, quiet: o.quiet });
+  if (!r.wallSeconds.blackBox) r.wallSeconds.blackBox = bd.cached ? bd.summary.wallSeconds : (performance.now() - t0) / 1000;
+  r.blackBoxDir = bd.out;
+  const test = seededSubset(data.test, o.evalSubset, seed + 29, `${data.test.name}[eval]`);
+  const asrSet = bd.attack.poisonTest(test);
+  const surrogate = newResNet(data.train, { ...o.classifier, depth: 18 });
+  try {
+    if (!r.noDefenseBlackBox) {
+      r.noDefenseBlackBox = await evaluate(bd.model, test, asrSet, normalization, 'black box No Defense', o.quiet);
+      save();
+    }
+    // 2. distillation (one query per unlabeled image, answers kept) and REFINE against the surrogate
+    const refineData = seededSubset(data.fullTrain, o.refine.trainSubset, seed + 17, `${data.fullTrain.name}[refine]`);
+    const bb = moduleBlackBox(bd.model, k, normalization);
+    const teacherFile = join(dir, 'teacher.f32');
+    let teacher: Float32Array | undefined;
+    if (existsSync(teacherFile)) {
+      const bytes = readFileSync(teacherFile);
+      teacher = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      if (teacher.length !== refineData.n * k) throw new Error(`${teacherFile}: ${teacher.length} values, ${refineData.n * k} expected: delete it to query again`);
+    } else {
+      log(`[${o.attack}] black box: querying its probabilities on ${refineData.n} unlabeled images`);
+      teacher = await queryAll(bb, refineData);
+      writeFileAtomic(teacherFile, new Uint8Array(teacher.buffer, teacher.byteOffset, teacher.byteLength));
+      r.queries.distill = bb.queries;
+      save();
+    }
+    log(`[${o.attack}] black box: distilling a ResNet-18 surrogate (${distillCfg.epochs} epochs, MSE on the probabilities), then REFINE against it`);
+    const t1 = performance.now();
+    const res = await blackBoxRefine(bb, surrogate, refineData, distillCfg, refineCfg, {
+      normalization,
+      teacher,
+      distillStore: folderStore(join(dir, 'distill'), { model: 'surrogate-last.safetensors', optimizer: 'surrogate-last-optimizer.safetensors', state: 'distill-state.json' }),
+      refineStore: folderStore(join(dir, 'refine'), { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' }),
+      progress: (label, total) => new Progress(label, total),
+      quiet: o.quiet,
+    });
+    r.wallSeconds.distill = res.distill.reduce((a, l) => a + l.seconds, 0);
+    r.wallSeconds.refine = (performance.now() - t1) / 1000 - r.wallSeconds.distill;
+    r.surrogateAgreement = res.distill[res.distill.length - 1]?.agreement;
+    await saveCheckpoint(surrogate, join(dir, 'surrogate.safetensors'));
+    surrogate.eval();
+    r.noDefenseSurrogate = await evaluate(surrogate, test, asrSet, normalization, 'surrogate No Defense', o.quiet);
+    // REFINE against the surrogate, and deployed in front of the black box
+    const onSurrogate = new DefendedModel(res.defense.unet, surrogate, res.defense.perm, normalization);
+    r.refineSurrogate = await evaluate(onSurrogate, test, asrSet, normalization, 'REFINE on the surrogate', o.quiet);
+    const before = bb.queries;
+    r.refineBlackBox = await deployedMetric(res.defense, test, asrSet);
+    r.queries.evaluation = bb.queries - before;
+    r.status = 'complete';
+    save();
+    res.defense.unet.dispose();
+    return r;
+  } finally {
+    surrogate.dispose();
+    bd.model.dispose();
+  }
+}
+
+/** BA and ASR of the defense deployed in front of the black box (each image one query). */
+async function deployedMetric(d: BlackBoxDefense, clean: ImageDataset, poisoned: ImageDataset): Promise<Metric> {
+  const t0 = performance.now();
+  const acc = async (ds: ImageDataset) => {
+    if (!ds.n) return NaN;
+    const p = await d.predict(ds);
+    let ok = 0;
+    for (let i = 0; i < ds.n; i++) if (p[i] === ds.labels[i]) ok++;
+    return ok / ds.n;
+  };
+  return { BA: await acc(clean), ASR: await acc(poisoned), seconds: (performance.now() - t0) / 1000 };
+}
+
+const cell = (m?: Metric) => (m ? `${(100 * m.BA).toFixed(2)}/${(100 * m.ASR).toFixed(2)}` : '—');
+
+/** The Table 11-shaped section of results.md from the attacks' blackbox.json files. */
+export function renderBlackBoxSection(rs: BlackBoxResult[]): string {
+  if (!rs.length) return '';
+  const L = ['## Black-box REFINE (Table 11)', ''];
+  L.push('The backdoored model is a ResNet-50 seen only through its probabilities; a ResNet-18 surrogate is distilled from it on REFINE\'s unlabeled images (MSE on the probability vectors), REFINE is trained against the surrogate and deployed in front of the black box (docs/method.md). BA/ASR in %.', '');
+  L.push('| Attack | No Defense, black box | No Defense, surrogate | REFINE on the surrogate | REFINE on the black box | queries (distillation + evaluation) |', '|---|---|---|---|---|---|');
+  for (const r of rs) L.push(`| ${r.attack} | ${cell(r.noDefenseBlackBox)} | ${cell(r.noDefenseSurrogate)} | ${cell(r.refineSurrogate)} | ${cell(r.refineBlackBox)} | ${r.queries.distill ?? '?'} + ${r.queries.evaluation ?? '?'} |`);
+  L.push('', 'Paper (CIFAR-10, ResNet-50 black box, ResNet-18 surrogate): BadNets 90.60/100, 91.20/1.24, 88.21/0.92, 88.17/0.36; Blended 91.08/96.94, 90.69/2.23, 88.34/0.62, 87.75/0.18; WaNet 91.50/99.93, 90.92/99.84, 88.77/3.37, 87.44/0.04.', '');
+  return L.join('\n');
+}
+
+export function readBlackBoxResults(outRoot: string, names: string[]): BlackBoxResult[] {
+  return names.map((n) => readJson<BlackBoxResult>(join(attackDir(outRoot, n), 'blackbox', 'blackbox.json'))).filter((r): r is BlackBoxResult => r?.status === 'complete');
+}
+
