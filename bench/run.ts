@@ -14,7 +14,9 @@ import { parseArgsOrExit } from '../src/util/cli.js';
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
 const USAGE = `usage: npm run bench [-- FILTER...] [--json FILE] [--time MS_PER_CASE] [--peer tfjs|torch] [--profile]
-  FILTER...         run only the cases whose name contains one of these (case-insensitive)
+  FILTER...         run only the cases whose name contains one of these (case-insensitive);
+                    "REFINE scaling" runs the REFINE step at other batches, sizes and widths
+                    (the paper's included: minutes on a CPU), left out otherwise
   --json FILE       also write the rows there
   --time MS         measuring time per case (default: 1500)
   --peer tfjs       also measure tfjs-webgpu on the cases that have a peer (same adapter)
@@ -109,7 +111,7 @@ for (const f of files) {
   const mod = (await import(join(here, 'cases', f))) as { cases?: BenchCase[] };
   all.push(...(mod.cases ?? []));
 }
-const selected = all.filter((c) => positionals.length === 0 || positionals.some((p) => c.name.toLowerCase().includes(p.toLowerCase())));
+const selected = all.filter((c) => (positionals.length === 0 ? !c.onlyWhenNamed : positionals.some((p) => c.name.toLowerCase().includes(p.toLowerCase()))));
 if (selected.length === 0) {
   console.error(`no benchmark case matches ${positionals.join(' ')}; cases: \n  ${all.map((c) => c.name).join('\n  ')}`);
   process.exit(1);

@@ -10,6 +10,8 @@ export interface BenchCase {
   images?: number;
   /** the same work in a peer engine, for `--peer tfjs` / `--peer torch` (bench/peers/tfjs.ts, bench/peers/torch/bench.py) */
   peerKey?: string;
+  /** a slow row run only when a FILTER names it (not in the default set) */
+  onlyWhenNamed?: boolean;
   /** allocate inputs; called once */
   setup(): void | Promise<void>;
   /** record the work once */

@@ -49,21 +49,26 @@ function classifierStep(): BenchCase {
   };
 }
 
-function refineStep(): BenchCase {
+/**
+ * A REFINE step of batch `b` on `s`×`s`×`c` images, UNet width `uc`, ResNet-18 width `w`. The
+ * default row is the quick presets' (b 128, 28×28×1, c16, ×0.25); the `REFINE scaling` rows (run
+ * when named: `npm run bench -- "REFINE scaling"`) show how the cost and the peak memory grow.
+ */
+function refineStep(b = B, s = S, c = 1, uc = 16, w = 0.25, label = 'REFINE step'): BenchCase {
   let unet: UNet | null = null;
   let f: ResNet18 | null = null;
   let opt: SGD | null = null;
   let x: Tensor | null = null;
   const perm = [1, 2, 3, 4, 5, 6, 7, 8, 9, 0];
   return {
-    name: `REFINE step (UNet c16 + frozen ResNet-18 x0.25), batch ${B}, ${S}x${S}x1`,
-    images: B,
-    peerKey: `refine-step:${B},${S}`,
+    name: `${label} (UNet c${uc} + frozen ResNet-18 x${w}), batch ${b}, ${s}x${s}x${c}`,
+    images: b,
+    ...(label === 'REFINE step' ? { peerKey: `refine-step:${b},${s}` } : { onlyWhenNamed: true }),
     setup() {
-      unet = new UNet({ firstChannels: 16, channels: 1 });
-      f = new ResNet18({ numClasses: 10, inChannels: 1, width: 0.25 }).freeze().eval();
+      unet = new UNet({ firstChannels: uc, channels: c });
+      f = new ResNet18({ numClasses: 10, inChannels: c, width: w }).freeze().eval();
       opt = new SGD(unet.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
-      x = keep(rand([B, S, S, 1], 4));
+      x = keep(rand([b, s, s, c], 4));
     },
     run() {
       scope(() => {
@@ -85,4 +90,13 @@ function refineStep(): BenchCase {
   };
 }
 
-export const cases: BenchCase[] = [classifierStep(), refineStep()];
+const scaling = 'REFINE scaling';
+export const cases: BenchCase[] = [
+  classifierStep(),
+  refineStep(),
+  ...[32, 128, 256].map((b) => refineStep(b, 28, 1, 16, 0.25, scaling)),
+  refineStep(128, 32, 3, 16, 0.25, scaling),
+  refineStep(128, 64, 3, 16, 0.25, scaling),
+  // the paper's CIFAR-10 sizes: UNet c = 64, ResNet-18 width 1, 32×32×3, REFINE batch 256
+  refineStep(256, 32, 3, 64, 1, scaling),
+];
