@@ -225,6 +225,17 @@ export function inferClassifier(file: string): ClassifierSpec {
   return inferClassifierSpec(readSafetensors(file).tensors, file);
 }
 
+/** Whether the defense met REFINE's goal on the given test images ('met', 'missed by …'), or null without both measurements. */
+export function defenseGoal(r: DefenseReport): string | null {
+  const ba0 = r.before.test?.accuracy;
+  const ba1 = r.after.test?.accuracy;
+  const asr = r.after.triggered?.targetShare;
+  if (ba0 === undefined || ba1 === undefined || asr === undefined) return null;
+  const drop = 100 * (ba0 - ba1);
+  const misses = [...(drop > 3 ? [`accuracy ${drop.toFixed(1)} points below, ${(drop - 3).toFixed(1)} over the 3 allowed`] : []), ...(asr > 0.05 ? [`ASR ${(100 * asr).toFixed(2)}%`] : [])];
+  return misses.length ? `missed (${misses.join('; ')})` : `met (accuracy ${drop.toFixed(1)} points below, ASR ${(100 * asr).toFixed(2)}%)`;
+}
+
 const pct = (v: number | undefined) => (v === undefined ? '—' : `${(100 * v).toFixed(2)}%`);
 
 export function renderDefenseReport(r: DefenseReport): string {
@@ -240,6 +251,8 @@ export function renderDefenseReport(r: DefenseReport): string {
     L.push(`| triggered images: most predicted class (share) | ${r.before.triggered.topClass} (${pct(r.before.triggered.topShare)}) | ${r.after.triggered?.topClass} (${pct(r.after.triggered?.topShare)}) |`);
   }
   if (!r.before.test && !r.before.triggered) L.push('| (no labelled test images given: --test) | | |');
+  const goal = defenseGoal(r);
+  if (goal) L.push('', `REFINE's goal (ASR ≤ 5%, accuracy at most 3 points below the undefended model's): **${goal}**.`);
   L.push('', '## Diagnostics (label-free)', '');
   const a = r.augmentation;
   L.push(`- Augmentation check on ${a.images} unlabeled images: REFINE's augmentation changes ${pct(a.changed)} of the pseudo-labels; the largest rise of one class is '${c.classes[a.maxShareRiseClass]}' ${(100 * a.maxShareRise).toFixed(1)} points, which receives ${pct(a.topChangedToShare)} of the changes. Augmentation guard: **${c.augmentationGuard}**${c.augmentationGuard === 'applied' ? ' (pseudo-labels from the un-augmented images, no resized crop)' : ''}.`);

@@ -10,7 +10,7 @@ import { ResNet18 } from '../../src/nn/resnet.js';
 import { saveCheckpoint } from '../../src/nn/checkpoint.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../../src/nn/safetensors.js';
 import { loadImageFolder } from '../../src/data/image-folder.js';
-import { checkOutputFolder, defend, inferClassifier, loadDefended, type DefenseConfig } from '../../src/pipeline/defend.js';
+import { checkOutputFolder, defend, defenseGoal, inferClassifier, loadDefended, type DefenseConfig, type DefenseReport } from '../../src/pipeline/defend.js';
 import { refinePreset, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
 import { Rng } from '../../src/util/random.js';
 
@@ -105,4 +105,13 @@ test('checkOutputFolder: the model folder and data folders (and inside them) are
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test('defenseGoal: met, missed on accuracy or ASR, or unknown without both measurements', () => {
+  const ev = (accuracy?: number, targetShare?: number) => ({ images: 100, accuracy, targetShare, topClass: 'a', topShare: 0.1 });
+  const r = (ba0: number, ba1: number, asr: number) => ({ before: { test: ev(ba0), triggered: ev(undefined, 1) }, after: { test: ev(ba1), triggered: ev(undefined, asr) } }) as unknown as DefenseReport;
+  assert.is(defenseGoal(r(0.914, 0.89, 0.016)), 'met (accuracy 2.4 points below, ASR 1.60%)');
+  assert.is(defenseGoal(r(0.914, 0.881, 0.016)), 'missed (accuracy 3.3 points below, 0.3 over the 3 allowed)');
+  assert.is(defenseGoal(r(0.914, 0.9, 0.08)), 'missed (ASR 8.00%)');
+  assert.is(defenseGoal({ before: {}, after: {} } as unknown as DefenseReport), null);
+});
+
 test.run();
