@@ -9,7 +9,7 @@ import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset, datasetStats } from '../src/data/registry.js';
 import { classFolders, loadImageFolder } from '../src/data/image-folder.js';
 import type { ImageDataset, Normalization } from '../src/data/dataset.js';
-import { defend, inferClassifier, readClassNames, type Arch, type ClassifierSpec } from '../src/pipeline/defend.js';
+import { ARCHS, defend, inferClassifier, readClassNames, type Arch, type ClassifierSpec } from '../src/pipeline/defend.js';
 import { REFINE_PRESETS, refinePreset, withRefineOverrides } from '../src/pipeline/refine-presets.js';
 import { seededSubset } from '../src/data/dataset.js';
 import { folderFlags, FOLDER_OPTIONS, FOLDER_USAGE, num, parseArgsOrExit } from '../src/util/cli.js';
@@ -33,7 +33,7 @@ Rerun the same command after an interruption: it resumes; a finished folder is r
   --triggered DIR             triggered images (DIR/<class>/...) for the attack success before /
                               after; with --target the share classified as the target is the ASR
   --target N|NAME             the attack's target class (optional)
-  --arch resnet18-cifar|resnet18-imagenet   (default: from the checkpoint's stem)
+  --arch resnet18-cifar|resnet18-imagenet|resnet50-cifar|resnet50-imagenet   (default: from the checkpoint)
   --width X  --classes N      (default: from the checkpoint)
   --class-names FILE          one class name per line (default: the dataset's or folder's)
   --mean A[,B,C] --std A[,B,C]  the classifier's input normalisation (default: the dataset's;
@@ -105,7 +105,7 @@ try {
     numClasses: num('classes', values.classes, 'int') ?? inferred.numClasses,
     inChannels: inferred.inChannels,
   };
-  if (spec.arch !== 'resnet18-cifar' && spec.arch !== 'resnet18-imagenet') throw new Error(`--arch must be resnet18-cifar or resnet18-imagenet, got '${spec.arch}'`);
+  if (!ARCHS.includes(spec.arch)) throw new Error(`--arch must be one of ${ARCHS.join(', ')}, got '${spec.arch}'`);
   const folder = folderFlags(values);
   folder.channels ??= spec.inChannels as 1 | 3;
   const names = values['class-names'] ? readClassNames(values['class-names']) : undefined;

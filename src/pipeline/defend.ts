@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { buildClassifier, defendedFromFiles, inferClassifierSpec, parseDefenseConfig, type ClassifierSpec, type DefenseConfig } from './defense-config.js';
 
-export { buildClassifier, openDefendedFiles, type Arch, type ClassifierSpec, type DefenseConfig, type DefendedFiles } from './defense-config.js';
+export { ARCHS, buildClassifier, openDefendedFiles, type Arch, type ClassifierSpec, type DefenseConfig, type DefendedFiles } from './defense-config.js';
 import { loadCheckpoint } from '../nn/checkpoint.js';
 import { readSafetensors } from '../nn/safetensors.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';

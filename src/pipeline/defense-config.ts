@@ -3,14 +3,15 @@
  * folder's bytes: no file access, so a browser page opens the same folders `npm run defend`
  * writes (defend.ts reads them from disk).
  */
-import { ResNet18 } from '../nn/resnet.js';
+import { ResNet } from '../nn/resnet.js';
 import { loadWeights } from '../nn/weights.js';
 import type { SafeTensor } from '../nn/safetensors-format.js';
 import type { Normalization } from '../data/dataset.js';
 import { DefendedModel } from '../refine/defended.js';
 import type { RefinePreset } from './refine-presets.js';
 
-export type Arch = 'resnet18-cifar' | 'resnet18-imagenet';
+export type Arch = 'resnet18-cifar' | 'resnet18-imagenet' | 'resnet50-cifar' | 'resnet50-imagenet';
+export const ARCHS: readonly Arch[] = ['resnet18-cifar', 'resnet18-imagenet', 'resnet50-cifar', 'resnet50-imagenet'];
 
 export interface ClassifierSpec {
   arch: Arch;
@@ -19,19 +20,24 @@ export interface ClassifierSpec {
   inChannels: number;
 }
 
-/** The ResNet-18 variant of a checkpoint, from its tensor shapes (stem kernel, widths, classes); `file` labels the error. */
+/**
+ * The ResNet variant of a checkpoint, from its tensor shapes: the stem kernel (7: ImageNet, 3:
+ * CIFAR), bottleneck blocks (a `layer1.0.conv3`: ResNet-50), the width and the classes; `file`
+ * labels the error.
+ */
 export function inferClassifierSpec(tensors: Map<string, SafeTensor>, file: string): ClassifierSpec {
   const conv1 = tensors.get('conv1.weight');
   const head = tensors.get('linear.weight') ?? tensors.get('fc.weight');
   if (!conv1 || conv1.shape.length !== 4 || !head || head.shape.length !== 2) {
-    throw new Error(`${file}: not a ResNet-18 checkpoint (needs conv1.weight and linear.weight or fc.weight); the architectures this tool defends: resnet18-cifar, resnet18-imagenet`);
+    throw new Error(`${file}: not a ResNet checkpoint (needs conv1.weight and linear.weight or fc.weight); the architectures this tool defends: ${ARCHS.join(', ')}`);
   }
   const [out, inC, kh] = conv1.shape as [number, number, number, number];
-  return { arch: kh === 7 ? 'resnet18-imagenet' : 'resnet18-cifar', width: out / 64, numClasses: head.shape[0]!, inChannels: inC };
+  const depth = tensors.has('layer1.0.conv3.weight') ? 50 : 18;
+  return { arch: `resnet${depth}-${kh === 7 ? 'imagenet' : 'cifar'}` as Arch, width: out / 64, numClasses: head.shape[0]!, inChannels: inC };
 }
 
-export function buildClassifier(spec: ClassifierSpec): ResNet18 {
-  return new ResNet18({ numClasses: spec.numClasses, inChannels: spec.inChannels, width: spec.width, stem: spec.arch === 'resnet18-imagenet' ? 'imagenet' : 'cifar' });
+export function buildClassifier(spec: ClassifierSpec): ResNet {
+  return new ResNet({ numClasses: spec.numClasses, inChannels: spec.inChannels, width: spec.width, stem: spec.arch.endsWith('imagenet') ? 'imagenet' : 'cifar', depth: spec.arch.startsWith('resnet50') ? 50 : 18 });
 }
 
 export interface DefenseConfig {

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { noGrad, scope, tensor } from '../../src/index.js';
-import { ResNet18 } from '../../src/nn/resnet.js';
+import { ResNet18, ResNet50 } from '../../src/nn/resnet.js';
 import { saveCheckpoint } from '../../src/nn/checkpoint.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../../src/nn/safetensors.js';
 import { loadImageFolder } from '../../src/data/image-folder.js';
-import { checkOutputFolder, defend, defenseGoal, inferClassifier, loadDefended, type DefenseConfig, type DefenseReport } from '../../src/pipeline/defend.js';
+import { buildClassifier, checkOutputFolder, defend, defenseGoal, inferClassifier, loadDefended, type DefenseConfig, type DefenseReport } from '../../src/pipeline/defend.js';
 import { refinePreset, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
 import { Rng } from '../../src/util/random.js';
 
@@ -105,6 +105,23 @@ test('checkOutputFolder: the model folder and data folders (and inside them) are
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test('inferClassifier: ResNet-18 and ResNet-50, CIFAR and ImageNet stems, width and classes from the shapes', async () => {
+  const cases = [
+    [new ResNet18({ numClasses: 7, inChannels: 1, width: 0.125 }), { arch: 'resnet18-cifar', width: 0.125, numClasses: 7, inChannels: 1 }],
+    [new ResNet50({ numClasses: 5, inChannels: 3, width: 0.0625 }), { arch: 'resnet50-cifar', width: 0.0625, numClasses: 5, inChannels: 3 }],
+    [new ResNet50({ numClasses: 3, inChannels: 3, width: 0.0625, stem: 'imagenet' }), { arch: 'resnet50-imagenet', width: 0.0625, numClasses: 3, inChannels: 3 }],
+  ] as const;
+  for (const [m, want] of cases) {
+    const f = join(tmp, `${want.arch}.safetensors`);
+    await saveCheckpoint(m, f);
+    assert.equal(inferClassifier(f), want);
+    const rebuilt = buildClassifier(inferClassifier(f));
+    assert.is(rebuilt.parameterCount(), m.parameterCount(), want.arch);
+    rebuilt.dispose();
+    m.dispose();
+  }
+});
+
 test('defenseGoal: met, missed on accuracy or ASR, or unknown without both measurements', () => {
   const ev = (accuracy?: number, targetShare?: number) => ({ images: 100, accuracy, targetShare, topClass: 'a', topShare: 0.1 });
   const r = (ba0: number, ba1: number, asr: number) => ({ before: { test: ev(ba0), triggered: ev(undefined, 1) }, after: { test: ev(ba1), triggered: ev(undefined, asr) } }) as unknown as DefenseReport;
