@@ -281,6 +281,7 @@ function drawChart(loss: number[], agree: number[], total: number): void {
 async function train(o: { steps: number; batchSize: number; seed?: number; onStep?: (i: number) => void }): Promise<{ loss: number[]; agreement: number[]; imagesPerSecond: number; stopped: boolean }> {
   const s = state!;
   if (!s.unlabeled) throw new Error('no unlabeled images to train on');
+  if (s.unlabeled.n < o.batchSize) throw new Error(`${s.unlabeled.n} unlabeled images are fewer than one batch of ${o.batchSize}`);
   const seed = o.seed ?? 666;
   const cfg = refinePreset('budget', s.size, seed);
   const k = s.classes.length;
@@ -288,7 +289,6 @@ async function train(o: { steps: number; batchSize: number; seed?: number; onSte
   const defended = new DefendedModel(unet, s.classifier, randomDerangement(k, new Rng(seed)), cfg.renormalize ? s.normalization : null);
   const opt = new SGD(unet.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
   const loader = { batchSize: o.batchSize, shuffle: true, dropLast: true, seed, augment: cfg.augment, normalization: s.normalization };
-  if (s.unlabeled.n < o.batchSize) throw new Error(`${s.unlabeled.n} unlabeled images are fewer than one batch of ${o.batchSize}`);
   const loss: number[] = [];
   const agreement: number[] = [];
   stopRequested = false;
