@@ -154,7 +154,18 @@ export class Adam extends Optimizer {
   }
 }
 
-/** lr = base · gamma^(number of milestones ≤ epoch); call `step()` once per epoch (PyTorch MultiStepLR). */
+/** What every SGD training run here is configured by: its length, batch, SGD settings and multi-step schedule. */
+export interface SgdRecipe {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  /** epochs (0-indexed) at whose start the lr is multiplied by gamma */
+  milestones: number[];
+  gamma: number;
+}
+
 /** The multi-step schedule: lr · gamma^(number of milestones ≤ epoch), epochs 0-indexed. */
 export function lrAt(cfg: { lr: number; milestones: readonly number[]; gamma: number }, epoch: number): number {
   return cfg.lr * cfg.gamma ** cfg.milestones.filter((m) => m <= epoch).length;

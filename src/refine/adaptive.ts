@@ -18,7 +18,7 @@ import { argmax, remapClasses } from '../ops/index-ops.js';
 import { detach } from '../ops/creation.js';
 import { Module } from '../nn/module.js';
 import { UNet } from '../nn/unet.js';
-import { lrAt, SGD } from '../nn/optim.js';
+import { lrAt, SGD, type SgdRecipe } from '../nn/optim.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { batchCount, batches } from '../data/loader.js';
@@ -31,15 +31,8 @@ import { randomDerangement } from './mapping.js';
 import { utilityLoss, type RefineLossConfig } from './step.js';
 import { supConLoss } from './supcon.js';
 
-export interface AdaptiveConfig extends RefineLossConfig {
-  /** fine-tuning epochs over the poisoned training set */
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  milestones: number[];
-  gamma: number;
+/** epochs: fine-tuning epochs over the poisoned training set. */
+export interface AdaptiveConfig extends RefineLossConfig, SgdRecipe {
   /** γ: the weight of REFINE's loss in the attacker's objective */
   refineWeight: number;
   /** the attacker's UNet width (first_channels) */

@@ -7,7 +7,7 @@
 import { accuracy } from '../train/evaluate.js';
 import type { Module } from '../nn/module.js';
 import { UNet } from '../nn/unet.js';
-import { lrAt, oneCycleAt, SGD, type OneCycle } from '../nn/optim.js';
+import { lrAt, oneCycleAt, SGD, type OneCycle, type SgdRecipe } from '../nn/optim.js';
 import type { AugmentSpec } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { batchCount, batches } from '../data/loader.js';
@@ -18,15 +18,8 @@ import { openRun, runEpochs, type LoopState, type ProgressFactory } from '../tra
 import { DefendedModel } from './defended.js';
 import { refineStep, type RefineLossConfig } from './step.js';
 
-export interface RefineConfig extends RefineLossConfig {
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  /** epochs (0-indexed) at whose start lr is multiplied by gamma; official: [epochs−50, epochs−20] */
-  milestones: number[];
-  gamma: number;
+/** milestones: the official [epochs−50, epochs−20] (refine-presets.ts). */
+export interface RefineConfig extends RefineLossConfig, SgdRecipe {
   /**
    * Per-step schedule replacing milestones/gamma: a one-cycle run whose peak lr is `lr` (a named
    * deviation for short runs, see docs/refine-recipe.md). Unset: the official per-epoch MultiStepLR.

@@ -14,7 +14,7 @@ import { tensor, type Tensor } from '../tensor/tensor.js';
 import { crossEntropy } from '../ops/loss.js';
 import { argmax } from '../ops/index-ops.js';
 import { detach } from '../ops/creation.js';
-import { lrAt, SGD } from '../nn/optim.js';
+import { lrAt, SGD, type SgdRecipe } from '../nn/optim.js';
 import type { Module } from '../nn/module.js';
 import { checkLoss, folderStore, type RunFiles } from './resume.js';
 import { openRun, runEpochs, type LoopState } from './loop.js';
@@ -24,15 +24,7 @@ import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { batchCount, batches, type LoaderOptions } from '../data/loader.js';
 import { accuracy, hits, predict } from './evaluate.js';
 
-export interface TrainConfig {
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  /** epochs (0-indexed) at whose start the lr is multiplied by gamma */
-  milestones: number[];
-  gamma: number;
+export interface TrainConfig extends SgdRecipe {
   augment: AugmentSpec;
   seed: number;
 }
