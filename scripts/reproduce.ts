@@ -135,6 +135,11 @@ function defaultOut(dataset: string, preset: string, refinePresetName: string): 
   return join('results', `${datasetTag(dataset)}-${preset}${refinePresetName === preset ? '' : `-${refinePresetName}`}`);
 }
 
+/** results.md of `out`: the main tables, then the adaptive-attack and black-box sections of the attacks that ran them. */
+function resultsMarkdown(out: string, agg: ReturnType<typeof aggregate>): string {
+  return renderReport(agg) + renderAdaptiveSection(readAdaptiveResults(out, attacks.names())) + renderBlackBoxSection(readBlackBoxResults(out, attacks.names()));
+}
+
 const t0 = performance.now();
 let exitCode = 0;
 try {
@@ -151,7 +156,7 @@ try {
     }
     const agg = aggregate(rs[0]!.dataset, rs[0]!.preset, rs);
     writeJsonAtomic(join(out, 'results.json'), agg);
-    writeFileAtomic(join(out, 'results.md'), renderReport(agg) + renderAdaptiveSection(readAdaptiveResults(out, attacks.names())) + renderBlackBoxSection(readBlackBoxResults(out, attacks.names())));
+    writeFileAtomic(join(out, 'results.md'), resultsMarkdown(out, agg));
     console.log(`results: ${join(out, 'results.md')}, ${join(out, 'results.json')} (${Object.keys(agg.attacks).join(', ')})`);
     process.exit(0);
   }
@@ -207,7 +212,7 @@ try {
   const writeReport = () => {
     const agg = aggregate(dataset, presetName, readResults(out, attacks.names()));
     writeJsonAtomic(join(out, 'results.json'), agg);
-    writeFileAtomic(join(out, 'results.md'), renderReport(agg) + renderAdaptiveSection(readAdaptiveResults(out, attacks.names())) + renderBlackBoxSection(readBlackBoxResults(out, attacks.names())));
+    writeFileAtomic(join(out, 'results.md'), resultsMarkdown(out, agg));
     return agg;
   };
   for (const [i, attack] of names.entries()) {

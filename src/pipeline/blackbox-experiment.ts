@@ -17,6 +17,7 @@ import { BlackBoxDefense, blackBoxRefine } from '../refine/blackbox-defense.js';
 import { DefendedModel } from '../refine/defended.js';
 import { moduleBlackBox } from '../train/blackbox.js';
 import { queryAll } from '../train/distill.js';
+import { hits } from '../train/evaluate.js';
 import { folderStore } from '../train/resume.js';
 import { configHash } from '../train/trainer.js';
 import { Progress } from '../util/progress.js';
@@ -138,10 +139,7 @@ async function deployedMetric(d: BlackBoxDefense, clean: ImageDataset, poisoned:
   const t0 = performance.now();
   const acc = async (ds: ImageDataset) => {
     if (!ds.n) return NaN;
-    const p = await d.predict(ds);
-    let ok = 0;
-    for (let i = 0; i < ds.n; i++) if (p[i] === ds.labels[i]) ok++;
-    return ok / ds.n;
+    return hits(await d.predict(ds), ds.labels) / ds.n;
   };
   return { BA: await acc(clean), ASR: await acc(poisoned), seconds: (performance.now() - t0) / 1000 };
 }

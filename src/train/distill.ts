@@ -63,11 +63,13 @@ export async function distillSurrogate(surrogate: Module, ds: ImageDataset, teac
   const opt = new SGD(surrogate.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
   const { state } = openRun<LoopState<DistillLog>>(opts.store, surrogate, opt, { epochsDone: 0, history: [], wallSeconds: 0 }, { label: 'distill', epochs: cfg.epochs, quiet: opts.quiet });
   const loader = { batchSize: cfg.batchSize, shuffle: true, seed: cfg.seed, augment: cfg.augment, normalization: opts.normalization };
-  const teacherArgmax = (i: number) => {
+  const argmaxRow = (p: Float32Array, r: number) => {
     let best = 0;
-    for (let j = 1; j < k; j++) if (teacher[i * k + j]! > teacher[i * k + best]!) best = j;
+    for (let j = 1; j < k; j++) if (p[r * k + j]! > p[r * k + best]!) best = j;
     return best;
   };
+  // the black box's class of every image, once (not again for every batch of every epoch)
+  const teacherClass = Int32Array.from({ length: ds.n }, (_, i) => argmaxRow(teacher, i));
   await runEpochs<Sums, DistillLog>(state, {
     label: 'distill',
     epochs: cfg.epochs,
@@ -100,9 +102,7 @@ export async function distillSurrogate(surrogate: Module, ds: ImageDataset, teac
           out.p.dispose();
           checkLoss(lv, `distill epoch ${epoch + 1}`, opts.store?.where);
           b.indices.forEach((idx, r) => {
-            let best = 0;
-            for (let j = 1; j < k; j++) if (pv[r * k + j]! > pv[r * k + best]!) best = j;
-            if (best === teacherArgmax(idx)) sums.agree++;
+            if (argmaxRow(pv, r) === teacherClass[idx]) sums.agree++;
           });
           sums.lossSum += lv * b.indices.length;
           sums.seen += b.indices.length;
