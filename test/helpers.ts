@@ -1,5 +1,6 @@
 /** Test helpers: random data, closeness checks, finite-difference gradient checks. */
 import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
 import { Rng } from '../src/util/random.js';
 import { backward, scope, tensor, type Tensor } from '../src/index.js';
 import * as ops from '../src/ops/all.js';
@@ -114,4 +115,13 @@ function dot(a: Float64Array, b: Float64Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
+}
+
+/** Writes a safetensors file from a raw header object and data bytes (malformed files included); returns `file`. */
+export function writeRawSafetensors(file: string, header: unknown, data: Uint8Array): string {
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  writeFileSync(file, Buffer.concat([len, json, data]));
+  return file;
 }

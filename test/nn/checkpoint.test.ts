@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeRawSafetensors } from '../helpers.js';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ResNet18 } from '../../src/nn/resnet.js';
@@ -9,15 +10,8 @@ import { readSafetensors, toFloat32, writeSafetensors, type SafeTensor } from '.
 
 const tmp = mkdtempSync(join(tmpdir(), 'ckpt-'));
 
-/** A safetensors file from a raw header object and data bytes (for malformed files). */
-function rawFile(name: string, header: unknown, data: Uint8Array): string {
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  const file = join(tmp, name);
-  writeFileSync(file, Buffer.concat([len, json, data]));
-  return file;
-}
+/** A safetensors file in the temporary folder from a raw header object and data bytes. */
+const rawFile = (name: string, header: unknown, data: Uint8Array): string => writeRawSafetensors(join(tmp, name), header, data);
 
 const f32 = (n: number) => ({ dtype: 'F32', shape: [n] });
 

@@ -5,6 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { writeRawSafetensors } from '../helpers.js';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ResNet18 } from '../../src/nn/resnet.js';
@@ -15,15 +16,8 @@ import { fails, tempDir } from './corpus.js';
 
 const tmp = tempDir('ckpt');
 
-/** A safetensors file from a raw header object and data bytes. */
-function rawFile(name: string, header: unknown, data: Uint8Array): string {
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  const file = join(tmp, name);
-  writeFileSync(file, Buffer.concat([len, json, data]));
-  return file;
-}
+/** A safetensors file in the temporary folder from a raw header object and data bytes. */
+const rawFile = (name: string, header: unknown, data: Uint8Array): string => writeRawSafetensors(join(tmp, name), header, data);
 
 const f32 = (n: number) => ({ dtype: 'F32', shape: [n] });
 const d8 = new Uint8Array(8);
