@@ -4,34 +4,16 @@
  * retraining, the section rendered, and an attack it does not support yet refused.
  */
 import { test } from 'uvu';
+import { tinyReproduce } from './tiny.js';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifierPreset } from '../../src/train/presets.js';
-import { refinePreset, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
-import { reproduceAttack, type ReproduceOptions } from '../../src/pipeline/reproduce.js';
+import { reproduceAttack } from '../../src/pipeline/reproduce.js';
 import { adaptiveExperiment, readAdaptiveResults, renderAdaptiveSection } from '../../src/pipeline/adaptive-experiment.js';
-import { synthetic } from '../attacks/synthetic.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'adaptive-'));
-const train = synthetic(32, 16, 16, 1, 1, 4);
-const data = { train, fullTrain: train, test: synthetic(20, 16, 16, 1, 2, 4), normalization: { mean: [0.5], std: [0.25] } };
-const opts: ReproduceOptions = {
-  attack: 'badnets',
-  dataset: 'synthetic',
-  preset: 'quick',
-  classifier: { ...classifierPreset('quick'), epochs: 1, milestones: [], width: 0.0625, batchSize: 16, trainSubset: undefined },
-  refine: withRefineOverrides(refinePreset('quick', { h: 16, w: 16, c: 1 }), { epochs: 1, trainSubset: 16, batchSize: 8, unetChannels: 4 }),
-  outRoot: join(tmp, 'results'),
-  backdoorDir: join(tmp, 'backdoor'),
-  ablations: false,
-  curveEval: 0,
-  engine: { name: 'refine-gpu', version: 'test' },
-  adapter: 'test',
-  quiet: true,
-  log: () => {},
-};
+const { data, opts } = tinyReproduce(tmp, { backdoorDir: join(tmp, 'backdoor') });
 
 test('adaptive attack after the normal experiment: both rows, the adapted model, resumable, rendered', async () => {
   const normal = await reproduceAttack(opts, data);

@@ -5,34 +5,15 @@
  * recomputing, and the section rendered.
  */
 import { test } from 'uvu';
+import { tinyReproduce } from './tiny.js';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifierPreset } from '../../src/train/presets.js';
-import { refinePreset, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
-import type { ReproduceOptions } from '../../src/pipeline/reproduce.js';
 import { blackBoxExperiment, readBlackBoxResults, renderBlackBoxSection } from '../../src/pipeline/blackbox-experiment.js';
-import { synthetic } from '../attacks/synthetic.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'blackbox-'));
-const train = synthetic(32, 16, 16, 1, 1, 4);
-const data = { train, fullTrain: train, test: synthetic(20, 16, 16, 1, 2, 4), normalization: { mean: [0.5], std: [0.25] } };
-const opts: ReproduceOptions = {
-  attack: 'badnets',
-  dataset: 'synthetic',
-  preset: 'quick',
-  classifier: { ...classifierPreset('quick'), epochs: 1, milestones: [], width: 0.0625, batchSize: 16, trainSubset: undefined },
-  refine: withRefineOverrides(refinePreset('quick', { h: 16, w: 16, c: 1 }), { epochs: 1, trainSubset: 16, batchSize: 8, unetChannels: 4 }),
-  outRoot: join(tmp, 'results'),
-  runsRoot: join(tmp, 'runs'),
-  ablations: false,
-  curveEval: 0,
-  engine: { name: 'refine-gpu', version: 'test' },
-  adapter: 'test',
-  quiet: true,
-  log: () => {},
-};
+const { data, opts } = tinyReproduce(tmp);
 
 test('black-box REFINE on tiny data: every row, the queries, resumable, rendered', async () => {
   const r = await blackBoxExperiment(opts, data, { distillEpochs: 1 });
