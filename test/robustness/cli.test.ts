@@ -63,6 +63,8 @@ const badValues: [string, string[], RegExp][] = [
   ['scripts/train.ts', ['--epochs', 'abc'], /^train: --epochs must be a positive integer, got 'abc'/],
   ['scripts/train.ts', ['--dataset', 'mnist'], /^train: .*unknown dataset 'mnist'/],
   ['scripts/attack.ts', ['--attack', 'badnets', '--rate', '2'], /^attack: --rate must be a number in \[0, 1\], got '2'/],
+  ['scripts/attack.ts', ['--attack', 'badnets', '--depth', '34'], /^attack: --depth must be 18 or 50, got '34'/],
+  ['scripts/reproduce.ts', ['--attack', 'badnets', '--distill-epochs', '3'], /^reproduce: --distill-epochs needs --blackbox/],
   ['scripts/attack.ts', ['--attack', 'badnets', '--wanet-k', '4'], /^attack: --wanet-k applies to wanet only, not badnets/],
   ['scripts/reproduce.ts', ['--attack', 'nope'], /^reproduce: unknown attack 'nope'; one of: badnets/],
   ['scripts/reproduce.ts', ['--attack', 'badnets', '--refine-preset', 'fast'], /^reproduce: unknown REFINE preset 'fast' \(budget \| quick \| paper\)/],
