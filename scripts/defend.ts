@@ -13,6 +13,7 @@ import { ARCHS, defend, inferClassifier, readClassNames, type Arch, type Classif
 import { REFINE_PRESETS, refinePreset, withRefineOverrides } from '../src/pipeline/refine-presets.js';
 import { seededSubset } from '../src/data/dataset.js';
 import { folderFlags, FOLDER_OPTIONS, FOLDER_USAGE, num, parseArgsOrExit } from '../src/util/cli.js';
+import { recipeFlagOptions, recipeFlagUsage, recipeOverrides } from '../src/pipeline/refine-flags.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
@@ -39,11 +40,11 @@ Rerun the same command after an interruption: it resumes; a finished folder is r
   --mean A[,B,C] --std A[,B,C]  the classifier's input normalisation (default: the dataset's;
                               for folders, the unlabeled images' own statistics, with a warning)
   --preset ${REFINE_PRESETS.join('|')}   REFINE recipe (default budget; docs/refine-recipe.md)
-  --unlabeled N               train on a seeded subset of N unlabeled images (default: the preset's)
-  --epochs N                  REFINE epochs (default: the preset's)
   --seed N                    REFINE seed (default 666)
   --data-dir DIR              datasets root (default data)
 ${FOLDER_USAGE}
+REFINE recipe (the preset's unless given):
+${recipeFlagUsage('defend')}
   -h, --help`;
 
 const { values } = parseArgsOrExit('defend', USAGE, {
@@ -61,8 +62,7 @@ const { values } = parseArgsOrExit('defend', USAGE, {
     mean: { type: 'string' },
     std: { type: 'string' },
     preset: { type: 'string', default: 'budget' },
-    unlabeled: { type: 'string' },
-    epochs: { type: 'string' },
+    ...recipeFlagOptions('defend'),
     seed: { type: 'string', default: '666' },
     'data-dir': { type: 'string', default: 'data' },
     ...FOLDER_OPTIONS,
@@ -96,6 +96,7 @@ function images(spec: string, split: 'train' | 'test', classes: string[] | undef
 let code = 0;
 try {
   for (const f of ['model', 'data', 'out'] as const) if (!values[f]) throw new Error(`--${f} is required`);
+  const recipe = recipeOverrides('defend', values);
   const model = values.model!;
   if (!existsSync(model)) throw new Error(`--model ${model}: no such file`);
   const inferred = inferClassifier(model);
@@ -134,10 +135,7 @@ try {
     if (!(target >= 0 && target < classes.length)) throw new Error(`--target ${values.target} is not a class (${classes.join(', ')})`);
   }
   const seed = num('seed', values.seed, 'nonneg-int')!;
-  const refine = withRefineOverrides(refinePreset(values.preset!, { ...size, c: spec.inChannels }, seed), {
-    epochs: num('epochs', values.epochs, 'int'),
-    trainSubset: num('unlabeled', values.unlabeled, 'int'),
-  });
+  const refine = withRefineOverrides(refinePreset(values.preset!, { ...size, c: spec.inChannels }, seed), recipe);
   const unlabeled = seededSubset(data.ds, refine.trainSubset, seed + 17, `${data.ds.name}[unlabeled]`);
   if (unlabeled.n < refine.batchSize) throw new Error(`${unlabeled.n} unlabeled images are fewer than one batch of ${refine.batchSize}`);
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };

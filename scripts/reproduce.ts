@@ -10,7 +10,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, num, numList } from '../src/util/cli.js';
+import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, num } from '../src/util/cli.js';
+import { recipeFlagOptions, recipeFlagUsage, recipeOverrides } from '../src/pipeline/refine-flags.js';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
@@ -48,24 +49,12 @@ const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')
   --seed N                    classifier, attack and REFINE seed (default 666)
   --eval-subset N             evaluate on a seeded subset of N test images (default all)
   --curve-eval N              per-epoch REFINE BA on N of them for the curves (default 1000, 0 = off)
-  --refine-epochs N  --refine-subset N  --refine-batch-size N  --refine-lr X  --unet-channels N
-  --refine-schedule onecycle|multistep   per-step one-cycle lr peaking at --refine-lr, or the
-                              official per-epoch steps (the REFINE preset's unless given)
-  --refine-milestones A,B     epochs (0-indexed) at whose start REFINE's lr is multiplied by
-                              --refine-gamma X (default: the official [epochs−50, epochs−20], γ 0.8)
-  --utility bce|ce            REFINE utility loss (default bce, the official code)
-  --renormalize on|off        normalise T(x) like the classifier's inputs before it (off: the
-                              official code; the REFINE preset's unless given)
-  --augmentation-guard on|off check whether REFINE's augmentation fires the backdoor and, if it
-                              does, take the pseudo-labels from the un-augmented images (the
-                              REFINE preset's unless given; budget: on)
-  --pseudo-labels augmented|plain   pseudo-labels from the augmented batch (default, the official
-                              code) or from the un-augmented images (an augmentation that fires
-                              the backdoor then cannot poison them; see npm run augmentation-check)
   --target N                  attack target label (default 0)
   --backdoor-dir DIR          backdoored model folder (single attack only)
   --report-only               rewrite results.json / results.md and the curves of --out from its per-attack
                               result.json files (no GPU, no training; --attack not needed)
+REFINE recipe (the REFINE preset's unless given):
+${recipeFlagUsage('reproduce')}
 attack parameters (the official code's unless given; each flag only for an attack that has it):
 ${ATTACK_USAGE}
 backdoored-classifier recipe (the preset's unless given):
@@ -78,7 +67,6 @@ const OPTIONS = {
   dataset: { type: 'string', default: 'fashion-mnist' },
   preset: { type: 'string', default: 'quick' },
   'refine-preset': { type: 'string' },
-  'refine-schedule': { type: 'string' },
   ablations: { type: 'boolean', default: false },
   adaptive: { type: 'boolean', default: false },
   blackbox: { type: 'boolean', default: false },
@@ -90,19 +78,9 @@ const OPTIONS = {
   'data-dir': { type: 'string', default: 'data' },
   'eval-subset': { type: 'string' },
   'curve-eval': { type: 'string', default: '1000' },
-  'refine-epochs': { type: 'string' },
-  'refine-subset': { type: 'string' },
-  'refine-batch-size': { type: 'string' },
-  'refine-lr': { type: 'string' },
-  'refine-milestones': { type: 'string' },
-  'refine-gamma': { type: 'string' },
-  'unet-channels': { type: 'string' },
-  utility: { type: 'string' },
-  renormalize: { type: 'string' },
-  'augmentation-guard': { type: 'string' },
-  'pseudo-labels': { type: 'string' },
+  ...recipeFlagOptions('reproduce'),
   ...CLASSIFIER_OPTIONS,
-    ...FOLDER_OPTIONS,
+  ...FOLDER_OPTIONS,
   target: { type: 'string', default: '0' },
   ...ATTACK_OPTIONS,
   'backdoor-dir': { type: 'string' },
@@ -120,14 +98,6 @@ try {
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
-}
-
-/** An on|off flag (undefined when not given). */
-function onOff(flag: string, v: string | undefined): boolean | undefined {
-  if (v === undefined) return undefined;
-  if (v === 'on') return true;
-  if (v === 'off') return false;
-  throw new Error(`--${flag} must be on or off, got '${v}'`);
 }
 
 /** results/<dataset>-<preset>, with -<refine preset> when it differs from the classifier preset. */
@@ -168,8 +138,7 @@ try {
   const target = num('target', values.target, 'nonneg-int')!;
   // checked for every attack before any work starts (a flag an attack lacks is an error)
   const attackOptions = new Map(names.map((a) => [a, attackFlags(a, values)]));
-  const utility = values.utility;
-  if (utility !== undefined && utility !== 'bce' && utility !== 'ce') throw new Error(`--utility must be bce or ce, got '${utility}'`);
+  const recipe = recipeOverrides('reproduce', values);
   const evalSubset = num('eval-subset', values['eval-subset'], 'int');
   const curveEval = num('curve-eval', values['curve-eval'], 'nonneg-int')!;
   const adaptiveFlags = { gamma: num('adaptive-gamma', values['adaptive-gamma'], 'pos'), epochs: num('adaptive-epochs', values['adaptive-epochs'], 'int'), lr: num('adaptive-lr', values['adaptive-lr'], 'pos') };
@@ -184,20 +153,7 @@ try {
   const { split, normalization } = loadDataset(dataset, values['data-dir'], folderFlags(values));
   const size = { h: split.train.h, w: split.train.w, c: split.train.c };
   const refinePresetName = values['refine-preset'] ?? defaultRefinePreset(presetName);
-  const refine = withRefineOverrides(refinePreset(refinePresetName, size, classifier.seed), {
-    schedule: values['refine-schedule'] as 'onecycle' | 'multistep' | undefined,
-    epochs: num('refine-epochs', values['refine-epochs'], 'int'),
-    trainSubset: num('refine-subset', values['refine-subset'], 'int'),
-    batchSize: num('refine-batch-size', values['refine-batch-size'], 'int'),
-    lr: num('refine-lr', values['refine-lr'], 'pos'),
-    milestones: numList('refine-milestones', values['refine-milestones'], 'int'),
-    gamma: num('refine-gamma', values['refine-gamma'], 'pos'),
-    unetChannels: num('unet-channels', values['unet-channels'], 'int'),
-    utility: utility as 'bce' | 'ce' | undefined,
-    pseudoLabels: values['pseudo-labels'] as 'augmented' | 'plain' | undefined,
-    renormalize: onOff('renormalize', values.renormalize),
-    augmentationGuard: onOff('augmentation-guard', values['augmentation-guard']),
-  });
+  const refine = withRefineOverrides(refinePreset(refinePresetName, size, classifier.seed), recipe);
   if (refine.dropLast && Math.min(refine.trainSubset ?? split.train.n, split.train.n) < refine.batchSize) {
     throw new Error(`REFINE batch ${refine.batchSize} is larger than its ${refine.trainSubset} training images (drop_last would leave no step): raise --refine-subset or lower --refine-batch-size`);
   }

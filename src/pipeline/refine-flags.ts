@@ -1,0 +1,86 @@
+/**
+ * The REFINE recipe's command-line flags, declared once for every script that trains REFINE
+ * (`reproduce`, where they carry a `refine-` prefix beside the classifier's own --epochs / --lr,
+ * and `defend`, where there is no other recipe): kind, help and the override each one sets
+ * (withRefineOverrides validates the combination).
+ */
+import { flagOptions, flagUsage, readFlags, type Flag, type FlagTable } from '../util/flags.js';
+import type { RefineOverrides } from './refine-presets.js';
+
+interface RecipeFlag extends Flag {
+  /** the override the flag sets */
+  key: keyof RefineOverrides;
+  /** its name in reproduce (default: the same as in defend) */
+  reproduce?: string;
+}
+
+/** Names as `defend` spells them; `reproduce` where it differs. */
+const RECIPE: Record<string, RecipeFlag> = {
+  epochs: { key: 'epochs', kind: 'int', reproduce: 'refine-epochs', help: 'REFINE epochs' },
+  unlabeled: { key: 'trainSubset', kind: 'int', reproduce: 'refine-subset', help: 'train on a seeded subset of N unlabeled images' },
+  'batch-size': { key: 'batchSize', kind: 'int', reproduce: 'refine-batch-size', help: 'REFINE batch size' },
+  lr: { key: 'lr', kind: 'pos', reproduce: 'refine-lr', help: "REFINE's (peak) learning rate" },
+  schedule: {
+    key: 'schedule',
+    kind: { choices: ['onecycle', 'multistep'] },
+    reproduce: 'refine-schedule',
+    help: 'per-step one-cycle lr peaking at the lr, or the official\nper-epoch steps',
+  },
+  milestones: {
+    key: 'milestones',
+    kind: 'int-list',
+    reproduce: 'refine-milestones',
+    help: "epochs (0-indexed) at whose start the multistep lr is multiplied\nby the gamma (default: the official [epochs−50, epochs−20], γ 0.8)",
+  },
+  gamma: { key: 'gamma', kind: 'pos', reproduce: 'refine-gamma', help: 'the multistep schedule\'s factor' },
+  'unet-channels': { key: 'unetChannels', kind: 'int', help: "the UNet's base width c (16 in the 2-core presets, 64 in the paper's)" },
+  lambda: { key: 'lambda', kind: 'nonneg', help: 'weight of the SupCon term (official 0.1; 0 switches it off)' },
+  utility: { key: 'utility', kind: { choices: ['bce', 'ce'] }, help: 'the utility loss (bce: the official code)' },
+  renormalize: {
+    key: 'renormalize',
+    kind: 'on-off',
+    help: "normalise T(x) like the classifier's inputs before it\n(off: the official code)",
+  },
+  'augmentation-guard': {
+    key: 'augmentationGuard',
+    kind: 'on-off',
+    help: "check whether REFINE's augmentation fires the backdoor and, if\nit does, take the pseudo-labels from the un-augmented images and\ndrop the resized crop",
+  },
+  'pseudo-labels': {
+    key: 'pseudoLabels',
+    kind: { choices: ['augmented', 'plain'] },
+    help: 'pseudo-labels from the augmented batch (the official code) or\nfrom the un-augmented images',
+  },
+};
+
+export type RecipeFlagStyle = 'reproduce' | 'defend';
+
+function table(style: RecipeFlagStyle): { flags: FlagTable; keys: Record<string, keyof RefineOverrides> } {
+  const flags: FlagTable = {};
+  const keys: Record<string, keyof RefineOverrides> = {};
+  for (const [name, f] of Object.entries(RECIPE)) {
+    const n = style === 'reproduce' ? (f.reproduce ?? name) : name;
+    flags[n] = { kind: f.kind, help: f.help };
+    keys[n] = f.key;
+  }
+  return { flags, keys };
+}
+
+/** The recipe flags' parseArgs options (all strings). */
+export function recipeFlagOptions(style: RecipeFlagStyle): Record<string, { type: 'string' | 'boolean' }> {
+  return flagOptions(table(style).flags);
+}
+
+/** The recipe flags' usage lines ("the REFINE preset's unless given" is said once, above them). */
+export function recipeFlagUsage(style: RecipeFlagStyle): string {
+  return flagUsage(table(style).flags);
+}
+
+/** The overrides the given flags ask for (validated one by one; withRefineOverrides checks the whole). */
+export function recipeOverrides(style: RecipeFlagStyle, values: Record<string, string | boolean | undefined>): RefineOverrides {
+  const { flags, keys } = table(style);
+  const read = readFlags(flags, values) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(keys)) if (read[name] !== undefined) out[key] = read[name];
+  return out as RefineOverrides;
+}
