@@ -5,28 +5,9 @@ import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ClassifierOverrides } from '../train/presets.js';
 import type { FolderOptions } from '../data/registry.js';
+import { flagOptions, flagUsage, num, readFlags, type FlagTable } from './flags.js';
 
-export type FlagNumberKind = 'int' | 'nonneg-int' | 'pos' | 'rate';
-
-/**
- * The value of `--name` as a number of the given kind (undefined when the flag was not given):
- * 'int' a positive integer, 'nonneg-int' an integer ≥ 0, 'pos' a positive number, 'rate' a
- * number in [0, 1]. Anything else throws `--name must be …, got '…'`.
- */
-export function num(name: string, v: string | undefined, kind: FlagNumberKind): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  const ok = v.trim() !== '' && Number.isFinite(x) && (kind === 'int' ? Number.isInteger(x) && x > 0 : kind === 'nonneg-int' ? Number.isInteger(x) && x >= 0 : kind === 'rate' ? x >= 0 && x <= 1 : x > 0);
-  const what = { int: 'a positive integer', 'nonneg-int': 'an integer ≥ 0', rate: 'a number in [0, 1]', pos: 'a positive number' }[kind];
-  if (!ok) throw new Error(`--${name} must be ${what}, got '${v}'`);
-  return x;
-}
-
-/** `--name A,B,...` as numbers of the given kind (undefined when the flag was not given). */
-export function numList(name: string, v: string | undefined, kind: FlagNumberKind): number[] | undefined {
-  if (v === undefined) return undefined;
-  return v.split(',').map((x) => num(name, x.trim(), kind)!);
-}
+export { num, numList, type FlagNumberKind } from './flags.js';
 
 /** Model files given as positional arguments: at least one, each existing (else a clear error). */
 export function modelFiles(positionals: string[]): string[] {
@@ -100,44 +81,39 @@ export function attackFlags(attack: string, v: { [K in keyof typeof ATTACK_OPTIO
   return opts;
 }
 
-/** The classifier-recipe flags of train, attack and reproduce (each overrides the preset's value). */
-export const CLASSIFIER_OPTIONS = {
-  epochs: { type: 'string' },
-  'batch-size': { type: 'string' },
-  lr: { type: 'string' },
-  width: { type: 'string' },
-  subset: { type: 'string' },
-  seed: { type: 'string' },
-  milestones: { type: 'string' },
-  gamma: { type: 'string' },
-  depth: { type: 'string' },
-} as const;
+/** The classifier-recipe flags of train, attack and reproduce (each overrides the preset's value); --seed apart, since each script words it itself (reproduce's also seeds REFINE). */
+const CLASSIFIER_FLAGS = {
+  epochs: { kind: 'int', help: 'training epochs' },
+  'batch-size': { kind: 'int', help: 'batch size' },
+  lr: { kind: 'pos', help: 'learning rate' },
+  width: { kind: 'pos', help: 'ResNet width multiplier' },
+  subset: { kind: 'int', help: 'train on a seeded subset of N training images' },
+  depth: { kind: { choices: ['18', '50'] }, help: "ResNet-18 (default) or ResNet-50 (the black box of the paper's App. E)" },
+  milestones: {
+    kind: 'int-list',
+    help: 'epochs (0-indexed) at whose start the lr is multiplied by gamma\n(the preset\'s also when --epochs changes: quick [2], paper [100,130])',
+  },
+  gamma: { kind: 'pos', help: 'the lr factor at each milestone (presets: 0.1)' },
+} as const satisfies FlagTable;
 
-/** CLASSIFIER_OPTIONS but --seed, which each script words itself (reproduce's also seeds REFINE). */
-export const CLASSIFIER_USAGE = `  --epochs N  --batch-size N  --lr X  --width X (ResNet width multiplier)  --subset N
-  --depth 18|50               ResNet-18 (default) or ResNet-50 (the black box of the paper's App. E)
-  --milestones A,B  --gamma X   epochs (0-indexed) at whose start the lr is multiplied by gamma
-                              (the preset's also when --epochs changes: quick [2], paper [100,130]; γ 0.1)`;
+export const CLASSIFIER_OPTIONS = { ...flagOptions(CLASSIFIER_FLAGS), seed: { type: 'string' } } as const;
+
+export const CLASSIFIER_USAGE = flagUsage(CLASSIFIER_FLAGS);
 
 /** The classifier overrides from CLASSIFIER_OPTIONS' flags (validated; see withClassifierOverrides). */
 export function classifierFlags(v: { [K in keyof typeof CLASSIFIER_OPTIONS]?: string }): ClassifierOverrides {
+  const f = readFlags(CLASSIFIER_FLAGS, v);
   return {
-    epochs: num('epochs', v.epochs, 'int'),
-    batchSize: num('batch-size', v['batch-size'], 'int'),
-    lr: num('lr', v.lr, 'pos'),
-    width: num('width', v.width, 'pos'),
-    trainSubset: num('subset', v.subset, 'int'),
+    epochs: f.epochs,
+    batchSize: f['batch-size'],
+    lr: f.lr,
+    width: f.width,
+    trainSubset: f.subset,
     seed: num('seed', v.seed, 'nonneg-int'),
-    milestones: numList('milestones', v.milestones, 'int'),
-    gamma: num('gamma', v.gamma, 'pos'),
-    depth: depthFlag(v.depth),
+    milestones: f.milestones,
+    gamma: f.gamma,
+    depth: f.depth === undefined ? undefined : (Number(f.depth) as 18 | 50),
   };
-}
-
-function depthFlag(v: string | undefined): 18 | 50 | undefined {
-  if (v === undefined) return undefined;
-  if (v !== '18' && v !== '50') throw new Error(`--depth must be 18 or 50, got '${v}'`);
-  return Number(v) as 18 | 50;
 }
 
 /** How `folder:DIR` datasets are read (the other datasets ignore these flags). */

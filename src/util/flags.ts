@@ -5,7 +5,28 @@
  * that takes them, so a flag cannot be parsed in one script and forgotten, or worded
  * differently, in another.
  */
-import { num, numList, type FlagNumberKind } from './cli.js';
+
+export type FlagNumberKind = 'int' | 'nonneg-int' | 'pos' | 'rate';
+
+/**
+ * The value of `--name` as a number of the given kind (undefined when the flag was not given):
+ * 'int' a positive integer, 'nonneg-int' an integer ≥ 0, 'pos' a positive number, 'rate' a
+ * number in [0, 1]. Anything else throws `--name must be …, got '…'`.
+ */
+export function num(name: string, v: string | undefined, kind: FlagNumberKind): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  const ok = v.trim() !== '' && Number.isFinite(x) && (kind === 'int' ? Number.isInteger(x) && x > 0 : kind === 'nonneg-int' ? Number.isInteger(x) && x >= 0 : kind === 'rate' ? x >= 0 && x <= 1 : x > 0);
+  const what = { int: 'a positive integer', 'nonneg-int': 'an integer ≥ 0', rate: 'a number in [0, 1]', pos: 'a positive number' }[kind];
+  if (!ok) throw new Error(`--${name} must be ${what}, got '${v}'`);
+  return x;
+}
+
+/** `--name A,B,...` as numbers of the given kind (undefined when the flag was not given). */
+export function numList(name: string, v: string | undefined, kind: FlagNumberKind): number[] | undefined {
+  if (v === undefined) return undefined;
+  return v.split(',').map((x) => num(name, x.trim(), kind)!);
+}
 
 export type FlagKind =
   | FlagNumberKind
@@ -43,9 +64,11 @@ export type FlagValue<F extends Flag> = F['kind'] extends 'bool' | 'on-off'
 /** Every flag of the table, parsed (undefined when the flag was not given). */
 export type FlagValues<T extends FlagTable> = { [K in keyof T]?: FlagValue<T[K]> };
 
-/** The `parseArgs` options of a table (booleans for 'bool', strings otherwise: parsed by readFlags). */
-export function flagOptions<T extends FlagTable>(table: T): { [K in keyof T]: { type: 'string' | 'boolean' } } {
-  return Object.fromEntries(Object.entries(table).map(([name, f]) => [name, { type: f.kind === 'bool' ? 'boolean' : 'string' }])) as { [K in keyof T]: { type: 'string' | 'boolean' } };
+/** The `parseArgs` option of each flag of a table: booleans for 'bool', strings otherwise (parsed by readFlags). */
+export type FlagOptions<T extends FlagTable> = { [K in keyof T]: { type: T[K]['kind'] extends 'bool' ? 'boolean' : 'string' } };
+
+export function flagOptions<T extends FlagTable>(table: T): FlagOptions<T> {
+  return Object.fromEntries(Object.entries(table).map(([name, f]) => [name, { type: f.kind === 'bool' ? 'boolean' : 'string' }])) as FlagOptions<T>;
 }
 
 function placeholder(f: Flag): string {
