@@ -22,9 +22,7 @@ override HAS_BIAS: u32 = 0u;
 override RES: u32 = 0u;
 override RELU: u32 = 0u;
 
-const BM = 64u;
-const BN = 64u;
-const BK = 16u;
+// @include lib/tile64.wgsl
 
 struct U {
   N: u32, H: u32, W: u32, C: u32,
@@ -38,9 +36,6 @@ struct U {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read> res: array<f32>;
-
-var<workgroup> As: array<f32, 1024>; // [BK][BM]
-var<workgroup> Bs: array<f32, 1024>; // [BK][BN]
 
 fn nrows() -> u32 {
   if (MODE == 0u) { return u.M; }
@@ -132,14 +127,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       Bs[kb * BN + cc] = bv;
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk++) {
-      let a = vec4f(As[kk * BM + ty], As[kk * BM + ty + 16u], As[kk * BM + ty + 32u], As[kk * BM + ty + 48u]);
-      let b = vec4f(Bs[kk * BN + tx], Bs[kk * BN + tx + 16u], Bs[kk * BN + tx + 32u], Bs[kk * BN + tx + 48u]);
-      acc[0] = fma(vec4f(a.x), b, acc[0]);
-      acc[1] = fma(vec4f(a.y), b, acc[1]);
-      acc[2] = fma(vec4f(a.z), b, acc[2]);
-      acc[3] = fma(vec4f(a.w), b, acc[3]);
-    }
+    tile_fma(&acc, tx, ty);
     workgroupBarrier();
   }
   let obase = select(0u, s * R * NC, MODE == 2u);

@@ -13,9 +13,7 @@ override AT: u32 = 0u;
 override BT: u32 = 1u;
 override BIAS: u32 = 0u;
 
-const BM = 64u;
-const BN = 64u;
-const BK = 16u;
+// @include lib/tile64.wgsl
 
 struct U {
   M: u32, N: u32, K: u32, kChunk: u32,
@@ -30,9 +28,6 @@ struct U {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
-
-var<workgroup> As: array<f32, 1024>; // [BK][BM]
-var<workgroup> Bs: array<f32, 1024>; // [BK][BN]
 
 // element offsets of batch z in A and B (broadcast batch dims have stride 0)
 fn batchOffsets(z: u32) -> vec2u {
@@ -81,14 +76,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       Bs[kb * BN + nn] = bv;
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk++) {
-      let av = vec4f(As[kk * BM + ty], As[kk * BM + ty + 16u], As[kk * BM + ty + 32u], As[kk * BM + ty + 48u]);
-      let bv = vec4f(Bs[kk * BN + tx], Bs[kk * BN + tx + 16u], Bs[kk * BN + tx + 32u], Bs[kk * BN + tx + 48u]);
-      acc[0] = fma(vec4f(av.x), bv, acc[0]);
-      acc[1] = fma(vec4f(av.y), bv, acc[1]);
-      acc[2] = fma(vec4f(av.z), bv, acc[2]);
-      acc[3] = fma(vec4f(av.w), bv, acc[3]);
-    }
+    tile_fma(&acc, tx, ty);
     workgroupBarrier();
   }
   let cb = wid.z * u.M * u.N;
