@@ -12,9 +12,7 @@ override WG: u32 = 16u;
 override R: u32 = 8u; // <= 8
 
 struct U {
-  N: u32, H: u32, W: u32, C: u32,
-  OH: u32, OW: u32, CO: u32, KH: u32,
-  KW: u32, S: u32, P: u32, M: u32,
+// @include lib/conv_geo.wgsl
   phH: u32, phW: u32, HP: u32, WP: u32,
 };
 

@@ -7,9 +7,7 @@ enable subgroups;
 // Workgroups: x + y * nwg.x = tile of 32*NS phase pixels, z = Cin tile.
 // bindings: 0 uniforms, 1 dy, 2 wT, 3 dx
 struct U {
-  N: u32, H: u32, W: u32, C: u32,
-  OH: u32, OW: u32, CO: u32, KH: u32,
-  KW: u32, S: u32, P: u32, M: u32,
+// @include lib/conv_geo.wgsl
   phH: u32, phW: u32, HP: u32, WP: u32,
 };
 @group(0) @binding(0) var<uniform> u: U;

@@ -15,9 +15,7 @@ override HAS_BIAS: u32 = 0u;
 override RES: u32 = 0u;
 override RELU: u32 = 0u;
 struct U {
-  N: u32, H: u32, W: u32, C: u32,
-  OH: u32, OW: u32, CO: u32, KH: u32,
-  KW: u32, S: u32, P: u32, M: u32,
+// @include lib/conv_geo.wgsl
   pad0: u32, pad1: u32, pad2: u32, pad3: u32,
 };
 @group(0) @binding(0) var<uniform> u: U;

@@ -10,9 +10,7 @@ override WG: u32 = 64u;
 override HAS_BIAS: u32 = 0u;
 
 struct U {
-  N: u32, H: u32, W: u32, C: u32,
-  OH: u32, OW: u32, CO: u32, KH: u32,
-  KW: u32, S: u32, P: u32, M: u32,
+// @include lib/conv_geo.wgsl
   total: u32, chunk: u32, splits: u32, pad0: u32,
 };
 

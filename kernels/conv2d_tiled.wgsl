@@ -25,9 +25,7 @@ override RELU: u32 = 0u;
 // @include lib/tile64.wgsl
 
 struct U {
-  N: u32, H: u32, W: u32, C: u32,
-  OH: u32, OW: u32, CO: u32, KH: u32,
-  KW: u32, S: u32, P: u32, M: u32,
+// @include lib/conv_geo.wgsl
   chunk: u32, rtiles: u32, splits: u32, pad0: u32,
 };
 @group(0) @binding(0) var<uniform> u: U;

@@ -10,9 +10,7 @@ enable subgroups;
 // Workgroups: x + y * nwg.x = (split, tap, ci tile) flattened, z = column tile.
 // bindings: 0 uniforms, 1 x, 2 dy, 3 partial
 struct U {
-  N: u32, H: u32, W: u32, C: u32,
-  OH: u32, OW: u32, CO: u32, KH: u32,
-  KW: u32, S: u32, P: u32, M: u32,
+// @include lib/conv_geo.wgsl
   chunk: u32, ctiles: u32, pad0: u32, pad1: u32,
 };
 @group(0) @binding(0) var<uniform> u: U;

@@ -51,9 +51,7 @@ function shuffleLanes(ns: number): string[] {
 }
 
 const UNIFORMS = (extra: string) => `struct U {
-  N: u32, H: u32, W: u32, C: u32,
-  OH: u32, OW: u32, CO: u32, KH: u32,
-  KW: u32, S: u32, P: u32, M: u32,
+// @include lib/conv_geo.wgsl
   ${extra}
 };
 @group(0) @binding(0) var<uniform> u: U;`;

@@ -27,7 +27,7 @@ import { empty, view, type Tensor } from '../tensor/tensor.js';
 import { rt } from '../tensor/device.js';
 import { stridedCopy } from './copy.js';
 import { pad } from './shape.js';
-import { Uniforms } from '../tensor/uniforms.js';
+import { convUniforms } from './conv-uniforms.js';
 import { record } from '../autograd/tape.js';
 import { assertF32, sameShape } from './util.js';
 import { binaryRaw, BinaryOp, unaryRaw, UnaryOp } from './elementwise.js';
@@ -52,10 +52,6 @@ interface Epilogue {
   relu: boolean;
 }
 
-function geoUniforms(g: Geo, M: number): Uniforms {
-  return new Uniforms().u32(g.N, g.H, g.W, g.C, g.OH, g.OW, g.CO, g.KH, g.KW, g.S, g.P, M);
-}
-
 function fwdRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: Geo, epi: Epilogue = { residual: null, relu: false }): Tensor {
   const out = empty([g.N, g.OH, g.OW, g.CO]);
   const M = g.N * g.OH * g.OW;
@@ -74,7 +70,7 @@ function fwdRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: Geo, epi: Epilogue
       kernel: 'conv2d_fwd_sg',
       entry: plan.entry,
       constants,
-      uniforms: geoUniforms(g, M).u32(0, 0, 0, 0),
+      uniforms: convUniforms('conv2d_fwd_sg', g, M, {}),
       buffers: [x.buffer, w.buffer, (bias ?? w).buffer, out.buffer, (epi.residual ?? x).buffer],
       workgroups: plan.workgroups,
     });
@@ -85,7 +81,7 @@ function fwdRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: Geo, epi: Epilogue
       kernel: 'conv2d_fwd_fast',
       entry: plan.entry,
       constants: { WG: FAST_WG, R: FAST_R, CV: 1, HAS_BIAS: hasBias },
-      uniforms: geoUniforms(g, M).u32(0, 0, 0, 0),
+      uniforms: convUniforms('conv2d_fwd_fast', g, M, {}),
       buffers: [x.buffer, w.buffer, (bias ?? w).buffer, out.buffer],
       workgroups: plan.workgroups,
     });
@@ -94,7 +90,7 @@ function fwdRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: Geo, epi: Epilogue
       kernel: 'conv2d_generic',
       entry: 'fwd',
       constants: { WG: GEN_WG, HAS_BIAS: hasBias },
-      uniforms: geoUniforms(g, M).u32(out.size, 0, 1, 0),
+      uniforms: convUniforms('conv2d_generic', g, M, { total: out.size, chunk: 0, splits: 1 }),
       buffers: [x.buffer, w.buffer, (bias ?? w).buffer, out.buffer],
       workgroups: plan.workgroups,
     });
@@ -147,7 +143,7 @@ function dgradRaw(dy: Tensor, w: Tensor, g: Geo, wflip: Tensor | null = null): T
       kernel: 'conv2d_generic',
       entry: 'dgrad',
       constants: { WG: GEN_WG },
-      uniforms: geoUniforms(g, g.N * g.OH * g.OW).u32(dx.size, 0, 1, 0),
+      uniforms: convUniforms('conv2d_generic', g, g.N * g.OH * g.OW, { total: dx.size, chunk: 0, splits: 1 }),
       buffers: [dy.buffer, w.buffer, null, dx.buffer],
       workgroups: plan.workgroups,
     });
@@ -162,10 +158,11 @@ function dgradRaw(dy: Tensor, w: Tensor, g: Geo, wflip: Tensor | null = null): T
       const HP = Math.ceil((g.H - phH) / g.S);
       const WP = Math.ceil((g.W - phW) / g.S);
       const M = g.N * HP * WP;
+      const kernel = plan.family === 'subgroup' ? 'conv2d_dgrad_sg' : 'conv2d_dgrad_fast';
       rt().dispatch({
-        kernel: plan.family === 'subgroup' ? 'conv2d_dgrad_sg' : 'conv2d_dgrad_fast',
+        kernel,
         ...(plan.family === 'subgroup' ? { entry: plan.entry } : { constants: { WG: FAST_WG, R: FAST_R } }),
-        uniforms: geoUniforms(g, M).u32(phH, phW, HP, WP),
+        uniforms: convUniforms(kernel, g, M, { phH, phW, HP, WP }),
         buffers: [dy.buffer, wt.buffer, dx.buffer],
         workgroups: plan.workgroups(M),
       });
@@ -187,16 +184,17 @@ function wgradRaw(x: Tensor, dy: Tensor, g: Geo): Tensor {
       kernel: 'conv2d_generic',
       entry: 'wgrad',
       constants: { WG: GEN_WG },
-      uniforms: geoUniforms(g, M).u32(g.KH * g.KW * g.C * g.CO, chunk, splits, 0),
+      uniforms: convUniforms('conv2d_generic', g, M, { total: g.KH * g.KW * g.C * g.CO, chunk, splits }),
       buffers: [x.buffer, dy.buffer, null, part.buffer],
       workgroups: plan.workgroups,
     });
   } else {
+    const kernel = plan.family === 'subgroup' ? 'conv2d_wgrad_sg' : 'conv2d_wgrad_fast';
     rt().dispatch({
-      kernel: plan.family === 'subgroup' ? 'conv2d_wgrad_sg' : 'conv2d_wgrad_fast',
+      kernel,
       entry: plan.entry!,
       ...(plan.family === 'fast' ? { constants: { WG: FAST_WG, R: FAST_R } } : {}),
-      uniforms: geoUniforms(g, M).u32(chunk, plan.ctiles, 0, 0),
+      uniforms: convUniforms(kernel, g, M, { chunk, ctiles: plan.ctiles }),
       buffers: [x.buffer, dy.buffer, part.buffer],
       workgroups: plan.workgroups,
     });
@@ -228,7 +226,7 @@ function tiledDispatch(
   rt().dispatch({
     kernel: 'conv2d_tiled',
     constants: { MODE: mode, HAS_BIAS: epi.bias ? 1 : 0, RES: epi.residual ? 1 : 0, RELU: epi.relu ? 1 : 0 },
-    uniforms: geoUniforms(g, M).u32(chunk, rtiles, splits, 0),
+    uniforms: convUniforms('conv2d_tiled', g, M, { chunk, rtiles, splits }),
     buffers: [a.buffer, b.buffer, (epi.bias ?? b).buffer, out.buffer, (epi.residual ?? a).buffer],
     workgroups: grid(rtiles * splits, Math.ceil(cols / TILE)),
   });
