@@ -153,13 +153,18 @@ def main():
     ap.add_argument('--pseudo', default='augmented', choices=['augmented', 'plain', 'agree'])
     ap.add_argument('--crop', default='0.8', help="RandomResizedCrop's lower scale, or 'none'")
     ap.add_argument('--flip', type=float, default=0.5)
+    ap.add_argument('--brightness', type=float, default=0, help='ColorJitter brightness: x * U(1-b, 1+b)')
+    ap.add_argument('--contrast', type=float, default=0, help='ColorJitter contrast: blend with the image mean grey by U(1-c, 1+c)')
+    ap.add_argument('--noise', type=float, default=0, help='Gaussian pixel noise, std in [0,1] units')
     ap.add_argument('--renorm', action='store_true', help='normalise T(x) before the classifier (the official code does not)')
     ap.add_argument('--residual', action='store_true', help='T(x) = x_pixels + UNet(x)')
     ap.add_argument('--eval-every', type=int, default=78)
     ap.add_argument('--eval-images', type=int, default=2000)
+    ap.add_argument('--ema', type=float, default=0, help='also evaluate an exponential moving average of the UNet (decay per step, e.g. 0.99)')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--tag', default='')
+    ap.add_argument('--save', default='', help='write the final UNet (and the permutation) here with torch.save')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -210,6 +215,24 @@ def main():
     else:
         sched = None
 
+    ema = {k: v.detach().clone() for k, v in unet.state_dict().items()} if a.ema > 0 else None
+
+    @torch.no_grad()
+    def ema_update():
+        for k, v in unet.state_dict().items():
+            if v.dtype.is_floating_point:
+                ema[k].mul_(a.ema).add_(v.detach(), alpha=1 - a.ema)
+            else:
+                ema[k].copy_(v)
+
+    @torch.no_grad()
+    def evaluate_ema():
+        live = {k: v.detach().clone() for k, v in unet.state_dict().items()}
+        unet.load_state_dict(ema)
+        out = evaluate()
+        unet.load_state_dict(live)
+        return out
+
     @torch.no_grad()
     def evaluate():
         unet.eval()
@@ -223,6 +246,22 @@ def main():
         return ba / test.shape[0], asr_hits / asr.shape[0]
 
     crop = None if a.crop == 'none' else (float(a.crop), 1.0)
+
+    def photometric(x, gen):
+        """torchvision ColorJitter's brightness and contrast (random order skipped: brightness first), then noise."""
+        if a.brightness == 0 and a.contrast == 0 and a.noise == 0:
+            return x
+        n = x.shape[0]
+        if a.brightness > 0:
+            b = 1 - a.brightness + 2 * a.brightness * torch.rand(n, 1, 1, 1, generator=gen)
+            x = (x * b).clamp(0, 255)
+        if a.contrast > 0:
+            c = 1 - a.contrast + 2 * a.contrast * torch.rand(n, 1, 1, 1, generator=gen)
+            m = x.mean(1, keepdim=True).mean((2, 3), keepdim=True)
+            x = ((x - m) * c + m).clamp(0, 255)
+        if a.noise > 0:
+            x = (x + 255 * a.noise * torch.randn(x.shape, generator=gen)).clamp(0, 255)
+        return x.round()
     step, t0 = 0, time.time()
     n = train.shape[0]
     while step < a.steps:
@@ -237,6 +276,7 @@ def main():
                 x[f] = x[f].flip(3)
                 plain = plain.clone()
                 plain[f] = plain[f].flip(3)
+            x = photometric(x, gen)
             xn = norm(x)
             with torch.no_grad():
                 pa = model(xn).argmax(1)
@@ -256,10 +296,18 @@ def main():
             opt.step()
             if sched:
                 sched.step()
+            if ema is not None:
+                ema_update()
             step += 1
             if step % a.eval_every == 0 or step == a.steps:
                 ba, asr_rate = evaluate()
-                print(json.dumps({'tag': a.tag, 'step': step, 'BA': round(ba, 4), 'ASR': round(asr_rate, 4), 'loss': round(loss.item(), 4), 'sec': round(time.time() - t0, 1)}), flush=True)
+                row = {'tag': a.tag, 'step': step, 'BA': round(ba, 4), 'ASR': round(asr_rate, 4), 'loss': round(loss.item(), 4), 'sec': round(time.time() - t0, 1)}
+                if ema is not None:
+                    eba, easr = evaluate_ema()
+                    row.update({'emaBA': round(eba, 4), 'emaASR': round(easr, 4)})
+                print(json.dumps(row), flush=True)
+    if a.save:
+        torch.save({'unet': unet.state_dict(), 'ema': ema, 'perm': perm, 'args': vars(a)}, a.save)
 
 
 if __name__ == '__main__':
