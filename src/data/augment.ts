@@ -1,7 +1,8 @@
 /**
  * Seeded train-time augmentation on uint8 HWC images (host side, per batch), following the
  * torchvision transforms: RandomCrop(padding), RandomHorizontalFlip,
- * RandomResizedCrop(scale, ratio, bilinear) and RandomGrayscale (ITU-R 601 luma, as torchvision).
+ * RandomResizedCrop(scale, ratio, bilinear), RandomGrayscale (ITU-R 601 luma, as torchvision) and
+ * ColorJitter's brightness and contrast.
  */
 import type { Rng } from '../util/random.js';
 
@@ -107,6 +108,31 @@ export function grayscale(img: Image): Image {
   return { ...img, data: out };
 }
 
+/**
+ * ColorJitter(brightness = b, contrast = k) as torchvision defines the two: x·β with β ~ U(1 − b,
+ * 1 + b), then a blend with the image's mean luma m, (x − m)·κ + m with κ ~ U(1 − k, 1 + k), each
+ * clamped to [0, 255] and rounded. Two deviations, both below one grey level of the result's
+ * distribution: the order is fixed (brightness, then contrast; torchvision draws a random order)
+ * and m is the float luma mean (torchvision truncates the luma image to uint8 first).
+ */
+export function colorJitter(img: Image, brightness: number, contrast: number, rng: Rng): Image {
+  const out = new Float64Array(img.data.length);
+  const beta = brightness > 0 ? 1 - brightness + 2 * brightness * rng.next() : 1;
+  const kappa = contrast > 0 ? 1 - contrast + 2 * contrast * rng.next() : 1;
+  for (let i = 0; i < out.length; i++) out[i] = Math.min(255, img.data[i]! * beta);
+  if (contrast > 0) {
+    const { c } = img;
+    const px = img.h * img.w;
+    let sum = 0;
+    for (let p = 0; p < px; p++) sum += c === 3 ? 0.2989 * out[3 * p]! + 0.587 * out[3 * p + 1]! + 0.114 * out[3 * p + 2]! : out[p * c]!;
+    const m = sum / px;
+    for (let i = 0; i < out.length; i++) out[i] = Math.min(255, Math.max(0, (out[i]! - m) * kappa + m));
+  }
+  const data = new Uint8Array(out.length);
+  for (let i = 0; i < out.length; i++) data[i] = Math.round(out[i]!);
+  return { ...img, data };
+}
+
 export interface AugmentSpec {
   /** RandomCrop padding (classifier training on some presets) */
   cropPadding?: number;
@@ -116,14 +142,17 @@ export interface AugmentSpec {
   flip?: number;
   /** RandomGrayscale(p) */
   grayscale?: number;
+  /** ColorJitter(brightness, contrast) (the augmentation guard's photometric remedy, see colorJitter) */
+  colorJitter?: { brightness: number; contrast: number };
 }
 
-/** Applies the transforms `spec` enables, in torchvision's order: crop, flip, grayscale. */
+/** Applies the transforms `spec` enables, in torchvision's order: crop, flip, grayscale, colour jitter. */
 export function augment(img: Image, spec: AugmentSpec, rng: Rng): Image {
   let out = img;
   if (spec.resizedCrop) out = randomResizedCrop(out, rng, spec.resizedCrop.scale, spec.resizedCrop.ratio);
   if (spec.cropPadding) out = randomCrop(out, spec.cropPadding, rng);
   if (spec.flip && rng.next() < spec.flip) out = flipH(out);
   if (spec.grayscale && rng.next() < spec.grayscale) out = grayscale(out);
+  if (spec.colorJitter) out = colorJitter(out, spec.colorJitter.brightness, spec.colorJitter.contrast, rng);
   return out;
 }

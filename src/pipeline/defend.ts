@@ -27,7 +27,7 @@ import { largestRefineBatch } from '../refine/step.js';
 import { augmentationCheck, augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
 import { hits, predict } from '../train/evaluate.js';
 import { readJson, sweepTempFiles, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
-import { guardedConfig, type RefinePreset } from './refine-presets.js';
+import { describeGuard, guardedConfig, PHOTOMETRIC_PROBE, type GuardDecision, type RefinePreset } from './refine-presets.js';
 import { seededSubset } from '../data/dataset.js';
 
 export function sha256File(file: string): string {
@@ -48,6 +48,8 @@ export interface Evaluated {
 export interface DefenseReport {
   config: DefenseConfig;
   augmentation: AugmentationCheck;
+  /** the guard's brightness/contrast probe (absent when the guard is off) */
+  photometric?: AugmentationCheck;
   /** pseudo-label shares argmax F(x) over the unlabeled images, by class name */
   pseudoLabelShares: Record<string, number>;
   history: RefineEpochLog[];
@@ -148,14 +150,19 @@ export async function defend(o: DefendOptions): Promise<DefenseReport> {
 
     log(`checking whether REFINE's augmentation fires a backdoor (${Math.min(1000, u.n)} unlabeled images, no labels)`);
     const aug = await augmentationCheck(classifier, u, o.refine.augment, o.normalization, 1000, o.refine.seed + 41);
-    const fires = augmentationFiresBackdoor(aug);
-    const guard = o.refine.augmentationGuard ? (fires ? 'applied' : 'not needed') : 'off';
-    const guarded = guard === 'applied' ? guardedConfig(o.refine) : o.refine;
+    // the guard's second probe: a brightness/contrast jitter (a blend-like trigger reacts to it)
+    const photometric = o.refine.augmentationGuard ? await augmentationCheck(classifier, u, PHOTOMETRIC_PROBE, o.normalization, 1000, o.refine.seed + 43) : undefined;
+    const decision: GuardDecision = {
+      crop: Boolean(o.refine.augmentationGuard) && augmentationFiresBackdoor(aug),
+      photometric: photometric !== undefined && augmentationFiresBackdoor(photometric),
+    };
+    const guard = o.refine.augmentationGuard ? (decision.crop || decision.photometric ? 'applied' : 'not needed') : 'off';
+    const guarded = guardedConfig(o.refine, decision);
     // large images: the preset's batch may not fit the adapter's binding limit (refused, not split, in training)
     const batch = largestRefineBatch(classifier, { batch: guarded.batchSize, unetChannels: guarded.unetChannels, numClasses: o.spec.numClasses, renormalize: guarded.renormalize ? o.normalization : null }, u);
     if (batch < guarded.batchSize) log(`batch ${guarded.batchSize} does not fit this adapter at ${u.w}×${u.h} (a tensor over its storage-binding limit): REFINE trains with batch ${batch}`);
     const refine = batch < guarded.batchSize ? { ...guarded, batchSize: batch } : guarded;
-    log(`augmentation check: ${(100 * aug.changed).toFixed(1)}% of pseudo-labels changed, class '${o.classes[aug.maxShareRiseClass]}' ${aug.maxShareRise >= 0 ? '+' : ''}${(100 * aug.maxShareRise).toFixed(1)} points; guard ${guard}`);
+    log(`augmentation check: ${(100 * aug.changed).toFixed(1)}% of pseudo-labels changed, class '${o.classes[aug.maxShareRiseClass]}' ${aug.maxShareRise >= 0 ? '+' : ''}${(100 * aug.maxShareRise).toFixed(1)} points` + (photometric ? `; brightness/contrast probe: ${(100 * photometric.changed).toFixed(1)}% changed, class '${o.classes[photometric.maxShareRiseClass]}' ${photometric.maxShareRise >= 0 ? '+' : ''}${(100 * photometric.maxShareRise).toFixed(1)} points` : '') + `; guard ${guard === 'applied' ? `applied (${describeGuard(decision)})` : guard}`);
     const config: DefenseConfig = {
       format: 'refine-gpu-defense',
       version: 1,
@@ -168,6 +175,7 @@ export async function defend(o: DefendOptions): Promise<DefenseReport> {
       requested: o.refine,
       refine,
       augmentationGuard: guard,
+      ...(o.refine.augmentationGuard ? { guard: decision } : {}),
       unlabeledImages: u.n,
     };
     writeJsonAtomic(join(o.out, 'defense.json'), config);
@@ -187,6 +195,7 @@ export async function defend(o: DefendOptions): Promise<DefenseReport> {
     const report: DefenseReport = {
       config,
       augmentation: aug,
+      ...(photometric ? { photometric } : {}),
       pseudoLabelShares: pseudo,
       history: res.history,
       collapsed: Boolean(last?.collapsed) || (after.test !== undefined && after.test.topShare > 0.6 && (before.test?.topShare ?? 0) <= 0.6),
@@ -255,7 +264,10 @@ export function renderDefenseReport(r: DefenseReport): string {
   if (goal) L.push('', `REFINE's goal (ASR ≤ 5%, accuracy at most 3 points below the undefended model's): **${goal}**.`);
   L.push('', '## Diagnostics (label-free)', '');
   const a = r.augmentation;
-  L.push(`- Augmentation check on ${a.images} unlabeled images: REFINE's augmentation changes ${pct(a.changed)} of the pseudo-labels; the largest rise of one class is '${c.classes[a.maxShareRiseClass]}' ${(100 * a.maxShareRise).toFixed(1)} points, which receives ${pct(a.topChangedToShare)} of the changes. Augmentation guard: **${c.augmentationGuard}**${c.augmentationGuard === 'applied' ? ' (pseudo-labels from the un-augmented images, no resized crop)' : ''}.`);
+  L.push(`- Augmentation check on ${a.images} unlabeled images: REFINE's augmentation changes ${pct(a.changed)} of the pseudo-labels; the largest rise of one class is '${c.classes[a.maxShareRiseClass]}' ${(100 * a.maxShareRise).toFixed(1)} points, which receives ${pct(a.topChangedToShare)} of the changes.`);
+  const ph = r.photometric;
+  if (ph) L.push(`- Brightness/contrast probe (ColorJitter 0.3 / 0.3) on the same images: it changes ${pct(ph.changed)} of the pseudo-labels; the largest rise of one class is '${c.classes[ph.maxShareRiseClass]}' ${(100 * ph.maxShareRise).toFixed(1)} points, which receives ${pct(ph.topChangedToShare)} of the changes.`);
+  L.push(`- Augmentation guard: **${c.augmentationGuard}**${c.augmentationGuard === 'applied' ? ` (${describeGuard(c.guard ?? { crop: true, photometric: false })})` : ''}.`);
   L.push(`- Pseudo-labels over the unlabeled images: ${Object.entries(r.pseudoLabelShares).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}.`);
   const last = r.history[r.history.length - 1];
   if (last) L.push(`- Final agreement of the defended model with the pseudo-labels: ${pct(last.agreement)}; largest class share of its predictions ${pct(last.maxClassShare)}${r.collapsed ? ' — **COLLAPSED** (one class dominates the defended predictions)' : ''}.`);

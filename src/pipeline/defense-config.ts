@@ -8,7 +8,7 @@ import { loadWeights } from '../nn/weights.js';
 import type { SafeTensor } from '../nn/safetensors-format.js';
 import type { Normalization } from '../data/dataset.js';
 import { DefendedModel } from '../refine/defended.js';
-import type { RefinePreset } from './refine-presets.js';
+import type { GuardDecision, RefinePreset } from './refine-presets.js';
 
 export type Arch = 'resnet18-cifar' | 'resnet18-imagenet' | 'resnet50-cifar' | 'resnet50-imagenet';
 export const ARCHS: readonly Arch[] = ['resnet18-cifar', 'resnet18-imagenet', 'resnet50-cifar', 'resnet50-imagenet'];
@@ -55,6 +55,8 @@ export interface DefenseConfig {
   refine: RefinePreset;
   /** whether the augmentation guard fired (then `refine` is the guarded configuration) */
   augmentationGuard: 'applied' | 'not needed' | 'off';
+  /** which of the guard's checks fired (absent when the guard is off, and in folders written before the photometric probe) */
+  guard?: GuardDecision;
   unlabeledImages: number;
 }
 

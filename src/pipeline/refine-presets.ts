@@ -21,6 +21,7 @@
  */
 import { checkedGamma, checkedMilestones, ONE_CYCLE_DEFAULTS } from '../nn/optim.js';
 import type { RefineConfig } from '../refine/defense.js';
+import type { AugmentSpec } from '../data/augment.js';
 import { assignDefined } from '../util/overrides.js';
 
 export type RefinePresetName = 'budget' | 'quick' | 'paper';
@@ -44,14 +45,45 @@ export interface RefinePreset extends RefineConfig {
 }
 
 /**
- * The configuration the augmentation guard trains with once the check has fired: pseudo-labels
- * from the un-augmented images, and no RandomResizedCrop (the one transform that resamples pixels,
- * which is what fires a warping backdoor; flips and grayscale stay). docs/refine-recipe.md has the
- * measurements behind both.
+ * The photometric probe of the augmentation guard: ColorJitter(brightness 0.3, contrast 0.3)
+ * (src/data/augment.ts). Lowering an image's contrast resembles a blended trigger (x' = 0.9 x +
+ * 0.1 pattern on a mostly white pattern), and on the committed Blended model it moves 97% of the
+ * changed pseudo-labels onto the target (docs/refine-recipe.md, "The augmentation guard").
  */
-export function guardedConfig<T extends RefineConfig>(cfg: T): T {
-  const { resizedCrop: _dropped, ...augment } = cfg.augment;
+export const PHOTOMETRIC_PROBE: AugmentSpec = { colorJitter: { brightness: 0.3, contrast: 0.3 } };
+
+/** What the augmentation guard's two label-free checks found (diagnostics.ts). */
+export interface GuardDecision {
+  /** REFINE's own augmentation (the resized crop) fires the backdoor */
+  crop: boolean;
+  /** the photometric probe fires the backdoor */
+  photometric: boolean;
+}
+
+/**
+ * The configuration the augmentation guard trains with (unchanged when neither check fired).
+ * Either check: pseudo-labels from the un-augmented images (an augmentation that fires the
+ * backdoor cannot poison them). The crop check: no RandomResizedCrop (the one transform that
+ * resamples pixels, which is what fires a warping backdoor; flips and grayscale stay). The
+ * photometric check: train with PHOTOMETRIC_PROBE's jitter, so that the UNet learns to give
+ * contrast-shifted images their own class instead of passing a blend-like trigger on.
+ * docs/refine-recipe.md has the measurements behind each.
+ */
+export function guardedConfig<T extends RefineConfig>(cfg: T, d: GuardDecision): T {
+  if (!d.crop && !d.photometric) return cfg;
+  let augment: AugmentSpec = cfg.augment;
+  if (d.crop) {
+    const { resizedCrop: _dropped, ...rest } = augment;
+    augment = rest;
+  }
+  if (d.photometric) augment = { ...augment, ...PHOTOMETRIC_PROBE };
   return { ...cfg, pseudoLabels: 'plain', augment };
+}
+
+/** The guard's remedy in words (logs and reports). */
+export function describeGuard(d: GuardDecision): string {
+  const parts = [d.crop ? 'no resized crop' : '', d.photometric ? 'brightness/contrast jitter' : ''].filter(Boolean);
+  return parts.length ? `pseudo-labels from the un-augmented images, ${parts.join(', ')}` : 'not needed';
 }
 
 export interface ImageSize {

@@ -3,7 +3,8 @@
  * No Defense, ShrinkPad, REFINE (and the ablations) next to the paper's Table 1 / Table 3
  * numbers (CIFAR-10, ResNet-18), which are printed for reference only.
  */
-import type { AugmentationCheck } from '../refine/diagnostics.js';
+import { augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
+import { describeGuard, type GuardDecision } from './refine-presets.js';
 import type { RefineEpochLog } from '../refine/defense.js';
 import type { ClassifierPreset } from '../train/presets.js';
 import type { RefinePreset } from './refine-presets.js';
@@ -62,14 +63,19 @@ export interface AttackResult {
     ablations: boolean;
     collapseShare: number;
     /** every seed the experiment uses */
-    seeds: { classifier: number; attack: number; refine: number; refineSubset: number; evalSubset: number; shrinkPadClean: number; shrinkPadPoisoned: number; augmentationCheck?: number };
+    seeds: { classifier: number; attack: number; refine: number; refineSubset: number; evalSubset: number; shrinkPadClean: number; shrinkPadPoisoned: number; augmentationCheck?: number; photometricCheck?: number };
   };
   data: { testImages: number; asrImages: number; refineImages: number; classes: string[] };
   backdoor?: { dir: string; reused: boolean; trainBA: number; trainASR: number; wallSeconds: number };
   evaluation: Partial<Record<'noDefense' | 'shrinkPad' | Variant, Metric>>;
   refine: Partial<Record<Variant, RefineRunSummary>>;
   /** does REFINE's training augmentation change the backdoored model's pseudo-labels? (src/refine/diagnostics.ts) */
-  diagnostics?: { augmentation?: AugmentationCheck; augmentationGuard?: 'applied' | 'not needed' };
+  /**
+   * augmentation: REFINE's own augmentation; photometric: the guard's brightness/contrast probe
+   * (absent in results from before it); guard: what each fired (absent before the photometric
+   * probe, when 'applied' meant the crop check)
+   */
+  diagnostics?: { augmentation?: AugmentationCheck; photometric?: AugmentationCheck; augmentationGuard?: 'applied' | 'not needed'; guard?: GuardDecision };
   /** the results folder No Defense / ShrinkPad (and the augmentation check) were copied from, when reused */
   baselinesFrom?: string;
   figures: string[];
@@ -155,7 +161,7 @@ function notesText(r: AttackResult): string {
   const notes: string[] = [];
   const nd = r.evaluation.noDefense;
   if (nd && nd.ASR < 0.9) notes.push(`the backdoored model missed its attack goal (ASR ${(100 * nd.ASR).toFixed(1)}% < 90%)`);
-  if (r.diagnostics?.augmentationGuard === 'applied') notes.push('augmentation guard applied: pseudo-labels from the un-augmented images, no resized crop');
+  if (r.diagnostics?.augmentationGuard === 'applied') notes.push(`augmentation guard applied: ${describeGuard(r.diagnostics.guard ?? { crop: true, photometric: false })}`);
   return notes.join('; ') || '—';
 }
 
@@ -295,15 +301,19 @@ export function renderReport(agg: AggregateResults): string {
         '(label-free: what a defender can check). A large share of changed pseudo-labels piling onto one class means the augmentation activates the backdoor and poisons the pseudo-labels.',
       '',
     );
-    L.push('| Attack | images | pseudo-labels changed | class receiving most changes (share of changes) | largest rise of one class\'s share | target class share, plain → augmented |');
-    L.push('|---|---|---|---|---|---|');
+    L.push('The augmentation guard also probes a brightness/contrast jitter (ColorJitter 0.3 / 0.3), which a blend-like trigger resembles. Each check fires when one class gains ≥ 10 points and receives ≥ half of the changes; the guard then trains with the remedy of the check that fired (docs/refine-recipe.md).', '');
+    L.push('| Attack | check | images | pseudo-labels changed | class receiving most changes (share of changes) | largest rise of one class\'s share | target class share, plain → augmented | fires |');
+    L.push('|---|---|---|---|---|---|---|---|');
     const pc = (v: number) => `${(100 * v).toFixed(1)}%`;
     for (const r of augChecked) {
-      const a = r.diagnostics!.augmentation!;
       const t = r.config.target;
-      L.push(
-        `| ${displayName(r.attack)} | ${a.images} | ${pc(a.changed)} | ${a.topChangedTo} (${pc(a.topChangedToShare)}) | ${a.maxShareRise > 0 ? '+' : ''}${(100 * a.maxShareRise).toFixed(1)} points (class ${a.maxShareRiseClass}) | ${pc(a.plainShares[t] ?? 0)} → ${pc(a.augmentedShares[t] ?? 0)} |`,
-      );
+      const checks: [string, AugmentationCheck | undefined][] = [['REFINE\'s augmentation', r.diagnostics!.augmentation], ['brightness/contrast probe', r.diagnostics!.photometric]];
+      for (const [name, a] of checks) {
+        if (!a) continue;
+        L.push(
+          `| ${displayName(r.attack)} | ${name} | ${a.images} | ${pc(a.changed)} | ${a.topChangedTo} (${pc(a.topChangedToShare)}) | ${a.maxShareRise > 0 ? '+' : ''}${(100 * a.maxShareRise).toFixed(1)} points (class ${a.maxShareRiseClass}) | ${pc(a.plainShares[t] ?? 0)} → ${pc(a.augmentedShares[t] ?? 0)} | ${augmentationFiresBackdoor(a) ? 'yes' : 'no'} |`,
+        );
+      }
     }
     L.push('');
   }

@@ -14,7 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { seededSubset, subset, type ImageDataset, type Normalization } from '../data/dataset.js';
-import { loadDefendedModel, saveDefended, trainRefine } from '../refine/defense.js';
+import { clearRefineRun, loadDefendedModel, saveDefended, trainRefine } from '../refine/defense.js';
 import { augmentationCheck, augmentationFiresBackdoor } from '../refine/diagnostics.js';
 import { shrinkPadDataset } from '../refine/shrinkpad.js';
 import { configHash } from '../train/trainer.js';
@@ -25,7 +25,7 @@ import { attackDir, reuseBaselines } from './results-store.js';
 import { evaluate } from './scoring.js';
 
 export { attackDir, isComplete, reuseBaselines } from './results-store.js';
-import { guardedConfig, shrinkPadFor, type RefinePreset } from './refine-presets.js';
+import { describeGuard, guardedConfig, PHOTOMETRIC_PROBE, shrinkPadFor, type GuardDecision, type RefinePreset } from './refine-presets.js';
 import type { AttackResult, Metric, RefineRunSummary, Variant } from './report.js';
 import { curvesFigure, samplesFigure } from './figures.js';
 
@@ -122,7 +122,9 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
   if (prev && prev.configHash !== hash) {
     throw new ConfigMismatchError(`${dir} holds results of another configuration (${prev.configHash} ≠ ${hash}): use another --out or delete that folder`);
   }
-  if (prev?.status === 'complete' && (!o.ablations || (prev.evaluation.woHRF && prev.evaluation.woSCL))) {
+  // a result from before the guard's photometric check is completed by it (and retrained where the check changes the guard's remedy)
+  const lacksCheck = Boolean(o.refine.augmentationGuard) && !prev?.diagnostics?.photometric;
+  if (prev?.status === 'complete' && !lacksCheck && (!o.ablations || (prev.evaluation.woHRF && prev.evaluation.woSCL))) {
     log(`${o.attack}: complete in ${resultFile}, skipped`);
     return prev;
   }
@@ -158,7 +160,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
       shrinkPadPad: pad,
       ablations: o.ablations || Boolean(prev?.evaluation.woHRF && prev?.evaluation.woSCL),
       collapseShare,
-      seeds: { classifier: seed, attack: seed, refine: o.refine.seed, refineSubset: seed + 17, evalSubset: seed + 29, shrinkPadClean: seed, shrinkPadPoisoned: seed + 1, augmentationCheck: seed + 41 },
+      seeds: { classifier: seed, attack: seed, refine: o.refine.seed, refineSubset: seed + 17, evalSubset: seed + 29, shrinkPadClean: seed, shrinkPadPoisoned: seed + 1, augmentationCheck: seed + 41, photometricCheck: seed + 43 },
     },
     data: { testImages: test.n, asrImages: asrSet.n, refineImages: refineData.n, classes: test.classes },
     evaluation: { ...(prev?.evaluation ?? {}) },
@@ -215,11 +217,24 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
       const a = r.diagnostics!.augmentation!;
       log(`[${o.attack}] REFINE's augmentation changes ${(100 * a.changed).toFixed(1)}% of ${a.images} pseudo-labels; ${(100 * a.topChangedToShare).toFixed(0)}% of the changes go to class ${a.topChangedTo} (its share ${(100 * a.plainShares[a.topChangedTo]!).toFixed(1)}% → ${(100 * a.augmentedShares[a.topChangedTo]!).toFixed(1)}%)`);
     }
-    // the augmentation guard: decided from the label-free check, so a defender who does not know the attack gets it
-    const guarded = Boolean(o.refine.augmentationGuard) && augmentationFiresBackdoor(r.diagnostics!.augmentation!);
+    // the guard's second probe: does a brightness/contrast jitter fire it (a blend-like trigger)?
+    if (o.refine.augmentationGuard && !r.diagnostics!.photometric) {
+      r.diagnostics!.photometric = await augmentationCheck(model, refineData, PHOTOMETRIC_PROBE, normalization, AUGMENTATION_CHECK_IMAGES, seed + 43);
+      save();
+    }
+    if (r.diagnostics!.photometric) {
+      const a = r.diagnostics!.photometric;
+      log(`[${o.attack}] a brightness/contrast jitter changes ${(100 * a.changed).toFixed(1)}% of ${a.images} pseudo-labels; ${(100 * a.topChangedToShare).toFixed(0)}% of the changes go to class ${a.topChangedTo} (its share ${(100 * a.plainShares[a.topChangedTo]!).toFixed(1)}% → ${(100 * a.augmentedShares[a.topChangedTo]!).toFixed(1)}%)`);
+    }
+    // the augmentation guard: decided from the label-free checks, so a defender who does not know the attack gets it
+    const decision: GuardDecision = {
+      crop: Boolean(o.refine.augmentationGuard) && augmentationFiresBackdoor(r.diagnostics!.augmentation!),
+      photometric: Boolean(o.refine.augmentationGuard) && augmentationFiresBackdoor(r.diagnostics!.photometric!),
+    };
     if (o.refine.augmentationGuard) {
-      r.diagnostics!.augmentationGuard = guarded ? 'applied' : 'not needed';
-      log(`[${o.attack}] augmentation guard: ${guarded ? 'the augmentation fires the backdoor: pseudo-labels from the un-augmented images, no resized crop' : 'not needed'}`);
+      r.diagnostics!.augmentationGuard = decision.crop || decision.photometric ? 'applied' : 'not needed';
+      r.diagnostics!.guard = decision;
+      log(`[${o.attack}] augmentation guard: ${describeGuard(decision)}`);
     }
 
     // 4–5. REFINE and the ablations
@@ -228,13 +243,21 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
     const asrCurveSet = o.curveEval > 0 && asrSet.n ? firstOf(asrSet, o.curveEval) : undefined;
     const wanted = VARIANTS.filter((x) => x.v === 'refine' || r.config.ablations);
     for (const [n, { v, dir: sub, mod }] of wanted.entries()) {
-      if (r.evaluation[v] && r.refine[v]) continue;
-      const cfg = mod(guarded ? guardedConfig(o.refine) : o.refine);
+      const cfg = mod(guardedConfig(o.refine, decision));
       const vdir = join(dir, sub);
       const cfgFile = join(vdir, 'config.json');
       const cfgHash = configHash({ cfg, data: refineData.n, model: bd.summary.runHash });
       const prevCfg = readJson<{ hash: string }>(cfgFile);
-      if (prevCfg && prevCfg.hash !== cfgHash) throw new Error(`${vdir} holds a REFINE run of another configuration: delete it or use another --out`);
+      if (prevCfg && prevCfg.hash !== cfgHash) {
+        // the experiment's own hash matched, so what changed is the guard's remedy (a check added
+        // since) or the backdoored model: this variant is trained again from the start
+        log(`[${o.attack}] ${vdir} was trained with another REFINE configuration (the augmentation guard's remedy or the model changed): training it again`);
+        delete r.evaluation[v];
+        delete r.refine[v];
+        clearRefineRun(vdir);
+        save();
+      }
+      if (r.evaluation[v] && r.refine[v]) continue;
       writeJsonAtomic(cfgFile, { hash: cfgHash, config: cfg, trainImages: refineData.n, classifier: bd.out });
       log(`[${o.attack}] ${n === 0 ? '3/5' : '4/5'} ${v === 'refine' ? 'REFINE' : `ablation ${v}`}: ${cfg.epochs} epochs on ${refineData.n} unlabeled images, UNet c = ${cfg.unetChannels}, batch ${cfg.batchSize}`);
       const res = await trainRefine(model, refineData, cfg, { normalization, numClasses: data.test.classes.length, outDir: vdir, evalSet: curveSet, asrSet: asrCurveSet, quiet: o.quiet, collapseShare });

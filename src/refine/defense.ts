@@ -2,7 +2,7 @@
  * REFINE in Node: training resumable from a run folder (the training itself: train.ts) and
  * defended-model folders (the UNet's weights and the mapping).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Module } from '../nn/module.js';
 import type { ImageDataset } from '../data/dataset.js';
@@ -16,6 +16,11 @@ export { defendedAccuracy, type RefineConfig, type RefineEpochLog, type RefineOp
 
 /** Checkpoint files of a REFINE run (UNet, momentum, state). */
 const REFINE_FILES: RunFiles = { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' };
+
+/** Removes the checkpoint files of a REFINE run from `dir` (its next trainRefine starts from scratch). */
+export function clearRefineRun(dir: string): void {
+  for (const f of [REFINE_FILES.model, REFINE_FILES.optimizer, REFINE_FILES.state]) rmSync(join(dir, f), { force: true });
+}
 
 /**
  * trainRefine (train.ts) with a progress bar, checkpointing into the run folder `outDir` when

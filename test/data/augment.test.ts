@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { flipH, grayscale, randomCrop, resizedCropParams } from '../../src/data/augment.js';
+import { augment, colorJitter, flipH, grayscale, randomCrop, resizedCropParams } from '../../src/data/augment.js';
 import { batches } from '../../src/data/loader.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
 import { Rng } from '../../src/util/random.js';
@@ -30,6 +30,50 @@ test('grayscale copies the luma to every channel', () => {
     assert.is(g.data[3 * p], Math.round(0.2989 * r + 0.587 * gg + 0.114 * b));
     assert.is(g.data[3 * p + 1], g.data[3 * p]);
   }
+});
+
+/** colorJitter in float64 from the same two uniform draws (the definition, written out). */
+function jitterReference(im: typeof img, b: number, k: number, u1: number, u2: number): number[] {
+  const beta = 1 - b + 2 * b * u1;
+  const kappa = 1 - k + 2 * k * u2;
+  const x = Array.from(im.data, (v) => Math.min(255, v * beta));
+  const px = im.h * im.w;
+  let m = 0;
+  for (let p = 0; p < px; p++) m += im.c === 3 ? 0.2989 * x[3 * p]! + 0.587 * x[3 * p + 1]! + 0.114 * x[3 * p + 2]! : x[p]!;
+  m /= px;
+  return x.map((v) => Math.round(Math.min(255, Math.max(0, (v - m) * kappa + m))));
+}
+
+test('colorJitter: brightness then contrast around the mean luma, clamped and rounded (RGB and grey)', () => {
+  const grey = { data: Uint8Array.from({ length: 6 * 5 }, (_, i) => (i * 53) % 256), h: 6, w: 5, c: 1 };
+  for (const im of [img, grey]) {
+    for (const seed of [1, 2, 3]) {
+      const r = new Rng(seed);
+      const draws = new Rng(seed);
+      const u1 = draws.next();
+      const u2 = draws.next();
+      assert.equal(Array.from(colorJitter(im, 0.3, 0.4, r).data), jitterReference(im, 0.3, 0.4, u1, u2));
+    }
+  }
+  // factor 1 (b = k = 0) is the identity; contrast 0 of a flat image leaves it flat
+  assert.equal(Array.from(colorJitter(img, 0, 0, new Rng(1)).data), Array.from(img.data));
+  // the shape and the input are untouched
+  const before = Array.from(img.data);
+  const out = colorJitter(img, 0.5, 0.5, new Rng(4));
+  assert.equal([out.h, out.w, out.c], [img.h, img.w, img.c]);
+  assert.equal(Array.from(img.data), before);
+});
+
+test('colorJitter: lowering the contrast pulls a dark background towards the mean (what a blended trigger does)', () => {
+  const im = { data: new Uint8Array(100), h: 10, w: 10, c: 1 };
+  for (let i = 0; i < 30; i++) im.data[i] = 200; // an object on a black background
+  // κ = 0.7 exactly: draws u1 (unused: b = 0), u2 = 0 → κ = 1 − 0.3
+  const low = colorJitter(im, 0, 0.3, { next: () => 0 } as unknown as Rng);
+  assert.is(low.data[99], Math.round(0.3 * 60)); // mean 60, background 0 → 18
+  assert.is(low.data[0], Math.round((200 - 60) * 0.7 + 60));
+  // augment applies it last, after the flip
+  const spec = { flip: 1, colorJitter: { brightness: 0, contrast: 0.3 } };
+  assert.equal(Array.from(augment(im, spec, { next: () => 0 } as unknown as Rng).data), Array.from(colorJitter(flipH(im), 0, 0.3, { next: () => 0 } as unknown as Rng).data));
 });
 
 test('RandomResizedCrop parameters respect the scale and ratio ranges', () => {

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { defaultRefinePreset, guardedConfig, refineMilestones, refinePreset, shrinkPadFor, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
+import { defaultRefinePreset, describeGuard, guardedConfig, refineMilestones, refinePreset, shrinkPadFor, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
 import { lrAt } from '../../src/nn/optim.js';
 
 test('ShrinkPad pad scales with the image size: 4 at 32 px', () => {
@@ -71,12 +71,21 @@ test('budget preset: quick with twice the steps under a one-cycle schedule; the 
   assert.not.ok('renormalize' in withRefineOverrides({ ...q, renormalize: true }, { renormalize: false }));
   assert.not.ok('augmentationGuard' in withRefineOverrides(b, { augmentationGuard: false }));
   assert.is(withRefineOverrides(q, { augmentationGuard: true }).augmentationGuard, true);
-  // the guard's remedy: pseudo-labels from the un-augmented images and no resized crop, nothing else changed
-  const g = guardedConfig(b);
+  // the guard's remedy for the crop check: pseudo-labels from the un-augmented images and no resized crop, nothing else changed
+  const g = guardedConfig(b, { crop: true, photometric: false });
   assert.is(g.pseudoLabels, 'plain');
   assert.equal(g.augment, { flip: 0.5, grayscale: 0.2 });
   assert.equal(b.augment, { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2 }, 'the preset itself is not modified');
   assert.equal({ ...g, pseudoLabels: undefined, augment: undefined }, { ...b, pseudoLabels: undefined, augment: undefined });
+  // for the photometric check: plain pseudo-labels and the probe's jitter added, the crop kept
+  const p = guardedConfig(b, { crop: false, photometric: true });
+  assert.is(p.pseudoLabels, 'plain');
+  assert.equal(p.augment, { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2, colorJitter: { brightness: 0.3, contrast: 0.3 } });
+  assert.equal(guardedConfig(b, { crop: true, photometric: true }).augment, { flip: 0.5, grayscale: 0.2, colorJitter: { brightness: 0.3, contrast: 0.3 } });
+  // neither: the very same configuration (its hash, and the folders of earlier runs, unchanged)
+  assert.is(guardedConfig(b, { crop: false, photometric: false }), b);
+  assert.is(describeGuard({ crop: false, photometric: false }), 'not needed');
+  assert.match(describeGuard({ crop: true, photometric: true }), /un-augmented images, no resized crop, brightness\/contrast jitter/);
 });
 
 test.run();

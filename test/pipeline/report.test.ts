@@ -138,11 +138,21 @@ test('report: the augmentation check, when measured', () => {
   const w = fake('wanet', {
     diagnostics: {
       augmentation: { images: 1000, augment: {}, changed: 0.4, plainShares: [0.1, 0.9], augmentedShares: [0.45, 0.55], topChangedTo: 0, topChangedToShare: 0.9, maxShareRise: 0.35, maxShareRiseClass: 0 },
+      photometric: { images: 1000, augment: {}, changed: 0.1, plainShares: [0.1, 0.9], augmentedShares: [0.15, 0.85], topChangedTo: 0, topChangedToShare: 0.5, maxShareRise: 0.05, maxShareRiseClass: 0 },
+      augmentationGuard: 'applied',
+      guard: { crop: true, photometric: false },
     },
   });
   const md = renderReport(aggregate('fashion-mnist', 'quick', [w, fake('badnets')]));
   assert.match(md, "## Does REFINE's training augmentation fire the backdoor?");
-  assert.match(md, '| WaNet | 1000 | 40.0% | 0 (90.0%) | +35.0 points (class 0) | 10.0% → 45.0% |');
+  assert.match(md, "| WaNet | REFINE's augmentation | 1000 | 40.0% | 0 (90.0%) | +35.0 points (class 0) | 10.0% → 45.0% | yes |");
+  assert.match(md, '| WaNet | brightness/contrast probe | 1000 | 10.0% | 0 (50.0%) | +5.0 points (class 0) | 10.0% → 15.0% | no |');
+  assert.match(md, 'augmentation guard applied: pseudo-labels from the un-augmented images, no resized crop');
+  // a result from before the probe: its one check only, and the guard read as the crop check
+  const old = fake('wanet', { diagnostics: { augmentation: w.diagnostics!.augmentation, augmentationGuard: 'applied' } });
+  const omd = renderReport(aggregate('fashion-mnist', 'quick', [old]));
+  assert.not.match(omd, 'brightness/contrast probe |');
+  assert.match(omd, 'augmentation guard applied: pseudo-labels from the un-augmented images, no resized crop');
   assert.not.match(md, '| BadNets | 1000');
   assert.not.match(renderReport(aggregate('fashion-mnist', 'quick', [fake('badnets')])), 'fire the backdoor');
 });

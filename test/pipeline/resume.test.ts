@@ -73,6 +73,34 @@ test('a complete attack is skipped; a missing stage is redone, the others reused
   assert.equal(r2.evaluation.refine!.BA, prev.evaluation.refine!.BA);
 });
 
+test('the augmentation guard: both checks recorded; a result from before the photometric probe gets it; a changed remedy retrains', async () => {
+  const gOpts: ReproduceOptions = { ...opts, refine: { ...refine, augmentationGuard: true }, outRoot: join(tmp, 'results-guard') };
+  const file = join(gOpts.outRoot, 'badnets', 'result.json');
+  const r = await reproduceAttack(gOpts, data);
+  assert.is(r.status, 'complete');
+  assert.equal(r.diagnostics!.photometric!.augment, { colorJitter: { brightness: 0.3, contrast: 0.3 } });
+  assert.ok(r.diagnostics!.guard !== undefined && r.diagnostics!.augmentationGuard !== undefined);
+  // written before the probe existed: the rerun measures it and, the remedy being the same, keeps REFINE
+  const old = JSON.parse(readFileSync(file, 'utf8')) as AttackResult;
+  const { photometric: _p, guard: _g, ...oldDiag } = old.diagnostics!;
+  writeFileSync(file, JSON.stringify({ ...old, diagnostics: oldDiag }));
+  const logs: string[] = [];
+  const r2 = await reproduceAttack({ ...gOpts, log: (m) => logs.push(m) }, data);
+  assert.equal(r2.diagnostics!.photometric, old.diagnostics!.photometric);
+  assert.equal(r2.refine.refine!.history, old.refine.refine!.history);
+  assert.ok(!logs.some((l) => l.includes('training it again')));
+  // the variant was trained with another guarded configuration: it is trained again, not refused
+  const cfgFile = join(gOpts.outRoot, 'badnets', 'refine', 'config.json');
+  writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(readFileSync(cfgFile, 'utf8')), hash: 'stale' }));
+  writeFileSync(file, JSON.stringify({ ...old, diagnostics: oldDiag }));
+  logs.length = 0;
+  const r3 = await reproduceAttack({ ...gOpts, log: (m) => logs.push(m) }, data);
+  assert.ok(logs.some((l) => l.includes('training it again')), logs.join('\n'));
+  assert.is(r3.status, 'complete');
+  assert.is(r3.refine.refine!.history.length, 1);
+  assert.is.not((JSON.parse(readFileSync(cfgFile, 'utf8')) as { hash: string }).hash, 'stale');
+});
+
 test('results of another configuration are refused', async () => {
   try {
     await reproduceAttack({ ...opts, refine: { ...refine, lambda: 0.5 } }, data);
