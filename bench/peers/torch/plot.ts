@@ -1,6 +1,7 @@
 /**
- * tsx bench/peers/torch/plot.ts OUT.png TITLE LOG.jsonl... — BA and ASR against steps of
- * REFINE recipe runs logged by bench/peers/torch/refine.py (one series per file, named by its tag).
+ * tsx bench/peers/torch/plot.ts OUT.png TITLE LOG.jsonl[=LABEL]... — BA and ASR against steps of
+ * REFINE recipe runs logged by bench/peers/torch/refine.py (one series per file, named by LABEL or
+ * else by its tag).
  */
 import { readFileSync } from 'node:fs';
 import { Canvas, COLORS, linePlot, type Series } from '../../../src/pipeline/png.js';
@@ -8,12 +9,16 @@ import { writeFileAtomic } from '../../../src/util/files.js';
 
 const [out, title, ...files] = process.argv.slice(2);
 if (!out || !title || !files.length) {
-  console.error('usage: tsx bench/peers/torch/plot.ts OUT.png TITLE LOG.jsonl...');
+  console.error('usage: tsx bench/peers/torch/plot.ts OUT.png TITLE LOG.jsonl[=LABEL]...');
   process.exit(1);
 }
 const palette = [COLORS.blue, COLORS.orange, COLORS.green, COLORS.red, COLORS.purple, COLORS.grey, COLORS.black];
-const runs = files.map((f) => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { tag: string; step: number; BA: number; ASR: number }));
-const series = (key: 'BA' | 'ASR'): Series[] => runs.map((r, i) => ({ label: r[0]!.tag.replace(/^[a-z]+-/, ''), color: palette[i % palette.length]!, points: r.map((p) => [p.step, 100 * p[key]] as [number, number]) }));
+const runs = files.map((arg) => {
+  const [f, label] = arg.split('=');
+  const rows = readFileSync(f!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { tag: string; step: number; BA: number; ASR: number });
+  return { label: label ?? rows[0]!.tag.replace(/^[a-z]+-/, ''), rows };
+});
+const series = (key: 'BA' | 'ASR'): Series[] => runs.map((r, i) => ({ label: r.label, color: palette[i % palette.length]!, points: r.rows.map((p) => [p.step, 100 * p[key]] as [number, number]) }));
 const W = 560;
 const H = 300;
 const cv = new Canvas(2 * W, H);
