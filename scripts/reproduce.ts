@@ -16,7 +16,8 @@ import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { classifierPreset, withClassifierOverrides } from '../src/train/presets.js';
-import { datasetTag, trainSubsetOf } from '../src/pipeline/backdoor.js';
+import { trainSubsetOf } from '../src/pipeline/backdoor.js';
+import { resultsRoot } from '../src/pipeline/run-folders.js';
 import { defaultRefinePreset, refinePreset, withRefineOverrides } from '../src/pipeline/refine-presets.js';
 import { ConfigMismatchError, markFailed, readResults, reproduceAttack, type ReproduceOptions } from '../src/pipeline/reproduce.js';
 import { aggregate, onlyAttacks, renderReport } from '../src/pipeline/report.js';
@@ -100,11 +101,6 @@ if (values.help) {
   process.exit(0);
 }
 
-/** results/<dataset>-<preset>, with -<refine preset> when it differs from the classifier preset. */
-function defaultOut(dataset: string, preset: string, refinePresetName: string): string {
-  return join('results', `${datasetTag(dataset)}-${preset}${refinePresetName === preset ? '' : `-${refinePresetName}`}`);
-}
-
 /** results.md of `out`: the main tables, then the adaptive-attack and black-box sections of the attacks that ran them. */
 function resultsMarkdown(out: string, agg: ReturnType<typeof aggregate>): string {
   return renderReport(agg) + renderAdaptiveSection(readAdaptiveResults(out, attacks.names())) + renderBlackBoxSection(readBlackBoxResults(out, attacks.names()));
@@ -116,7 +112,7 @@ try {
   if (values['report-only']) {
     // the report from what is on disk: after a change to the report, or to read a folder that
     // another machine filled, without touching a GPU
-    const out = values.out ?? defaultOut(values.dataset!, values.preset!, values['refine-preset'] ?? defaultRefinePreset(values.preset!));
+    const out = values.out ?? resultsRoot(values.dataset!, values.preset!, values['refine-preset'] ?? defaultRefinePreset(values.preset!));
     const rs = readResults(out, attacks.names());
     if (!rs.length) throw new Error(`no per-attack result.json under ${out}`);
     // the curves too (they come from result.json alone): after a change to the figures
@@ -157,7 +153,7 @@ try {
   if (refine.dropLast && Math.min(refine.trainSubset ?? split.train.n, split.train.n) < refine.batchSize) {
     throw new Error(`REFINE batch ${refine.batchSize} is larger than its ${refine.trainSubset} training images (drop_last would leave no step): raise --refine-subset or lower --refine-batch-size`);
   }
-  const out = values.out ?? defaultOut(dataset, presetName, refinePresetName);
+  const out = values.out ?? resultsRoot(dataset, presetName, refinePresetName);
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
 
   const rtm = await init();

@@ -13,6 +13,7 @@ import { newResNet } from '../src/pipeline/backdoor.js';
 import { saveCheckpoint } from '../src/nn/checkpoint.js';
 import { classifierPreset, withClassifierOverrides } from '../src/train/presets.js';
 import { trainSubsetOf } from '../src/pipeline/backdoor.js';
+import { trainRunDir } from '../src/pipeline/run-folders.js';
 import { CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, parseArgsOrExit } from '../src/util/cli.js';
 import { trainClassifier } from '../src/train/trainer.js';
 
@@ -43,7 +44,7 @@ if (values.help) {
 try {
   if (values.model !== 'resnet18') throw new Error(`--model: only resnet18 is available, got '${values.model}'`);
   const p = withClassifierOverrides(classifierPreset(values.preset!), classifierFlags(values));
-  const out = values.out ?? join('runs', `train-${values.dataset!.replace(/[^a-z0-9-]/gi, '_')}-${values.preset}-s${p.seed}`);
+  const out = values.out ?? trainRunDir(values.dataset!, values.preset!, p.seed);
   // a finished run is reported, never retrained or rewritten
   const prev = readJson<{ dataset: string; config: unknown; testAccuracy: number }>(join(out, 'result.json'));
   if (prev && existsSync(join(out, 'model.safetensors'))) {

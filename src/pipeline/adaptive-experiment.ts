@@ -17,7 +17,7 @@ import { configHash } from '../train/trainer.js';
 import { Progress } from '../util/progress.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 import { newResNet, trainBackdoored, type BackdoorSpec } from './backdoor.js';
-import { attackDir } from './results-store.js';
+import { adaptiveDir } from './run-folders.js';
 import { evaluate } from './scoring.js';
 import type { AttackResult, Metric } from './report.js';
 import type { ReproduceData, ReproduceOptions } from './reproduce.js';
@@ -76,7 +76,7 @@ export async function adaptiveExperiment(o: ReproduceOptions, data: ReproduceDat
   if (normal.status !== 'complete' || !normal.evaluation.noDefense || !normal.evaluation.refine || !normal.refine.refine) {
     throw new Error(`adaptive attack on ${o.attack}: the normal experiment is not complete`);
   }
-  const dir = join(attackDir(o.outRoot, o.attack), 'adaptive');
+  const dir = adaptiveDir(o.outRoot, o.attack);
   const file = join(dir, 'adaptive.json');
   const cfg = adaptiveConfig(o, a);
   const refineCfg = normal.refine.refine.config;
@@ -164,5 +164,5 @@ export function renderAdaptiveSection(rs: AdaptiveResult[]): string {
 
 /** The adaptive.json files of `names` under `outRoot` (complete ones). */
 export function readAdaptiveResults(outRoot: string, names: string[]): AdaptiveResult[] {
-  return names.map((n) => readJson<AdaptiveResult>(join(attackDir(outRoot, n), 'adaptive', 'adaptive.json'))).filter((r): r is AdaptiveResult => r?.status === 'complete');
+  return names.map((n) => readJson<AdaptiveResult>(join(adaptiveDir(outRoot, n), 'adaptive.json'))).filter((r): r is AdaptiveResult => r?.status === 'complete');
 }

@@ -21,12 +21,15 @@ import { writeExamples } from '../attacks/examples.js';
 import { subset, type ImageDataset, type Normalization } from '../data/dataset.js';
 import { ResNet } from '../nn/resnet.js';
 import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
-import { classifierPreset, type ClassifierPreset } from '../train/presets.js';
+import type { ClassifierPreset } from '../train/presets.js';
 import { configHash, trainClassifier, TRAIN_FILES, type EpochLog } from '../train/trainer.js';
 import { accuracyByClass, hits, predict } from '../train/evaluate.js';
 import { progressText } from '../train/resume.js';
 import { Rng } from '../util/random.js';
 import { writeJsonAtomic } from '../util/files.js';
+import { backdoorRunDir, benignRunDir, COMMITTED_BACKDOORS } from './run-folders.js';
+
+export { COMMITTED_BACKDOORS, datasetTag } from './run-folders.js';
 
 export interface BackdoorSpec {
   /** attack name or alias (attacks.get) */
@@ -111,17 +114,6 @@ export interface BackdoorRunOptions {
   onEpochEnd?: (log: EpochLog) => void;
 }
 
-/**
- * Where the finished backdoored models reported in the README are committed (model, attack.json,
- * result.json, examples.png of each runs/ folder): a fresh clone reuses them instead of
- * retraining (~1 h per attack on 2 cores).
- */
-export const COMMITTED_BACKDOORS = 'results/backdoored';
-
-export function datasetTag(dataset: string): string {
-  return dataset.replace(/[^a-z0-9-]/gi, '_');
-}
-
 /** The seeded training subset of the preset (the whole set when trainSubset is unset or ≥ n). */
 export function trainSubsetOf(train: ImageDataset, p: ClassifierPreset): ImageDataset {
   if (!p.trainSubset || p.trainSubset >= train.n) return train;
@@ -129,28 +121,9 @@ export function trainSubsetOf(train: ImageDataset, p: ClassifierPreset): ImageDa
   return subset(train, idx.subarray(0, p.trainSubset));
 }
 
-/** True when `p` differs from the named preset in anything but the seed. */
-function presetOverridden(presetName: string, p: ClassifierPreset): boolean {
-  let base: ClassifierPreset;
-  try {
-    base = classifierPreset(presetName);
-  } catch {
-    return true;
-  }
-  return JSON.stringify({ ...base, seed: p.seed }) !== JSON.stringify(p);
-}
-
-/**
- * `runs/attack-<attack>-<dataset>-<preset>-s<seed>`, plus `-<8 hex>` of the overrides when the
- * preset, the target or the attack options differ from the defaults.
- */
+/** The default folder of a backdoored model's run (run-folders.ts). */
 export function defaultBackdoorDir(spec: BackdoorSpec, root = 'runs'): string {
-  const name = attacks.get(spec.attack).name;
-  const base = `attack-${name}-${datasetTag(spec.dataset)}-${spec.presetName}-s${spec.preset.seed}`;
-  const opts = Object.fromEntries(Object.entries(spec.attackOptions ?? {}).filter(([, v]) => v !== undefined));
-  const custom = presetOverridden(spec.presetName, spec.preset) || spec.target !== 0 || Object.keys(opts).length > 0 || (spec.lcInit ?? 'benign') !== 'benign';
-  const suffix = custom ? `-${configHash({ p: spec.preset, target: spec.target, opts, lcInit: spec.lcInit ?? 'benign' }).slice(0, 8)}` : '';
-  return join(root, base + suffix);
+  return backdoorRunDir(spec, root);
 }
 
 /**
@@ -191,7 +164,7 @@ async function benignModel(
 ): Promise<{ model: ResNet; id: string; file: string }> {
   const { train, test, normalization } = data;
   const hash = configHash({ p, n: train.n, ds: train.name, dataset });
-  const dir = dirOverride ?? join('runs', `benign-${datasetTag(dataset)}-${preset}-s${p.seed}-${hash.slice(0, 8)}`);
+  const dir = dirOverride ?? benignRunDir(dataset, preset, p.seed, hash);
   let file = join(dir, 'model.safetensors');
   const model = newResNet(train, p);
   // committed from another machine (a cache root holding a folder of the same name): the

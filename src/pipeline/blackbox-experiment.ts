@@ -23,7 +23,7 @@ import { configHash } from '../train/trainer.js';
 import { Progress } from '../util/progress.js';
 import { readJson, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { defaultBackdoorDir, newResNet, trainBackdoored, type BackdoorSpec } from './backdoor.js';
-import { attackDir } from './results-store.js';
+import { blackboxDir } from './run-folders.js';
 import { evaluate } from './scoring.js';
 import type { Metric } from './report.js';
 import type { ReproduceData, ReproduceOptions } from './reproduce.js';
@@ -55,7 +55,7 @@ export interface BlackBoxResult {
 /** Runs (or resumes) the black-box experiment of one attack. */
 export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceData, b: BlackBoxOptions): Promise<BlackBoxResult> {
   const log = o.log ?? ((m: string) => console.error(m));
-  const dir = join(attackDir(o.outRoot, o.attack), 'blackbox');
+  const dir = blackboxDir(o.outRoot, o.attack);
   const file = join(dir, 'blackbox.json');
   const bbPreset = { ...o.classifier, depth: 50 as const };
   const refineCfg = { ...o.refine, renormalize: true };
@@ -158,6 +158,6 @@ export function renderBlackBoxSection(rs: BlackBoxResult[]): string {
 }
 
 export function readBlackBoxResults(outRoot: string, names: string[]): BlackBoxResult[] {
-  return names.map((n) => readJson<BlackBoxResult>(join(attackDir(outRoot, n), 'blackbox', 'blackbox.json'))).filter((r): r is BlackBoxResult => r?.status === 'complete');
+  return names.map((n) => readJson<BlackBoxResult>(join(blackboxDir(outRoot, n), 'blackbox.json'))).filter((r): r is BlackBoxResult => r?.status === 'complete');
 }
 

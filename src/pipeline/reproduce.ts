@@ -21,7 +21,8 @@ import { configHash } from '../train/trainer.js';
 import type { ClassifierPreset } from '../train/presets.js';
 import { trainBackdoored, createAttack, type BackdoorSpec } from './backdoor.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
-import { attackDir, reuseBaselines } from './results-store.js';
+import { reuseBaselines } from './results-store.js';
+import { attackDir, VARIANT_DIRS } from './run-folders.js';
 import { evaluate } from './scoring.js';
 
 export { attackDir, isComplete, reuseBaselines } from './results-store.js';
@@ -82,9 +83,9 @@ const AUGMENTATION_CHECK_IMAGES = 1000;
 export class ConfigMismatchError extends Error {}
 
 const VARIANTS: { v: Variant; dir: string; mod: (c: RefinePreset) => RefinePreset }[] = [
-  { v: 'refine', dir: 'refine', mod: (c) => c },
-  { v: 'woHRF', dir: 'ablation-wo-hrf', mod: (c) => ({ ...c, mapping: 'identity' }) },
-  { v: 'woSCL', dir: 'ablation-wo-scl', mod: (c) => ({ ...c, lambda: 0 }) },
+  { v: 'refine', dir: VARIANT_DIRS.refine, mod: (c) => c },
+  { v: 'woHRF', dir: VARIANT_DIRS.woHRF, mod: (c) => ({ ...c, mapping: 'identity' }) },
+  { v: 'woSCL', dir: VARIANT_DIRS.woSCL, mod: (c) => ({ ...c, lambda: 0 }) },
 ];
 
 /** The configuration hash of an attack's experiment (what determines its numbers). */

@@ -9,10 +9,10 @@ import { join, resolve } from 'node:path';
 import { configHash } from '../train/trainer.js';
 import { readJson } from '../util/files.js';
 import type { AttackResult } from './report.js';
+import { attackDir } from './run-folders.js';
 
-export function attackDir(outRoot: string, attack: string): string {
-  return join(outRoot, attack);
-}
+export { attackDir } from './run-folders.js';
+
 
 /** True when <dir>/result.json is complete for this configuration (and has the ablations when asked). */
 export function isComplete(outRoot: string, attack: string, hash?: string, ablations = false): boolean {
