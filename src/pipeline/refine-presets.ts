@@ -47,7 +47,7 @@ export interface RefinePreset extends RefineConfig {
 /**
  * The photometric probe of the augmentation guard: ColorJitter(brightness 0.3, contrast 0.3)
  * (src/data/augment.ts). Lowering an image's contrast resembles a blended trigger (x' = 0.9 x +
- * 0.1 pattern on a mostly white pattern), and on the committed Blended model it moves 97% of the
+ * 0.1 pattern on a mostly white pattern), and on the committed Blended model it moves 95% of the
  * changed pseudo-labels onto the target (docs/refine-recipe.md, "The augmentation guard").
  */
 export const PHOTOMETRIC_PROBE: AugmentSpec = { colorJitter: { brightness: 0.3, contrast: 0.3 } };
