@@ -26,13 +26,7 @@ override BIAS: u32 = 0u;
 override SYM: u32 = 0u;
 override MIRROR: u32 = 0u;
 
-struct U {
-  M: u32, N: u32, K: u32, kChunk: u32,
-  nb: u32, splits: u32, rank: u32, alpha: f32,
-  bshape: array<vec4u, 2>,
-  abstr: array<vec4u, 2>,
-  bbstr: array<vec4u, 2>,
-};
+// @include lib/matmul_uniforms.wgsl
 
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> a4: array<vec4f>;

@@ -24,7 +24,7 @@
  */
 import { rt } from '../tensor/device.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
-import { Uniforms } from '../tensor/uniforms.js';
+import { matmulUniforms } from './matmul-uniforms.js';
 import { record } from '../autograd/tape.js';
 import { assertF32, assertRank, broadcastShapes, broadcastStrides, groups } from './util.js';
 import { reduceRaw, sumTo } from './reduce.js';
@@ -187,7 +187,7 @@ function gemmDispatch(d: DispatchArgs): void {
   const consts = (extra: Record<string, number>) => ({ AT: transA ? 1 : 0, BT: transB ? 1 : 0, ...extra });
 
   if (K === 0) {
-    const u = new Uniforms().u32(M, N, 0, 0, nb, 0).u32(0).f32(0).vec4u([], 2).vec4u([], 2).vec4u([], 2);
+    const u = matmulUniforms({ M, N, K: 0, kChunk: 0, nb, splits: 0, rank: 0, alpha: 0 });
     rt().dispatch({
       kernel: 'matmul',
       entry: 'finish',
@@ -208,12 +208,7 @@ function gemmDispatch(d: DispatchArgs): void {
   // the subgroup kernel mirrors the symmetric product itself
   const direct = p.splits === 1 && (!d.sym || sg);
   const target = direct ? out : empty([p.splits * nb * M * N]);
-  const u = new Uniforms()
-    .u32(M, N, K, p.kChunk, nb, p.splits, batch.length)
-    .f32(direct ? d.alpha : 1)
-    .vec4u(batch, 2)
-    .vec4u(aStr, 2)
-    .vec4u(bStr, 2);
+  const u = matmulUniforms({ M, N, K, kChunk: p.kChunk, nb, splits: p.splits, rank: batch.length, alpha: direct ? d.alpha : 1, bshape: batch, abstr: aStr, bbstr: bStr });
   const useBias = direct && d.bias;
   const wz = nb * p.splits;
   let wx: number;
@@ -244,7 +239,7 @@ function gemmDispatch(d: DispatchArgs): void {
     workgroups: [wx, wy, wz],
   });
   if (direct) return;
-  const fu = new Uniforms().u32(M, N, K, p.kChunk, nb, p.splits, batch.length).f32(d.alpha).vec4u([], 2).vec4u([], 2).vec4u([], 2);
+  const fu = matmulUniforms({ M, N, K, kChunk: p.kChunk, nb, splits: p.splits, rank: batch.length, alpha: d.alpha });
   rt().dispatch({
     kernel: 'matmul',
     entry: 'finish',
@@ -258,12 +253,7 @@ function gemmDispatch(d: DispatchArgs): void {
 
 /** kernels/matmul_tiled.wgsl: 64x64 blocks of C, the whole K, symmetric products in full. */
 function tiledDispatch(d: DispatchArgs, aStr: number[], bStr: number[]): void {
-  const u = new Uniforms()
-    .u32(d.M, d.N, d.K, d.K, d.nb, 1, d.batch.length)
-    .f32(d.alpha)
-    .vec4u(d.batch, 2)
-    .vec4u(aStr, 2)
-    .vec4u(bStr, 2);
+  const u = matmulUniforms({ M: d.M, N: d.N, K: d.K, kChunk: d.K, nb: d.nb, splits: 1, rank: d.batch.length, alpha: d.alpha, bshape: d.batch, abstr: aStr, bbstr: bStr });
   const wx = Math.ceil(d.N / 64);
   const wy = Math.ceil(d.M / 64);
   const maxDim = rt().limits.maxComputeWorkgroupsPerDimension;
@@ -348,7 +338,7 @@ export function similarity(z: Tensor, scale = 1): Tensor {
         rt().dispatch({
           kernel: 'matmul',
           entry: 'symadd',
-          uniforms: new Uniforms().u32(n, n, 0, 0, 1, 1, 0).f32(1).vec4u([], 2).vec4u([], 2).vec4u([], 2),
+          uniforms: matmulUniforms({ M: n, N: n, K: 0, kChunk: 0, nb: 1, splits: 1, rank: 0, alpha: 1 }),
           buffers: [g.buffer, null, h.buffer],
           workgroups: groups(n * n, 64),
         });

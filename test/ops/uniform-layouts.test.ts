@@ -1,19 +1,22 @@
 /**
- * The conv kernels' uniform structs against the TypeScript that fills them (src/ops/conv-uniforms.ts):
- * the geometry fields from kernels/lib/conv_geo.wgsl first, then the kernel's named fields, then
- * only padding, 16 u32 fields in all. Read from the bundled WGSL (includes expanded).
+ * Kernel uniform structs against the TypeScript that fills them, read from the bundled WGSL
+ * (includes expanded). Conv (src/ops/conv-uniforms.ts): the geometry fields from
+ * kernels/lib/conv_geo.wgsl first, then the kernel's named fields, then only padding, 16 u32
+ * fields in all. Matmul (src/ops/matmul-uniforms.ts): the fields of kernels/lib/matmul_uniforms.wgsl
+ * in matmulUniforms' order and byte offsets.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WGSL } from '../../src/kernels.generated.js';
 import { CONV_GEO_FIELDS, CONV_UNIFORM_EXTRAS, CONV_UNIFORM_FIELDS, convUniforms } from '../../src/ops/conv-uniforms.js';
+import { MATMUL_UNIFORM_FIELDS, matmulUniforms } from '../../src/ops/matmul-uniforms.js';
 
-/** The field names of `struct U` in a kernel's source (u32 fields only; comments skipped). */
+/** The fields of `struct U` in a kernel's source, name and type (comments skipped). */
 function uniformFields(src: string): { name: string; type: string }[] {
   const m = /struct U \{([\s\S]*?)\n\};/.exec(src);
   if (!m) throw new Error('no struct U');
   const body = m[1]!.split('\n').map((l) => l.replace(/\/\/.*$/, '')).join(' ');
-  return [...body.matchAll(/(\w+)\s*:\s*([\w<>, ]+?)\s*(?:,|$)/g)].map((f) => ({ name: f[1]!, type: f[2]! }));
+  return [...body.matchAll(/(\w+)\s*:\s*(\w+<[^>]*>|\w+)/g)].map((f) => ({ name: f[1]!, type: f[2]! }));
 }
 
 test('every conv kernel is listed and every listed kernel exists', () => {
@@ -39,6 +42,23 @@ test('convUniforms: the named extras land after the geometry, zero padding to 16
   assert.equal([...u], [2, 5, 6, 7, 3, 4, 8, 3, 2, 2, 1, 24, 9, 10, 11, 0]);
   const d = new Uint32Array(convUniforms('conv2d_dgrad_sg', g, 24, { phH: 1, phW: 0, HP: 3, WP: 2 }).bytes().slice().buffer);
   assert.equal([...d.slice(12)], [1, 0, 3, 2]);
+});
+
+for (const kernel of ['matmul', 'matmul_sg', 'matmul_tiled']) {
+  test(`${kernel}: the fields matmulUniforms writes, in its order`, () => {
+    const fields = uniformFields(WGSL[kernel]!);
+    assert.equal(fields.map((f) => f.name), [...MATMUL_UNIFORM_FIELDS]);
+    assert.equal(fields.map((f) => f.type), ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'f32', 'array<vec4u, 2>', 'array<vec4u, 2>', 'array<vec4u, 2>']);
+  });
+}
+
+test('matmulUniforms: scalars, alpha as f32, then three 32-byte arrays from byte 32', () => {
+  const b = matmulUniforms({ M: 3, N: 4, K: 5, kChunk: 6, nb: 2, splits: 1, rank: 1, alpha: 0.5, bshape: [2], abstr: [15], bbstr: [0] }).bytes();
+  const u = new Uint32Array(b.slice().buffer);
+  assert.is(b.length, 128);
+  assert.equal([...u.slice(0, 7)], [3, 4, 5, 6, 2, 1, 1]);
+  assert.is(new Float32Array(b.slice().buffer)[7], 0.5);
+  assert.equal([u[8], u[16], u[24]], [2, 15, 0]);
 });
 
 test.run();
