@@ -44,7 +44,7 @@ const RECIPE: Record<string, RecipeFlag> = {
   'augmentation-guard': {
     key: 'augmentationGuard',
     kind: 'on-off',
-    help: "check whether REFINE's augmentation fires the backdoor and, if\nit does, take the pseudo-labels from the un-augmented images and\ndrop the resized crop",
+    help: "check whether REFINE's augmentation or a brightness/contrast\njitter fires the backdoor; where one does, take the pseudo-labels\nfrom the un-augmented images and drop the resized crop (or train\nwith the jitter)",
   },
   'pseudo-labels': {
     key: 'pseudoLabels',
