@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { attacks } from '../attacks/index.js';
 import { classifierPreset, type ClassifierPreset } from '../train/presets.js';
 import { configHash } from '../train/trainer.js';
+import type { BackdoorSpec } from './backdoor.js';
 
 /**
  * Where the finished backdoored models reported in the README are committed (model, attack.json,
@@ -41,16 +42,8 @@ function presetOverridden(presetName: string, p: ClassifierPreset): boolean {
   return JSON.stringify({ ...base, seed: p.seed }) !== JSON.stringify(p);
 }
 
-/** What names a backdoored model's run (a subset of BackdoorSpec). */
-export interface BackdoorRunName {
-  attack: string;
-  dataset: string;
-  presetName: string;
-  preset: ClassifierPreset;
-  target: number;
-  attackOptions?: Record<string, unknown>;
-  lcInit?: string;
-}
+/** What names a backdoored model's run. */
+export type BackdoorRunName = Pick<BackdoorSpec, 'attack' | 'dataset' | 'presetName' | 'preset' | 'target' | 'attackOptions' | 'lcInit'>;
 
 /**
  * A backdoored model's run: runs/attack-<attack>-<dataset>-<preset>-s<seed>, plus `-<8 hex>` of

@@ -3,33 +3,13 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifierPreset } from '../../src/train/presets.js';
-import { refinePreset, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
 import { ConfigMismatchError, isComplete, reproduceAttack, reuseBaselines, type ReproduceOptions } from '../../src/pipeline/reproduce.js';
 import type { AttackResult } from '../../src/pipeline/report.js';
-import { synthetic } from '../attacks/synthetic.js';
+import { tinyReproduce } from './tiny.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'repro-'));
-const train = synthetic(32, 16, 16, 1, 1, 4);
-const testSet = synthetic(20, 16, 16, 1, 2, 4);
-const data = { train, fullTrain: train, test: testSet, normalization: { mean: [0.5], std: [0.25] } };
-const classifier = { ...classifierPreset('quick'), epochs: 1, milestones: [], width: 0.0625, batchSize: 16, trainSubset: undefined };
-const refine = withRefineOverrides(refinePreset('quick', { h: 16, w: 16, c: 1 }), { epochs: 1, trainSubset: 16, batchSize: 8, unetChannels: 4 });
-const opts: ReproduceOptions = {
-  attack: 'badnets',
-  dataset: 'synthetic',
-  preset: 'quick',
-  classifier,
-  refine,
-  outRoot: join(tmp, 'results'),
-  backdoorDir: join(tmp, 'backdoor'),
-  ablations: false,
-  curveEval: 8,
-  engine: { name: 'refine-gpu', version: 'test' },
-  adapter: 'test',
-  quiet: true,
-  log: () => {},
-};
+const { data, opts } = tinyReproduce(tmp, { backdoorDir: join(tmp, 'backdoor'), curveEval: 8 });
+const refine = opts.refine;
 const resultFile = join(tmp, 'results', 'badnets', 'result.json');
 
 test('one attack end to end on tiny data: result.json complete, figures written', async () => {
