@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { seededSubset, subset, type ImageDataset, type Normalization } from '../data/dataset.js';
 import { clearRefineRun, loadDefendedModel, saveDefended, trainRefine } from '../refine/defense.js';
-import { augmentationCheck, augmentationFiresBackdoor } from '../refine/diagnostics.js';
+import { augmentationCheck, augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
 import { shrinkPadDataset } from '../refine/shrinkpad.js';
 import { configHash } from '../train/trainer.js';
 import type { ClassifierPreset } from '../train/presets.js';
@@ -216,7 +216,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
     }
     {
       const a = r.diagnostics!.augmentation!;
-      log(`[${o.attack}] REFINE's augmentation changes ${(100 * a.changed).toFixed(1)}% of ${a.images} pseudo-labels; ${(100 * a.topChangedToShare).toFixed(0)}% of the changes go to class ${a.topChangedTo} (its share ${(100 * a.plainShares[a.topChangedTo]!).toFixed(1)}% → ${(100 * a.augmentedShares[a.topChangedTo]!).toFixed(1)}%)`);
+      log(`[${o.attack}] REFINE's augmentation ${describeCheck(a)}`);
     }
     // the guard's second probe: does a brightness/contrast jitter fire it (a blend-like trigger)?
     if (o.refine.augmentationGuard && !r.diagnostics!.photometric) {
@@ -225,7 +225,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
     }
     if (r.diagnostics!.photometric) {
       const a = r.diagnostics!.photometric;
-      log(`[${o.attack}] a brightness/contrast jitter changes ${(100 * a.changed).toFixed(1)}% of ${a.images} pseudo-labels; ${(100 * a.topChangedToShare).toFixed(0)}% of the changes go to class ${a.topChangedTo} (its share ${(100 * a.plainShares[a.topChangedTo]!).toFixed(1)}% → ${(100 * a.augmentedShares[a.topChangedTo]!).toFixed(1)}%)`);
+      log(`[${o.attack}] a brightness/contrast jitter ${describeCheck(a)}`);
     }
     // the augmentation guard: decided from the label-free checks, so a defender who does not know the attack gets it
     const decision: GuardDecision = {
@@ -317,6 +317,11 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
   } finally {
     model.dispose();
   }
+}
+
+/** What an augmentation check found, for the log. */
+function describeCheck(a: AugmentationCheck): string {
+  return `changes ${(100 * a.changed).toFixed(1)}% of ${a.images} pseudo-labels; ${(100 * a.topChangedToShare).toFixed(0)}% of the changes go to class ${a.topChangedTo} (its share ${(100 * a.plainShares[a.topChangedTo]!).toFixed(1)}% → ${(100 * a.augmentedShares[a.topChangedTo]!).toFixed(1)}%)`;
 }
 
 function fmt(m: Metric | undefined): string {
