@@ -15,8 +15,12 @@ import type { RefineEpochLog } from '../refine/defense.js';
 import type { DefendedModel } from '../refine/defended.js';
 import { predict } from '../train/evaluate.js';
 import { writeFileAtomic } from '../util/files.js';
-import { Canvas, COLORS, linePlot, type Series } from './png.js';
+import { COLORS, linePlot, Svg, textWidth, type Series } from './svg.js';
 import type { Metric, Variant } from './report.js';
+
+/** File names of the two figures in an attack's figures/ folder. */
+export const SAMPLES_FIGURE = 'samples.svg';
+export const CURVES_FIGURE = 'curves.svg';
 
 function imageOf(ds: ImageDataset, i: number): Image {
   const px = ds.h * ds.w * ds.c;
@@ -76,35 +80,33 @@ export async function samplesFigure(file: string, classifier: Module, defended: 
   const tB = await transformed(defended, benign, normalization);
   const tP = await transformed(defended, poisoned, normalization);
   const rows: [string, Image[], Int32Array][] = [
-    ['BENIGN', benign, ndB],
-    ['POISONED', poisoned, ndP],
-    ['T(BENIGN)', tB.images, tB.pred],
-    ['T(POISONED)', tP.images, tP.pred],
+    ['benign', benign, ndB],
+    ['poisoned', poisoned, ndP],
+    ['T(benign)', tB.images, tB.pred],
+    ['T(poisoned)', tP.images, tP.pred],
   ];
   const scale = Math.max(1, Math.ceil(64 / Math.max(test.h, test.w)));
   const cw = test.w * scale;
   const ch = test.h * scale;
-  const gap = 6;
+  const gap = 8;
   const bar = 4;
-  const left = Canvas.textWidth('T(POISONED)') + 12;
-  const top = 18;
-  const cv = new Canvas(left + picks.length * (cw + gap) + gap, top + rows.length * (ch + bar + 2 * gap) + gap);
-  // column headers: the class names, cut to the column's width (the label index when none fits)
-  picks.forEach((_, j) => {
-    let name = (test.classes[labels[j]!] ?? String(labels[j])).toUpperCase();
-    while (name.length > 1 && Canvas.textWidth(name) > cw + gap - 2) name = name.slice(0, -1);
-    cv.text(name, left + j * (cw + gap) + (cw - Canvas.textWidth(name)) / 2, 4);
-  });
+  const col = Math.max(cw, 56);
+  const left = textWidth('T(poisoned)', 12) + 14;
+  const top = 22;
+  const svg = new Svg(left + picks.length * (col + gap) + gap, top + rows.length * (ch + bar + 2 * gap) + 22);
+  // column headers: the class names (the label index when the dataset has none)
+  picks.forEach((_, j) => svg.text(test.classes[labels[j]!] ?? String(labels[j]), left + j * (col + gap) + col / 2, 14, { size: 11, anchor: 'middle' }));
   rows.forEach(([name, imgs, pred], r) => {
     const y = top + r * (ch + bar + 2 * gap);
-    cv.text(name, 4, y + ch / 2 - 5);
+    svg.text(name, 6, y + ch / 2 + 4, { size: 12 });
     imgs.forEach((im, j) => {
-      const x = left + j * (cw + gap);
-      cv.image(im, x, y, scale);
-      cv.rect(x, y + ch + 2, cw, bar, pred[j] === labels[j] ? COLORS.green : COLORS.red);
+      const x = left + j * (col + gap) + (col - cw) / 2;
+      svg.image(im, x, y, scale);
+      svg.rect(x, y + ch + 2, cw, bar, pred[j] === labels[j] ? COLORS.green : COLORS.red);
     });
   });
-  writeFileAtomic(file, cv.png());
+  svg.text('bar: green = predicted the true class (No Defense in rows 1-2, REFINE in rows 3-4), red = not', 6, svg.height - 6, { size: 11, color: '#555555' });
+  writeFileAtomic(file, svg.toString(`${attack.name}: benign and poisoned test images before and after REFINE's transformation`));
 }
 
 /**
@@ -113,10 +115,10 @@ export async function samplesFigure(file: string, classifier: Module, defended: 
  * recorded fall back to epochs on the x axis.
  */
 export function curvesFigure(file: string, runs: Partial<Record<Variant, { history: RefineEpochLog[] }>>, noDefense?: Metric): void {
-  const styles: Record<Variant, { label: string; color: [number, number, number] }> = {
+  const styles: Record<Variant, { label: string; color: string }> = {
     refine: { label: 'REFINE', color: COLORS.blue },
-    woHRF: { label: 'W/O HRF', color: COLORS.orange },
-    woSCL: { label: 'W/O SCL', color: COLORS.green },
+    woHRF: { label: 'w/o HRF', color: COLORS.orange },
+    woSCL: { label: 'w/o SCL', color: COLORS.green },
   };
   const histories = (Object.keys(styles) as Variant[]).filter((v) => runs[v]?.history.length);
   const bySteps = histories.every((v) => runs[v]!.history.every((h) => h.stepsDone !== undefined));
@@ -130,16 +132,15 @@ export function curvesFigure(file: string, runs: Partial<Record<Variant, { histo
     }));
   const xs = histories.flatMap((v) => runs[v]!.history.map(xOf));
   const flat = (label: string, y: number | undefined): Series[] =>
-    y === undefined || !xs.length || !Number.isFinite(y) ? [] : [{ label, color: COLORS.grey, points: [[0, 100 * y], [Math.max(...xs), 100 * y]] }];
+    y === undefined || !xs.length || !Number.isFinite(y) ? [] : [{ label, color: COLORS.grey, dashed: true, points: [[0, 100 * y], [Math.max(...xs), 100 * y]] }];
   // every panel on the same x range, from 0 (the start of training) to the last step or epoch
-  const axes = { xLabel: bySteps ? 'STEP' : 'EPOCH', xMin: 0, xMax: Math.max(1, ...xs) };
-  const W = 360;
-  const H = 270;
-  const cv = new Canvas(4 * W, H);
-  linePlot(cv, 0, 0, W, H, 'LOSS', series((h) => h.loss), axes);
-  linePlot(cv, W, 0, W, H, 'AGREEMENT %', series((h) => 100 * h.agreement), { ...axes, yMin: 0, yMax: 100 });
-  linePlot(cv, 2 * W, 0, W, H, 'BA %', [...flat('NO DEFENSE', noDefense?.BA), ...series((h) => (h.benignAccuracy === undefined ? undefined : 100 * h.benignAccuracy))], { ...axes, yMin: 0, yMax: 100 });
-  linePlot(cv, 3 * W, 0, W, H, 'ASR %', [...flat('NO DEFENSE', noDefense?.ASR), ...series((h) => (h.attackSuccess === undefined ? undefined : 100 * h.attackSuccess))], { ...axes, yMin: 0, yMax: 100 });
-  writeFileAtomic(file, cv.png());
+  const axes = { xLabel: bySteps ? 'optimizer step' : 'epoch', xMin: 0, xMax: Math.max(1, ...xs) };
+  const W = 340;
+  const H = 280;
+  const svg = new Svg(4 * W, H);
+  linePlot(svg, 0, 0, W, H, 'Loss', series((h) => h.loss), axes);
+  linePlot(svg, W, 0, W, H, 'Agreement with pseudo-labels (%)', series((h) => 100 * h.agreement), { ...axes, yMin: 0, yMax: 100 });
+  linePlot(svg, 2 * W, 0, W, H, 'BA (%)', [...flat('No Defense', noDefense?.BA), ...series((h) => (h.benignAccuracy === undefined ? undefined : 100 * h.benignAccuracy))], { ...axes, yMin: 0, yMax: 100 });
+  linePlot(svg, 3 * W, 0, W, H, 'ASR (%)', [...flat('No Defense', noDefense?.ASR), ...series((h) => (h.attackSuccess === undefined ? undefined : 100 * h.attackSuccess))], { ...axes, yMin: 0, yMax: 100 });
+  writeFileAtomic(file, svg.toString('REFINE training curves: loss, agreement, BA and ASR against optimizer steps'));
 }
-

@@ -361,6 +361,6 @@ export function renderReport(agg: AggregateResults): string {
     L.push(`| ${displayName(r.attack)} | ${minutes(w.backdoor)}${r.backdoor?.reused ? ' (reused)' : ''} | ${minutes(w.evaluation)}${r.baselinesFrom ? ` (No Defense / ShrinkPad reused from ${r.baselinesFrom})` : ''} | ${minutes(w.refine)} | ${minutes(w.woHRF)} | ${minutes(w.woSCL)} | ${minutes(w.total)} | ${shortAdapter(r.adapter)} |`);
   }
   L.push('');
-  L.push('Figures per attack: `<attack>/figures/samples.png` (columns: one test image per class; rows: benign, poisoned, REFINE-transformed benign, REFINE-transformed poisoned; the bar under each image is green when the prediction — No Defense for rows 1–2, REFINE for rows 3–4 — equals the true label, red otherwise) and `<attack>/figures/curves.png` (loss, agreement with the pseudo-labels, BA over the REFINE epochs; red crosses mark collapsed epochs).', '');
+  L.push('Figures per attack: `<attack>/figures/samples.svg` (columns: one test image per class; rows: benign, poisoned, REFINE-transformed benign, REFINE-transformed poisoned; the bar under each image is green when the prediction — No Defense for rows 1–2, REFINE for rows 3–4 — equals the true label, red otherwise) and `<attack>/figures/curves.svg` (loss, agreement with the pseudo-labels, BA and ASR against the optimizer steps, the No Defense levels dashed; red crosses mark collapsed epochs).', '');
   return L.join('\n');
 }

@@ -11,8 +11,8 @@
  * refine/, ablation-wo-hrf/, ablation-wo-scl/ (UNet checkpoints, per-epoch state, mapping) and
  * figures/. A collapse of the UNet is detected and reported, never retried.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { seededSubset, subset, type ImageDataset, type Normalization } from '../data/dataset.js';
 import { clearRefineRun, loadDefendedModel, saveDefended, trainRefine } from '../refine/defense.js';
 import { augmentationCheck, augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
@@ -28,7 +28,7 @@ import { evaluate } from './scoring.js';
 export { attackDir, isComplete, reuseBaselines } from './results-store.js';
 import { describeGuard, guardedConfig, PHOTOMETRIC_PROBE, shrinkPadFor, type GuardDecision, type RefinePreset } from './refine-presets.js';
 import type { AttackResult, Metric, RefineRunSummary, Variant } from './report.js';
-import { curvesFigure, samplesFigure } from './figures.js';
+import { CURVES_FIGURE, curvesFigure, SAMPLES_FIGURE, samplesFigure } from './figures.js';
 
 export interface ReproduceData {
   /** the classifier's training set (preset subset applied) */
@@ -125,7 +125,10 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
   }
   // a result from before the guard's photometric check is completed by it (and retrained where the check changes the guard's remedy)
   const lacksCheck = Boolean(o.refine.augmentationGuard) && !prev?.diagnostics?.photometric;
-  if (prev?.status === 'complete' && !lacksCheck && (!o.ablations || (prev.evaluation.woHRF && prev.evaluation.woSCL))) {
+  // figures of an older format (or deleted) are redrawn from the saved models, nothing retrained
+  const figures = [join(dir, 'figures', SAMPLES_FIGURE), join(dir, 'figures', CURVES_FIGURE)];
+  const staleFigures = Boolean(prev?.refine.refine) && !figures.every(existsSync);
+  if (prev?.status === 'complete' && !lacksCheck && !staleFigures && (!o.ablations || (prev.evaluation.woHRF && prev.evaluation.woSCL))) {
     log(`${o.attack}: complete in ${resultFile}, skipped`);
     return prev;
   }
@@ -291,23 +294,23 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
       }
       log(`[${o.attack}] ${v === 'refine' ? 'REFINE' : v} BA/ASR ${fmt(metric)}, final agreement ${last ? (100 * last.agreement).toFixed(1) : '?'}%`);
       if (v === 'refine') {
-        const fig = join(dir, 'figures', 'samples.png');
-        await samplesFigure(fig, model, res.defended, attack, test, normalization);
-        if (!r.figures.includes(fig)) r.figures.push(fig);
+        await samplesFigure(join(dir, 'figures', SAMPLES_FIGURE), model, res.defended, attack, test, normalization);
       }
       res.defended.unet.dispose();
       save();
     }
     // samples figure missing (e.g. deleted): redraw from the saved REFINE model
-    const fig = join(dir, 'figures', 'samples.png');
+    const [fig, curves] = figures as [string, string];
     if (!existsSync(fig) && r.refine.refine) {
       const defended = loadDefendedModel(r.refine.refine.dir, model, { firstChannels: r.refine.refine.config.unetChannels, channels: test.c });
       await samplesFigure(fig, model, defended, attack, test, normalization);
       defended.unet.dispose();
     }
-    const curves = join(dir, 'figures', 'curves.png');
     curvesFigure(curves, r.refine, r.evaluation.noDefense);
-    for (const f of [fig, curves]) if (!r.figures.includes(f)) r.figures.push(f);
+    // the pipeline's own figures of an older format go (it wrote them, in its own folder)
+    const figDir = resolve(dir, 'figures');
+    for (const f of r.figures) if (!figures.includes(f) && dirname(resolve(f)) === figDir && existsSync(f)) rmSync(f);
+    r.figures = figures;
     r.wallSeconds.total = (r.wallSeconds.backdoor ?? 0) + (r.wallSeconds.evaluation ?? 0) + (r.wallSeconds.refine ?? 0) + (r.wallSeconds.woHRF ?? 0) + (r.wallSeconds.woSCL ?? 0);
     r.wallSeconds.thisInvocation = (performance.now() - t0) / 1000;
     r.status = 'complete';

@@ -29,8 +29,13 @@ test('one attack end to end on tiny data: result.json complete, figures written'
   assert.equal(a.augment, refine.augment);
   assert.ok(a.changed >= 0 && a.changed <= 1);
   assert.ok(Math.abs(a.augmentedShares.reduce((x, y) => x + y, 0) - 1) < 1e-9);
-  assert.ok(existsSync(join(tmp, 'results', 'badnets', 'figures', 'samples.png')));
-  assert.ok(existsSync(join(tmp, 'results', 'badnets', 'figures', 'curves.png')));
+  assert.ok(existsSync(join(tmp, 'results', 'badnets', 'figures', 'samples.svg')));
+  assert.ok(existsSync(join(tmp, 'results', 'badnets', 'figures', 'curves.svg')));
+  assert.equal(r.figures, [join(tmp, 'results', 'badnets', 'figures', 'samples.svg'), join(tmp, 'results', 'badnets', 'figures', 'curves.svg')]);
+  const samples = readFileSync(join(tmp, 'results', 'badnets', 'figures', 'samples.svg'), 'utf8');
+  // one embedded image per class and row (4 rows), headed by the class names
+  assert.is(samples.match(/<image /g)!.length, 4 * data.test.classes.length);
+  for (const name of data.test.classes) assert.ok(samples.includes(`>${name}</text>`), name);
   assert.ok(isComplete(opts.outRoot, 'badnets', r.configHash));
 });
 
@@ -51,6 +56,23 @@ test('a complete attack is skipped; a missing stage is redone, the others reused
   // REFINE resumed from its finished checkpoint: same history, same numbers
   assert.equal(r2.refine.refine!.history, prev.refine.refine!.history);
   assert.equal(r2.evaluation.refine!.BA, prev.evaluation.refine!.BA);
+});
+
+test('a complete result with figures of an older format gets them redrawn, nothing retrained', async () => {
+  const figDir = join(tmp, 'results', 'badnets', 'figures');
+  const prev = JSON.parse(readFileSync(resultFile, 'utf8')) as AttackResult;
+  const oldPng = join(figDir, 'samples.png');
+  writeFileSync(oldPng, 'an old raster figure');
+  rmSync(join(figDir, 'samples.svg'));
+  rmSync(join(figDir, 'curves.svg'));
+  writeFileSync(resultFile, JSON.stringify({ ...prev, figures: [oldPng, join(figDir, 'curves.png')] }));
+  const r = await reproduceAttack(opts, data);
+  assert.is(r.status, 'complete');
+  assert.equal(r.figures, [join(figDir, 'samples.svg'), join(figDir, 'curves.svg')]);
+  assert.ok(existsSync(join(figDir, 'samples.svg')) && existsSync(join(figDir, 'curves.svg')));
+  assert.not.ok(existsSync(oldPng), 'the old figure removed');
+  assert.equal(r.refine.refine!.history, prev.refine.refine!.history);
+  assert.equal(r.evaluation, prev.evaluation);
 });
 
 test('the augmentation guard: both checks recorded; a result from before the photometric probe gets it; a changed remedy retrains', async () => {

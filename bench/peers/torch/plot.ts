@@ -1,15 +1,15 @@
 /**
- * tsx bench/peers/torch/plot.ts OUT.png TITLE LOG.jsonl[=LABEL]... — BA and ASR against steps of
+ * tsx bench/peers/torch/plot.ts OUT.svg TITLE LOG.jsonl[=LABEL]... — BA and ASR against steps of
  * REFINE recipe runs logged by bench/peers/torch/refine.py (one series per file, named by LABEL or
  * else by its tag).
  */
 import { readFileSync } from 'node:fs';
-import { Canvas, COLORS, linePlot, type Series } from '../../../src/pipeline/png.js';
+import { COLORS, linePlot, Svg, type Series } from '../../../src/pipeline/svg.js';
 import { writeFileAtomic } from '../../../src/util/files.js';
 
 const [out, title, ...files] = process.argv.slice(2);
 if (!out || !title || !files.length) {
-  console.error('usage: tsx bench/peers/torch/plot.ts OUT.png TITLE LOG.jsonl[=LABEL]...');
+  console.error('usage: tsx bench/peers/torch/plot.ts OUT.svg TITLE LOG.jsonl[=LABEL]...');
   process.exit(1);
 }
 const palette = [COLORS.blue, COLORS.orange, COLORS.green, COLORS.red, COLORS.purple, COLORS.grey, COLORS.black];
@@ -21,7 +21,7 @@ const runs = files.map((arg) => {
 const series = (key: 'BA' | 'ASR'): Series[] => runs.map((r, i) => ({ label: r.label, color: palette[i % palette.length]!, points: r.rows.map((p) => [p.step, 100 * p[key]] as [number, number]) }));
 const W = 560;
 const H = 300;
-const cv = new Canvas(2 * W, H);
-linePlot(cv, 0, 0, W, H, `${title} BA %`, series('BA'), { yMin: 40, yMax: 100, xLabel: 'STEP' });
-linePlot(cv, W, 0, W, H, `${title} ASR %`, series('ASR'), { yMin: 0, yMax: 100, xLabel: 'STEP' });
-writeFileAtomic(out, cv.png());
+const svg = new Svg(2 * W, H);
+linePlot(svg, 0, 0, W, H, `${title}: BA (%)`, series('BA'), { yMin: 40, yMax: 100, xLabel: 'optimizer step' });
+linePlot(svg, W, 0, W, H, `${title}: ASR (%)`, series('ASR'), { yMin: 0, yMax: 100, xLabel: 'optimizer step' });
+writeFileAtomic(out, svg.toString(`${title}: BA and ASR against optimizer steps`));
