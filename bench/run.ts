@@ -119,6 +119,8 @@ if (selected.length === 0) {
 
 const runtime = await init();
 console.log(`adapter: ${runtime.adapterName}`);
+for (const c of selected.filter((x) => x.available && !x.available())) console.log(`skipped (this adapter cannot run it): ${c.name}`);
+selected.splice(0, selected.length, ...selected.filter((c) => !c.available || c.available()));
 console.log(describeTuning(await autotune()));
 const peer = values.peer === 'tfjs' ? await import('./peers/tfjs.js') : null;
 const torchPeer = values.peer === 'torch' ? await import('./peers/torch.js') : null;

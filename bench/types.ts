@@ -12,6 +12,8 @@ export interface BenchCase {
   peerKey?: string;
   /** a slow row run only when a FILTER names it (not in the default set) */
   onlyWhenNamed?: boolean;
+  /** false when this adapter cannot run the case (checked after the runtime starts; the row is skipped with a note) */
+  available?(): boolean;
   /** allocate inputs; called once */
   setup(): void | Promise<void>;
   /** record the work once */
