@@ -17,11 +17,11 @@ import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { classifierPreset, withClassifierOverrides } from '../src/train/presets.js';
 import { trainSubsetOf } from '../src/pipeline/backdoor.js';
-import { resultsRoot } from '../src/pipeline/run-folders.js';
+import { figureFiles, resultsRoot } from '../src/pipeline/run-folders.js';
 import { defaultRefinePreset, refinePreset, withRefineOverrides } from '../src/pipeline/refine-presets.js';
 import { ConfigMismatchError, markFailed, readResults, reproduceAttack, type ReproduceOptions } from '../src/pipeline/reproduce.js';
 import { aggregate, onlyAttacks, renderReport } from '../src/pipeline/report.js';
-import { CURVES_FIGURE, curvesFigure } from '../src/pipeline/figures.js';
+import { curvesFigure } from '../src/pipeline/figures.js';
 import { ADAPTIVE_DEFAULTS, adaptiveExperiment, readAdaptiveResults, renderAdaptiveSection } from '../src/pipeline/adaptive-experiment.js';
 import { BLACKBOX_DEFAULTS, blackBoxExperiment, readBlackBoxResults, renderBlackBoxSection } from '../src/pipeline/blackbox-experiment.js';
 import { writeFileAtomic, writeJsonAtomic } from '../src/util/files.js';
@@ -117,7 +117,7 @@ try {
     if (!rs.length) throw new Error(`no per-attack result.json under ${out}`);
     // the curves too (they come from result.json alone): after a change to the figures
     for (const r of rs) {
-      const curves = join(out, r.attack, 'figures', CURVES_FIGURE);
+      const curves = figureFiles(out, r.attack)[1];
       if (r.status === 'complete' && Object.keys(r.refine ?? {}).length && existsSync(dirname(curves))) curvesFigure(curves, r.refine, r.evaluation.noDefense);
     }
     const agg = aggregate(rs[0]!.dataset, rs[0]!.preset, rs);

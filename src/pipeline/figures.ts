@@ -18,10 +18,6 @@ import { writeFileAtomic } from '../util/files.js';
 import { COLORS, linePlot, Svg, textWidth, type Series } from './svg.js';
 import type { Metric, Variant } from './report.js';
 
-/** File names of the two figures in an attack's figures/ folder. */
-export const SAMPLES_FIGURE = 'samples.svg';
-export const CURVES_FIGURE = 'curves.svg';
-
 function imageOf(ds: ImageDataset, i: number): Image {
   const px = ds.h * ds.w * ds.c;
   return { data: ds.images.subarray(i * px, (i + 1) * px), h: ds.h, w: ds.w, c: ds.c };

@@ -8,6 +8,7 @@ import { describeGuard, type GuardDecision } from './refine-presets.js';
 import type { RefineEpochLog } from '../refine/defense.js';
 import type { ClassifierPreset } from '../train/presets.js';
 import type { RefinePreset } from './refine-presets.js';
+import { CURVES_FIGURE, SAMPLES_FIGURE } from './run-folders.js';
 
 export interface Metric {
   /** benign accuracy on the clean test (sub)set, in [0, 1] */
@@ -342,6 +343,12 @@ export function renderReport(agg: AggregateResults): string {
     }
   }
   L.push('');
+  // the curves themselves, BA and ASR against the optimizer steps with the No Defense levels
+  const curves = rs.filter((r) => r.figures.some((f) => f.endsWith(`/figures/${CURVES_FIGURE}`)));
+  if (curves.length) {
+    L.push('## Training curves', '', 'Loss, agreement with the pseudo-labels, and BA / ASR on the curve set against the optimizer steps; dashed: No Defense.', '');
+    for (const r of curves) L.push(`![${displayName(r.attack)}: REFINE training curves](${r.attack}/figures/${CURVES_FIGURE})`, '');
+  }
   if (agg.collapsed.length) {
     L.push(
       `**Collapse:** the REFINE transformation collapsed (most inputs mapped to one class) for ${agg.collapsed.map(displayName).join(', ')}. ` +
@@ -361,6 +368,6 @@ export function renderReport(agg: AggregateResults): string {
     L.push(`| ${displayName(r.attack)} | ${minutes(w.backdoor)}${r.backdoor?.reused ? ' (reused)' : ''} | ${minutes(w.evaluation)}${r.baselinesFrom ? ` (No Defense / ShrinkPad reused from ${r.baselinesFrom})` : ''} | ${minutes(w.refine)} | ${minutes(w.woHRF)} | ${minutes(w.woSCL)} | ${minutes(w.total)} | ${shortAdapter(r.adapter)} |`);
   }
   L.push('');
-  L.push('Figures per attack: `<attack>/figures/samples.svg` (columns: one test image per class; rows: benign, poisoned, REFINE-transformed benign, REFINE-transformed poisoned; the bar under each image is green when the prediction — No Defense for rows 1–2, REFINE for rows 3–4 — equals the true label, red otherwise) and `<attack>/figures/curves.svg` (loss, agreement with the pseudo-labels, BA and ASR against the optimizer steps, the No Defense levels dashed; red crosses mark collapsed epochs).', '');
+  L.push(`Figures per attack: \`<attack>/figures/${SAMPLES_FIGURE}\` (columns: one test image per class; rows: benign, poisoned, REFINE-transformed benign, REFINE-transformed poisoned; the bar under each image is green when the prediction — No Defense for rows 1–2, REFINE for rows 3–4 — equals the true label, red otherwise) and \`<attack>/figures/${CURVES_FIGURE}\` (loss, agreement with the pseudo-labels, BA and ASR against the optimizer steps, the No Defense levels dashed; red crosses mark collapsed epochs).`, '');
   return L.join('\n');
 }

@@ -22,13 +22,13 @@ import type { ClassifierPreset } from '../train/presets.js';
 import { trainBackdoored, createAttack, type BackdoorSpec } from './backdoor.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 import { reuseBaselines } from './results-store.js';
-import { attackDir, VARIANT_DIRS } from './run-folders.js';
+import { attackDir, figureFiles, VARIANT_DIRS } from './run-folders.js';
 import { evaluate } from './scoring.js';
 
 export { attackDir, isComplete, reuseBaselines } from './results-store.js';
 import { describeGuard, guardedConfig, PHOTOMETRIC_PROBE, shrinkPadFor, type GuardDecision, type RefinePreset } from './refine-presets.js';
 import type { AttackResult, Metric, RefineRunSummary, Variant } from './report.js';
-import { CURVES_FIGURE, curvesFigure, SAMPLES_FIGURE, samplesFigure } from './figures.js';
+import { curvesFigure, samplesFigure } from './figures.js';
 
 export interface ReproduceData {
   /** the classifier's training set (preset subset applied) */
@@ -126,7 +126,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
   // a result from before the guard's photometric check is completed by it (and retrained where the check changes the guard's remedy)
   const lacksCheck = Boolean(o.refine.augmentationGuard) && !prev?.diagnostics?.photometric;
   // figures of an older format (or deleted) are redrawn from the saved models, nothing retrained
-  const figures = [join(dir, 'figures', SAMPLES_FIGURE), join(dir, 'figures', CURVES_FIGURE)];
+  const figures = figureFiles(o.outRoot, o.attack);
   const staleFigures = Boolean(prev?.refine.refine) && !figures.every(existsSync);
   if (prev?.status === 'complete' && !lacksCheck && !staleFigures && (!o.ablations || (prev.evaluation.woHRF && prev.evaluation.woSCL))) {
     log(`${o.attack}: complete in ${resultFile}, skipped`);
@@ -294,13 +294,13 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
       }
       log(`[${o.attack}] ${v === 'refine' ? 'REFINE' : v} BA/ASR ${fmt(metric)}, final agreement ${last ? (100 * last.agreement).toFixed(1) : '?'}%`);
       if (v === 'refine') {
-        await samplesFigure(join(dir, 'figures', SAMPLES_FIGURE), model, res.defended, attack, test, normalization);
+        await samplesFigure(figures[0], model, res.defended, attack, test, normalization);
       }
       res.defended.unet.dispose();
       save();
     }
     // samples figure missing (e.g. deleted): redraw from the saved REFINE model
-    const [fig, curves] = figures as [string, string];
+    const [fig, curves] = figures;
     if (!existsSync(fig) && r.refine.refine) {
       const defended = loadDefendedModel(r.refine.refine.dir, model, { firstChannels: r.refine.refine.config.unetChannels, channels: test.c });
       await samplesFigure(fig, model, defended, attack, test, normalization);

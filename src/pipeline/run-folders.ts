@@ -76,6 +76,16 @@ export function attackDir(outRoot: string, attack: string): string {
 /** REFINE and its two ablations inside an attack's folder. */
 export const VARIANT_DIRS = { refine: 'refine', woHRF: 'ablation-wo-hrf', woSCL: 'ablation-wo-scl' } as const;
 
+/** The two figures of an attack's results, in its figures/ folder: the paper's Fig. 6 sample grid and the training curves. */
+export const SAMPLES_FIGURE = 'samples.svg';
+export const CURVES_FIGURE = 'curves.svg';
+
+/** An attack's figures, samples then curves. */
+export function figureFiles(outRoot: string, attack: string): [string, string] {
+  const dir = join(attackDir(outRoot, attack), 'figures');
+  return [join(dir, SAMPLES_FIGURE), join(dir, CURVES_FIGURE)];
+}
+
 /** The adaptive attack (Table 4) inside an attack's folder. */
 export function adaptiveDir(outRoot: string, attack: string): string {
   return join(attackDir(outRoot, attack), 'adaptive');

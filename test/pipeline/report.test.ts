@@ -79,6 +79,15 @@ test('report: the goal column, the presets and machine of each row, and notes be
   assert.match(md, 'the backdoored model missed its attack goal (ASR 36.2% < 90%); augmentation guard applied: pseudo-labels from the un-augmented images, no resized crop');
 });
 
+test('report: the training curves of the attacks that have them, linked relative to results.md', () => {
+  const withCurves = fake('blended', { figures: ['results/x/blended/figures/samples.svg', 'results/x/blended/figures/curves.svg'] });
+  const md = renderReport(aggregate('fashion-mnist', 'quick', [fake('badnets'), withCurves]));
+  assert.match(md, '## Training curves');
+  assert.match(md, '![Blended: REFINE training curves](blended/figures/curves.svg)');
+  assert.not.match(md, 'badnets/figures/curves.svg');
+  assert.not.match(renderReport(aggregate('fashion-mnist', 'quick', [fake('badnets')])), '## Training curves');
+});
+
 test('report: ablation table and a collapse are shown', () => {
   const r = fake('blended');
   r.config.ablations = true;

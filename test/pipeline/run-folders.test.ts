@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { classifierPreset } from '../../src/train/presets.js';
-import { adaptiveDir, attackDir, backdoorRunDir, benignRunDir, blackboxDir, COMMITTED_BACKDOORS, datasetTag, resultsRoot, trainRunDir, VARIANT_DIRS } from '../../src/pipeline/run-folders.js';
+import { adaptiveDir, attackDir, backdoorRunDir, benignRunDir, blackboxDir, COMMITTED_BACKDOORS, datasetTag, figureFiles, resultsRoot, trainRunDir, VARIANT_DIRS } from '../../src/pipeline/run-folders.js';
 
 const quick = classifierPreset('quick');
 const spec = (attack: string, extra = {}) => ({ attack, dataset: 'fashion-mnist', presetName: 'quick', preset: quick, target: 0, ...extra });
@@ -37,6 +37,7 @@ test('the other runs and results folders', () => {
   assert.is(adaptiveDir('results/x', 'badnets'), join('results/x', 'badnets', 'adaptive'));
   assert.is(blackboxDir('results/x', 'badnets'), join('results/x', 'badnets', 'blackbox'));
   assert.equal(VARIANT_DIRS, { refine: 'refine', woHRF: 'ablation-wo-hrf', woSCL: 'ablation-wo-scl' });
+  assert.equal(figureFiles('results/fashion-mnist-quick-budget', 'badnets'), [join('results/fashion-mnist-quick-budget/badnets/figures', 'samples.svg'), join('results/fashion-mnist-quick-budget/badnets/figures', 'curves.svg')]);
 });
 
 test.run();
