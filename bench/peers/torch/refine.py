@@ -156,6 +156,7 @@ def main():
     ap.add_argument('--brightness', type=float, default=0, help='ColorJitter brightness: x * U(1-b, 1+b)')
     ap.add_argument('--contrast', type=float, default=0, help='ColorJitter contrast: blend with the image mean grey by U(1-c, 1+c)')
     ap.add_argument('--noise', type=float, default=0, help='Gaussian pixel noise, std in [0,1] units')
+    ap.add_argument('--soft', type=float, default=0, help="soft targets: the classifier's softmax at this temperature on the pseudo-labels' images instead of one-hot (0: one-hot, the official code)")
     ap.add_argument('--renorm', action='store_true', help='normalise T(x) before the classifier (the official code does not)')
     ap.add_argument('--residual', action='store_true', help='T(x) = x_pixels + UNet(x)')
     ap.add_argument('--eval-every', type=int, default=78)
@@ -279,11 +280,12 @@ def main():
             x = photometric(x, gen)
             xn = norm(x)
             with torch.no_grad():
-                pa = model(xn).argmax(1)
-                pp = model(norm(plain)).argmax(1) if a.pseudo != 'augmented' else pa
+                la = model(xn)
+                lp = model(norm(plain)) if a.pseudo != 'augmented' else la
+                pa, pp = la.argmax(1), lp.argmax(1)
             pseudo = pa if a.pseudo == 'augmented' else pp
             t, y = defended(xn, x / 255)
-            target = F.one_hot(pseudo, k).float()
+            target = F.softmax((la if a.pseudo == 'augmented' else lp) / a.soft, 1) if a.soft > 0 else F.one_hot(pseudo, k).float()
             bce = F.binary_cross_entropy(y.clamp(1e-7, 1 - 1e-7), target, reduction='none').mean(1)
             if a.pseudo == 'agree':
                 keep = (pa == pp).float()
