@@ -1,21 +1,22 @@
 /**
  * The REFINE recipe's command-line flags, declared once for every script that trains REFINE
  * (`reproduce`, where they carry a `refine-` prefix beside the classifier's own --epochs / --lr,
- * and `defend`, where there is no other recipe): kind, help and the override each one sets
- * (withRefineOverrides validates the combination).
+ * and `defend`, where there is no other recipe): kind, help and the override each one sets. The
+ * overrides' type (RefineOverrides) is derived from this table, the presets give the defaults,
+ * and withRefineOverrides validates the combination.
  */
-import { flagOptions, flagUsage, readFlags, type Flag, type FlagTable } from '../util/flags.js';
-import type { RefineOverrides } from './refine-presets.js';
+import { flagOptions, flagUsage, readFlags, type Flag, type FlagTable, type FlagValue } from '../util/flags.js';
+import type { RefinePreset } from './refine-presets.js';
 
 interface RecipeFlag extends Flag {
-  /** the override the flag sets */
-  key: keyof RefineOverrides;
+  /** the override the flag sets (a field of the REFINE configuration) */
+  key: string;
   /** its name in reproduce (default: the same as in defend) */
   reproduce?: string;
 }
 
 /** Names as `defend` spells them; `reproduce` where it differs. */
-const RECIPE: Record<string, RecipeFlag> = {
+const RECIPE = {
   epochs: { key: 'epochs', kind: 'int', reproduce: 'refine-epochs', help: 'REFINE epochs' },
   unlabeled: { key: 'trainSubset', kind: 'int', reproduce: 'refine-subset', help: 'train on a seeded subset of N unlabeled images' },
   'batch-size': { key: 'batchSize', kind: 'int', reproduce: 'refine-batch-size', help: 'REFINE batch size' },
@@ -51,17 +52,29 @@ const RECIPE: Record<string, RecipeFlag> = {
     kind: { choices: ['augmented', 'plain'] },
     help: 'pseudo-labels from the augmented batch (the official code) or\nfrom the un-augmented images',
   },
-};
+} as const satisfies Record<string, RecipeFlag>;
+
+type Recipe = typeof RECIPE;
+
+/**
+ * What a command line may change in a REFINE preset: one optional field per recipe flag, typed by
+ * the flag's kind (the flag's help says what it means).
+ */
+export type RefineOverrides = { -readonly [N in keyof Recipe as Recipe[N]['key']]?: FlagValue<Recipe[N]> extends readonly number[] ? number[] : FlagValue<Recipe[N]> };
+
+// every flag sets a field of the REFINE configuration (a typo in a key fails to compile here)
+const KEYS_ARE_FIELDS: Recipe[keyof Recipe]['key'] extends keyof RefinePreset ? true : never = true;
+void KEYS_ARE_FIELDS;
 
 export type RecipeFlagStyle = 'reproduce' | 'defend';
 
 function table(style: RecipeFlagStyle): { flags: FlagTable; keys: Record<string, keyof RefineOverrides> } {
   const flags: FlagTable = {};
   const keys: Record<string, keyof RefineOverrides> = {};
-  for (const [name, f] of Object.entries(RECIPE)) {
+  for (const [name, f] of Object.entries(RECIPE) as [string, RecipeFlag][]) {
     const n = style === 'reproduce' ? (f.reproduce ?? name) : name;
     flags[n] = { kind: f.kind, help: f.help };
-    keys[n] = f.key;
+    keys[n] = f.key as keyof RefineOverrides;
   }
   return { flags, keys };
 }

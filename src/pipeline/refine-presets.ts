@@ -23,6 +23,9 @@ import { checkedGamma, checkedMilestones, ONE_CYCLE_DEFAULTS } from '../nn/optim
 import type { RefineConfig } from '../refine/defense.js';
 import type { AugmentSpec } from '../data/augment.js';
 import { assignDefined } from '../util/overrides.js';
+import type { RefineOverrides } from './refine-flags.js';
+
+export type { RefineOverrides } from './refine-flags.js';
 
 export type RefinePresetName = 'budget' | 'quick' | 'paper';
 
@@ -132,25 +135,6 @@ export function refinePreset(name: string, size: ImageSize, seed = 666): RefineP
   throw new Error(`unknown REFINE preset '${name}' (${REFINE_PRESETS.join(' | ')})`);
 }
 
-export interface RefineOverrides {
-  epochs?: number;
-  trainSubset?: number;
-  batchSize?: number;
-  lr?: number;
-  /** epochs (0-indexed) at whose start the lr is multiplied by gamma; replaces the formula's */
-  milestones?: number[];
-  gamma?: number;
-  unetChannels?: number;
-  utility?: 'bce' | 'ce';
-  lambda?: number;
-  pseudoLabels?: 'augmented' | 'plain';
-  /** 'onecycle' (PyTorch's OneCycleLR defaults, peak = lr) or 'multistep' (milestones / gamma) */
-  schedule?: 'onecycle' | 'multistep';
-  /** normalise T(x) before the classifier (true) or not (false, the official code) */
-  renormalize?: boolean;
-  /** the augmentation guard on (true) or off (false) */
-  augmentationGuard?: boolean;
-}
 
 /**
  * Applies command-line overrides; the milestones follow a changed epoch count unless they are

@@ -57,9 +57,11 @@ export type FlagValue<F extends Flag> = F['kind'] extends 'bool' | 'on-off'
   ? boolean
   : F['kind'] extends 'int-list'
     ? number[]
-    : F['kind'] extends 'string' | { choices: readonly string[] }
-      ? string
-      : number;
+    : F['kind'] extends { choices: readonly (infer C)[] }
+      ? C
+      : F['kind'] extends 'string'
+        ? string
+        : number;
 
 /** Every flag of the table, parsed (undefined when the flag was not given). */
 export type FlagValues<T extends FlagTable> = { [K in keyof T]?: FlagValue<T[K]> };
