@@ -165,6 +165,7 @@ def main():
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--tag', default='')
+    ap.add_argument('--no-defense', action='store_true', help="print the undefended classifier's BA / ASR on the evaluation images and exit")
     ap.add_argument('--save', default='', help='write the final UNet (and the permutation) here with torch.save')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -191,6 +192,13 @@ def main():
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
+    if a.no_defense:
+        with torch.no_grad():
+            mn = lambda x: (x / 255 - mean) / std
+            ba = (model(mn(test)).argmax(1) == test_y).float().mean().item()
+            asr_rate = (model(mn(asr)).argmax(1) == meta['target']).float().mean().item()
+        print(json.dumps({'tag': a.tag, 'images': test.shape[0], 'noDefenseBA': round(ba, 4), 'noDefenseASR': round(asr_rate, 4)}))
+        return
     g = torch.Generator().manual_seed(a.seed + 1)
     while True:  # a random derangement
         perm = torch.randperm(k, generator=g)
