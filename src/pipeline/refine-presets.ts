@@ -135,7 +135,6 @@ export function refinePreset(name: string, size: ImageSize, seed = 666): RefineP
   throw new Error(`unknown REFINE preset '${name}' (${REFINE_PRESETS.join(' | ')})`);
 }
 
-
 /**
  * Applies command-line overrides; the milestones follow a changed epoch count unless they are
  * given themselves (each must lie inside the run: 1 ≤ m < epochs, since a milestone at 0 or at

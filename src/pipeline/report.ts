@@ -344,7 +344,7 @@ export function renderReport(agg: AggregateResults): string {
   }
   L.push('');
   // the curves themselves, BA and ASR against the optimizer steps with the No Defense levels
-  const curves = rs.filter((r) => r.figures.some((f) => f.endsWith(`/figures/${CURVES_FIGURE}`)));
+  const curves = rs.filter((r) => r.figures.some((f) => f.replace(/\\/g, '/').endsWith(`/figures/${CURVES_FIGURE}`)));
   if (curves.length) {
     L.push('## Training curves', '', 'Loss, agreement with the pseudo-labels, and BA / ASR on the curve set against the optimizer steps; dashed: No Defense.', '');
     for (const r of curves) L.push(`![${displayName(r.attack)}: REFINE training curves](${r.attack}/figures/${CURVES_FIGURE})`, '');
