@@ -106,7 +106,8 @@ export class Svg {
 
   /** The document; `title` becomes its <title> (shown by file browsers, read by screen readers). */
   toString(title?: string): string {
-    const head = `<svg xmlns="http://www.w3.org/2000/svg" width="${this.width}" height="${this.height}" viewBox="0 0 ${this.width} ${this.height}" font-family="Helvetica, Arial, sans-serif">`;
+    const [w, h] = [Math.ceil(this.width), Math.ceil(this.height)];
+    const head = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="Helvetica, Arial, sans-serif">`;
     return [head, ...(title ? [`<title>${esc(title)}</title>`] : []), ...this.parts, '</svg>', ''].join('\n');
   }
 }
