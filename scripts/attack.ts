@@ -9,7 +9,8 @@
  * model.safetensors, attack.json (attack parameters, seeds, triggers, poisoned indices),
  * examples.png (clean vs poisoned examples), result.json (BA, ASR, ASR by true class, wall time, config).
  */
-import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, num, parseArgsOrExit } from '../src/util/cli.js';
+import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, num, parseArgsOrExit } from '../src/util/cli.js';
+import { CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags } from '../src/train/classifier-flags.js';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { attacks } from '../src/attacks/index.js';
 import { loadDataset } from '../src/data/registry.js';

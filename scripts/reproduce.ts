@@ -10,7 +10,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, num } from '../src/util/cli.js';
+import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, num } from '../src/util/cli.js';
+import { CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags } from '../src/train/classifier-flags.js';
 import { recipeFlagOptions, recipeFlagUsage, recipeOverrides } from '../src/pipeline/refine-flags.js';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { attacks } from '../src/attacks/index.js';

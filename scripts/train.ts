@@ -14,7 +14,8 @@ import { saveCheckpoint } from '../src/nn/checkpoint.js';
 import { classifierPreset, withClassifierOverrides } from '../src/train/presets.js';
 import { trainSubsetOf } from '../src/pipeline/backdoor.js';
 import { trainRunDir } from '../src/pipeline/run-folders.js';
-import { CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags, FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, parseArgsOrExit } from '../src/util/cli.js';
+import { FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, parseArgsOrExit } from '../src/util/cli.js';
+import { CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags } from '../src/train/classifier-flags.js';
 import { trainClassifier } from '../src/train/trainer.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';

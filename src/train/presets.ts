@@ -6,6 +6,9 @@
 import { checkedGamma, checkedMilestones } from '../nn/optim.js';
 import { assignDefined } from '../util/overrides.js';
 import type { TrainConfig } from './trainer.js';
+import type { ClassifierOverrides } from './classifier-flags.js';
+
+export type { ClassifierOverrides } from './classifier-flags.js';
 
 export type PresetName = 'quick' | 'paper';
 
@@ -43,20 +46,6 @@ const quick: ClassifierPreset = {
   milestones: [2],
   width: 0.25,
 };
-
-/** Command-line overrides of a classifier preset (undefined: keep the preset's value). */
-export interface ClassifierOverrides {
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  width?: number;
-  trainSubset?: number;
-  seed?: number;
-  /** epochs (0-indexed) at whose start the lr is multiplied by gamma; replaces the preset's */
-  milestones?: number[];
-  gamma?: number;
-  depth?: 18 | 50;
-}
 
 /**
  * Applies overrides. The milestones stay the preset's when only the epoch count changes (quick's

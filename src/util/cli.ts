@@ -3,9 +3,8 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { ClassifierOverrides } from '../train/presets.js';
 import type { FolderOptions } from '../data/registry.js';
-import { flagOptions, flagUsage, num, readFlags, type FlagTable } from './flags.js';
+import { num } from './flags.js';
 
 export { num, numList, type FlagNumberKind } from './flags.js';
 
@@ -79,41 +78,6 @@ export function attackFlags(attack: string, v: { [K in keyof typeof ATTACK_OPTIO
     opts.steps = num('pgd-steps', str('pgd-steps'), 'nonneg-int');
   }
   return opts;
-}
-
-/** The classifier-recipe flags of train, attack and reproduce (each overrides the preset's value); --seed apart, since each script words it itself (reproduce's also seeds REFINE). */
-const CLASSIFIER_FLAGS = {
-  epochs: { kind: 'int', help: 'training epochs' },
-  'batch-size': { kind: 'int', help: 'batch size' },
-  lr: { kind: 'pos', help: 'learning rate' },
-  width: { kind: 'pos', help: 'ResNet width multiplier' },
-  subset: { kind: 'int', help: 'train on a seeded subset of N training images' },
-  depth: { kind: { choices: ['18', '50'] }, help: "ResNet-18 (default) or ResNet-50 (the black box of the paper's App. E)" },
-  milestones: {
-    kind: 'int-list',
-    help: 'epochs (0-indexed) at whose start the lr is multiplied by gamma\n(the preset\'s also when --epochs changes: quick [2], paper [100,130])',
-  },
-  gamma: { kind: 'pos', help: 'the lr factor at each milestone (presets: 0.1)' },
-} as const satisfies FlagTable;
-
-export const CLASSIFIER_OPTIONS = { ...flagOptions(CLASSIFIER_FLAGS), seed: { type: 'string' } } as const;
-
-export const CLASSIFIER_USAGE = flagUsage(CLASSIFIER_FLAGS);
-
-/** The classifier overrides from CLASSIFIER_OPTIONS' flags (validated; see withClassifierOverrides). */
-export function classifierFlags(v: { [K in keyof typeof CLASSIFIER_OPTIONS]?: string }): ClassifierOverrides {
-  const f = readFlags(CLASSIFIER_FLAGS, v);
-  return {
-    epochs: f.epochs,
-    batchSize: f['batch-size'],
-    lr: f.lr,
-    width: f.width,
-    trainSubset: f.subset,
-    seed: num('seed', v.seed, 'nonneg-int'),
-    milestones: f.milestones,
-    gamma: f.gamma,
-    depth: f.depth === undefined ? undefined : (Number(f.depth) as 18 | 50),
-  };
 }
 
 /** How `folder:DIR` datasets are read (the other datasets ignore these flags). */

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { attackFlags, classifierFlags, modelFiles, num, numList } from '../../src/util/cli.js';
+import { attackFlags, modelFiles, num, numList } from '../../src/util/cli.js';
+import { classifierFlags } from '../../src/train/classifier-flags.js';
 import { classifierPreset, withClassifierOverrides } from '../../src/train/presets.js';
 import { configHash } from '../../src/train/trainer.js';
 import { lrAt } from '../../src/nn/optim.js';
