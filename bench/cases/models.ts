@@ -94,7 +94,7 @@ const scaling = 'REFINE scaling';
 export const cases: BenchCase[] = [
   classifierStep(),
   refineStep(),
-  ...[32, 128, 256].map((b) => refineStep(b, 28, 1, 16, 0.25, scaling)),
+  ...[32, 64, 128, 256].map((b) => refineStep(b, 28, 1, 16, 0.25, scaling)),
   refineStep(128, 32, 3, 16, 0.25, scaling),
   refineStep(128, 64, 3, 16, 0.25, scaling),
   // the paper's CIFAR-10 sizes: UNet c = 64, ResNet-18 width 1, 32×32×3, REFINE batch 256

@@ -5,12 +5,10 @@
  * overrides' type (RefineOverrides) is derived from this table, the presets give the defaults,
  * and withRefineOverrides validates the combination.
  */
-import { flagOptions, flagUsage, readFlags, type Flag, type FlagTable, type FlagValue } from '../util/flags.js';
+import { flagOptions, flagUsage, readKeyed, renamedTable, type KeyedFlag, type KeyedOverrides } from '../util/flags.js';
 import type { RefinePreset } from './refine-presets.js';
 
-interface RecipeFlag extends Flag {
-  /** the override the flag sets (a field of the REFINE configuration) */
-  key: string;
+interface RecipeFlag extends KeyedFlag {
   /** its name in reproduce (default: the same as in defend) */
   reproduce?: string;
 }
@@ -60,7 +58,7 @@ type Recipe = typeof RECIPE;
  * What a command line may change in a REFINE preset: one optional field per recipe flag, typed by
  * the flag's kind (the flag's help says what it means).
  */
-export type RefineOverrides = { -readonly [N in keyof Recipe as Recipe[N]['key']]?: FlagValue<Recipe[N]> extends readonly number[] ? number[] : FlagValue<Recipe[N]> };
+export type RefineOverrides = KeyedOverrides<Recipe>;
 
 // every flag sets a field of the REFINE configuration (a typo in a key fails to compile here)
 const KEYS_ARE_FIELDS: Recipe[keyof Recipe]['key'] extends keyof RefinePreset ? true : never = true;
@@ -68,32 +66,22 @@ void KEYS_ARE_FIELDS;
 
 export type RecipeFlagStyle = 'reproduce' | 'defend';
 
-function table(style: RecipeFlagStyle): { flags: FlagTable; keys: Record<string, keyof RefineOverrides> } {
-  const flags: FlagTable = {};
-  const keys: Record<string, keyof RefineOverrides> = {};
-  for (const [name, f] of Object.entries(RECIPE) as [string, RecipeFlag][]) {
-    const n = style === 'reproduce' ? (f.reproduce ?? name) : name;
-    flags[n] = { kind: f.kind, help: f.help };
-    keys[n] = f.key as keyof RefineOverrides;
-  }
-  return { flags, keys };
+/** A flag's name in a script's style. */
+function nameIn(style: RecipeFlagStyle): (name: string, f: KeyedFlag) => string {
+  return (name, f) => (style === 'reproduce' ? ((f as RecipeFlag).reproduce ?? name) : name);
 }
 
 /** The recipe flags' parseArgs options (all strings). */
 export function recipeFlagOptions(style: RecipeFlagStyle): Record<string, { type: 'string' | 'boolean' }> {
-  return flagOptions(table(style).flags);
+  return flagOptions(renamedTable(RECIPE, nameIn(style)));
 }
 
 /** The recipe flags' usage lines ("the REFINE preset's unless given" is said once, above them). */
 export function recipeFlagUsage(style: RecipeFlagStyle): string {
-  return flagUsage(table(style).flags);
+  return flagUsage(renamedTable(RECIPE, nameIn(style)));
 }
 
 /** The overrides the given flags ask for (validated one by one; withRefineOverrides checks the whole). */
 export function recipeOverrides(style: RecipeFlagStyle, values: Record<string, string | boolean | undefined>): RefineOverrides {
-  const { flags, keys } = table(style);
-  const read = readFlags(flags, values) as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const [name, key] of Object.entries(keys)) if (read[name] !== undefined) out[key] = read[name];
-  return out as RefineOverrides;
+  return readKeyed(RECIPE, values, nameIn(style)) as RefineOverrides;
 }

@@ -4,13 +4,8 @@
  * the presets give the defaults (presets.ts), withClassifierOverrides validates the combination.
  * --seed stays apart, since each script words it itself (reproduce's also seeds REFINE).
  */
-import { flagOptions, flagUsage, num, readFlags, type Flag, type FlagValue } from '../util/flags.js';
+import { flagOptions, flagUsage, num, readKeyed, type KeyedFlag, type KeyedOverrides } from '../util/flags.js';
 import type { ClassifierPreset } from './presets.js';
-
-interface ClassifierFlag extends Flag {
-  /** the preset field the flag overrides */
-  key: string;
-}
 
 const CLASSIFIER_FLAGS = {
   epochs: { key: 'epochs', kind: 'int', help: 'training epochs' },
@@ -25,15 +20,12 @@ const CLASSIFIER_FLAGS = {
     help: 'epochs (0-indexed) at whose start the lr is multiplied by gamma\n(the preset\'s also when --epochs changes: quick [2], paper [100,130])',
   },
   gamma: { key: 'gamma', kind: 'pos', help: 'the lr factor at each milestone (presets: 0.1)' },
-} as const satisfies Record<string, ClassifierFlag>;
+} as const satisfies Record<string, KeyedFlag>;
 
 type Table = typeof CLASSIFIER_FLAGS;
 
-/** A flag's value as its preset field holds it (--depth 18|50 is a number there). */
-type FieldValue<F extends ClassifierFlag> = F['key'] extends 'depth' ? 18 | 50 : FlagValue<F> extends readonly number[] ? number[] : FlagValue<F>;
-
-/** Command-line overrides of a classifier preset (undefined: keep the preset's value), one per flag, and the seed. */
-export type ClassifierOverrides = { -readonly [N in keyof Table as Table[N]['key']]?: FieldValue<Table[N]> } & { seed?: number };
+/** Command-line overrides of a classifier preset (undefined: keep the preset's value), one per flag (--depth 18|50 is a number in the preset), and the seed. */
+export type ClassifierOverrides = Omit<KeyedOverrides<Table>, 'depth'> & { depth?: 18 | 50; seed?: number };
 
 // every flag overrides a field of the preset (a typo in a key fails to compile here)
 const KEYS_ARE_FIELDS: Table[keyof Table]['key'] extends keyof ClassifierPreset ? true : never = true;
@@ -45,11 +37,8 @@ export const CLASSIFIER_USAGE = flagUsage(CLASSIFIER_FLAGS);
 
 /** The classifier overrides from CLASSIFIER_OPTIONS' flags (validated; see withClassifierOverrides). */
 export function classifierFlags(v: { [K in keyof typeof CLASSIFIER_OPTIONS]?: string }): ClassifierOverrides {
-  const read = readFlags(CLASSIFIER_FLAGS, v) as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const [name, f] of Object.entries(CLASSIFIER_FLAGS) as [string, ClassifierFlag][]) {
-    if (read[name] !== undefined) out[f.key] = f.key === 'depth' ? Number(read[name]) : read[name];
-  }
+  const out = readKeyed(CLASSIFIER_FLAGS, v);
+  if (out.depth !== undefined) out.depth = Number(out.depth);
   const seed = num('seed', v.seed, 'nonneg-int');
   if (seed !== undefined) out.seed = seed;
   return out as ClassifierOverrides;

@@ -136,3 +136,34 @@ export function readFlags<T extends FlagTable>(table: T, values: Record<string, 
 export function givenFlags(table: FlagTable, values: Record<string, unknown>): string[] {
   return Object.keys(table).filter((name) => values[name] !== undefined && values[name] !== false);
 }
+
+/** A flag that overrides one field (`key`) of a configuration: the recipe tables are made of these. */
+export interface KeyedFlag extends Flag {
+  key: string;
+}
+
+/** A flag's value as a configuration field holds it (a mutable list). */
+type FieldOf<F extends Flag> = FlagValue<F> extends readonly number[] ? number[] : FlagValue<F>;
+
+/** The overrides a keyed table can express: one optional field per flag, named by its key. */
+export type KeyedOverrides<T extends Record<string, KeyedFlag>> = { -readonly [N in keyof T as T[N]['key']]?: FieldOf<T[N]> };
+
+/**
+ * The overrides the given flags of a keyed table ask for, `{ [key]: value }` (validated one by
+ * one; absent flags are left out). `nameOf` gives the name a script spells a flag with, where it
+ * differs from the table's.
+ */
+export function readKeyed(table: Record<string, KeyedFlag>, values: Record<string, string | boolean | undefined>, nameOf: (name: string, f: KeyedFlag) => string = (n) => n): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(table)) {
+    const n = nameOf(name, f);
+    const v = readFlag(n, f, values[n]);
+    if (v !== undefined) out[f.key] = v;
+  }
+  return out;
+}
+
+/** A keyed table's flags as a script spells them (for flagOptions and flagUsage). */
+export function renamedTable(table: Record<string, KeyedFlag>, nameOf: (name: string, f: KeyedFlag) => string): FlagTable {
+  return Object.fromEntries(Object.entries(table).map(([name, f]) => [nameOf(name, f), { kind: f.kind, help: f.help, ...(f.arg !== undefined ? { arg: f.arg } : {}) }]));
+}

@@ -45,6 +45,9 @@ test('classifier overrides: none keeps the preset (and its hash); milestones and
   assert.throws(() => withClassifierOverrides(q, { milestones: [0] }), /milestones/);
   assert.throws(() => withClassifierOverrides(q, { gamma: 1.5 }), /gamma must be in \(0, 1\]/);
   assert.throws(() => classifierFlags({ milestones: '2.5' }), /--milestones must be a positive integer/);
+  // --depth is a word on the command line and a number in the preset
+  assert.equal(classifierFlags({ depth: '50' }).depth, 50);
+  assert.throws(() => classifierFlags({ depth: '34' }), /--depth must be 18 or 50, got '34'/);
 });
 
 test('attackFlags: each flag only for its attack, values checked, key order fixed', () => {
