@@ -9,8 +9,6 @@ import type { ImageDataset, Normalization } from './dataset.js';
 export interface Batch {
   /** normalised pixels, NHWC */
   x: Float32Array;
-  /** with LoaderOptions.keepPlain: the same images normalised without augment / sampleTransform */
-  xPlain?: Float32Array;
   y: Int32Array;
   indices: Int32Array;
   shape: [number, number, number, number];
@@ -45,8 +43,6 @@ export interface LoaderOptions {
    */
   sampleTransform?: (img: Image, index: number, rng: Rng) => Image;
   normalization?: Normalization | null;
-  /** also yield each batch's un-augmented images (Batch.xPlain); the augmentation is unchanged */
-  keepPlain?: boolean;
 }
 
 /**
@@ -75,13 +71,11 @@ export function* batches(ds: ImageDataset, epoch: number, opts: LoaderOptions, s
     }
     const x = new Float32Array(idx.length * px);
     const y = new Int32Array(idx.length);
-    const xPlain = opts.keepPlain ? new Float32Array(idx.length * px) : undefined;
     idx.forEach((i, k) => {
-      if (xPlain) normalizeInto(imageAt(ds, i), opts.normalization ?? null, xPlain, k * px);
       normalizeInto(transformed(i), opts.normalization ?? null, x, k * px);
       y[k] = ds.labels[i]!;
     });
-    yield { x, xPlain, y, indices: Int32Array.from(idx), shape: [idx.length, ds.h, ds.w, ds.c] };
+    yield { x, y, indices: Int32Array.from(idx), shape: [idx.length, ds.h, ds.w, ds.c] };
   }
 }
 

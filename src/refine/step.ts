@@ -39,11 +39,16 @@ export function utilityLoss(y: Tensor, pseudo: Tensor, k: number, kind: 'bce' | 
 }
 
 
-/** One training batch: images (normalised, NHWC) and, optionally, the un-augmented images the pseudo-labels come from. */
+/**
+ * One training batch: images (normalised, NHWC) and where the pseudo-labels come from: by default
+ * argmax F(x) of the batch itself (the official code), or `pseudo`, labels already computed
+ * (argmax F of the un-augmented images does not change between epochs, so the trainer classifies
+ * the unlabeled set once instead of once per step).
+ */
 export interface RefineBatch {
   x: Float32Array;
   shape: Shape;
-  xPlain?: Float32Array;
+  pseudo?: Int32Array;
 }
 
 export interface RefineStepResult {
@@ -61,7 +66,7 @@ export async function refineStep(defended: DefendedModel, opt: Optimizer, b: Ref
   const k = defended.perm.length;
   const out = scope(() => {
     const x = tensor(b.x, b.shape);
-    const pseudo = noGrad(() => argmax(defended.classifier.forward(b.xPlain ? tensor(b.xPlain, b.shape) : x)));
+    const pseudo = b.pseudo ? tensor(b.pseudo, [b.shape[0]]) : noGrad(() => argmax(defended.classifier.forward(x)));
     const xt = defended.transform(x);
     const y = remapClasses(softmax(defended.classify(xt)), defended.perm);
     const lu = utilityLoss(y, pseudo, k, cfg.utility);

@@ -4,7 +4,7 @@
  * model M(F(T(x))): defended.ts), resumable from a store. No file access: it runs in a browser;
  * defense.ts adds run folders and defended-model folders in Node.
  */
-import { accuracy } from '../train/evaluate.js';
+import { accuracy, predict } from '../train/evaluate.js';
 import type { Module } from '../nn/module.js';
 import { UNet } from '../nn/unet.js';
 import { lrAt, oneCycleAt, SGD, type OneCycle, type SgdRecipe } from '../nn/optim.js';
@@ -130,7 +130,10 @@ export async function trainRefine(
   const pseudoLabels = cfg.pseudoLabels ?? 'augmented';
   if (pseudoLabels !== 'augmented' && pseudoLabels !== 'plain') throw new Error(`pseudoLabels must be 'augmented' or 'plain', got '${pseudoLabels}'`);
   const pseudoFromPlain = pseudoLabels === 'plain';
-  const loader = { batchSize: cfg.batchSize, shuffle: true, dropLast: cfg.dropLast, seed: cfg.seed, augment: cfg.augment, normalization: opts.normalization, keepPlain: pseudoFromPlain };
+  const loader = { batchSize: cfg.batchSize, shuffle: true, dropLast: cfg.dropLast, seed: cfg.seed, augment: cfg.augment, normalization: opts.normalization };
+  // argmax F of the un-augmented images, once for the whole set (the same labels a per-step
+  // forward pass would give: the frozen classifier runs in eval mode, image by image)
+  const plainPseudo = pseudoFromPlain ? await predict(classifier, data, { normalization: opts.normalization }) : null;
   const nSteps = batchCount(data, loader);
   const collapseShare = opts.collapseShare ?? 0.6;
   await runEpochs<RefineSums, RefineEpochLog>(state, {
@@ -156,7 +159,7 @@ export async function trainRefine(
             opt.lr = s.lr;
             opt.momentum = s.momentum;
           }
-          const r = await refineStep(defended, opt, pseudoFromPlain ? b : { x: b.x, shape: b.shape }, cfg);
+          const r = await refineStep(defended, opt, plainPseudo ? { x: b.x, shape: b.shape, pseudo: Int32Array.from(b.indices, (i) => plainPseudo[i]!) } : { x: b.x, shape: b.shape }, cfg);
           checkLoss(r.loss, `REFINE epoch ${epoch + 1} step ${step + 1}`, opts.store?.where);
           let agree = 0;
           const share = new Array<number>(k).fill(0);

@@ -98,15 +98,10 @@ test('the loader is reproducible per (seed, epoch) and differs across epochs', (
   assert.is([...batches(ds, 0, { ...opts, dropLast: true })].length, 3);
   const plain = [...batches(ds, 0, { batchSize: 20 })][0]!;
   assert.ok(Math.abs(plain.x[1]! - 1 / 255) < 1e-7);
-  // keepPlain: the same augmented batches, plus each image normalised without augmentation
-  const kept = [...batches(ds, 0, { ...opts, keepPlain: true })];
-  assert.is(a[0]!.xPlain, undefined);
-  for (const [i, bt] of kept.entries()) {
-    assert.equal(Array.from(bt.x), Array.from(a[i]!.x), 'augmentation unchanged');
-    const ref = [...batches({ ...ds, images: Uint8Array.from(Array.from(bt.indices).flatMap((j) => Array.from(ds.images.subarray(j * 16, j * 16 + 16)))), n: bt.indices.length }, 0, { batchSize: 20, normalization: opts.normalization })][0]!;
-    assert.equal(Array.from(bt.xPlain!), Array.from(ref.x), `batch ${i} plain images`);
+  // a shuffled batch's indices name its images (REFINE looks its cached pseudo-labels up by them)
+  for (const bt of batches(ds, 0, { batchSize: 6, shuffle: true, seed: 5 })) {
+    bt.indices.forEach((j, k) => assert.equal(Array.from(bt.x.subarray(k * 16, k * 16 + 16)), Array.from(plain.x.subarray(j * 16, j * 16 + 16)), `image ${j}`));
   }
-  assert.not.equal(Array.from(kept[0]!.xPlain!), Array.from(kept[0]!.x), 'the augmentation changed something');
 });
 
 test.run();
