@@ -73,7 +73,7 @@ export async function refineStep(defended: DefendedModel, opt: Optimizer, b: Ref
     return { x, pseudo, xt, y, lu };
   });
   // SupCon needs the pseudo-labels on the host (they build the positive masks)
-  const pseudoHost = (await out.pseudo.read()) as Int32Array;
+  const pseudoHost = b.pseudo ?? ((await out.pseudo.read()) as Int32Array);
   const res = scope(() => {
     const ls = cfg.lambda > 0 ? supConLoss(out.xt, pseudoHost, { temperature: cfg.temperature }) : null;
     const loss = ls ? add(out.lu, affine(ls, cfg.lambda)) : out.lu;
