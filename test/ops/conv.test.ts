@@ -48,6 +48,10 @@ const sgCases: [ConvShape, boolean][] = [
   [S(2, 7, 9, 8, 3, 16, 2, 1), true], // dx main_wb1 (Cin 8: two 4-column tiles), stride 2
   [S(1, 6, 6, 4, 1, 32, 1, 0), false], // dx main_wb1, 1x1 kernel
   [S(1, 6, 7, 8, 3, 80, 1, 1), false], // Cout 80: two 64-column blocks of the tiled kernels
+  // 16-column stride-1 kernels (fwd and the flipped dx on main_wb): padding 0 and 2, 5×3 taps
+  [S(2, 6, 9, 16, 3, 16, 1, 0), true],
+  [S(1, 5, 13, 8, 5, 16, 1, 2, 3), true],
+  [S(3, 4, 4, 16, 3, 16, 1, 1), false],
 ];
 
 const variants: ConvVariant[] = ['generic', 'fast', 'subgroup', 'tiled'];
