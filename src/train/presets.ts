@@ -8,8 +8,6 @@ import { assignDefined } from '../util/overrides.js';
 import type { TrainConfig } from './trainer.js';
 import type { ClassifierOverrides } from './classifier-flags.js';
 
-export type { ClassifierOverrides } from './classifier-flags.js';
-
 export type PresetName = 'quick' | 'paper';
 
 export interface ClassifierPreset extends TrainConfig {

@@ -154,16 +154,14 @@ export type KeyedOverrides<T extends Record<string, KeyedFlag>> = { -readonly [N
  * differs from the table's.
  */
 export function readKeyed(table: Record<string, KeyedFlag>, values: Record<string, string | boolean | undefined>, nameOf: (name: string, f: KeyedFlag) => string = (n) => n): Record<string, unknown> {
+  const renamed = renamedTable(table, nameOf);
+  const read = readFlags(renamed, values) as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [name, f] of Object.entries(table)) {
-    const n = nameOf(name, f);
-    const v = readFlag(n, f, values[n]);
-    if (v !== undefined) out[f.key] = v;
-  }
+  for (const [n, f] of Object.entries(renamed)) if (read[n] !== undefined) out[f.key] = read[n];
   return out;
 }
 
-/** A keyed table's flags as a script spells them (for flagOptions and flagUsage). */
-export function renamedTable(table: Record<string, KeyedFlag>, nameOf: (name: string, f: KeyedFlag) => string): FlagTable {
-  return Object.fromEntries(Object.entries(table).map(([name, f]) => [nameOf(name, f), { kind: f.kind, help: f.help, ...(f.arg !== undefined ? { arg: f.arg } : {}) }]));
+/** A keyed table's flags under the names a script spells them with (for flagOptions, flagUsage and readKeyed). */
+export function renamedTable<F extends KeyedFlag>(table: Record<string, F>, nameOf: (name: string, f: F) => string): Record<string, F> {
+  return Object.fromEntries(Object.entries(table).map(([name, f]) => [nameOf(name, f), f]));
 }
