@@ -210,8 +210,9 @@ fn grad_x_eval(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 @group(0) @binding(10) var<storage, read_write> coef4: array<vec4f>;
 
 // Each invocation walks RPI rows of one channel group, so the per-channel values (stats, coef)
-// are loaded once per RPI elements: on lavapipe every load costs, whatever it reads.
-const RPI = 4u;
+// are loaded once per RPI elements: on lavapipe every load costs, whatever it reads. A GPU wants
+// RPI 1 (neighbouring invocations at neighbouring addresses; src/ops/memory-plan.ts).
+override RPI: u32 = 4u;
 
 @compute @workgroup_size(WG)
 fn normalize4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {

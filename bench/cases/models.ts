@@ -18,7 +18,7 @@ import type { BenchCase } from '../types.js';
 const B = 128;
 const S = 28;
 
-function classifierStep(): BenchCase {
+export function classifierStep(): BenchCase {
   let model: ResNet18 | null = null;
   let opt: SGD | null = null;
   let x: Tensor | null = null;
@@ -54,7 +54,7 @@ function classifierStep(): BenchCase {
  * default row is the quick presets' (b 128, 28×28×1, c16, ×0.25); the `REFINE scaling` rows (run
  * when named: `npm run bench -- "REFINE scaling"`) show how the cost and the peak memory grow.
  */
-function refineStep(b = B, s = S, c = 1, uc = 16, w = 0.25, label = 'REFINE step', cachedPseudo = false): BenchCase {
+export function refineStep(b = B, s = S, c = 1, uc = 16, w = 0.25, label = 'REFINE step', cachedPseudo = false): BenchCase {
   let unet: UNet | null = null;
   let f: ResNet18 | null = null;
   let opt: SGD | null = null;

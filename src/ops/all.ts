@@ -20,6 +20,7 @@ export * from './gridsample.js';
 export * from './softmax.js';
 export * from './loss.js';
 export * from './index-ops.js';
+export { setMemoryVariant, getMemoryVariant, memoryLayout, MEMORY_VARIANTS, type MemoryVariant, type MemoryLayout } from './memory-plan.js';
 
 setAutogradKernels({
   add,

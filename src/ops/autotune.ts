@@ -7,10 +7,12 @@
  *   - 'fast': the register-tiled vec4 kernels (workgroup-uniform gathered operand, per-invocation
  *     loads), the lavapipe design without subgroups;
  *   - 'tiled': shared-memory tiling (64x64 output blocks staged through workgroup memory), what a
- *     real GPU wants.
- * The choice is cached per adapter and kernel source (a hash of the WGSL) in a JSON file under
- * the user's cache folder (Node; `cacheFile: null` or a browser: memory only), so only the first
- * run on a machine pays the ~1-3 s of measurements. Numerics differ between families only by
+ *     real GPU wants;
+ * and for the memory-bound kernels (batch norm, resizing, elementwise; src/ops/memory-plan.ts)
+ * the invocation layouts 'lanes' (lavapipe) and 'coalesced' (a GPU).
+ * The choice is cached per adapter, kernel source and workload (a hash of the WGSL and of the
+ * workload code) in a JSON file under the user's cache folder (Node; `cacheFile: null` or a
+ * browser: memory only), so only the first run on a machine pays the ~1-3 s of measurements. Numerics differ between families only by
  * float rounding; a forced variant (setConvVariant / setMatmulVariant, the tests) ignores the
  * tuning.
  */
@@ -20,6 +22,12 @@ import { rand } from './creation.js';
 import { WGSL } from '../kernels.generated.js';
 import { conv2dRaw } from './conv.js';
 import { gemm } from './matmul.js';
+import { batchNorm2d } from './norm.js';
+import { upsample2x } from './resize.js';
+import { mul } from './elementwise.js';
+import { sum } from './reduce.js';
+import { backward } from '../autograd/tape.js';
+import { scope } from '../tensor/scope.js';
 import { setTunedVariant, type TuneFamily } from './tuning.js';
 
 export interface AutotuneOptions {
@@ -42,7 +50,10 @@ export type AutotuneResult = Record<TuneFamily, TuneResult> & { adapter: string;
 const FAMILY_KERNELS: Record<TuneFamily, string[]> = {
   conv: ['conv2d_fwd_sg', 'conv2d_dgrad_sg', 'conv2d_wgrad_sg', 'conv2d_fwd_fast', 'conv2d_dgrad_fast', 'conv2d_wgrad_fast', 'conv2d_tiled', 'copy'],
   matmul: ['matmul', 'matmul_sg', 'matmul_tiled'],
+  memory: ['batchnorm', 'resize', 'elementwise'],
 };
+
+const FAMILIES: TuneFamily[] = ['conv', 'matmul', 'memory'];
 
 function hash(s: string): string {
   // FNV-1a, 32 bit: enough to notice that a kernel changed
@@ -52,18 +63,22 @@ function hash(s: string): string {
 }
 
 function cacheKey(): string {
-  const src = Object.values(FAMILY_KERNELS).flat().map((k) => WGSL[k] ?? '').join('\n');
+  // the kernels and the workloads they are timed on: a change to either measures again
+  const src = Object.values(FAMILY_KERNELS).flat().map((k) => WGSL[k] ?? '').join('\n') + workload.toString();
   return `${rt().adapterName} | kernels ${hash(src)}`;
 }
 
-function candidates(): string[] {
+function candidates(f: TuneFamily): string[] {
+  if (f === 'memory') return ['lanes', 'coalesced'];
   const sg = rt().subgroupSize === 8;
   return [...(sg ? ['subgroup'] : []), 'fast', 'tiled'];
 }
 
 /**
  * The representative workloads: ResNet-like 3x3 convs (stride 1 and 2, forward and both
- * gradients) and square/transposed GEMMs, small enough for lavapipe (~0.1-0.3 s a run there).
+ * gradients), square/transposed GEMMs, and a UNet decoder's memory-bound passes (a bilinear
+ * upsample and training batch norm with ReLU, forward and backward), small enough for lavapipe
+ * (~0.1-0.3 s a run there).
  */
 function workload(f: TuneFamily): { run: () => void; dispose: () => void } {
   const ts: Tensor[] = [];
@@ -86,6 +101,27 @@ function workload(f: TuneFamily): { run: () => void; dispose: () => void } {
           conv2dRaw.forward(x, w1, null, s1), conv2dRaw.dx(dy1, x, w1, s1), conv2dRaw.dw(dy1, x, w1, s1),
           conv2dRaw.forward(x, w2, null, s2), conv2dRaw.dx(dy2, x, w2, s2), conv2dRaw.dw(dy2, x, w2, s2),
         ]) r.dispose();
+      },
+      dispose: () => ts.forEach((x) => x.dispose()),
+    };
+  }
+  if (f === 'memory') {
+    // a UNet decoder level (upsample, then batch norm + ReLU on 16 images of 28×28×32): large
+    // enough that the layouts' reduction splits differ (a smaller one favoured 'coalesced' on
+    // lavapipe, where the training steps do not)
+    const x = t([16, 14, 14, 32], 8);
+    x.requiresGrad = true;
+    const g = t([32], 9);
+    const b = t([32], 10);
+    const m = t([32], 11);
+    const v = rand([32], 12, 0.5, 1.5);
+    ts.push(v);
+    const w = t([16, 28, 28, 32], 13);
+    return {
+      run: () => {
+        scope(() => backward(sum(mul(batchNorm2d(upsample2x(x), g, b, m, v, { training: true, relu: true }), w))));
+        x.grad?.dispose();
+        x.grad = null;
       },
       dispose: () => ts.forEach((x) => x.dispose()),
     };
@@ -162,17 +198,16 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<AutotuneResu
   const key = cacheKey();
   const cache = file ? await readCache(file) : {};
   const hit = cache[key];
-  const families: TuneFamily[] = ['conv', 'matmul'];
-  if (hit && !opts.force && families.every((f) => hit[f] && candidates().includes(hit[f].choice))) {
-    for (const f of families) setTunedVariant(f, hit[f].choice);
+  if (hit && !opts.force && FAMILIES.every((f) => hit[f] && candidates(f).includes(hit[f].choice))) {
+    for (const f of FAMILIES) setTunedVariant(f, hit[f].choice);
     return { ...hit, adapter: rt().adapterName, cached: true };
   }
   const out = {} as Record<TuneFamily, TuneResult>;
-  for (const f of families) {
+  for (const f of FAMILIES) {
     const w = workload(f);
     const ms: Record<string, number> = {};
     try {
-      for (const c of candidates()) {
+      for (const c of candidates(f)) {
         setTunedVariant(f, c);
         ms[c] = await timeIt(w.run, opts.reps ?? 3);
       }
@@ -192,5 +227,5 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<AutotuneResu
 export function describeTuning(r: AutotuneResult | null): string {
   if (!r) return 'kernels: autotune off (REFINE_AUTOTUNE=0), built-in heuristics';
   const fam = (f: TuneFamily) => `${f} -> ${r[f].choice} (${Object.entries(r[f].ms).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')})`;
-  return `kernels: ${fam('conv')}, ${fam('matmul')}${r.cached ? ' [cached]' : ''}`;
+  return `kernels: ${FAMILIES.map(fam).join(', ')}${r.cached ? ' [cached]' : ''}`;
 }

@@ -8,8 +8,7 @@ import { Uniforms } from '../tensor/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { assertF32, broadcastShapes, broadcastStrides, groups, MAX_RANK, sameShape } from './util.js';
 import { sumTo } from './reduce.js';
-
-const WG = 64;
+import { memoryLayout } from './memory-plan.js';
 
 export const UnaryOp = {
   copy: 0, neg: 1, relu: 2, sigmoid: 3, tanh: 4, exp: 5, log: 6, sqrt: 7, abs: 8, square: 9,
@@ -28,10 +27,10 @@ export function unaryRaw(op: number, x: Tensor, alpha = 0, beta = 0, out?: Tenso
   rt().dispatch({
     kernel: 'elementwise',
     entry: v4 ? 'unary4' : 'unary',
-    constants: { OP: op },
+    constants: { OP: op, WG: memoryLayout().wg },
     uniforms: new Uniforms().u32(n, 0).f32(alpha, beta),
     buffers: [x.buffer, null, y.buffer],
-    workgroups: groups(n, WG),
+    workgroups: groups(n, memoryLayout().wg),
   });
   return y;
 }
@@ -49,10 +48,10 @@ export function binaryRaw(op: number, a: Tensor, b: Tensor, alpha = 0, beta = 0,
   rt().dispatch({
     kernel: 'elementwise',
     entry: v4 ? 'binary4' : 'binary',
-    constants: { OP: op, BCAST: bcast ? 1 : 0 },
+    constants: { OP: op, BCAST: bcast ? 1 : 0, WG: memoryLayout().wg },
     uniforms: u,
     buffers: [a.buffer, b.buffer, y.buffer],
-    workgroups: groups(n, WG),
+    workgroups: groups(n, memoryLayout().wg),
   });
   return y;
 }
@@ -65,10 +64,10 @@ export function binaryInPlace(op: number, target: Tensor, b: Tensor, alpha = 0, 
   rt().dispatch({
     kernel: 'elementwise',
     entry: v4 ? 'inplace4' : 'inplace',
-    constants: { OP: op },
+    constants: { OP: op, WG: memoryLayout().wg },
     uniforms: new Uniforms().u32(n, 0).f32(alpha, beta),
     buffers: [null, b.buffer, target.buffer],
-    workgroups: groups(n, WG),
+    workgroups: groups(n, memoryLayout().wg),
   });
 }
 

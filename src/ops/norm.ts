@@ -9,12 +9,7 @@ import { Uniforms } from '../tensor/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { assertF32, groups } from './util.js';
 import { relu as reluAfter } from './elementwise.js';
-
-const WG = 64;
-/** rows per invocation of the vec4 elementwise passes (RPI in kernels/batchnorm.wgsl) */
-const RPI = 4;
-/** aim for about this many invocations in the partial reductions */
-const TARGET_PARALLEL = 4096;
+import { memoryLayout } from './memory-plan.js';
 
 export interface BatchNormOptions {
   /** true: batch statistics (and running-stat update); false: running statistics */
@@ -30,8 +25,9 @@ export interface BatchNormOptions {
   relu?: boolean;
 }
 
-function slabsFor(rows: number, C: number): { slabRows: number; slabs: number } {
-  const want = Math.max(1, Math.min(1024, Math.ceil(TARGET_PARALLEL / C), Math.ceil(rows / 16)));
+/** Row slabs of the partial reductions: about `parallel` (slab, channel) pairs, at least 16 rows a slab, at most 1024 slabs. */
+function slabsFor(rows: number, C: number, parallel: number): { slabRows: number; slabs: number } {
+  const want = Math.max(1, Math.min(1024, Math.ceil(parallel / C), Math.ceil(rows / 16)));
   const slabRows = Math.ceil(rows / want);
   return { slabRows, slabs: Math.ceil(rows / slabRows) };
 }
@@ -59,16 +55,24 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
   const momentum = opts.momentum ?? 0.1;
   const training = opts.training;
   if (opts.relu && !training) return reluAfter(batchNorm2d(x, gamma, beta, runningMean, runningVar, { ...opts, relu: false }));
-  const constants = opts.relu ? { RELU: 1 } : undefined;
-  const { slabRows, slabs } = slabsFor(rows, C);
+  // the invocation layout of this adapter (src/ops/memory-plan.ts): workgroup size, rows per
+  // invocation of the vec4 elementwise passes, parallelism of the reductions
+  const L = memoryLayout();
+  const WG = L.wg;
+  const RPI = L.rowsPerInvocation;
+  const relu = opts.relu ? { RELU: 1 } : {};
+  const { slabRows, slabs } = slabsFor(rows, C, L.reductionParallelism);
   const uni = () => new Uniforms().u32(rows, C, slabRows, slabs).f32(eps, momentum).u32(training ? 1 : 0, 0);
   const r = rt();
   // vec4-over-channels entry points when C % 4 == 0
   const v4 = C % 4 === 0;
-  // (the RELU constant goes only to the entries that read it: normalize, grad_partial, grad_x)
-  // (the vec4 entries walk RPI rows per invocation)
-  const ew = (entry: string, k?: typeof constants) => (v4 ? { entry: `${entry}4`, workgroups: groups((Math.ceil(rows / RPI) * C) / 4, WG), constants: k } : { entry, workgroups: groups(rows * C, WG), constants: k });
-  const perSlab = (entry: string, k?: typeof constants) => (v4 ? { entry: `${entry}4`, workgroups: groups((slabs * C) / 4, WG), constants: k } : { entry, workgroups: groups(slabs * C, WG), constants: k });
+  // (a constant goes only to the entries that read it: RELU to normalize, grad_partial, grad_x;
+  // RPI to the vec4 elementwise entries, which walk RPI rows per invocation)
+  const ew = (entry: string, k: { RELU?: number } = {}) =>
+    v4 ? { entry: `${entry}4`, workgroups: groups((Math.ceil(rows / RPI) * C) / 4, WG), constants: { WG, RPI, ...k } } : { entry, workgroups: groups(rows * C, WG), constants: { WG, ...k } };
+  const perSlab = (entry: string, k: { RELU?: number } = {}) =>
+    v4 ? { entry: `${entry}4`, workgroups: groups((slabs * C) / 4, WG), constants: { WG, ...k } } : { entry, workgroups: groups(slabs * C, WG), constants: { WG, ...k } };
+  const perChannel = { workgroups: groups(C, WG), constants: { WG } };
 
   const stats = empty([5 * C]);
   if (training) {
@@ -79,7 +83,7 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
       entry: 'finalize_train',
       uniforms: uni(),
       buffers: [x.buffer, partial.buffer, stats.buffer, runningMean.buffer, runningVar.buffer, gamma.buffer, beta.buffer],
-      workgroups: groups(C, WG),
+      ...perChannel,
     });
     partial.dispose();
   } else {
@@ -88,13 +92,13 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
       entry: 'finalize_eval',
       uniforms: uni(),
       buffers: [null, null, stats.buffer, runningMean.buffer, runningVar.buffer, gamma.buffer, beta.buffer],
-      workgroups: groups(C, WG),
+      ...perChannel,
     });
   }
   const y = empty(x.shape);
   r.dispatch({
     kernel: 'batchnorm',
-    ...ew('normalize', constants),
+    ...ew('normalize', relu),
     uniforms: uni(),
     buffers: [x.buffer, null, stats.buffer, null, null, null, null, y.buffer],
   });
@@ -123,7 +127,7 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
       const dbeta = empty([C]);
       r.dispatch({
         kernel: 'batchnorm',
-        ...perSlab('grad_partial', constants),
+        ...perSlab('grad_partial', relu),
         uniforms: uni(),
         buffers: [x.buffer, partial.buffer, stats.buffer, null, null, null, null, null, g.buffer],
       });
@@ -132,13 +136,13 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
         entry: 'grad_finalize',
         uniforms: uni(),
         buffers: [null, partial.buffer, stats.buffer, dgamma.buffer, dbeta.buffer, gamma.buffer, null, null, null, coef.buffer],
-        workgroups: groups(C, WG),
+        ...perChannel,
       });
       if (needs[0]) {
         dx = empty(x.shape);
         r.dispatch({
           kernel: 'batchnorm',
-          ...ew('grad_x', constants),
+          ...ew('grad_x', relu),
           uniforms: uni(),
           buffers: [x.buffer, null, stats.buffer, null, null, null, null, dx.buffer, g.buffer, coef.buffer],
         });

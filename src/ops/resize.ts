@@ -8,8 +8,7 @@ import { empty, type Tensor } from '../tensor/tensor.js';
 import { Uniforms } from '../tensor/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { assertF32, groups } from './util.js';
-
-const WG = 64;
+import { memoryLayout } from './memory-plan.js';
 
 export type ResizeMode = 'bilinear' | 'nearest';
 
@@ -40,7 +39,8 @@ export function resize(x: Tensor, size: readonly [number, number], opts: ResizeO
   if (nearest && align) throw new Error(`${op}: alignCorners can only be set with mode 'bilinear' (x [${x.shape}])`);
   const ry = axisScale(IH, OH, align);
   const rx = axisScale(IW, OW, align);
-  const constants = { MODE: nearest ? 1 : 0, ALIGN: align ? 1 : 0 };
+  const WG = memoryLayout().wg;
+  const constants = { MODE: nearest ? 1 : 0, ALIGN: align ? 1 : 0, WG };
   // vec4 over channels when C % 4 == 0 (then C and the totals count vec4s)
   const v = C % 4 === 0 ? 4 : 1;
   const sfx = v === 4 ? '4' : '';

@@ -3,7 +3,7 @@
  * (src/ops/autotune.ts). Kept apart from the measuring code so that the ops can read it without
  * importing each other. Unset (the default, and in the tests): each op's 'auto' heuristics.
  */
-export type TuneFamily = 'conv' | 'matmul';
+export type TuneFamily = 'conv' | 'matmul' | 'memory';
 
 const choices = new Map<TuneFamily, string>();
 

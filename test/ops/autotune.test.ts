@@ -11,12 +11,13 @@ test('autotune: measures every family the adapter runs, caches per adapter, auto
   const dir = mkdtempSync(join(tmpdir(), 'refine-autotune-'));
   const cacheFile = join(dir, 'sub', 'autotune.json');
   try {
-    const want = [...(rt().subgroupSize === 8 ? ['subgroup'] : []), 'fast', 'tiled'];
+    const kernels = [...(rt().subgroupSize === 8 ? ['subgroup'] : []), 'fast', 'tiled'];
+    const want = { conv: kernels, matmul: kernels, memory: ['lanes', 'coalesced'] };
     const r = await autotune({ cacheFile, reps: 1 });
     assert.ok(r);
     assert.is(r.cached, false);
-    for (const f of ['conv', 'matmul'] as const) {
-      assert.equal(Object.keys(r[f].ms).sort(), [...want].sort(), `${f}: one time per candidate`);
+    for (const f of ['conv', 'matmul', 'memory'] as const) {
+      assert.equal(Object.keys(r[f].ms).sort(), [...want[f]].sort(), `${f}: one time per candidate`);
       for (const ms of Object.values(r[f].ms)) assert.ok(ms > 0 && Number.isFinite(ms));
       const fastest = Object.entries(r[f].ms).sort((p, q) => p[1] - q[1])[0]![0];
       assert.is(r[f].choice, fastest);
@@ -25,14 +26,16 @@ test('autotune: measures every family the adapter runs, caches per adapter, auto
     const file = JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, unknown>;
     const key = Object.keys(file)[0]!;
     assert.ok(key.startsWith(rt().adapterName), 'keyed by adapter');
-    assert.match(describeTuning(r), /^kernels: conv -> \w+ \(.*\), matmul -> \w+/);
+    assert.match(describeTuning(r), /^kernels: conv -> \w+ \(.*\), matmul -> \w+ \(.*\), memory -> (lanes|coalesced) \(/);
 
     // second call: from the cache, no measurement
     setTunedVariant('conv', undefined);
     setTunedVariant('matmul', undefined);
+    setTunedVariant('memory', undefined);
     const again = await autotune({ cacheFile });
     assert.ok(again?.cached);
     assert.is(tunedVariant('conv'), r.conv.choice);
+    assert.is(tunedVariant('memory'), r.memory.choice);
     assert.match(describeTuning(again), /\[cached\]$/);
 
     // a forced tuning to the tiled family runs the tiled kernels under 'auto'
@@ -53,6 +56,7 @@ test('autotune: measures every family the adapter runs, caches per adapter, auto
   } finally {
     setTunedVariant('conv', undefined);
     setTunedVariant('matmul', undefined);
+    setTunedVariant('memory', undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,0 +1,51 @@
+/**
+ * How the memory-bound kernels (batch norm, resizing, elementwise) spread their work over
+ * invocations, in one place. Two layouts (docs/engine.md, "Kernel variants"):
+ *   - 'lanes' (lavapipe): small workgroups; the batch-norm elementwise passes walk 4 rows per
+ *     invocation so that the per-channel values are loaded once per 4 elements (every load is a
+ *     per-lane loop there, whatever it reads), and its reductions use ~4k partial sums.
+ *   - 'coalesced' (real GPUs): 256-invocation workgroups, one element (vec4) per invocation so
+ *     that neighbouring invocations touch neighbouring addresses, and ~64k partial sums so that
+ *     the reductions fill the device.
+ * 'auto' takes the layout `autotune()` measured faster on this adapter, else 'lanes'.
+ * The numerics are the same in both up to float rounding of the reductions (tests run both).
+ */
+import { tunedVariant } from './tuning.js';
+
+export type MemoryVariant = 'auto' | 'lanes' | 'coalesced';
+export const MEMORY_VARIANTS: readonly MemoryVariant[] = ['auto', 'lanes', 'coalesced'];
+
+export interface MemoryLayout {
+  family: 'lanes' | 'coalesced';
+  /** invocations per workgroup */
+  wg: number;
+  /** rows walked per invocation by the batch-norm elementwise passes (RPI in kernels/batchnorm.wgsl) */
+  rowsPerInvocation: number;
+  /** about this many (slab, channel) partial sums in the batch-norm reductions */
+  reductionParallelism: number;
+}
+
+const LAYOUTS: Record<MemoryLayout['family'], MemoryLayout> = {
+  lanes: { family: 'lanes', wg: 64, rowsPerInvocation: 4, reductionParallelism: 4096 },
+  coalesced: { family: 'coalesced', wg: 256, rowsPerInvocation: 1, reductionParallelism: 65536 },
+};
+
+let variant: MemoryVariant = ((): MemoryVariant => {
+  const v = typeof process !== 'undefined' ? process.env?.REFINE_MEMORY_VARIANT : undefined;
+  return MEMORY_VARIANTS.includes(v as MemoryVariant) ? (v as MemoryVariant) : 'auto';
+})();
+
+/** Forces the layout of the memory-bound kernels ('auto': the autotuned one); REFINE_MEMORY_VARIANT sets it at start. */
+export function setMemoryVariant(v: MemoryVariant): void {
+  if (!MEMORY_VARIANTS.includes(v)) throw new Error(`setMemoryVariant: unknown variant '${String(v)}'`);
+  variant = v;
+}
+export function getMemoryVariant(): MemoryVariant {
+  return variant;
+}
+
+/** The layout in force. */
+export function memoryLayout(): MemoryLayout {
+  const f = variant === 'auto' ? tunedVariant('memory') : variant;
+  return f === 'coalesced' ? LAYOUTS.coalesced : LAYOUTS.lanes;
+}
