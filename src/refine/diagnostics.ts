@@ -12,7 +12,7 @@
  * augmentation changes, and whether the changes pile onto one class.
  */
 import { augment, type AugmentSpec } from '../data/augment.js';
-import type { ImageDataset, Normalization } from '../data/dataset.js';
+import { seededSubset, type ImageDataset, type Normalization } from '../data/dataset.js';
 import { imageAt } from '../data/loader.js';
 import { predict } from '../train/evaluate.js';
 import { Rng } from '../util/random.js';
@@ -77,7 +77,12 @@ export function augmentedCopy(ds: ImageDataset, spec: AugmentSpec, seed: number,
   return { ...ds, name: `${ds.name}+aug`, images, labels: ds.labels.slice(0, m), n: m };
 }
 
-/** The check on the first n images of `ds` (REFINE's unlabeled data; its labels are not used). */
+/**
+ * The check on n images of `ds` drawn at random (seeded; REFINE's unlabeled data, its labels
+ * are not used). A random draw, not the first n: an image folder is read class by class, so its
+ * first 1,000 images may all be one class, which a jitter can move en bloc to another class and
+ * look like a backdoor firing.
+ */
 export async function augmentationCheck(
   model: Parameters<typeof predict>[0],
   ds: ImageDataset,
@@ -86,7 +91,7 @@ export async function augmentationCheck(
   n = 1000,
   seed = 1,
 ): Promise<AugmentationCheck> {
-  const plain = n < ds.n ? { ...ds, images: ds.images.subarray(0, n * ds.h * ds.w * ds.c), labels: ds.labels.subarray(0, n), n } : ds;
+  const plain = seededSubset(ds, n, seed);
   const aug = augmentedCopy(plain, spec, seed);
   const p = await predict(model, plain, { normalization });
   const a = await predict(model, aug, { normalization });

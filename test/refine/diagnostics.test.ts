@@ -4,6 +4,7 @@ import { augmentationCheck, augmentationFiresBackdoor, augmentedCopy, compareLab
 import { flipH } from '../../src/data/augment.js';
 import { ResNet18 } from '../../src/nn/resnet.js';
 import { predict } from '../../src/train/evaluate.js';
+import { seededSubset, subset } from '../../src/data/dataset.js';
 import { equalBytes, imageBytes, synthetic } from '../attacks/synthetic.js';
 
 // The check of whether REFINE's augmentation fires a backdoor (changes pseudo-labels, piling
@@ -45,11 +46,32 @@ test('augmentationCheck: counts the pseudo-labels the augmentation changes on a 
   assert.equal(none.plainShares, none.augmentedShares);
   // flip(p=1): the changed share is exactly the share of images whose prediction differs from their mirror image's
   const flip = await augmentationCheck(model, ds, { flip: 1 }, normalization, 30);
-  const plain = await predict(model, { ...ds, n: 30, images: ds.images.subarray(0, 30 * 144), labels: ds.labels.subarray(0, 30) }, { normalization });
-  const mirrored = await predict(model, augmentedCopy(ds, { flip: 1 }, 0, 30), { normalization });
+  // (the check draws its 30 images with its seed, 1 by default)
+  const sample = seededSubset(ds, 30, 1);
+  const plain = await predict(model, sample, { normalization });
+  const mirrored = await predict(model, augmentedCopy(sample, { flip: 1 }, 0), { normalization });
   const expected = plain.filter((p, i) => p !== mirrored[i]).length / 30;
   assert.ok(expected > 0, "the mirror images change some predictions (else the check below proves little)");
   assert.ok(Math.abs(flip.changed - expected) < 1e-12, `${flip.changed} vs ${expected}`);
+  model.dispose();
+});
+
+test('augmentationCheck draws its images across the whole set, not the first n (a folder is read class by class)', async () => {
+  // a class-sorted set: 100 black images, then 100 white ones
+  const n = 200;
+  const px = 8 * 8;
+  const images = new Uint8Array(n * px);
+  images.fill(255, (n / 2) * px);
+  const ds = { name: 'sorted', images, labels: Uint8Array.from({ length: n }, (_, i) => (i < n / 2 ? 0 : 1)), n, h: 8, w: 8, c: 1, classes: ['a', 'b', 'c', 'd'] };
+  // (a tiny random model that happens to give black and white images different classes)
+  const model = new ResNet18({ numClasses: 4, inChannels: 1, width: 0.0625, seed: 3, stem: 'cifar' });
+  const normalization = { mean: [0.5], std: [0.25] };
+  const [black, white] = await predict(model, subset(ds, [0, n - 1]), { normalization });
+  assert.ok(black !== white, 'the model tells black from white (else the check below proves nothing)');
+  const c = await augmentationCheck(model, ds, {}, normalization, 50);
+  assert.is(c.images, 50);
+  // the first 50 images would all be black: one class at 100%
+  assert.ok(c.plainShares[black!]! > 0.2 && c.plainShares[white!]! > 0.2, `shares ${c.plainShares}`);
   model.dispose();
 });
 
