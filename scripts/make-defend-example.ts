@@ -21,9 +21,9 @@ import { readSafetensors, writeSafetensors, type SafeTensor } from '../src/nn/sa
 import { parseArgsOrExit } from '../src/util/cli.js';
 
 const USAGE = `usage: npm run make-defend-example -- [--attack badnets] [--out data/defend-example]
-  [--test-images 2000] [--data-dir data]`;
+  [--test-images 10000] [--data-dir data]`;
 const { values } = parseArgsOrExit('make-defend-example', USAGE, {
-  options: { attack: { type: 'string', default: 'badnets' }, out: { type: 'string', default: 'data/defend-example' }, 'test-images': { type: 'string', default: '2000' }, 'data-dir': { type: 'string', default: 'data' }, help: { type: 'boolean', short: 'h' } },
+  options: { attack: { type: 'string', default: 'badnets' }, out: { type: 'string', default: 'data/defend-example' }, 'test-images': { type: 'string', default: '10000' }, 'data-dir': { type: 'string', default: 'data' }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
   console.log(USAGE);
