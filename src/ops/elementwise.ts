@@ -24,13 +24,14 @@ export function unaryRaw(op: number, x: Tensor, alpha = 0, beta = 0, out?: Tenso
   const y = out ?? empty(x.shape, 'f32');
   const v4 = x.size % 4 === 0;
   const n = v4 ? x.size / 4 : x.size;
+  const WG = memoryLayout().wg;
   rt().dispatch({
     kernel: 'elementwise',
     entry: v4 ? 'unary4' : 'unary',
-    constants: { OP: op, WG: memoryLayout().wg },
+    constants: { OP: op, WG },
     uniforms: new Uniforms().u32(n, 0).f32(alpha, beta),
     buffers: [x.buffer, null, y.buffer],
-    workgroups: groups(n, memoryLayout().wg),
+    workgroups: groups(n, WG),
   });
   return y;
 }
@@ -45,13 +46,14 @@ export function binaryRaw(op: number, a: Tensor, b: Tensor, alpha = 0, beta = 0,
   const n = v4 ? y.size / 4 : y.size;
   const u = new Uniforms().u32(n, shape.length).f32(alpha, beta);
   u.vec4u(shape, 2).vec4u(broadcastStrides(a.shape, shape), 2).vec4u(broadcastStrides(b.shape, shape), 2);
+  const WG = memoryLayout().wg;
   rt().dispatch({
     kernel: 'elementwise',
     entry: v4 ? 'binary4' : 'binary',
-    constants: { OP: op, BCAST: bcast ? 1 : 0, WG: memoryLayout().wg },
+    constants: { OP: op, BCAST: bcast ? 1 : 0, WG },
     uniforms: u,
     buffers: [a.buffer, b.buffer, y.buffer],
-    workgroups: groups(n, memoryLayout().wg),
+    workgroups: groups(n, WG),
   });
   return y;
 }
@@ -61,13 +63,14 @@ export function binaryInPlace(op: number, target: Tensor, b: Tensor, alpha = 0, 
   if (!sameShape(target.shape, b.shape)) throw new Error(`in-place op: shapes [${target.shape}] and [${b.shape}] differ`);
   const v4 = target.size % 4 === 0;
   const n = v4 ? target.size / 4 : target.size;
+  const WG = memoryLayout().wg;
   rt().dispatch({
     kernel: 'elementwise',
     entry: v4 ? 'inplace4' : 'inplace',
-    constants: { OP: op, WG: memoryLayout().wg },
+    constants: { OP: op, WG },
     uniforms: new Uniforms().u32(n, 0).f32(alpha, beta),
     buffers: [null, b.buffer, target.buffer],
-    workgroups: groups(n, memoryLayout().wg),
+    workgroups: groups(n, WG),
   });
 }
 
