@@ -102,8 +102,8 @@ export async function augmentationCheck(
  * The augmentation guard's decision: REFINE's augmentation fires a backdoor when it moves one
  * class's share of the pseudo-labels up by at least `minRise` (default 10 points) and that class
  * receives at least `minTopShare` (default half) of the changed labels. On the committed
- * Fashion-MNIST models WaNet gives +37 points / 90%, the six other attacks at most +3.3 points /
- * 34% (docs/refine-recipe.md), so the thresholds sit far from both.
+ * Fashion-MNIST models WaNet gives +37 points / 89%, the six other attacks at most +4.7 points /
+ * 37% (docs/refine-recipe.md), so the thresholds sit far from both.
  */
 export function augmentationFiresBackdoor(a: Pick<AugmentationCheck, 'maxShareRise' | 'maxShareRiseClass' | 'topChangedTo' | 'topChangedToShare'>, minRise = 0.1, minTopShare = 0.5): boolean {
   return a.maxShareRise >= minRise && a.topChangedTo === a.maxShareRiseClass && a.topChangedToShare >= minTopShare;
