@@ -9,6 +9,7 @@ import { setTunedVariant } from '../../src/ops/tuning.js';
 import { assertClose, checkOp, prod, randArray } from '../helpers.js';
 import { batchNormRef } from '../reference/norm.js';
 import { resizeRef } from '../reference/resize.js';
+import { Rng } from '../../src/util/random.js';
 
 async function under<T>(v: ops.MemoryVariant, fn: () => Promise<T>): Promise<T> {
   const prev = ops.getMemoryVariant();
@@ -64,8 +65,9 @@ test('coalesced and lanes layouts agree on a large batch norm (many slabs, parti
   // rows 8·62·62 = 30,752: the layouts cut it into 512 and 1,024 slabs of different lengths
   const shape = [8, 62, 62, 12];
   const C = 12;
-  const x = Float32Array.from(randArray(prod(shape), undefined, -3, 5));
-  const dy = Float32Array.from(randArray(prod(shape), undefined, -1, 1));
+  const r = new Rng(5);
+  const x = Float32Array.from(randArray(prod(shape), r, -3, 5));
+  const dy = Float32Array.from(randArray(prod(shape), r, -1, 1));
   const run = (v: ops.MemoryVariant) =>
     under(v, async () => {
       const xt = tensor(x, shape);
@@ -82,7 +84,16 @@ test('coalesced and lanes layouts agree on a large batch norm (many slabs, parti
     });
   const a = await run('lanes');
   const b = await run('coalesced');
-  for (const k of ['y', 'dx', 'dg', 'rm', 'rv'] as const) assertClose(b[k], a[k], `batch norm ${k}`, 2e-4, 1e-4);
+  for (const k of ['y', 'dg', 'rm', 'rv'] as const) assertClose(b[k], a[k], `batch norm ${k}`, 2e-4, 1e-4);
+  // dx away from the fused ReLU's kink: where bn(x) is within rounding of 0, the two layouts'
+  // statistics (summed in different orders) may put an element on either side of it
+  const mean = new Float64Array(C);
+  const sq = new Float64Array(C);
+  x.forEach((v, i) => (mean[i % C] += v / (x.length / C)));
+  x.forEach((v, i) => (sq[i % C] += (v - mean[i % C]!) ** 2 / (x.length / C)));
+  const away = [...x.keys()].filter((i) => Math.abs(x[i]! - mean[i % C]!) / Math.sqrt(sq[i % C]! + 1e-5) > 1e-3);
+  assert.ok(away.length > 0.99 * x.length);
+  assertClose(away.map((i) => b.dx[i]!), away.map((i) => a.dx[i]!), 'batch norm dx', 2e-4, 1e-4);
 });
 
 test('coalesced layout: resize (bilinear both alignments, nearest) forward + gradient', async () => {
