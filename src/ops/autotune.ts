@@ -12,9 +12,9 @@
  * the invocation layouts 'lanes' (lavapipe) and 'coalesced' (a GPU).
  * The choice is cached per adapter, kernel source and workload (a hash of the WGSL and of the
  * workload code) in a JSON file under the user's cache folder (Node; `cacheFile: null` or a
- * browser: memory only), so only the first run on a machine pays the ~1-3 s of measurements. Numerics differ between families only by
- * float rounding; a forced variant (setConvVariant / setMatmulVariant, the tests) ignores the
- * tuning.
+ * browser: memory only), so only the first run on a machine pays the ~1-3 s of measurements.
+ * Numerics differ between families only by float rounding; a forced variant (setConvVariant /
+ * setMatmulVariant / setMemoryVariant, the tests) ignores the tuning.
  */
 import { rt } from '../tensor/device.js';
 import type { Tensor } from '../tensor/tensor.js';

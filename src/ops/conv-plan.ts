@@ -13,23 +13,19 @@
  * cannot run.
  */
 import { rt } from '../tensor/device.js';
-import { tunedVariant } from './tuning.js';
+import { tunedVariant, variantSwitch } from './tuning.js';
 
 export type ConvVariant = 'auto' | 'fast' | 'generic' | 'subgroup' | 'tiled';
 export const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'fast', 'generic', 'subgroup', 'tiled'];
 
-let variant: ConvVariant = ((): ConvVariant => {
-  const v = typeof process !== 'undefined' ? process.env?.REFINE_CONV_VARIANT : undefined;
-  return CONV_VARIANTS.includes(v as ConvVariant) ? (v as ConvVariant) : 'auto';
-})();
+const forced = variantSwitch('setConvVariant', 'REFINE_CONV_VARIANT', CONV_VARIANTS);
 
 /** Forces the kernel variant of conv2d and its gradients ('auto' picks per shape); REFINE_CONV_VARIANT sets it at start. */
 export function setConvVariant(v: ConvVariant): void {
-  if (!CONV_VARIANTS.includes(v)) throw new Error(`setConvVariant: unknown variant '${String(v)}'`);
-  variant = v;
+  forced.set(v);
 }
 export function getConvVariant(): ConvVariant {
-  return variant;
+  return forced.get();
 }
 
 /** What the plans depend on besides the geometry. */
@@ -42,6 +38,7 @@ export interface ConvPolicy {
 
 /** The policy in force: the forced variant, the autotuned family and the device's subgroup size. */
 export function currentPolicy(): ConvPolicy {
+  const variant = forced.get();
   return { variant, tuned: variant === 'auto' ? tunedVariant('conv') : undefined, subgroupSize: rt().subgroupSize };
 }
 

@@ -10,7 +10,7 @@
  * 'auto' takes the layout `autotune()` measured faster on this adapter, else 'lanes'.
  * The numerics are the same in both up to float rounding of the reductions (tests run both).
  */
-import { tunedVariant } from './tuning.js';
+import { tunedVariant, variantSwitch } from './tuning.js';
 
 export type MemoryVariant = 'auto' | 'lanes' | 'coalesced';
 export const MEMORY_VARIANTS: readonly MemoryVariant[] = ['auto', 'lanes', 'coalesced'];
@@ -30,22 +30,19 @@ const LAYOUTS: Record<MemoryLayout['family'], MemoryLayout> = {
   coalesced: { family: 'coalesced', wg: 256, rowsPerInvocation: 1, reductionParallelism: 65536 },
 };
 
-let variant: MemoryVariant = ((): MemoryVariant => {
-  const v = typeof process !== 'undefined' ? process.env?.REFINE_MEMORY_VARIANT : undefined;
-  return MEMORY_VARIANTS.includes(v as MemoryVariant) ? (v as MemoryVariant) : 'auto';
-})();
+const forced = variantSwitch('setMemoryVariant', 'REFINE_MEMORY_VARIANT', MEMORY_VARIANTS);
 
 /** Forces the layout of the memory-bound kernels ('auto': the autotuned one); REFINE_MEMORY_VARIANT sets it at start. */
 export function setMemoryVariant(v: MemoryVariant): void {
-  if (!MEMORY_VARIANTS.includes(v)) throw new Error(`setMemoryVariant: unknown variant '${String(v)}'`);
-  variant = v;
+  forced.set(v);
 }
 export function getMemoryVariant(): MemoryVariant {
-  return variant;
+  return forced.get();
 }
 
 /** The layout in force. */
 export function memoryLayout(): MemoryLayout {
+  const variant = forced.get();
   const f = variant === 'auto' ? tunedVariant('memory') : variant;
   return f === 'coalesced' ? LAYOUTS.coalesced : LAYOUTS.lanes;
 }

@@ -17,3 +17,19 @@ export function setTunedVariant(f: TuneFamily, v: string | undefined): void {
   if (v === undefined) choices.delete(f);
   else choices.set(f, v);
 }
+
+/**
+ * A forced-variant switch ('auto' unless forced): starts from the environment variable `envName`
+ * when it names one of `allowed`, and `set` rejects anything else, naming `setter` in the error.
+ */
+export function variantSwitch<V extends string>(setter: string, envName: string, allowed: readonly V[]): { get(): V; set(v: V): void } {
+  const env = typeof process !== 'undefined' ? process.env?.[envName] : undefined;
+  let v = (allowed.includes(env as V) ? env : 'auto') as V;
+  return {
+    get: () => v,
+    set(next: V) {
+      if (!allowed.includes(next)) throw new Error(`${setter}: unknown variant '${String(next)}'`);
+      v = next;
+    },
+  };
+}
