@@ -28,29 +28,20 @@ import { matmulUniforms } from './matmul-uniforms.js';
 import { record } from '../autograd/tape.js';
 import { assertF32, assertRank, broadcastShapes, broadcastStrides, groups } from './util.js';
 import { reduceRaw, sumTo } from './reduce.js';
-import { tunedVariant } from './tuning.js';
+import { tunedVariant, variantSwitch } from './tuning.js';
 
 export type MatmulVariant = 'auto' | 'generic' | 'fast4' | 'fast8' | 'splitk' | 'subgroup' | 'tiled';
 const VARIANTS: readonly MatmulVariant[] = ['auto', 'generic', 'fast4', 'fast8', 'splitk', 'subgroup', 'tiled'];
 
-function envVariant(): MatmulVariant {
-  const v = (typeof process !== 'undefined' ? process.env?.REFINE_MATMUL_VARIANT : undefined) ?? 'auto';
-  if (!VARIANTS.includes(v as MatmulVariant)) throw new Error(`REFINE_MATMUL_VARIANT=${v}: expected one of ${VARIANTS.join(', ')}`);
-  return v as MatmulVariant;
-}
-
-let variant: MatmulVariant = envVariant();
+const forced = variantSwitch('setMatmulVariant', 'REFINE_MATMUL_VARIANT', VARIANTS);
 
 /** Forces a kernel variant for every matmul/linear/similarity (tests, benchmarks); returns the previous one. */
 export function setMatmulVariant(v: MatmulVariant): MatmulVariant {
-  if (!VARIANTS.includes(v)) throw new Error(`unknown matmul variant '${v}'`);
-  const prev = variant;
-  variant = v;
-  return prev;
+  return forced.set(v);
 }
 
 export function getMatmulVariant(): MatmulVariant {
-  return variant;
+  return forced.get();
 }
 
 /** Invocations per workgroup (SIMD lanes on lavapipe). */
@@ -121,6 +112,7 @@ function plan(M: number, N: number, K: number, nb: number, transA: boolean, tran
   const fastOk = K % 4 === 0 && (!transA || M % 4 === 0) && (transB || N % 4 === 0);
   // 'auto' follows the adapter's autotuned family (src/ops/autotune.ts) once autotune() ran:
   // 'tiled', 'fast' (the heuristics below without the subgroup kernel) or 'subgroup'
+  const variant = forced.get();
   const tuned = variant === 'auto' ? tunedVariant('matmul') : undefined;
   let v: MatmulVariant = tuned === 'tiled' ? 'tiled' : variant;
   if (v === 'tiled') return { entry: 'tiled', r8: false, sgRows: 0, splits: 1, kChunk: K };

@@ -20,16 +20,20 @@ export function setTunedVariant(f: TuneFamily, v: string | undefined): void {
 
 /**
  * A forced-variant switch ('auto' unless forced): starts from the environment variable `envName`
- * when it names one of `allowed`, and `set` rejects anything else, naming `setter` in the error.
+ * (a value outside `allowed` is an error, not silently 'auto'); `set` rejects anything outside
+ * `allowed`, naming `setter` in the error, and returns the previous variant.
  */
-export function variantSwitch<V extends string>(setter: string, envName: string, allowed: readonly V[]): { get(): V; set(v: V): void } {
-  const env = typeof process !== 'undefined' ? process.env?.[envName] : undefined;
-  let v = (allowed.includes(env as V) ? env : 'auto') as V;
+export function variantSwitch<V extends string>(setter: string, envName: string, allowed: readonly V[]): { get(): V; set(v: V): V } {
+  const env = (typeof process !== 'undefined' ? process.env?.[envName] : undefined) || 'auto';
+  if (!allowed.includes(env as V)) throw new Error(`${envName}=${env}: expected one of ${allowed.join(', ')}`);
+  let v = env as V;
   return {
     get: () => v,
     set(next: V) {
       if (!allowed.includes(next)) throw new Error(`${setter}: unknown variant '${String(next)}'`);
+      const prev = v;
       v = next;
+      return prev;
     },
   };
 }
