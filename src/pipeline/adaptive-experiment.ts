@@ -5,8 +5,10 @@
  * fresh UNet and mapping (the normal run's REFINE configuration, so the two rows compare).
  * Everything goes to <out>/<attack>/adaptive/: adaptive.json (rewritten after every stage; a
  * rerun resumes), the fine-tuning's checkpoint, model.safetensors (the adapted model) and refine/.
+ * A rerun with another REFINE configuration but the same attacker keeps the adapted model (its
+ * hour of fine-tuning does not depend on the defender's recipe) and trains REFINE on it again.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { seededSubset } from '../data/dataset.js';
 import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
@@ -38,6 +40,8 @@ export interface AdaptiveResult {
   status: 'incomplete' | 'complete';
   attack: string;
   configHash: string;
+  /** the attacker's stage alone (fine-tuning configuration and backdoored model) */
+  fineTuneHash?: string;
   config: AdaptiveConfig;
   /** the normal experiment's rows (from its result.json) */
   normal: { noDefense: Metric; refine: Metric };
@@ -81,13 +85,24 @@ export async function adaptiveExperiment(o: ReproduceOptions, data: ReproduceDat
   const cfg = adaptiveConfig(o, a);
   const refineCfg = normal.refine.refine.config;
   const hash = configHash({ cfg, refineCfg, model: normal.backdoor?.dir, normal: normal.configHash });
-  const prev = readJson<AdaptiveResult>(file);
-  if (prev && prev.configHash !== hash) throw new Error(`${dir} holds an adaptive run of another configuration: delete it or use another --out`);
+  const fineTuneHash = configHash({ cfg, model: normal.backdoor?.dir });
+  const modelFile = join(dir, 'model.safetensors');
+  let prev = readJson<AdaptiveResult>(file);
+  if (prev && prev.configHash !== hash) {
+    if (prev.fineTuneHash !== fineTuneHash || !prev.history || !existsSync(modelFile)) {
+      throw new Error(`${dir} holds an adaptive run of another configuration: delete it or use another --out`);
+    }
+    // same attacker, another defender's recipe (or normal run): keep the adapted model, redo REFINE
+    log(`[${o.attack}] adaptive attack: the fine-tuned model in ${dir} is reused; REFINE on it runs again (its configuration or the normal run changed)`);
+    rmSync(join(dir, 'refine'), { recursive: true, force: true });
+    prev = { ...prev, status: 'incomplete', configHash: hash, normal: { noDefense: normal.evaluation.noDefense, refine: normal.evaluation.refine }, adapted: { noDefense: prev.adapted.noDefense }, wallSeconds: { fineTune: prev.wallSeconds.fineTune } };
+  }
   if (prev?.status === 'complete') return prev;
   const r: AdaptiveResult = prev ?? {
     status: 'incomplete',
     attack: o.attack,
     configHash: hash,
+    fineTuneHash,
     config: cfg,
     normal: { noDefense: normal.evaluation.noDefense, refine: normal.evaluation.refine },
     adapted: {},
@@ -104,7 +119,6 @@ export async function adaptiveExperiment(o: ReproduceOptions, data: ReproduceDat
   if (attack.needsCleanModel) throw new Error(`adaptive attack on ${o.attack}: attacks that need a clean model (Label-Consistent) are not supported yet`);
   const test = seededSubset(data.test, o.evalSubset, seed + 29, `${data.test.name}[eval]`);
   const asrSet = attack.poisonTest(test);
-  const modelFile = join(dir, 'model.safetensors');
   const model = newResNet(data.train, o.classifier);
   try {
     if (existsSync(modelFile) && r.history) {

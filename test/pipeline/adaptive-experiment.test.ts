@@ -1,12 +1,12 @@
 /**
  * The adaptive-attack experiment (Table 4) end to end on tiny data, after the normal experiment:
  * adaptive.json complete with both rows, the adapted model saved, a rerun reports without
- * retraining, the section rendered, and an attack it does not support yet refused.
+ * retraining, another REFINE configuration reuses the adapted model, the section rendered.
  */
 import { test } from 'uvu';
 import { tinyReproduce } from './tiny.js';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { reproduceAttack } from '../../src/pipeline/reproduce.js';
@@ -27,6 +27,20 @@ test('adaptive attack after the normal experiment: both rows, the adapted model,
   const again = await adaptiveExperiment(opts, data, normal, { gamma: 1, epochs: 1, lr: 0.01 });
   assert.equal(again, a);
   assert.is(readFileSync(join(dir, 'adaptive.json'), 'utf8'), file, 'a complete run is reported, not redone');
+  // the defender's recipe changes (another normal run): the attacker's fine-tuning is kept, REFINE redone
+  const modelTime = statSync(join(dir, 'model.safetensors')).mtimeMs;
+  const normal2 = structuredClone(normal);
+  normal2.refine.refine!.config = { ...normal2.refine.refine!.config, epochs: 2 };
+  normal2.configHash = 'another-normal-run';
+  const logs: string[] = [];
+  const b = await adaptiveExperiment({ ...opts, log: (m) => logs.push(m) }, data, normal2, { gamma: 1, epochs: 1, lr: 0.01 });
+  assert.is(b.status, 'complete');
+  assert.not.equal(b.configHash, a.configHash);
+  assert.equal(b.history, a.history, 'the fine-tuning is not redone');
+  assert.equal(b.adapted.noDefense, a.adapted.noDefense);
+  assert.is(statSync(join(dir, 'model.safetensors')).mtimeMs, modelTime);
+  assert.ok(logs.some((m) => /fine-tuned model .* is reused; REFINE on it runs again/.test(m)), logs.join('\n'));
+  assert.is(JSON.parse(readFileSync(join(dir, 'refine', 'refine-state.json'), 'utf8')).epochsDone, 2, 'REFINE ran with the new configuration');
   try {
     await adaptiveExperiment(opts, data, normal, { gamma: 0.1, epochs: 1, lr: 0.01 });
     assert.unreachable('another configuration in the same folder');
