@@ -1,11 +1,12 @@
 /**
  * Whole training steps (forward, backward, optimizer) in images/s:
- * - the classifier step of the quick presets (ResNet-18 ×0.25 on 28×28 grey images, batch 128);
+ * - the classifier step of the quick presets (ResNet-18 ×0.25 on 28×28 grey images, batch 128),
+ *   and the same for the ResNet-50 ×0.25 black box of `--blackbox` (run when named);
  * - a REFINE-shaped step: UNet (c = 16) → clamp → frozen ResNet-18 ×0.25 → softmax → label
  *   remap → BCE against the pseudo-labels, gradients into the UNet only (batch 128).
  */
 import { backward, keep, noGrad, scope, type Tensor } from '../../src/index.js';
-import { ResNet18 } from '../../src/nn/resnet.js';
+import { ResNet, ResNet18 } from '../../src/nn/resnet.js';
 import { UNet } from '../../src/nn/unet.js';
 import { SGD } from '../../src/nn/optim.js';
 import { crossEntropy, bce } from '../../src/ops/loss.js';
@@ -18,17 +19,17 @@ import type { BenchCase } from '../types.js';
 const B = 128;
 const S = 28;
 
-export function classifierStep(): BenchCase {
-  let model: ResNet18 | null = null;
+export function classifierStep(depth: 18 | 50 = 18): BenchCase {
+  let model: ResNet | null = null;
   let opt: SGD | null = null;
   let x: Tensor | null = null;
   const y = Int32Array.from({ length: B }, (_, i) => i % 10);
   return {
-    name: `ResNet-18 x0.25 train step, batch ${B}, ${S}x${S}x1`,
+    name: `ResNet-${depth} x0.25 train step, batch ${B}, ${S}x${S}x1`,
     images: B,
-    peerKey: `train-step:${B},${S}`,
+    ...(depth === 18 ? { peerKey: `train-step:${B},${S}` } : { onlyWhenNamed: true }),
     setup() {
-      model = new ResNet18({ numClasses: 10, inChannels: 1, width: 0.25 });
+      model = new ResNet({ numClasses: 10, inChannels: 1, width: 0.25, depth });
       opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
       x = keep(rand([B, S, S, 1], 3));
     },
@@ -98,6 +99,7 @@ export function refineStep(b = B, s = S, c = 1, uc = 16, w = 0.25, label = 'REFI
 const scaling = 'REFINE scaling';
 export const cases: BenchCase[] = [
   classifierStep(),
+  classifierStep(50),
   refineStep(),
   refineStep(B, S, 1, 16, 0.25, 'REFINE step', true),
   ...[32, 64, 128, 256].map((b) => refineStep(b, 28, 1, 16, 0.25, scaling)),
