@@ -1,7 +1,8 @@
 /**
  * The adaptive-attack experiment (Table 4) end to end on tiny data, after the normal experiment:
  * adaptive.json complete with both rows, the adapted model saved, a rerun reports without
- * retraining, another REFINE configuration reuses the adapted model, the section rendered.
+ * retraining, another REFINE configuration reuses the adapted model, another attacker's refused,
+ * the section rendered.
  */
 import { test } from 'uvu';
 import { tinyReproduce } from './tiny.js';
