@@ -87,6 +87,7 @@ export async function adaptiveExperiment(o: ReproduceOptions, data: ReproduceDat
   const hash = configHash({ cfg, refineCfg, model: normal.backdoor?.dir, normal: normal.configHash });
   const fineTuneHash = configHash({ cfg, model: normal.backdoor?.dir });
   const modelFile = join(dir, 'model.safetensors');
+  const normalRows = { noDefense: normal.evaluation.noDefense, refine: normal.evaluation.refine };
   let prev = readJson<AdaptiveResult>(file);
   if (prev && prev.configHash !== hash) {
     if (prev.fineTuneHash !== fineTuneHash || !prev.history || !existsSync(modelFile)) {
@@ -95,7 +96,7 @@ export async function adaptiveExperiment(o: ReproduceOptions, data: ReproduceDat
     // same attacker, another defender's recipe (or normal run): keep the adapted model, redo REFINE
     log(`[${o.attack}] adaptive attack: the fine-tuned model in ${dir} is reused; REFINE on it runs again (its configuration or the normal run changed)`);
     rmSync(join(dir, 'refine'), { recursive: true, force: true });
-    prev = { ...prev, status: 'incomplete', configHash: hash, normal: { noDefense: normal.evaluation.noDefense, refine: normal.evaluation.refine }, adapted: { noDefense: prev.adapted.noDefense }, wallSeconds: { fineTune: prev.wallSeconds.fineTune } };
+    prev = { ...prev, status: 'incomplete', configHash: hash, normal: normalRows, adapted: { noDefense: prev.adapted.noDefense }, wallSeconds: { fineTune: prev.wallSeconds.fineTune } };
   }
   if (prev?.status === 'complete') return prev;
   const r: AdaptiveResult = prev ?? {
@@ -104,7 +105,7 @@ export async function adaptiveExperiment(o: ReproduceOptions, data: ReproduceDat
     configHash: hash,
     fineTuneHash,
     config: cfg,
-    normal: { noDefense: normal.evaluation.noDefense, refine: normal.evaluation.refine },
+    normal: normalRows,
     adapted: {},
     wallSeconds: {},
   };
