@@ -17,8 +17,11 @@
 // RELU = 1 fuses a ReLU after the normalisation (y = max(bn(x), 0)): the backward passes mask dy
 // with bn(x) > 0, recomputed from x and stats exactly as the forward computed it, so neither the
 // ReLU's own pass nor its gradient pass (nor a stored mask) is needed.
+// normalize_res(4) adds a residual r before the (optional) ReLU: y = max(bn(x) + r, 0), the
+// training-mode tail of a ResNet block in one pass instead of three (normalize, add, ReLU). Its
+// backward masks dy with y > 0 first (src/ops/norm.ts), so the passes above run with RELU = 0.
 // bindings: 0 uniforms, 1 x, 2 partial, 3 stats, 4 runMean / dgamma, 5 runVar / dbeta, 6 gamma,
-//           7 beta, 8 out (y or dx), 9 dy, 10 coef
+//           7 beta, 8 out (y or dx), 9 dy, 10 coef, 11 res
 override WG: u32 = 64u;
 override RELU: u32 = 0u;
 
@@ -44,6 +47,7 @@ struct U {
 @group(0) @binding(8) var<storage, read_write> out: array<f32>;
 @group(0) @binding(9) var<storage, read> dy: array<f32>;
 @group(0) @binding(10) var<storage, read_write> coef: array<f32>;
+@group(0) @binding(11) var<storage, read> res: array<f32>;
 
 fn flat(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return (wid.x + wid.y * nwg.x) * WG + lid;
@@ -136,6 +140,15 @@ fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   out[i] = select(y, max(y, 0.0), RELU == 1u);
 }
 
+@compute @workgroup_size(WG)
+fn normalize_res(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wid, nwg, lid);
+  if (i >= u.rows * u.C) { return; }
+  let c = i % u.C;
+  let y = fma(centered(x[i], c), stats[3u * u.C + c], stats[4u * u.C + c]) + res[i];
+  out[i] = select(y, max(y, 0.0), RELU == 1u);
+}
+
 // Σdy and Σdy·(x − mean) of channel c over slab s (mean = batch or running mean, from stats).
 @compute @workgroup_size(WG)
 fn grad_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -208,6 +221,7 @@ fn grad_x_eval(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 @group(0) @binding(8) var<storage, read_write> out4: array<vec4f>;
 @group(0) @binding(9) var<storage, read> dy4: array<vec4f>;
 @group(0) @binding(10) var<storage, read_write> coef4: array<vec4f>;
+@group(0) @binding(11) var<storage, read> res4: array<vec4f>;
 
 // Each invocation walks RPI rows of one channel group, so the per-channel values (stats, coef)
 // are loaded once per RPI elements: on lavapipe every load costs, whatever it reads. A GPU wants
@@ -228,6 +242,24 @@ fn normalize4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   for (var r = r0; r < min(r0 + RPI, u.rows); r++) {
     let j = r * C4 + c;
     let y = fma((x4[j] - K) - mu, sc, sh);
+    out4[j] = select(y, max(y, vec4f(0.0)), RELU == 1u);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn normalize_res4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wid, nwg, lid);
+  let C4 = u.C / 4u;
+  if (i >= ((u.rows + RPI - 1u) / RPI) * C4) { return; }
+  let c = i % C4;
+  let r0 = (i / C4) * RPI;
+  let K = stats4[c];
+  let mu = stats4[C4 + c];
+  let sc = stats4[3u * C4 + c];
+  let sh = stats4[4u * C4 + c];
+  for (var r = r0; r < min(r0 + RPI, u.rows); r++) {
+    let j = r * C4 + c;
+    let y = fma((x4[j] - K) - mu, sc, sh) + res4[j];
     out4[j] = select(y, max(y, vec4f(0.0)), RELU == 1u);
   }
 }

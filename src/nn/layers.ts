@@ -5,7 +5,7 @@
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { full, rand, zeros } from '../ops/creation.js';
-import { affine, div, mul, relu, relu as reluFn, sqrt, sub, add } from '../ops/elementwise.js';
+import { affine, div, mul, relu, sqrt, sub, add } from '../ops/elementwise.js';
 import { conv2d, flipConvWeights } from '../ops/conv.js';
 import { batchNorm2d } from '../ops/norm.js';
 import { linear } from '../ops/matmul.js';
@@ -82,12 +82,14 @@ export class BatchNorm2d extends Module {
     super.dispose();
   }
   /** bn(x), or relu(bn(x)) fused into the same passes when `relu` */
-  forward(x: Tensor, relu = false): Tensor {
+  /** bn(x), then + residual and the ReLU when given (fused into the normalisation in training mode) */
+  forward(x: Tensor, relu = false, residual: Tensor | null = null): Tensor {
     return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
       training: this.training,
       momentum: this.momentum,
       eps: this.eps,
       relu,
+      residual,
     });
   }
 }
@@ -100,17 +102,13 @@ export class BatchNorm2d extends Module {
  * cached on the BN module until the weights version changes; otherwise they are computed on the fly
  * with autograd ops, so gradients reach w, γ, β. In training mode (batch statistics) the two layers
  * run as they are. `epi`: relu(bn(conv(x)) + residual) (either part optional): in eval mode the
- * conv kernel's epilogue does both; in training mode the ReLU alone fuses into the batch norm's
- * passes.
+ * conv kernel's epilogue does both; in training mode both fuse into the batch norm's
+ * normalisation pass.
  */
 export function convBN(conv: Conv2d, bn: BatchNorm2d, x: Tensor, epi: { relu?: boolean; residual?: Tensor | null } = {}): Tensor {
   const relu = Boolean(epi.relu);
   const residual = epi.residual ?? null;
-  if (bn.training) {
-    if (!residual) return bn.forward(conv.forward(x), relu);
-    const s = add(bn.forward(conv.forward(x)), residual);
-    return relu ? reluFn(s) : s;
-  }
+  if (bn.training) return bn.forward(conv.forward(x), relu, residual);
   const opts = { stride: conv.stride, padding: conv.padding, relu, residual };
   const frozen = !conv.weight.requiresGrad && !conv.bias?.requiresGrad && !bn.weight.requiresGrad && !bn.bias.requiresGrad;
   if (frozen) {

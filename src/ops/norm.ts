@@ -8,7 +8,7 @@ import { empty, type Tensor } from '../tensor/tensor.js';
 import { Uniforms } from '../tensor/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { assertF32, groups } from './util.js';
-import { relu as reluAfter } from './elementwise.js';
+import { add, BinaryOp, binaryRaw, relu as reluAfter } from './elementwise.js';
 import { memoryLayout } from './memory-plan.js';
 
 export interface BatchNormOptions {
@@ -23,6 +23,11 @@ export interface BatchNormOptions {
    * two fewer full passes over the activation each way. Eval mode falls back to the two ops.
    */
   relu?: boolean;
+  /**
+   * y = bn(x) + residual (then the ReLU when `relu`), of x's shape: a ResNet block's tail in the
+   * normalisation's pass (training mode) instead of three; eval mode falls back to the ops.
+   */
+  residual?: Tensor | null;
 }
 
 /** Row slabs of the partial reductions: about `parallel` (slab, channel) pairs, at least 16 rows a slab, at most 1024 slabs. */
@@ -54,6 +59,15 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
   const eps = opts.eps ?? 1e-5;
   const momentum = opts.momentum ?? 0.1;
   const training = opts.training;
+  const residual = opts.residual ?? null;
+  if (residual) {
+    assertF32(residual, `${op} residual`);
+    if (residual.shape.length !== 4 || residual.shape.some((d, i) => d !== x.shape[i])) throw new Error(`${op}: residual must have x's shape [${x.shape}], got [${residual.shape}]`);
+    if (!training) {
+      const s = add(batchNorm2d(x, gamma, beta, runningMean, runningVar, { ...opts, relu: false, residual: null }), residual);
+      return opts.relu ? reluAfter(s) : s;
+    }
+  }
   if (opts.relu && !training) return reluAfter(batchNorm2d(x, gamma, beta, runningMean, runningVar, { ...opts, relu: false }));
   // the invocation layout of this adapter (src/ops/memory-plan.ts): workgroup size, rows per
   // invocation of the vec4 elementwise passes, parallelism of the reductions
@@ -98,63 +112,75 @@ export function batchNorm2d(x: Tensor, gamma: Tensor, beta: Tensor, runningMean:
   const y = empty(x.shape);
   r.dispatch({
     kernel: 'batchnorm',
-    ...ew('normalize', relu),
+    ...ew(residual ? 'normalize_res' : 'normalize', relu),
     uniforms: uni(),
-    buffers: [x.buffer, null, stats.buffer, null, null, null, null, y.buffer],
+    buffers: [x.buffer, null, stats.buffer, null, null, null, null, y.buffer, null, null, residual?.buffer ?? null],
   });
+  // the backward passes' ReLU mask: recomputed from bn(x) > 0, except after a residual, where
+  // bn(x) alone does not decide it: dy is masked with y > 0 first and the passes run without it
+  const maskRelu = opts.relu && !residual ? relu : {};
 
   const out = record(
-    opts.relu ? 'batchNorm2dRelu' : op,
+    residual ? (opts.relu ? 'batchNorm2dAddRelu' : 'batchNorm2dAdd') : opts.relu ? 'batchNorm2dRelu' : op,
     y,
-    [x, gamma, beta],
-    (g, needs) => {
-      let dx: Tensor | null = null;
-      if (!training && !needs[1] && !needs[2]) {
-        // (never with the fused ReLU: eval mode does not fuse)
-        // frozen network in eval mode: dx = dy·γ·invstd only
-        dx = empty(x.shape);
-        r.dispatch({
-          kernel: 'batchnorm',
-          ...ew('grad_x_eval'),
-          uniforms: uni(),
-          buffers: [null, null, stats.buffer, null, null, null, null, dx.buffer, g.buffer],
-        });
-        return [dx, null, null];
-      }
-      const partial = empty([slabs * 2 * C]);
-      const coef = empty([3 * C]);
-      const dgamma = empty([C]);
-      const dbeta = empty([C]);
-      r.dispatch({
-        kernel: 'batchnorm',
-        ...perSlab('grad_partial', relu),
-        uniforms: uni(),
-        buffers: [x.buffer, partial.buffer, stats.buffer, null, null, null, null, null, g.buffer],
-      });
-      r.dispatch({
-        kernel: 'batchnorm',
-        entry: 'grad_finalize',
-        uniforms: uni(),
-        buffers: [null, partial.buffer, stats.buffer, dgamma.buffer, dbeta.buffer, gamma.buffer, null, null, null, coef.buffer],
-        ...perChannel,
-      });
-      if (needs[0]) {
-        dx = empty(x.shape);
-        r.dispatch({
-          kernel: 'batchnorm',
-          ...ew('grad_x', relu),
-          uniforms: uni(),
-          buffers: [x.buffer, null, stats.buffer, null, null, null, null, dx.buffer, g.buffer, coef.buffer],
-        });
-      }
-      partial.dispose();
-      coef.dispose();
-      if (!needs[1]) dgamma.dispose();
-      if (!needs[2]) dbeta.dispose();
-      return [dx, needs[1] ? dgamma : null, needs[2] ? dbeta : null];
+    residual ? [x, gamma, beta, residual] : [x, gamma, beta],
+    (gOut, needs) => {
+      // (y > 0 where the ReLU passed bn(x) + r, so this is the gradient of the sum)
+      const g = residual && opts.relu ? binaryRaw(BinaryOp.reluGrad, gOut, y) : gOut;
+      const grads = bnBackward(g, needs);
+      if (!residual) return grads;
+      if (!needs[3] && g !== gOut) g.dispose();
+      return [...grads, needs[3] ? g : null];
     },
-    [x, gamma, stats],
+    residual && opts.relu ? [x, gamma, stats, y] : [x, gamma, stats],
   );
   stats.dispose();
   return out;
+
+  function bnBackward(g: Tensor, needs: readonly boolean[]): (Tensor | null)[] {
+    let dx: Tensor | null = null;
+    if (!training && !needs[1] && !needs[2]) {
+      // (never with the fused ReLU: eval mode does not fuse)
+      // frozen network in eval mode: dx = dy·γ·invstd only
+      dx = empty(x.shape);
+      r.dispatch({
+        kernel: 'batchnorm',
+        ...ew('grad_x_eval'),
+        uniforms: uni(),
+        buffers: [null, null, stats.buffer, null, null, null, null, dx.buffer, g.buffer],
+      });
+      return [dx, null, null];
+    }
+    const partial = empty([slabs * 2 * C]);
+    const coef = empty([3 * C]);
+    const dgamma = empty([C]);
+    const dbeta = empty([C]);
+    r.dispatch({
+      kernel: 'batchnorm',
+      ...perSlab('grad_partial', maskRelu),
+      uniforms: uni(),
+      buffers: [x.buffer, partial.buffer, stats.buffer, null, null, null, null, null, g.buffer],
+    });
+    r.dispatch({
+      kernel: 'batchnorm',
+      entry: 'grad_finalize',
+      uniforms: uni(),
+      buffers: [null, partial.buffer, stats.buffer, dgamma.buffer, dbeta.buffer, gamma.buffer, null, null, null, coef.buffer],
+      ...perChannel,
+    });
+    if (needs[0]) {
+      dx = empty(x.shape);
+      r.dispatch({
+        kernel: 'batchnorm',
+        ...ew('grad_x', maskRelu),
+        uniforms: uni(),
+        buffers: [x.buffer, null, stats.buffer, null, null, null, null, dx.buffer, g.buffer, coef.buffer],
+      });
+    }
+    partial.dispose();
+    coef.dispose();
+    if (!needs[1]) dgamma.dispose();
+    if (!needs[2]) dbeta.dispose();
+    return [dx, needs[1] ? dgamma : null, needs[2] ? dbeta : null];
+  }
 }

@@ -66,6 +66,50 @@ test('batchNorm2d with fused ReLU (training; eval falls back): forward + gradien
   }
 });
 
+test('batchNorm2d with a fused residual (and ReLU): forward + gradients of x, gamma, beta and the residual', async () => {
+  for (const relu of [false, true]) {
+    for (const training of [true, false]) {
+      // scalar path (C = 5), vec4 path (C = 12, several rows per invocation), one row
+      for (const shape of [[2, 5, 3, 12], [2, 3, 3, 5], [1, 1, 3, 8]]) {
+        const C = shape[3]!;
+        // as above, but the ReLU's kink is at bn(x) + r = 0
+        for (let seed = 1; ; seed++) {
+          const r = new Rng(seed);
+          const x = randArray(prod(shape), r, -2, 2);
+          const res = randArray(prod(shape), r, -1.5, 1.5);
+          const [gamma, beta, rm, rv] = [randArray(C, r, 0.5, 1.5), randArray(C, r, -0.5, 0.5), randArray(C, r, -0.3, 0.3), randArray(C, r, 0.5, 2)];
+          const sum = (t: Float64Array, g: Float64Array, b: Float64Array, q: Float64Array) => batchNormRef(t, C, g, b, rm, rv, training).y.map((v, i) => v + q[i]!);
+          if (relu && sum(x, gamma, beta, res).some((v) => Math.abs(v) < 1e-3)) continue;
+          await checkOp(
+            `batchNorm2d+residual${relu ? '+relu' : ''}(${training}) [${shape}]`,
+            [{ data: x, shape, grad: true }, { data: gamma, shape: [C], grad: true }, { data: beta, shape: [C], grad: true }, { data: res, shape, grad: true }],
+            ([t, g, b, q]) => ops.batchNorm2d(t!, g!, b!, tensor(Float32Array.from(rm), [C]), tensor(Float32Array.from(rv), [C]), { training, relu, residual: q! }),
+            ([t, g, b, q]) => sum(t!, g!, b!, q!).map((v) => (relu ? Math.max(v, 0) : v)),
+            { samples: 16, eps: 1e-5 },
+          );
+          break;
+        }
+      }
+    }
+  }
+});
+
+test('batchNorm2d fused residual: the same values as bn, add and relu as separate ops; a residual of another shape is refused', async () => {
+  const shape = [2, 4, 3, 8];
+  const C = 8;
+  const { gamma, beta, rm, rv } = params(C);
+  const t = (d: Float64Array, s: number[]) => tensor(Float32Array.from(d), s);
+  const x = randArray(prod(shape), undefined, -2, 2);
+  const res = randArray(prod(shape), undefined, -1, 1);
+  const fused = ops.batchNorm2d(t(x, shape), t(gamma, [C]), t(beta, [C]), t(rm, [C]), t(rv, [C]), { training: true, relu: true, residual: t(res, shape) });
+  const apart = ops.relu(ops.add(ops.batchNorm2d(t(x, shape), t(gamma, [C]), t(beta, [C]), t(rm, [C]), t(rv, [C]), { training: true }), t(res, shape)));
+  assertClose(await fused.read(), await apart.read(), 'fused vs separate', 1e-6, 1e-6);
+  assert.throws(
+    () => ops.batchNorm2d(t(x, shape), t(gamma, [C]), t(beta, [C]), t(rm, [C]), t(rv, [C]), { training: true, residual: t(res.subarray(0, 48), [2, 4, 3, 2]) }),
+    /residual must have x's shape \[2,4,3,8\], got \[2,4,3,2\]/,
+  );
+});
+
 test('batchNorm2d eval: gradient of x alone (frozen network path)', async () => {
   const shape = [2, 5, 3, 12];
   const C = 12;
