@@ -5,11 +5,14 @@
  * unlabeled images, REFINE is trained against the surrogate (with `renormalize`, which a black
  * box needs: docs/method.md, "Black-box REFINE") and deployed in front of the black box. Rows:
  * No Defense of the black box and of the surrogate, REFINE on the surrogate and on the black box,
- * and the queries spent. Everything goes to <out>/<attack>/blackbox/: blackbox.json (rewritten
- * after every stage; a rerun resumes), teacher.f32 (the black box's answers, so a resumed run
- * does not query again), distill/, refine/.
+ * and the queries spent. The augmentation guard (when the preset has it) runs its label-free
+ * checks on the surrogate, the model whose pseudo-labels REFINE trains on, so it costs no query.
+ * Everything goes to <out>/<attack>/blackbox/: blackbox.json (rewritten after every stage; a rerun
+ * resumes), teacher.f32 (the black box's answers, so a resumed run does not query again),
+ * distill/, refine/. A rerun with another REFINE configuration keeps the answers and the
+ * surrogate and trains only REFINE again.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { seededSubset, type ImageDataset } from '../data/dataset.js';
 import { saveCheckpoint } from '../nn/checkpoint.js';
@@ -24,6 +27,7 @@ import { Progress } from '../util/progress.js';
 import { readJson, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { defaultBackdoorDir, newResNet, trainBackdoored, type BackdoorSpec } from './backdoor.js';
 import { blackboxDir } from './run-folders.js';
+import { describeGuard, guardDecision, guardedConfig, runGuardChecks, type GuardChecks, type GuardDecision } from './refine-presets.js';
 import { evaluate } from './scoring.js';
 import type { Metric } from './report.js';
 import type { ReproduceData, ReproduceOptions } from './reproduce.js';
@@ -39,6 +43,10 @@ export interface BlackBoxResult {
   status: 'incomplete' | 'complete';
   attack: string;
   configHash: string;
+  /** the stages before REFINE alone (black box, its answers, the distillation) */
+  surrogateHash?: string;
+  /** the augmentation guard's checks on the surrogate and its decision (when the preset has the guard) */
+  guard?: { checks: GuardChecks; decision: GuardDecision };
   /** the black box's run folder (ResNet-50) */
   blackBoxDir?: string;
   noDefenseBlackBox?: Metric;
@@ -61,10 +69,20 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
   const refineCfg = { ...o.refine, renormalize: true };
   const distillCfg = { ...o.classifier, epochs: b.distillEpochs, milestones: [], augment: {} };
   const hash = configHash({ bbPreset, refineCfg, distillCfg, attack: o.attack, target: o.target ?? 0, opts: o.attackOptions ?? {} });
-  const prev = readJson<BlackBoxResult>(file);
-  if (prev && prev.configHash !== hash) throw new Error(`${dir} holds a black-box run of another configuration: delete it or use another --out`);
+  // (the answers depend on the black box and the unlabeled images, the surrogate also on the distillation)
+  const surrogateHash = configHash({ bbPreset, distillCfg, attack: o.attack, target: o.target ?? 0, opts: o.attackOptions ?? {}, images: [o.refine.trainSubset ?? null, o.classifier.seed + 17] });
+  const teacherFile = join(dir, 'teacher.f32');
+  let prev = readJson<BlackBoxResult>(file);
+  if (prev && prev.configHash !== hash) {
+    if (prev.surrogateHash !== surrogateHash || !existsSync(teacherFile)) throw new Error(`${dir} holds a black-box run of another configuration: delete it or use another --out`);
+    // same black box and surrogate, another REFINE configuration: keep the answers and the distillation
+    log(`[${o.attack}] black box: its answers and the surrogate in ${dir} are reused; REFINE runs again (its configuration changed)`);
+    rmSync(join(dir, 'refine'), { recursive: true, force: true });
+    const { blackBoxDir, noDefenseBlackBox, noDefenseSurrogate, surrogateAgreement } = prev;
+    prev = { status: 'incomplete', attack: o.attack, configHash: hash, surrogateHash, blackBoxDir, noDefenseBlackBox, noDefenseSurrogate, surrogateAgreement, queries: { distill: prev.queries.distill }, wallSeconds: { blackBox: prev.wallSeconds.blackBox, distill: prev.wallSeconds.distill } };
+  }
   if (prev?.status === 'complete') return prev;
-  const r: BlackBoxResult = prev ?? { status: 'incomplete', attack: o.attack, configHash: hash, queries: {}, wallSeconds: {} };
+  const r: BlackBoxResult = prev ?? { status: 'incomplete', attack: o.attack, configHash: hash, surrogateHash, queries: {}, wallSeconds: {} };
   const save = () => writeJsonAtomic(file, r);
   save();
 
@@ -89,7 +107,6 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
     // 2. distillation (one query per unlabeled image, answers kept) and REFINE against the surrogate
     const refineData = seededSubset(data.fullTrain, o.refine.trainSubset, seed + 17, `${data.fullTrain.name}[refine]`);
     const bb = moduleBlackBox(bd.model, k, normalization);
-    const teacherFile = join(dir, 'teacher.f32');
     let teacher: Float32Array | undefined;
     if (existsSync(teacherFile)) {
       const bytes = readFileSync(teacherFile);
@@ -103,7 +120,6 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
       save();
     }
     log(`[${o.attack}] black box: distilling a ResNet-18 surrogate (${distillCfg.epochs} epochs, MSE on the probabilities), then REFINE against it`);
-    const t1 = performance.now();
     const res = await blackBoxRefine(bb, surrogate, refineData, distillCfg, refineCfg, {
       normalization,
       teacher,
@@ -111,13 +127,25 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
       refineStore: folderStore(join(dir, 'refine'), { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' }),
       progress: (label, total) => new Progress(label, total),
       quiet: o.quiet,
+      // the augmentation guard on the surrogate: its pseudo-labels are the ones REFINE trains on
+      configure: async (s) => {
+        if (!refineCfg.augmentationGuard) return refineCfg;
+        if (!r.guard) {
+          const checks = await runGuardChecks(s, refineData, refineCfg, normalization, seed);
+          r.guard = { checks, decision: guardDecision(refineCfg, checks) };
+          save();
+        }
+        log(`[${o.attack}] black box: augmentation guard on the surrogate: ${describeGuard(r.guard.decision)}`);
+        return guardedConfig(refineCfg, r.guard.decision);
+      },
     });
     r.wallSeconds.distill = res.distill.reduce((a, l) => a + l.seconds, 0);
-    r.wallSeconds.refine = (performance.now() - t1) / 1000 - r.wallSeconds.distill;
+    // (from the epoch logs, which a resumed run carries over: training time across every session)
+    r.wallSeconds.refine = res.refine.reduce((a, l) => a + l.seconds, 0);
     r.surrogateAgreement = res.distill[res.distill.length - 1]?.agreement;
     await saveCheckpoint(surrogate, join(dir, 'surrogate.safetensors'));
     surrogate.eval();
-    r.noDefenseSurrogate = await evaluate(surrogate, test, asrSet, normalization, 'surrogate No Defense', o.quiet);
+    r.noDefenseSurrogate ??= await evaluate(surrogate, test, asrSet, normalization, 'surrogate No Defense', o.quiet);
     // REFINE against the surrogate, and deployed in front of the black box
     const onSurrogate = new DefendedModel(res.defense.unet, surrogate, res.defense.perm, normalization);
     r.refineSurrogate = await evaluate(onSurrogate, test, asrSet, normalization, 'REFINE on the surrogate', o.quiet);
@@ -151,8 +179,8 @@ export function renderBlackBoxSection(rs: BlackBoxResult[]): string {
   if (!rs.length) return '';
   const L = ['## Black-box REFINE (Table 11)', ''];
   L.push('The backdoored model is a ResNet-50 seen only through its probabilities; a ResNet-18 surrogate is distilled from it on REFINE\'s unlabeled images (MSE on the probability vectors), REFINE is trained against the surrogate and deployed in front of the black box (docs/method.md). BA/ASR in %.', '');
-  L.push('| Attack | No Defense, black box | No Defense, surrogate | REFINE on the surrogate | REFINE on the black box | queries (distillation + evaluation) |', '|---|---|---|---|---|---|');
-  for (const r of rs) L.push(`| ${r.attack} | ${cell(r.noDefenseBlackBox)} | ${cell(r.noDefenseSurrogate)} | ${cell(r.refineSurrogate)} | ${cell(r.refineBlackBox)} | ${r.queries.distill ?? '?'} + ${r.queries.evaluation ?? '?'} |`);
+  L.push('| Attack | No Defense, black box | No Defense, surrogate | REFINE on the surrogate | REFINE on the black box | queries (distillation + evaluation) | augmentation guard (checked on the surrogate) |', '|---|---|---|---|---|---|---|');
+  for (const r of rs) L.push(`| ${r.attack} | ${cell(r.noDefenseBlackBox)} | ${cell(r.noDefenseSurrogate)} | ${cell(r.refineSurrogate)} | ${cell(r.refineBlackBox)} | ${r.queries.distill ?? '?'} + ${r.queries.evaluation ?? '?'} | ${r.guard ? describeGuard(r.guard.decision) : 'off'} |`);
   L.push('', 'Paper (CIFAR-10, ResNet-50 black box, ResNet-18 surrogate): BadNets 90.60/100, 91.20/1.24, 88.21/0.92, 88.17/0.36; Blended 91.08/96.94, 90.69/2.23, 88.34/0.62, 87.75/0.18; WaNet 91.50/99.93, 90.92/99.84, 88.77/3.37, 87.44/0.04.', '');
   return L.join('\n');
 }

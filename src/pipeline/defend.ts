@@ -24,10 +24,10 @@ import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { saveDefended, trainRefine, type RefineEpochLog } from '../refine/defense.js';
 import { DefendedModel } from '../refine/defended.js';
 import { largestRefineBatch } from '../refine/step.js';
-import { augmentationCheck, augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
+import type { AugmentationCheck } from '../refine/diagnostics.js';
 import { hits, predict } from '../train/evaluate.js';
 import { readJson, sweepTempFiles, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
-import { describeGuard, guardedConfig, PHOTOMETRIC_PROBE, type GuardDecision, type RefinePreset } from './refine-presets.js';
+import { describeGuard, GUARD_CHECK_IMAGES, guardDecision, guardedConfig, runGuardChecks, type RefinePreset } from './refine-presets.js';
 import { seededSubset } from '../data/dataset.js';
 
 export function sha256File(file: string): string {
@@ -148,14 +148,10 @@ export async function defend(o: DefendOptions): Promise<DefenseReport> {
     }
     mkdirSync(o.out, { recursive: true });
 
-    log(`checking whether REFINE's augmentation fires a backdoor (${Math.min(1000, u.n)} unlabeled images, no labels)`);
-    const aug = await augmentationCheck(classifier, u, o.refine.augment, o.normalization, 1000, o.refine.seed + 41);
-    // the guard's second probe: a brightness/contrast jitter (a blend-like trigger reacts to it)
-    const photometric = o.refine.augmentationGuard ? await augmentationCheck(classifier, u, PHOTOMETRIC_PROBE, o.normalization, 1000, o.refine.seed + 43) : undefined;
-    const decision: GuardDecision = {
-      crop: Boolean(o.refine.augmentationGuard) && augmentationFiresBackdoor(aug),
-      photometric: photometric !== undefined && augmentationFiresBackdoor(photometric),
-    };
+    log(`checking whether REFINE's augmentation fires a backdoor (${Math.min(GUARD_CHECK_IMAGES, u.n)} unlabeled images, no labels)`);
+    // (and, when the guard is on, a brightness/contrast jitter: a blend-like trigger reacts to it)
+    const { augmentation: aug, photometric } = await runGuardChecks(classifier, u, o.refine, o.normalization, o.refine.seed);
+    const decision = guardDecision(o.refine, { augmentation: aug, photometric });
     const guard = o.refine.augmentationGuard ? (decision.crop || decision.photometric ? 'applied' : 'not needed') : 'off';
     const guarded = guardedConfig(o.refine, decision);
     // large images: the preset's batch may not fit the adapter's binding limit (refused, not split, in training)

@@ -22,6 +22,9 @@
 import { checkedGamma, checkedMilestones, ONE_CYCLE_DEFAULTS } from '../nn/optim.js';
 import type { RefineConfig } from '../refine/defense.js';
 import type { AugmentSpec } from '../data/augment.js';
+import type { ImageDataset, Normalization } from '../data/dataset.js';
+import { augmentationCheck, augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
+import type { predict } from '../train/evaluate.js';
 import { assignDefined } from '../util/overrides.js';
 import type { RefineOverrides } from './refine-flags.js';
 
@@ -61,6 +64,42 @@ export interface GuardDecision {
   crop: boolean;
   /** the photometric probe fires the backdoor */
   photometric: boolean;
+}
+
+/** What the augmentation guard's label-free checks measured (the photometric probe only when the guard is on). */
+export interface GuardChecks {
+  augmentation: AugmentationCheck;
+  photometric?: AugmentationCheck;
+}
+
+/** Images each check classifies twice (plain and augmented). */
+export const GUARD_CHECK_IMAGES = 1000;
+
+/**
+ * Runs the checks `have` lacks on `model` (the classifier whose pseudo-labels REFINE will train
+ * on) over `GUARD_CHECK_IMAGES` of the unlabeled images, with seeds seed + 41 and seed + 43:
+ * REFINE's augmentation always (a diagnostic), the photometric probe when the guard is on.
+ */
+export async function runGuardChecks(
+  model: Parameters<typeof predict>[0],
+  unlabeled: ImageDataset,
+  cfg: Pick<RefinePreset, 'augment' | 'augmentationGuard'>,
+  normalization: Normalization | null,
+  seed: number,
+  have: Partial<GuardChecks> = {},
+): Promise<GuardChecks> {
+  const augmentation = have.augmentation ?? (await augmentationCheck(model, unlabeled, cfg.augment, normalization, GUARD_CHECK_IMAGES, seed + 41));
+  const photometric = have.photometric ?? (cfg.augmentationGuard ? await augmentationCheck(model, unlabeled, PHOTOMETRIC_PROBE, normalization, GUARD_CHECK_IMAGES, seed + 43) : undefined);
+  return photometric ? { augmentation, photometric } : { augmentation };
+}
+
+/** The guard's decision from its checks (nothing fires when the guard is off). */
+export function guardDecision(cfg: Pick<RefinePreset, 'augmentationGuard'>, c: Partial<GuardChecks>): GuardDecision {
+  const on = Boolean(cfg.augmentationGuard);
+  return {
+    crop: on && c.augmentation !== undefined && augmentationFiresBackdoor(c.augmentation),
+    photometric: on && c.photometric !== undefined && augmentationFiresBackdoor(c.photometric),
+  };
 }
 
 /**

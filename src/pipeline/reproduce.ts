@@ -15,7 +15,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { seededSubset, subset, type ImageDataset, type Normalization } from '../data/dataset.js';
 import { clearRefineRun, loadDefendedModel, saveDefended, trainRefine } from '../refine/defense.js';
-import { augmentationCheck, augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
+import type { AugmentationCheck } from '../refine/diagnostics.js';
 import { shrinkPadDataset } from '../refine/shrinkpad.js';
 import { configHash } from '../train/trainer.js';
 import type { ClassifierPreset } from '../train/presets.js';
@@ -26,7 +26,7 @@ import { attackDir, figureFiles, VARIANT_DIRS } from './run-folders.js';
 import { evaluate } from './scoring.js';
 
 export { attackDir, isComplete, reuseBaselines } from './results-store.js';
-import { describeGuard, guardedConfig, PHOTOMETRIC_PROBE, shrinkPadFor, type GuardDecision, type RefinePreset } from './refine-presets.js';
+import { describeGuard, guardDecision, guardedConfig, runGuardChecks, shrinkPadFor, type RefinePreset } from './refine-presets.js';
 import type { AttackResult, Metric, RefineRunSummary, Variant } from './report.js';
 import { curvesFigure, samplesFigure } from './figures.js';
 
@@ -75,9 +75,6 @@ export interface ReproduceOptions {
   log?: (msg: string) => void;
   quiet?: boolean;
 }
-
-/** Unlabeled images of the augmentation check (~2 × 1,000 forward passes: seconds). */
-const AUGMENTATION_CHECK_IMAGES = 1000;
 
 /** The output folder holds results of another configuration (nothing is touched). */
 export class ConfigMismatchError extends Error {}
@@ -211,30 +208,19 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
     }
     r.wallSeconds.evaluation = (r.evaluation.noDefense.seconds ?? 0) + (r.evaluation.shrinkPad.seconds ?? 0);
     log(`[${o.attack}] No Defense BA/ASR ${fmt(r.evaluation.noDefense)} | ShrinkPad ${fmt(r.evaluation.shrinkPad)}`);
-    // does REFINE's own augmentation fire the backdoor (and so poison its pseudo-labels)?
-    if (!r.diagnostics!.augmentation) {
-      const a = await augmentationCheck(model, refineData, o.refine.augment, normalization, AUGMENTATION_CHECK_IMAGES, seed + 41);
-      r.diagnostics!.augmentation = a;
+    // does REFINE's own augmentation fire the backdoor (and so poison its pseudo-labels)? and,
+    // the guard's second probe, a brightness/contrast jitter (a blend-like trigger)? (each kept
+    // in the result as soon as it is measured)
+    const checks = await runGuardChecks(model, refineData, o.refine, normalization, seed, { augmentation: r.diagnostics!.augmentation, photometric: r.diagnostics!.photometric });
+    if (checks.augmentation !== r.diagnostics!.augmentation || checks.photometric !== r.diagnostics!.photometric) {
+      r.diagnostics!.augmentation = checks.augmentation;
+      if (checks.photometric) r.diagnostics!.photometric = checks.photometric;
       save();
     }
-    {
-      const a = r.diagnostics!.augmentation!;
-      log(`[${o.attack}] REFINE's augmentation ${describeCheck(a)}`);
-    }
-    // the guard's second probe: does a brightness/contrast jitter fire it (a blend-like trigger)?
-    if (o.refine.augmentationGuard && !r.diagnostics!.photometric) {
-      r.diagnostics!.photometric = await augmentationCheck(model, refineData, PHOTOMETRIC_PROBE, normalization, AUGMENTATION_CHECK_IMAGES, seed + 43);
-      save();
-    }
-    if (r.diagnostics!.photometric) {
-      const a = r.diagnostics!.photometric;
-      log(`[${o.attack}] a brightness/contrast jitter ${describeCheck(a)}`);
-    }
+    log(`[${o.attack}] REFINE's augmentation ${describeCheck(checks.augmentation)}`);
+    if (checks.photometric) log(`[${o.attack}] a brightness/contrast jitter ${describeCheck(checks.photometric)}`);
     // the augmentation guard: decided from the label-free checks, so a defender who does not know the attack gets it
-    const decision: GuardDecision = {
-      crop: Boolean(o.refine.augmentationGuard) && augmentationFiresBackdoor(r.diagnostics!.augmentation!),
-      photometric: Boolean(o.refine.augmentationGuard) && augmentationFiresBackdoor(r.diagnostics!.photometric!),
-    };
+    const decision = guardDecision(o.refine, checks);
     if (o.refine.augmentationGuard) {
       r.diagnostics!.augmentationGuard = decision.crop || decision.photometric ? 'applied' : 'not needed';
       r.diagnostics!.guard = decision;

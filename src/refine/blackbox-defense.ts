@@ -74,6 +74,11 @@ export interface BlackBoxRefineOptions {
   quiet?: boolean;
   /** evaluated after each REFINE epoch against the surrogate (BA of the surrogate-defended model) */
   evalSet?: ImageDataset;
+  /**
+   * REFINE's configuration, chosen once the surrogate is distilled (in place of `refine`): the
+   * pipeline's augmentation guard checks the surrogate here, whose pseudo-labels REFINE trains on
+   */
+  configure?: (surrogate: Module) => Promise<RefineConfig>;
 }
 
 export interface BlackBoxRefineResult {
@@ -97,6 +102,10 @@ export async function blackBoxRefine(bb: BlackBox, surrogate: Module, unlabeled:
   const teacher = o.teacher ?? (await queryAll(bb, unlabeled));
   const distillQueries = bb.queries - before;
   const dlog = await distillSurrogate(surrogate, unlabeled, teacher, distill, { normalization: o.normalization, store: o.distillStore, progress: o.progress, quiet: o.quiet });
+  if (o.configure) {
+    refine = await o.configure(surrogate);
+    if (!refine.renormalize) throw new Error('black-box REFINE: the configuration chosen after the distillation lacks renormalize');
+  }
   const res = await trainRefine(surrogate, unlabeled, refine, { normalization: o.normalization, numClasses: bb.numClasses, store: o.refineStore, progress: o.progress, quiet: o.quiet, evalSet: o.evalSet });
   return { defense: new BlackBoxDefense(res.defended.unet, res.defended.perm, bb, o.normalization), surrogate, teacher, distill: dlog, refine: res.history, distillQueries };
 }

@@ -1,19 +1,22 @@
 /**
  * The black-box experiment (Table 11) end to end on tiny data: a ResNet-50 black box of the same
  * attack, its answers queried once (kept in teacher.f32), a distilled ResNet-18 surrogate, REFINE
- * against it deployed in front of the black box, the queries counted, a rerun reported without
- * recomputing, and the section rendered.
+ * against it deployed in front of the black box, the queries counted, the augmentation guard's
+ * checks run on the surrogate, a rerun reported without recomputing, a rerun with another REFINE
+ * configuration that keeps the answers and the surrogate, and the section rendered.
  */
 import { test } from 'uvu';
 import { tinyReproduce } from './tiny.js';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { blackBoxExperiment, readBlackBoxResults, renderBlackBoxSection } from '../../src/pipeline/blackbox-experiment.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'blackbox-'));
-const { data, opts } = tinyReproduce(tmp);
+const tiny = tinyReproduce(tmp);
+const data = tiny.data;
+const opts = { ...tiny.opts, refine: { ...tiny.opts.refine, augmentationGuard: true } };
 
 test('black-box REFINE on tiny data: every row, the queries, resumable, rendered', async () => {
   const r = await blackBoxExperiment(opts, data, { distillEpochs: 1 });
@@ -29,7 +32,33 @@ test('black-box REFINE on tiny data: every row, the queries, resumable, rendered
   assert.is(readFileSync(join(dir, 'blackbox.json'), 'utf8'), before);
   const md = renderBlackBoxSection(readBlackBoxResults(opts.outRoot, ['badnets']));
   assert.match(md, /## Black-box REFINE \(Table 11\)/);
-  assert.match(md, /\| badnets \| \d+\.\d\d\/\d+\.\d\d \|.* \| 16 \+ \d+ \|/);
+  assert.match(md, /\| badnets \| \d+\.\d\d\/\d+\.\d\d \|.* \| 16 \+ \d+ \| (not needed|pseudo-labels from the un-augmented images.*) \|/);
+  // the guard checked the surrogate: both probes, 16 unlabeled images each
+  assert.is(r.guard!.checks.augmentation.images, 16);
+  assert.is(r.guard!.checks.photometric!.images, 16);
+  assert.type(r.guard!.decision.crop, 'boolean');
+});
+
+test('black-box REFINE rerun with another REFINE configuration: the answers and the surrogate are kept, REFINE runs again', async () => {
+  const dir = join(tmp, 'results', 'badnets', 'blackbox');
+  const first = JSON.parse(readFileSync(join(dir, 'blackbox.json'), 'utf8'));
+  const teacherTime = statSync(join(dir, 'teacher.f32')).mtimeMs;
+  const distillState = readFileSync(join(dir, 'distill', 'distill-state.json'), 'utf8');
+  const other = { ...opts, refine: { ...opts.refine, lambda: 0.5 } };
+  const r = await blackBoxExperiment(other, data, { distillEpochs: 1 });
+  assert.is(r.status, 'complete');
+  assert.is.not(r.configHash, first.configHash);
+  assert.is(r.surrogateHash, first.surrogateHash);
+  assert.is(statSync(join(dir, 'teacher.f32')).mtimeMs, teacherTime, 'the black box is not queried again');
+  assert.is(readFileSync(join(dir, 'distill', 'distill-state.json'), 'utf8'), distillState, 'the surrogate is not distilled again');
+  assert.equal([r.queries.distill, r.noDefenseBlackBox, r.noDefenseSurrogate], [first.queries.distill, first.noDefenseBlackBox, first.noDefenseSurrogate]);
+  assert.ok(r.refineBlackBox && r.queries.evaluation! >= 20);
+  assert.ok(r.wallSeconds.refine! > 0 && r.wallSeconds.distill! > 0);
+  // a changed distillation is another surrogate: refused rather than mixed
+  await blackBoxExperiment(other, data, { distillEpochs: 2 }).then(
+    () => assert.unreachable('a changed distillation was accepted'),
+    (e: Error) => assert.match(e.message, /holds a black-box run of another configuration/),
+  );
 });
 
 test.run();
