@@ -2,7 +2,8 @@
  * The paper's Table 4 for one attack (`npm run reproduce -- --attack badnets --adaptive`): after
  * the normal experiment (reproduce.ts), the attacker's adaptive fine-tuning of the backdoored
  * model (refine/adaptive.ts), No Defense on the adapted model, and ordinary REFINE on it with a
- * fresh UNet and mapping (the normal run's REFINE configuration, so the two rows compare).
+ * fresh UNet and mapping (the normal run's REFINE preset, so the two rows compare; the
+ * augmentation guard checks the adapted model, the one the defender holds).
  * Everything goes to <out>/<attack>/adaptive/: adaptive.json (rewritten after every stage; a
  * rerun resumes), the fine-tuning's checkpoint, model.safetensors (the adapted model) and refine/.
  * A rerun with another REFINE configuration but the same attacker keeps the adapted model (its
@@ -19,6 +20,7 @@ import { configHash } from '../train/trainer.js';
 import { Progress } from '../util/progress.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 import { newResNet, trainBackdoored, type BackdoorSpec } from './backdoor.js';
+import { describeGuard, guardDecision, guardedConfig, runGuardChecks, type GuardChecks, type GuardDecision } from './refine-presets.js';
 import { adaptiveDir } from './run-folders.js';
 import { evaluate } from './scoring.js';
 import type { AttackResult, Metric } from './report.js';
@@ -48,6 +50,8 @@ export interface AdaptiveResult {
   history?: AdaptiveLog[];
   /** No Defense and REFINE on the adapted model */
   adapted: { noDefense?: Metric; refine?: Metric };
+  /** the augmentation guard's checks on the adapted model and its decision (when the preset has the guard) */
+  guard?: { checks: GuardChecks; decision: GuardDecision };
   wallSeconds: { fineTune?: number; refine?: number };
 }
 
@@ -83,8 +87,9 @@ export async function adaptiveExperiment(o: ReproduceOptions, data: ReproduceDat
   const dir = adaptiveDir(o.outRoot, o.attack);
   const file = join(dir, 'adaptive.json');
   const cfg = adaptiveConfig(o, a);
-  const refineCfg = normal.refine.refine.config;
-  const hash = configHash({ cfg, refineCfg, model: normal.backdoor?.dir, normal: normal.configHash });
+  // the normal run's preset (its guard's decision is taken again below, on the adapted model)
+  const requested = o.refine;
+  const hash = configHash({ cfg, refine: requested, model: normal.backdoor?.dir, normal: normal.configHash });
   const fineTuneHash = configHash({ cfg, model: normal.backdoor?.dir });
   const modelFile = join(dir, 'model.safetensors');
   const normalRows = { noDefense: normal.evaluation.noDefense, refine: normal.evaluation.refine };
@@ -96,7 +101,7 @@ export async function adaptiveExperiment(o: ReproduceOptions, data: ReproduceDat
     // same attacker, another defender's recipe (or normal run): keep the adapted model, redo REFINE
     log(`[${o.attack}] adaptive attack: the fine-tuned model in ${dir} is reused; REFINE on it runs again (its configuration or the normal run changed)`);
     rmSync(join(dir, 'refine'), { recursive: true, force: true });
-    prev = { ...prev, status: 'incomplete', configHash: hash, normal: normalRows, adapted: { noDefense: prev.adapted.noDefense }, wallSeconds: { fineTune: prev.wallSeconds.fineTune } };
+    prev = { ...prev, status: 'incomplete', configHash: hash, normal: normalRows, adapted: { noDefense: prev.adapted.noDefense }, guard: undefined, wallSeconds: { fineTune: prev.wallSeconds.fineTune } };
   }
   if (prev?.status === 'complete') return prev;
   const r: AdaptiveResult = prev ?? {
@@ -148,7 +153,13 @@ export async function adaptiveExperiment(o: ReproduceOptions, data: ReproduceDat
     }
     if (!r.adapted.refine) {
       const refineData = seededSubset(data.fullTrain, o.refine.trainSubset, seed + 17, `${data.fullTrain.name}[refine]`);
-      log(`[${o.attack}] REFINE on the adapted model (the normal run's configuration: ${refineCfg.epochs} epochs, ${refineData.n} unlabeled images)`);
+      if (requested.augmentationGuard && !r.guard) {
+        const checks = await runGuardChecks(model, refineData, requested, normalization, seed);
+        r.guard = { checks, decision: guardDecision(requested, checks) };
+        save();
+      }
+      const refineCfg = guardedConfig(requested, r.guard?.decision ?? { crop: false, photometric: false });
+      log(`[${o.attack}] REFINE on the adapted model (the normal run's preset: ${refineCfg.epochs} epochs, ${refineData.n} unlabeled images${r.guard ? `; augmentation guard on the adapted model: ${describeGuard(r.guard.decision)}` : ''})`);
       const res = await trainRefine(model, refineData, refineCfg, { normalization, numClasses: data.test.classes.length, outDir: join(dir, 'refine'), quiet: o.quiet });
       await saveDefended(res.defended, join(dir, 'refine'), { attack: o.attack, variant: 'adaptive' });
       r.adapted.refine = await evaluate(res.defended, test, asrSet, normalization, 'adapted REFINE', o.quiet);

@@ -28,13 +28,15 @@ test('adaptive attack after the normal experiment: both rows, the adapted model,
   const again = await adaptiveExperiment(opts, data, normal, { gamma: 1, epochs: 1, lr: 0.01 });
   assert.equal(again, a);
   assert.is(readFileSync(join(dir, 'adaptive.json'), 'utf8'), file, 'a complete run is reported, not redone');
-  // the defender's recipe changes (another normal run): the attacker's fine-tuning is kept, REFINE redone
+  assert.is(a.guard, undefined, 'no guard in this preset');
+  // the defender's recipe changes (another normal run, now with the augmentation guard): the
+  // attacker's fine-tuning is kept, REFINE redone, the guard's checks run on the adapted model
   const modelTime = statSync(join(dir, 'model.safetensors')).mtimeMs;
   const normal2 = structuredClone(normal);
-  normal2.refine.refine!.config = { ...normal2.refine.refine!.config, epochs: 2 };
   normal2.configHash = 'another-normal-run';
   const logs: string[] = [];
-  const b = await adaptiveExperiment({ ...opts, log: (m) => logs.push(m) }, data, normal2, { gamma: 1, epochs: 1, lr: 0.01 });
+  const opts2 = { ...opts, refine: { ...opts.refine, epochs: 2, augmentationGuard: true }, log: (m: string) => logs.push(m) };
+  const b = await adaptiveExperiment(opts2, data, normal2, { gamma: 1, epochs: 1, lr: 0.01 });
   assert.is(b.status, 'complete');
   assert.not.equal(b.configHash, a.configHash);
   assert.equal(b.history, a.history, 'the fine-tuning is not redone');
@@ -42,6 +44,9 @@ test('adaptive attack after the normal experiment: both rows, the adapted model,
   assert.is(statSync(join(dir, 'model.safetensors')).mtimeMs, modelTime);
   assert.ok(logs.some((m) => /fine-tuned model .* is reused; REFINE on it runs again/.test(m)), logs.join('\n'));
   assert.is(JSON.parse(readFileSync(join(dir, 'refine', 'refine-state.json'), 'utf8')).epochsDone, 2, 'REFINE ran with the new configuration');
+  assert.is(b.guard!.checks.augmentation.images, 16);
+  assert.ok(b.guard!.checks.photometric && typeof b.guard!.decision.photometric === 'boolean');
+  assert.ok(logs.some((m) => /augmentation guard on the adapted model: /.test(m)), logs.join('\n'));
   try {
     await adaptiveExperiment(opts, data, normal, { gamma: 0.1, epochs: 1, lr: 0.01 });
     assert.unreachable('another configuration in the same folder');
