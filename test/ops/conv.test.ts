@@ -25,7 +25,8 @@ const cases: [ConvShape, boolean][] = [
   [S(3, 9, 9, 24, 3, 24, 1, 1), true],
   [S(2, 9, 7, 16, 3, 20, 2, 1), true],
   [S(2, 8, 8, 16, 1, 32, 2, 0), false],
-  [S(2, 7, 6, 16, 1, 1, 1, 0), true], // Cout 1 (the UNet's output conv): padded to 4 outputs
+  [S(2, 7, 6, 16, 1, 1, 1, 0), true], // Cout 1 (the UNet's output conv): a GEMM except under 'generic'
+  [S(1, 5, 3, 6, 1, 3, 1, 0), false], // 1x1, Cin 6 -> Cout 3 without bias: the same GEMM route
   [S(1, 5, 5, 8, 3, 3, 2, 1), true], // Cout 3, stride 2
 ];
 
