@@ -33,7 +33,7 @@ const USAGE = `usage: npm run reproduce -- --attack <${attacks.names().join('|')
   --dataset fashion-mnist|cifar10|folder:DIR   (default fashion-mnist)
   --preset quick|paper        backdoored-classifier recipe (default quick)
   --refine-preset budget|quick|paper   REFINE recipe (default budget with --preset quick, paper
-                              with --preset paper): budget = one-cycle lr, 780 steps (the 2-core
+                              with --preset paper): budget = one-cycle lr, 1,014 steps (the 2-core
                               machine's default), quick = the official schedule shortened to 390
                               steps, paper = the official recipe (docs/refine-recipe.md)
   --ablations                 also train w/o HRF (identity mapping) and w/o SCL (λ = 0)
