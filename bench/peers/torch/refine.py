@@ -163,6 +163,7 @@ def main():
     ap.add_argument('--eval-images', type=int, default=2000)
     ap.add_argument('--ema', type=float, default=0, help='also evaluate an exponential moving average of the UNet (decay per step, e.g. 0.99)')
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--mapping', default='derangement', choices=['derangement', 'identity'], help="the output label mapping ('identity': the paper's w/o HRF ablation)")
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--tag', default='')
     ap.add_argument('--no-defense', action='store_true', help="print the undefended classifier's BA / ASR on the evaluation images and exit")
@@ -205,6 +206,8 @@ def main():
         perm = torch.randperm(k, generator=g)
         if not (perm == torch.arange(k)).any():
             break
+    if a.mapping == 'identity':
+        perm = torch.arange(k)
     unet = UNet(c, a.unet)
     norm = lambda x: (x / 255 - mean) / std
 
