@@ -81,8 +81,7 @@ export class BatchNorm2d extends Module {
     this.dropFolded();
     super.dispose();
   }
-  /** bn(x), or relu(bn(x)) fused into the same passes when `relu` */
-  /** bn(x), then + residual and the ReLU when given (fused into the normalisation in training mode) */
+  /** bn(x), then + residual and the ReLU when given (fused into the batch norm's passes in training mode) */
   forward(x: Tensor, relu = false, residual: Tensor | null = null): Tensor {
     return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
       training: this.training,
