@@ -156,6 +156,7 @@ def main():
     ap.add_argument('--brightness', type=float, default=0, help='ColorJitter brightness: x * U(1-b, 1+b)')
     ap.add_argument('--contrast', type=float, default=0, help='ColorJitter contrast: blend with the image mean grey by U(1-c, 1+c)')
     ap.add_argument('--noise', type=float, default=0, help='Gaussian pixel noise, std in [0,1] units')
+    ap.add_argument('--rotate', type=float, default=0, help='random rotation by U(-d, d) degrees (bilinear, zero fill) after the crop and flip')
     ap.add_argument('--soft', type=float, default=0, help="soft targets: the classifier's softmax at this temperature on the pseudo-labels' images instead of one-hot (0: one-hot, the official code)")
     ap.add_argument('--renorm', action='store_true', help='normalise T(x) before the classifier (the official code does not)')
     ap.add_argument('--residual', action='store_true', help='T(x) = x_pixels + UNet(x)')
@@ -275,6 +276,14 @@ def main():
         if a.noise > 0:
             x = (x + 255 * a.noise * torch.randn(x.shape, generator=gen)).clamp(0, 255)
         return x.round()
+    def rotate(x, degrees):
+        """Rotates each image of x [n, c, h, w] (0-255) about its centre, bilinear, zero outside."""
+        r = degrees * math.pi / 180
+        cos, sin = torch.cos(r), torch.sin(r)
+        theta = torch.stack([torch.stack([cos, -sin, torch.zeros_like(r)], 1), torch.stack([sin, cos, torch.zeros_like(r)], 1)], 1)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False).round()
+
     step, t0 = 0, time.time()
     n = train.shape[0]
     while step < a.steps:
@@ -289,6 +298,8 @@ def main():
                 x[f] = x[f].flip(3)
                 plain = plain.clone()
                 plain[f] = plain[f].flip(3)
+            if a.rotate > 0:
+                x = rotate(x, (2 * torch.rand(x.shape[0], generator=gen) - 1) * a.rotate)
             x = photometric(x, gen)
             xn = norm(x)
             with torch.no_grad():
