@@ -41,27 +41,38 @@ for (const training of [true, false]) {
   });
 }
 
+/** x, BN parameters and a residual of `shape`, drawn from one seeded stream. */
+function draw(shape: number[], seed: number) {
+  const C = shape[3]!;
+  const r = new Rng(seed);
+  const x = randArray(prod(shape), r, -2, 2);
+  const [gamma, beta, rm, rv] = [randArray(C, r, 0.5, 1.5), randArray(C, r, -0.5, 0.5), randArray(C, r, -0.3, 0.3), randArray(C, r, 0.5, 2)];
+  return { x, gamma, beta, rm, rv, res: randArray(prod(shape), r, -1.5, 1.5) };
+}
+
+/**
+ * The first draw (seeds 1, 2, ...) whose values before the ReLU all keep 1e-3 from its kink: the
+ * central differences (eps 1e-5, on the float64 reference) then never straddle it.
+ */
+function kinkFree(shape: number[], preRelu: (d: ReturnType<typeof draw>) => Float64Array) {
+  for (let seed = 1; ; seed++) {
+    const d = draw(shape, seed);
+    if (!preRelu(d).some((v) => Math.abs(v) < 1e-3)) return d;
+  }
+}
+
 test('batchNorm2d with fused ReLU (training; eval falls back): forward + gradients of x, gamma, beta', async () => {
   for (const training of [true, false]) {
     for (const shape of [[2, 5, 3, 12], [1, 4, 5, 33], [2, 3, 3, 5]]) {
       const C = shape[3]!;
-      // the first seed whose normalised values all keep 1e-3 from the ReLU's kink: the central
-      // differences (eps 1e-5, on the float64 reference) then never straddle it
-      for (let seed = 1; ; seed++) {
-        const r = new Rng(seed);
-        const x = randArray(prod(shape), r, -2, 2);
-        const [gamma, beta, rm, rv] = [randArray(C, r, 0.5, 1.5), randArray(C, r, -0.5, 0.5), randArray(C, r, -0.3, 0.3), randArray(C, r, 0.5, 2)];
-        const pre = batchNormRef(x, C, gamma, beta, rm, rv, training).y;
-        if (pre.some((v) => Math.abs(v) < 1e-3)) continue;
-        await checkOp(
-          `batchNorm2d+relu(${training}) [${shape}]`,
-          [{ data: x, shape, grad: true }, { data: gamma, shape: [C], grad: true }, { data: beta, shape: [C], grad: true }],
-          ([t, g, b]) => ops.batchNorm2d(t!, g!, b!, tensor(Float32Array.from(rm), [C]), tensor(Float32Array.from(rv), [C]), { training, relu: true }),
-          ([t, g, b]) => batchNormRef(t!, C, g!, b!, rm, rv, training).y.map((v) => Math.max(v, 0)),
-          { samples: 16, eps: 1e-5 },
-        );
-        break;
-      }
+      const { x, gamma, beta, rm, rv } = kinkFree(shape, (d) => batchNormRef(d.x, C, d.gamma, d.beta, d.rm, d.rv, training).y);
+      await checkOp(
+        `batchNorm2d+relu(${training}) [${shape}]`,
+        [{ data: x, shape, grad: true }, { data: gamma, shape: [C], grad: true }, { data: beta, shape: [C], grad: true }],
+        ([t, g, b]) => ops.batchNorm2d(t!, g!, b!, tensor(Float32Array.from(rm), [C]), tensor(Float32Array.from(rv), [C]), { training, relu: true }),
+        ([t, g, b]) => batchNormRef(t!, C, g!, b!, rm, rv, training).y.map((v) => Math.max(v, 0)),
+        { samples: 16, eps: 1e-5 },
+      );
     }
   }
 });
@@ -72,23 +83,17 @@ test('batchNorm2d with a fused residual (and ReLU): forward + gradients of x, ga
       // scalar path (C = 5), vec4 path (C = 12, several rows per invocation), one row
       for (const shape of [[2, 5, 3, 12], [2, 3, 3, 5], [1, 1, 3, 8]]) {
         const C = shape[3]!;
-        // as above, but the ReLU's kink is at bn(x) + r = 0
-        for (let seed = 1; ; seed++) {
-          const r = new Rng(seed);
-          const x = randArray(prod(shape), r, -2, 2);
-          const res = randArray(prod(shape), r, -1.5, 1.5);
-          const [gamma, beta, rm, rv] = [randArray(C, r, 0.5, 1.5), randArray(C, r, -0.5, 0.5), randArray(C, r, -0.3, 0.3), randArray(C, r, 0.5, 2)];
-          const sum = (t: Float64Array, g: Float64Array, b: Float64Array, q: Float64Array) => batchNormRef(t, C, g, b, rm, rv, training).y.map((v, i) => v + q[i]!);
-          if (relu && sum(x, gamma, beta, res).some((v) => Math.abs(v) < 1e-3)) continue;
-          await checkOp(
-            `batchNorm2d+residual${relu ? '+relu' : ''}(${training}) [${shape}]`,
-            [{ data: x, shape, grad: true }, { data: gamma, shape: [C], grad: true }, { data: beta, shape: [C], grad: true }, { data: res, shape, grad: true }],
-            ([t, g, b, q]) => ops.batchNorm2d(t!, g!, b!, tensor(Float32Array.from(rm), [C]), tensor(Float32Array.from(rv), [C]), { training, relu, residual: q! }),
-            ([t, g, b, q]) => sum(t!, g!, b!, q!).map((v) => (relu ? Math.max(v, 0) : v)),
-            { samples: 16, eps: 1e-5 },
-          );
-          break;
-        }
+        const sum = (t: Float64Array, g: Float64Array, b: Float64Array, q: Float64Array, rm: Float64Array, rv: Float64Array) =>
+          batchNormRef(t, C, g, b, rm, rv, training).y.map((v, i) => v + q[i]!);
+        // the ReLU's kink is at bn(x) + r = 0 (without the ReLU any draw will do)
+        const { x, gamma, beta, rm, rv, res } = relu ? kinkFree(shape, (d) => sum(d.x, d.gamma, d.beta, d.res, d.rm, d.rv)) : draw(shape, 1);
+        await checkOp(
+          `batchNorm2d+residual${relu ? '+relu' : ''}(${training}) [${shape}]`,
+          [{ data: x, shape, grad: true }, { data: gamma, shape: [C], grad: true }, { data: beta, shape: [C], grad: true }, { data: res, shape, grad: true }],
+          ([t, g, b, q]) => ops.batchNorm2d(t!, g!, b!, tensor(Float32Array.from(rm), [C]), tensor(Float32Array.from(rv), [C]), { training, relu, residual: q! }),
+          ([t, g, b, q]) => sum(t!, g!, b!, q!, rm, rv).map((v) => (relu ? Math.max(v, 0) : v)),
+          { samples: 16, eps: 1e-5 },
+        );
       }
     }
   }
