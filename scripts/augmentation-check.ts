@@ -2,9 +2,9 @@
  * npm run augmentation-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist]
  *   [--preset quick|paper] [--images N] [--width 0.25] [--target N]
  *
- * Does REFINE's training augmentation fire a model's backdoor, and does the augmentation guard's
- * brightness/contrast probe? (src/refine/diagnostics.ts; the same two checks `npm run reproduce`
- * records per attack.) Classifies N of REFINE's unlabeled training images (the reproduce
+ * Does REFINE's training augmentation fire a model's backdoor, and do the augmentation guard's
+ * probes (a brightness/contrast jitter, a rotation)? (src/refine/diagnostics.ts; the same checks
+ * `npm run reproduce` records per attack.) Classifies N of REFINE's unlabeled training images (the reproduce
  * pipeline's seeded subset, in the same order) with and without each augmentation and prints how
  * many pseudo-labels change, where the changes go and whether the guard counts it as firing. Label-free; with
  * --target (or a result.json beside the model naming its target) it also prints the target
@@ -16,7 +16,7 @@ import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { augmentationCheck, augmentationFiresBackdoor } from '../src/refine/diagnostics.js';
-import { PHOTOMETRIC_PROBE, refinePreset } from '../src/pipeline/refine-presets.js';
+import { GUARD_PROBE_NAMES, GUARD_PROBES, refinePreset } from '../src/pipeline/refine-presets.js';
 import { seededSubset } from '../src/data/dataset.js';
 import { newResNet } from '../src/pipeline/backdoor.js';
 import { classifierPreset } from '../src/train/presets.js';
@@ -54,15 +54,16 @@ try {
   const rtm = await init();
   console.error(`adapter: ${rtm.adapterName}`);
   console.error(describeTuning(await autotune()));
-  console.log(`REFINE (${values.preset}) augmentation ${JSON.stringify(refine.augment)} and the guard's probe ${JSON.stringify(PHOTOMETRIC_PROBE)} on ${Math.min(images, data.n)} unlabeled ${values.dataset} training images`);
+  console.log(`REFINE (${values.preset}) augmentation ${JSON.stringify(refine.augment)} and the guard's probes ${GUARD_PROBE_NAMES.map((p) => JSON.stringify(GUARD_PROBES[p].augment)).join(', ')} on ${Math.min(images, data.n)} unlabeled ${values.dataset} training images`);
   for (const file of positionals) {
     const model = newResNet(split.train, { width, seed });
     loadCheckpoint(model, file);
     const side = join(dirname(file), 'result.json');
     const t = target ?? (existsSync(side) ? (JSON.parse(readFileSync(side, 'utf8')) as { target?: number }).target : undefined);
     const pc = (v: number) => `${(100 * v).toFixed(1)}%`;
-    // the reproduce pipeline's check seeds (seed + 41, seed + 43)
-    for (const [name, spec, s] of [['augmentation', refine.augment, seed + 41], ['probe', PHOTOMETRIC_PROBE, seed + 43]] as const) {
+    // the reproduce pipeline's check seeds (seed + 41, then each probe's offset)
+    const checks = [['augmentation', refine.augment, seed + 41] as const, ...GUARD_PROBE_NAMES.map((p) => [`${p} probe`, GUARD_PROBES[p].augment, seed + GUARD_PROBES[p].seedOffset] as const)];
+    for (const [name, spec, s] of checks) {
       const a = await augmentationCheck(model, data, spec, normalization, images, s);
       console.log(
         `${file} [${name}]: ${pc(a.changed)} of the pseudo-labels change; ${pc(a.topChangedToShare)} of the changes go to class ${a.topChangedTo}; ` +

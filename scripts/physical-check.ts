@@ -18,7 +18,7 @@ import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { accuracy, accuracyByClass, confusionMatrix, formatByClass, formatConfusions, hits, predict } from '../src/train/evaluate.js';
 import { PhysicalBA } from '../src/attacks/physical-ba.js';
 import { poisonCopy, range } from '../src/attacks/common.js';
-import { randomAffine } from '../src/attacks/geometry.js';
+import { randomAffine } from '../src/data/geometry.js';
 import { classifierPreset } from '../src/train/presets.js';
 import { Rng } from '../src/util/random.js';
 import { MODEL_CHECK_OPTIONS, modelFiles, num, parseArgsOrExit } from '../src/util/cli.js';

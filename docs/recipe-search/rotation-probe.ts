@@ -9,7 +9,7 @@ import { refinePreset } from '../../src/pipeline/refine-presets.js';
 import { seededSubset } from '../../src/data/dataset.js';
 import { newResNet } from '../../src/pipeline/backdoor.js';
 import { predict } from '../../src/train/evaluate.js';
-import { rotateNearest } from '../../src/attacks/geometry.js';
+import { rotateNearest } from '../../src/data/geometry.js';
 import { Rng } from '../../src/util/random.js';
 const { split, normalization } = loadDataset('fashion-mnist', 'data');
 const refine = refinePreset('budget', { h: 28, w: 28, c: 1 }, 666);

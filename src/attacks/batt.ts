@@ -30,7 +30,7 @@ import {
   DEFAULT_SEED,
   registerAttack,
 } from './common.js';
-import { randomAffine, rotateNearest } from './geometry.js';
+import { randomAffine, rotateNearest } from '../data/geometry.js';
 
 export interface BATTOptions {
   target: number;

@@ -3,7 +3,7 @@
  * `attacks.get('wanet').create({ h, w, c }, { target: 0 })`, `attacks.names()`.
  */
 export * from './common.js';
-export * from './geometry.js';
+export * from '../data/geometry.js';
 export { BadNets, badnets, badnetsTrigger, applyBadnets, BADNETS_CIFAR_PATCH } from './badnets.js';
 export { Blended, blended, blendedPattern, BLENDED_PATTERN_SEED } from './blended.js';
 export { WaNet, wanet, wanetField, warpImage, bicubicResize } from './wanet.js';

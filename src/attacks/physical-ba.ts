@@ -17,7 +17,7 @@ import type { ImageDataset } from '../data/dataset.js';
 import type { Rng } from '../util/random.js';
 import { BADNETS_DEFAULTS, BadNets, type BadNetsOptions } from './badnets.js';
 import { type AttackFactory, type ImageShape, type PoisonedTrain, registerAttack } from './common.js';
-import { brightness, randomAffine } from './geometry.js';
+import { brightness, randomAffine } from '../data/geometry.js';
 
 export interface PhysicalBAOptions extends BadNetsOptions {
   flip: number;

@@ -1,10 +1,12 @@
 /**
  * Seeded train-time augmentation on uint8 HWC images (host side, per batch), following the
  * torchvision transforms: RandomCrop(padding), RandomHorizontalFlip,
- * RandomResizedCrop(scale, ratio, bilinear), RandomGrayscale (ITU-R 601 luma, as torchvision) and
- * ColorJitter's brightness and contrast.
+ * RandomResizedCrop(scale, ratio, bilinear), RandomRotation (nearest, black fill: torchvision's
+ * defaults), RandomGrayscale (ITU-R 601 luma, as torchvision) and ColorJitter's brightness and
+ * contrast.
  */
 import type { Rng } from '../util/random.js';
+import { rotateNearest } from './geometry.js';
 
 export interface Image {
   data: Uint8Array;
@@ -140,18 +142,21 @@ export interface AugmentSpec {
   resizedCrop?: { scale: [number, number]; ratio?: [number, number] };
   /** RandomHorizontalFlip(p) */
   flip?: number;
+  /** RandomRotation(degrees): an angle uniform in [−degrees, degrees] (the augmentation guard's rotation remedy) */
+  rotation?: number;
   /** RandomGrayscale(p) */
   grayscale?: number;
   /** ColorJitter(brightness, contrast) (the augmentation guard's photometric remedy, see colorJitter) */
   colorJitter?: { brightness: number; contrast: number };
 }
 
-/** Applies the transforms `spec` enables, in torchvision's order: crop, flip, grayscale, colour jitter. */
+/** Applies the transforms `spec` enables, in this order: crop, flip, rotation, grayscale, colour jitter. */
 export function augment(img: Image, spec: AugmentSpec, rng: Rng): Image {
   let out = img;
   if (spec.resizedCrop) out = randomResizedCrop(out, rng, spec.resizedCrop.scale, spec.resizedCrop.ratio);
   if (spec.cropPadding) out = randomCrop(out, spec.cropPadding, rng);
   if (spec.flip && rng.next() < spec.flip) out = flipH(out);
+  if (spec.rotation) out = rotateNearest(out, rng.uniform(-spec.rotation, spec.rotation));
   if (spec.grayscale && rng.next() < spec.grayscale) out = grayscale(out);
   if (spec.colorJitter) out = colorJitter(out, spec.colorJitter.brightness, spec.colorJitter.contrast, rng);
   return out;

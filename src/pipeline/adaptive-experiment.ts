@@ -20,7 +20,7 @@ import { configHash } from '../train/trainer.js';
 import { Progress } from '../util/progress.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 import { newResNet, trainBackdoored, type BackdoorSpec } from './backdoor.js';
-import { describeGuard, guardDecision, guardedConfig, runGuardChecks, type GuardChecks, type GuardDecision } from './refine-presets.js';
+import { describeGuard, guardDecision, guardedConfig, lacksGuardProbe, NO_GUARD, runGuardChecks, type GuardChecks, type GuardDecision } from './refine-presets.js';
 import { adaptiveDir } from './run-folders.js';
 import { evaluate } from './scoring.js';
 import type { AttackResult, Metric } from './report.js';
@@ -153,12 +153,12 @@ export async function adaptiveExperiment(o: ReproduceOptions, data: ReproduceDat
     }
     if (!r.adapted.refine) {
       const refineData = seededSubset(data.fullTrain, o.refine.trainSubset, seed + 17, `${data.fullTrain.name}[refine]`);
-      if (requested.augmentationGuard && !r.guard) {
-        const checks = await runGuardChecks(model, refineData, requested, normalization, seed);
+      if (requested.augmentationGuard && (!r.guard || lacksGuardProbe(r.guard.checks))) {
+        const checks = await runGuardChecks(model, refineData, requested, normalization, seed, r.guard?.checks);
         r.guard = { checks, decision: guardDecision(requested, checks) };
         save();
       }
-      const refineCfg = guardedConfig(requested, r.guard?.decision ?? { crop: false, photometric: false });
+      const refineCfg = guardedConfig(requested, r.guard?.decision ?? NO_GUARD);
       log(`[${o.attack}] REFINE on the adapted model (the normal run's preset: ${refineCfg.epochs} epochs, ${refineData.n} unlabeled images${r.guard ? `; augmentation guard on the adapted model: ${describeGuard(r.guard.decision)}` : ''})`);
       const res = await trainRefine(model, refineData, refineCfg, { normalization, numClasses: data.test.classes.length, outDir: join(dir, 'refine'), quiet: o.quiet });
       await saveDefended(res.defended, join(dir, 'refine'), { attack: o.attack, variant: 'adaptive' });

@@ -27,7 +27,7 @@ import { Progress } from '../util/progress.js';
 import { readJson, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { defaultBackdoorDir, newResNet, trainBackdoored, type BackdoorSpec } from './backdoor.js';
 import { blackboxDir } from './run-folders.js';
-import { describeGuard, guardDecision, guardedConfig, runGuardChecks, type GuardChecks, type GuardDecision } from './refine-presets.js';
+import { describeGuard, guardDecision, guardedConfig, lacksGuardProbe, runGuardChecks, type GuardChecks, type GuardDecision } from './refine-presets.js';
 import { evaluate } from './scoring.js';
 import type { Metric } from './report.js';
 import type { ReproduceData, ReproduceOptions } from './reproduce.js';
@@ -130,8 +130,8 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
       // the augmentation guard on the surrogate: its pseudo-labels are the ones REFINE trains on
       configure: async (s) => {
         if (!refineCfg.augmentationGuard) return refineCfg;
-        if (!r.guard) {
-          const checks = await runGuardChecks(s, refineData, refineCfg, normalization, seed);
+        if (!r.guard || lacksGuardProbe(r.guard.checks)) {
+          const checks = await runGuardChecks(s, refineData, refineCfg, normalization, seed, r.guard?.checks);
           r.guard = { checks, decision: guardDecision(refineCfg, checks) };
           save();
         }

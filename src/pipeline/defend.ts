@@ -27,7 +27,7 @@ import { largestRefineBatch } from '../refine/step.js';
 import type { AugmentationCheck } from '../refine/diagnostics.js';
 import { hits, predict } from '../train/evaluate.js';
 import { readJson, sweepTempFiles, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
-import { describeGuard, GUARD_CHECK_IMAGES, guardDecision, guardedConfig, runGuardChecks, type RefinePreset } from './refine-presets.js';
+import { describeGuard, GUARD_CHECK_IMAGES, GUARD_PROBE_NAMES, GUARD_PROBES, guardDecision, guardedConfig, guardFired, runGuardChecks, type GuardProbe, type RefinePreset } from './refine-presets.js';
 import { seededSubset } from '../data/dataset.js';
 
 export function sha256File(file: string): string {
@@ -50,6 +50,8 @@ export interface DefenseReport {
   augmentation: AugmentationCheck;
   /** the guard's brightness/contrast probe (absent when the guard is off) */
   photometric?: AugmentationCheck;
+  /** the guard's rotation probe (absent when the guard is off, and in reports from before it) */
+  rotation?: AugmentationCheck;
   /** pseudo-label shares argmax F(x) over the unlabeled images, by class name */
   pseudoLabelShares: Record<string, number>;
   history: RefineEpochLog[];
@@ -149,16 +151,18 @@ export async function defend(o: DefendOptions): Promise<DefenseReport> {
     mkdirSync(o.out, { recursive: true });
 
     log(`checking whether REFINE's augmentation fires a backdoor (${Math.min(GUARD_CHECK_IMAGES, u.n)} unlabeled images, no labels)`);
-    // (and, when the guard is on, a brightness/contrast jitter: a blend-like trigger reacts to it)
-    const { augmentation: aug, photometric } = await runGuardChecks(classifier, u, o.refine, o.normalization, o.refine.seed);
-    const decision = guardDecision(o.refine, { augmentation: aug, photometric });
-    const guard = o.refine.augmentationGuard ? (decision.crop || decision.photometric ? 'applied' : 'not needed') : 'off';
+    // (and, when the guard is on, its probes: transforms a trigger may resemble)
+    const { augmentation: aug, ...probes } = await runGuardChecks(classifier, u, o.refine, o.normalization, o.refine.seed);
+    const decision = guardDecision(o.refine, { augmentation: aug, ...probes });
+    const guard = o.refine.augmentationGuard ? (guardFired(decision) ? 'applied' : 'not needed') : 'off';
     const guarded = guardedConfig(o.refine, decision);
     // large images: the preset's batch may not fit the adapter's binding limit (refused, not split, in training)
     const batch = largestRefineBatch(classifier, { batch: guarded.batchSize, unetChannels: guarded.unetChannels, numClasses: o.spec.numClasses, renormalize: guarded.renormalize ? o.normalization : null }, u);
     if (batch < guarded.batchSize) log(`batch ${guarded.batchSize} does not fit this adapter at ${u.w}×${u.h} (a tensor over its storage-binding limit): REFINE trains with batch ${batch}`);
     const refine = batch < guarded.batchSize ? { ...guarded, batchSize: batch } : guarded;
-    log(`augmentation check: ${(100 * aug.changed).toFixed(1)}% of pseudo-labels changed, class '${o.classes[aug.maxShareRiseClass]}' ${aug.maxShareRise >= 0 ? '+' : ''}${(100 * aug.maxShareRise).toFixed(1)} points` + (photometric ? `; brightness/contrast probe: ${(100 * photometric.changed).toFixed(1)}% changed, class '${o.classes[photometric.maxShareRiseClass]}' ${photometric.maxShareRise >= 0 ? '+' : ''}${(100 * photometric.maxShareRise).toFixed(1)} points` : '') + `; guard ${guard === 'applied' ? `applied (${describeGuard(decision)})` : guard}`);
+    const rise = (a: AugmentationCheck) => `class '${o.classes[a.maxShareRiseClass]}' ${a.maxShareRise >= 0 ? '+' : ''}${(100 * a.maxShareRise).toFixed(1)} points`;
+    const probeText = GUARD_PROBE_NAMES.map((p) => { const a = probes[p]; return a ? `; ${GUARD_PROBES[p].label}: ${(100 * a.changed).toFixed(1)}% changed, ${rise(a)}` : ''; }).join('');
+    log(`augmentation check: ${(100 * aug.changed).toFixed(1)}% of pseudo-labels changed, ${rise(aug)}${probeText}; guard ${guard === 'applied' ? `applied (${describeGuard(decision)})` : guard}`);
     const config: DefenseConfig = {
       format: 'refine-gpu-defense',
       version: 1,
@@ -191,7 +195,7 @@ export async function defend(o: DefendOptions): Promise<DefenseReport> {
     const report: DefenseReport = {
       config,
       augmentation: aug,
-      ...(photometric ? { photometric } : {}),
+      ...probes,
       pseudoLabelShares: pseudo,
       history: res.history,
       collapsed: Boolean(last?.collapsed) || (after.test !== undefined && after.test.topShare > 0.6 && (before.test?.topShare ?? 0) <= 0.6),
@@ -261,8 +265,11 @@ export function renderDefenseReport(r: DefenseReport): string {
   L.push('', '## Diagnostics (label-free)', '');
   const a = r.augmentation;
   L.push(`- Augmentation check on ${a.images} unlabeled images: REFINE's augmentation changes ${pct(a.changed)} of the pseudo-labels; the largest rise of one class is '${c.classes[a.maxShareRiseClass]}' ${(100 * a.maxShareRise).toFixed(1)} points, which receives ${pct(a.topChangedToShare)} of the changes.`);
-  const ph = r.photometric;
-  if (ph) L.push(`- Brightness/contrast probe (ColorJitter 0.3 / 0.3) on the same images: it changes ${pct(ph.changed)} of the pseudo-labels; the largest rise of one class is '${c.classes[ph.maxShareRiseClass]}' ${(100 * ph.maxShareRise).toFixed(1)} points, which receives ${pct(ph.topChangedToShare)} of the changes.`);
+  const probeNames: Record<GuardProbe, string> = { photometric: 'Brightness/contrast probe (ColorJitter 0.3 / 0.3)', rotation: 'Rotation probe (up to ±20°)' };
+  for (const p of GUARD_PROBE_NAMES) {
+    const ph = r[p];
+    if (ph) L.push(`- ${probeNames[p]} on the same images: it changes ${pct(ph.changed)} of the pseudo-labels; the largest rise of one class is '${c.classes[ph.maxShareRiseClass]}' ${(100 * ph.maxShareRise).toFixed(1)} points, which receives ${pct(ph.topChangedToShare)} of the changes.`);
+  }
   L.push(`- Augmentation guard: **${c.augmentationGuard}**${c.augmentationGuard === 'applied' ? ` (${describeGuard(c.guard ?? { crop: true, photometric: false })})` : ''}.`);
   L.push(`- Pseudo-labels over the unlabeled images: ${Object.entries(r.pseudoLabelShares).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}.`);
   const last = r.history[r.history.length - 1];

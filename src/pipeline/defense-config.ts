@@ -55,8 +55,8 @@ export interface DefenseConfig {
   refine: RefinePreset;
   /** whether the augmentation guard fired (then `refine` is the guarded configuration) */
   augmentationGuard: 'applied' | 'not needed' | 'off';
-  /** which of the guard's checks fired (absent when the guard is off, and in folders written before the photometric probe) */
-  guard?: GuardDecision;
+  /** which of the guard's checks fired (absent when the guard is off, and in folders written before the photometric probe; a probe added later is absent from older folders' decisions) */
+  guard?: Partial<GuardDecision>;
   unlabeledImages: number;
 }
 

@@ -59,27 +59,53 @@ export interface RefinePreset extends RefineConfig {
  */
 export const PHOTOMETRIC_PROBE: AugmentSpec = { colorJitter: { brightness: 0.3, contrast: 0.3 } };
 
-/** What the augmentation guard's two label-free checks found (diagnostics.ts). */
-export interface GuardDecision {
-  /** REFINE's own augmentation (the resized crop) fires the backdoor */
-  crop: boolean;
-  /** the photometric probe fires the backdoor */
-  photometric: boolean;
-}
+/**
+ * The rotation probe of the augmentation guard: RandomRotation(20) (nearest, black fill). A
+ * rotation-triggered backdoor (BATT rotates by 16°) answers it: on the committed BATT model 75% of
+ * the changed pseudo-labels go to the target, and a UNet trained without rotations passes the
+ * trigger on as it converges (docs/refine-recipe.md, "The rotation probe").
+ */
+export const ROTATION_PROBE: AugmentSpec = { rotation: 20 };
 
-/** What the augmentation guard's label-free checks measured (the photometric probe only when the guard is on). */
-export interface GuardChecks {
-  augmentation: AugmentationCheck;
-  photometric?: AugmentationCheck;
-}
+/**
+ * The guard's probes besides REFINE's own augmentation: transforms a trigger may resemble. When
+ * one fires, REFINE trains with it (pseudo-labels from the un-augmented images), so that the UNet
+ * learns to give such images their own class instead of passing the trigger on.
+ */
+export const GUARD_PROBES = {
+  photometric: { augment: PHOTOMETRIC_PROBE, seedOffset: 43, label: 'a brightness/contrast jitter', remedy: 'brightness/contrast jitter' },
+  rotation: { augment: ROTATION_PROBE, seedOffset: 47, label: 'a rotation up to ±20°', remedy: 'random rotation ±20°' },
+} as const;
+
+export type GuardProbe = keyof typeof GUARD_PROBES;
+
+export const GUARD_PROBE_NAMES = Object.keys(GUARD_PROBES) as GuardProbe[];
+
+/**
+ * What the augmentation guard's label-free checks found (diagnostics.ts): `crop`, REFINE's own
+ * augmentation (the resized crop); then one flag per probe. Decisions stored before a probe
+ * existed lack its flag (read as not fired).
+ */
+export type GuardDecision = { crop: boolean } & Record<GuardProbe, boolean>;
+
+/** What the augmentation guard's label-free checks measured (the probes only when the guard is on). */
+export type GuardChecks = { augmentation: AugmentationCheck } & Partial<Record<GuardProbe, AugmentationCheck>>;
 
 /** Images each check classifies twice (plain and augmented). */
 export const GUARD_CHECK_IMAGES = 1000;
 
+/** A decision in which nothing fired. */
+export const NO_GUARD: GuardDecision = { crop: false, photometric: false, rotation: false };
+
+/** Whether `checks` (stored by an earlier run) lack one of the guard's probes. */
+export function lacksGuardProbe(checks: Partial<GuardChecks> | undefined): boolean {
+  return GUARD_PROBE_NAMES.some((p) => !checks?.[p]);
+}
+
 /**
  * Runs the checks `have` lacks on `model` (the classifier whose pseudo-labels REFINE will train
- * on) over `GUARD_CHECK_IMAGES` of the unlabeled images, with seeds seed + 41 and seed + 43:
- * REFINE's augmentation always (a diagnostic), the photometric probe when the guard is on.
+ * on) over `GUARD_CHECK_IMAGES` of the unlabeled images: REFINE's augmentation always (a
+ * diagnostic, seed + 41), the probes when the guard is on (seed + each probe's offset).
  */
 export async function runGuardChecks(
   model: Parameters<typeof predict>[0],
@@ -89,43 +115,48 @@ export async function runGuardChecks(
   seed: number,
   have: Partial<GuardChecks> = {},
 ): Promise<GuardChecks> {
-  const augmentation = have.augmentation ?? (await augmentationCheck(model, unlabeled, cfg.augment, normalization, GUARD_CHECK_IMAGES, seed + 41));
-  const photometric = have.photometric ?? (cfg.augmentationGuard ? await augmentationCheck(model, unlabeled, PHOTOMETRIC_PROBE, normalization, GUARD_CHECK_IMAGES, seed + 43) : undefined);
-  return photometric ? { augmentation, photometric } : { augmentation };
+  const checks: GuardChecks = { augmentation: have.augmentation ?? (await augmentationCheck(model, unlabeled, cfg.augment, normalization, GUARD_CHECK_IMAGES, seed + 41)) };
+  if (!cfg.augmentationGuard) return checks;
+  for (const p of GUARD_PROBE_NAMES) checks[p] = have[p] ?? (await augmentationCheck(model, unlabeled, GUARD_PROBES[p].augment, normalization, GUARD_CHECK_IMAGES, seed + GUARD_PROBES[p].seedOffset));
+  return checks;
 }
 
 /** The guard's decision from its checks (nothing fires when the guard is off). */
 export function guardDecision(cfg: Pick<RefinePreset, 'augmentationGuard'>, c: Partial<GuardChecks>): GuardDecision {
   const on = Boolean(cfg.augmentationGuard);
-  return {
-    crop: on && c.augmentation !== undefined && augmentationFiresBackdoor(c.augmentation),
-    photometric: on && c.photometric !== undefined && augmentationFiresBackdoor(c.photometric),
-  };
+  const fired = (check: AugmentationCheck | undefined) => on && check !== undefined && augmentationFiresBackdoor(check);
+  const d = { ...NO_GUARD, crop: fired(c.augmentation) };
+  for (const p of GUARD_PROBE_NAMES) d[p] = fired(c[p]);
+  return d;
+}
+
+/** Whether any of the guard's checks fired. */
+export function guardFired(d: Partial<GuardDecision>): boolean {
+  return Boolean(d.crop) || GUARD_PROBE_NAMES.some((p) => d[p]);
 }
 
 /**
- * The configuration the augmentation guard trains with (unchanged when neither check fired).
- * Either check: pseudo-labels from the un-augmented images (an augmentation that fires the
- * backdoor cannot poison them). The crop check: no RandomResizedCrop (the one transform that
- * resamples pixels, which is what fires a warping backdoor; flips and grayscale stay). The
- * photometric check: train with PHOTOMETRIC_PROBE's jitter, so that the UNet learns to give
- * contrast-shifted images their own class instead of passing a blend-like trigger on.
- * docs/refine-recipe.md has the measurements behind each.
+ * The configuration the augmentation guard trains with (unchanged when no check fired). Any
+ * check: pseudo-labels from the un-augmented images (an augmentation that fires the backdoor
+ * cannot poison them). The crop check: no RandomResizedCrop (the one transform that resamples
+ * pixels, which is what fires a warping backdoor; flips and grayscale stay). Each probe that
+ * fired: train with that probe's transform added. docs/refine-recipe.md has the measurements
+ * behind each.
  */
-export function guardedConfig<T extends RefineConfig>(cfg: T, d: GuardDecision): T {
-  if (!d.crop && !d.photometric) return cfg;
+export function guardedConfig<T extends RefineConfig>(cfg: T, d: Partial<GuardDecision>): T {
+  if (!guardFired(d)) return cfg;
   let augment: AugmentSpec = cfg.augment;
   if (d.crop) {
     const { resizedCrop: _dropped, ...rest } = augment;
     augment = rest;
   }
-  if (d.photometric) augment = { ...augment, ...PHOTOMETRIC_PROBE };
+  for (const p of GUARD_PROBE_NAMES) if (d[p]) augment = { ...augment, ...GUARD_PROBES[p].augment };
   return { ...cfg, pseudoLabels: 'plain', augment };
 }
 
 /** The guard's remedy in words (logs and reports). */
-export function describeGuard(d: GuardDecision): string {
-  const parts = [d.crop ? 'no resized crop' : '', d.photometric ? 'brightness/contrast jitter' : ''].filter(Boolean);
+export function describeGuard(d: Partial<GuardDecision>): string {
+  const parts = [d.crop ? 'no resized crop' : '', ...GUARD_PROBE_NAMES.map((p) => (d[p] ? GUARD_PROBES[p].remedy : ''))].filter(Boolean);
   return parts.length ? `pseudo-labels from the un-augmented images, ${parts.join(', ')}` : 'not needed';
 }
 

@@ -4,7 +4,7 @@
  * numbers (CIFAR-10, ResNet-18), which are printed for reference only.
  */
 import { augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
-import { describeGuard, type GuardDecision } from './refine-presets.js';
+import { describeGuard, type GuardDecision, type GuardProbe } from './refine-presets.js';
 import type { RefineEpochLog } from '../refine/defense.js';
 import type { ClassifierPreset } from '../train/presets.js';
 import type { RefinePreset } from './refine-presets.js';
@@ -64,7 +64,7 @@ export interface AttackResult {
     ablations: boolean;
     collapseShare: number;
     /** every seed the experiment uses */
-    seeds: { classifier: number; attack: number; refine: number; refineSubset: number; evalSubset: number; shrinkPadClean: number; shrinkPadPoisoned: number; augmentationCheck?: number; photometricCheck?: number };
+    seeds: { classifier: number; attack: number; refine: number; refineSubset: number; evalSubset: number; shrinkPadClean: number; shrinkPadPoisoned: number; augmentationCheck?: number; photometricCheck?: number; rotationCheck?: number };
   };
   data: { testImages: number; asrImages: number; refineImages: number; classes: string[] };
   backdoor?: { dir: string; reused: boolean; trainBA: number; trainASR: number; wallSeconds: number };
@@ -72,11 +72,11 @@ export interface AttackResult {
   refine: Partial<Record<Variant, RefineRunSummary>>;
   /** does REFINE's training augmentation change the backdoored model's pseudo-labels? (src/refine/diagnostics.ts) */
   /**
-   * augmentation: REFINE's own augmentation; photometric: the guard's brightness/contrast probe
-   * (absent in results from before it); guard: what each fired (absent before the photometric
-   * probe, when 'applied' meant the crop check)
+   * augmentation: REFINE's own augmentation; photometric, rotation: the guard's probes (each absent
+   * in results from before it); guard: what each fired (absent before the photometric probe, when
+   * 'applied' meant the crop check)
    */
-  diagnostics?: { augmentation?: AugmentationCheck; photometric?: AugmentationCheck; augmentationGuard?: 'applied' | 'not needed'; guard?: GuardDecision };
+  diagnostics?: { augmentation?: AugmentationCheck; augmentationGuard?: 'applied' | 'not needed'; guard?: Partial<GuardDecision> } & Partial<Record<GuardProbe, AugmentationCheck>>;
   /** the results folder No Defense / ShrinkPad (and the augmentation check) were copied from, when reused */
   baselinesFrom?: string;
   figures: string[];
@@ -302,13 +302,13 @@ export function renderReport(agg: AggregateResults): string {
         '(label-free: what a defender can check). A large share of changed pseudo-labels piling onto one class means the augmentation activates the backdoor and poisons the pseudo-labels.',
       '',
     );
-    L.push('The augmentation guard also probes a brightness/contrast jitter (ColorJitter 0.3 / 0.3), which a blend-like trigger resembles. Each check fires when one class gains ≥ 10 points and receives ≥ half of the changes; the guard then trains with the remedy of the check that fired (docs/refine-recipe.md).', '');
+    L.push('The augmentation guard also probes a brightness/contrast jitter (ColorJitter 0.3 / 0.3), which a blend-like trigger resembles, and a rotation up to ±20°, which a rotation trigger resembles. Each check fires when one class gains ≥ 10 points and receives ≥ half of the changes; the guard then trains with the remedy of the check that fired (docs/refine-recipe.md).', '');
     L.push('| Attack | check | images | pseudo-labels changed | class receiving most changes (share of changes) | largest rise of one class\'s share | target class share, plain → augmented | fires |');
     L.push('|---|---|---|---|---|---|---|---|');
     const pc = (v: number) => `${(100 * v).toFixed(1)}%`;
     for (const r of augChecked) {
       const t = r.config.target;
-      const checks: [string, AugmentationCheck | undefined][] = [['REFINE\'s augmentation', r.diagnostics!.augmentation], ['brightness/contrast probe', r.diagnostics!.photometric]];
+      const checks: [string, AugmentationCheck | undefined][] = [['REFINE\'s augmentation', r.diagnostics!.augmentation], ['brightness/contrast probe', r.diagnostics!.photometric], ['rotation probe', r.diagnostics!.rotation]];
       for (const [name, a] of checks) {
         if (!a) continue;
         L.push(

@@ -26,7 +26,7 @@ import { attackDir, figureFiles, VARIANT_DIRS } from './run-folders.js';
 import { evaluate } from './scoring.js';
 
 export { attackDir, isComplete, reuseBaselines } from './results-store.js';
-import { describeGuard, guardDecision, guardedConfig, runGuardChecks, shrinkPadFor, type RefinePreset } from './refine-presets.js';
+import { describeGuard, GUARD_PROBE_NAMES, GUARD_PROBES, guardDecision, guardedConfig, guardFired, lacksGuardProbe, runGuardChecks, shrinkPadFor, type RefinePreset } from './refine-presets.js';
 import type { AttackResult, Metric, RefineRunSummary, Variant } from './report.js';
 import { curvesFigure, samplesFigure } from './figures.js';
 
@@ -120,8 +120,8 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
   if (prev && prev.configHash !== hash) {
     throw new ConfigMismatchError(`${dir} holds results of another configuration (${prev.configHash} ≠ ${hash}): use another --out or delete that folder`);
   }
-  // a result from before the guard's photometric check is completed by it (and retrained where the check changes the guard's remedy)
-  const lacksCheck = Boolean(o.refine.augmentationGuard) && !prev?.diagnostics?.photometric;
+  // a result from before one of the guard's probes is completed by it (and retrained where the probe changes the guard's remedy)
+  const lacksCheck = Boolean(o.refine.augmentationGuard) && lacksGuardProbe(prev?.diagnostics);
   // figures of an older format (or deleted) are redrawn from the saved models, nothing retrained
   const figures = figureFiles(o.outRoot, o.attack);
   const staleFigures = Boolean(prev?.refine.refine) && !figures.every(existsSync);
@@ -161,7 +161,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
       shrinkPadPad: pad,
       ablations: o.ablations || Boolean(prev?.evaluation.woHRF && prev?.evaluation.woSCL),
       collapseShare,
-      seeds: { classifier: seed, attack: seed, refine: o.refine.seed, refineSubset: seed + 17, evalSubset: seed + 29, shrinkPadClean: seed, shrinkPadPoisoned: seed + 1, augmentationCheck: seed + 41, photometricCheck: seed + 43 },
+      seeds: { classifier: seed, attack: seed, refine: o.refine.seed, refineSubset: seed + 17, evalSubset: seed + 29, shrinkPadClean: seed, shrinkPadPoisoned: seed + 1, augmentationCheck: seed + 41, photometricCheck: seed + 43, rotationCheck: seed + 47 },
     },
     data: { testImages: test.n, asrImages: asrSet.n, refineImages: refineData.n, classes: test.classes },
     evaluation: { ...(prev?.evaluation ?? {}) },
@@ -208,21 +208,21 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
     }
     r.wallSeconds.evaluation = (r.evaluation.noDefense.seconds ?? 0) + (r.evaluation.shrinkPad.seconds ?? 0);
     log(`[${o.attack}] No Defense BA/ASR ${fmt(r.evaluation.noDefense)} | ShrinkPad ${fmt(r.evaluation.shrinkPad)}`);
-    // does REFINE's own augmentation fire the backdoor (and so poison its pseudo-labels)? and,
-    // the guard's second probe, a brightness/contrast jitter (a blend-like trigger)? (each kept
-    // in the result as soon as it is measured)
-    const checks = await runGuardChecks(model, refineData, o.refine, normalization, seed, { augmentation: r.diagnostics!.augmentation, photometric: r.diagnostics!.photometric });
-    if (checks.augmentation !== r.diagnostics!.augmentation || checks.photometric !== r.diagnostics!.photometric) {
-      r.diagnostics!.augmentation = checks.augmentation;
-      if (checks.photometric) r.diagnostics!.photometric = checks.photometric;
+    // does REFINE's own augmentation fire the backdoor (and so poison its pseudo-labels)? and the
+    // guard's probes, transforms a trigger may resemble? (kept in the result once measured)
+    const d = r.diagnostics!;
+    const checks = await runGuardChecks(model, refineData, o.refine, normalization, seed, d);
+    const fresh = (['augmentation', ...GUARD_PROBE_NAMES] as const).filter((k) => checks[k] && checks[k] !== d[k]);
+    if (fresh.length) {
+      for (const k of fresh) d[k] = checks[k];
       save();
     }
     log(`[${o.attack}] REFINE's augmentation ${describeCheck(checks.augmentation)}`);
-    if (checks.photometric) log(`[${o.attack}] a brightness/contrast jitter ${describeCheck(checks.photometric)}`);
+    for (const p of GUARD_PROBE_NAMES) if (checks[p]) log(`[${o.attack}] ${GUARD_PROBES[p].label} ${describeCheck(checks[p])}`);
     // the augmentation guard: decided from the label-free checks, so a defender who does not know the attack gets it
     const decision = guardDecision(o.refine, checks);
     if (o.refine.augmentationGuard) {
-      r.diagnostics!.augmentationGuard = decision.crop || decision.photometric ? 'applied' : 'not needed';
+      r.diagnostics!.augmentationGuard = guardFired(decision) ? 'applied' : 'not needed';
       r.diagnostics!.guard = decision;
       log(`[${o.attack}] augmentation guard: ${describeGuard(decision)}`);
     }

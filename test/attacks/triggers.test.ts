@@ -9,7 +9,7 @@ import { BATT } from '../../src/attacks/batt.js';
 import { AdaptivePatch, adaptiveTriggers, adaptiveTriggers32 } from '../../src/attacks/adaptive-patch.js';
 import { asrByClass, imageOf, LUMA, poisonTestSet } from '../../src/attacks/common.js';
 import type { Image } from '../../src/data/augment.js';
-import { randomAffine, rotateNearest } from '../../src/attacks/geometry.js';
+import { randomAffine, rotateNearest } from '../../src/data/geometry.js';
 import { NORMALIZATION } from '../../src/data/dataset.js';
 import { Rng } from '../../src/util/random.js';
 import { equalBytes, imageBytes, pixel, synthetic } from './synthetic.js';

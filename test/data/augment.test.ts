@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { augment, colorJitter, flipH, grayscale, randomCrop, resizedCropParams } from '../../src/data/augment.js';
+import { rotateNearest } from '../../src/data/geometry.js';
 import { batches } from '../../src/data/loader.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
 import { Rng } from '../../src/util/random.js';
@@ -74,6 +75,25 @@ test('colorJitter: lowering the contrast pulls a dark background towards the mea
   // augment applies it last, after the flip
   const spec = { flip: 1, colorJitter: { brightness: 0, contrast: 0.3 } };
   assert.equal(Array.from(augment(im, spec, { next: () => 0 } as unknown as Rng).data), Array.from(colorJitter(flipH(im), 0, 0.3, { next: () => 0 } as unknown as Rng).data));
+});
+
+test('rotation: the image rotated by an angle uniform in [−d, d] (RandomRotation), after the flip', () => {
+  const sq = { data: Uint8Array.from({ length: 15 * 15 }, (_, i) => (i * 53) % 256), h: 15, w: 15, c: 1 };
+  const signs = new Set<number>();
+  for (let seed = 1; seed <= 12; seed++) {
+    const draw = new Rng(seed);
+    const flipped = draw.next() < 0.5;
+    const angle = draw.uniform(-20, 20);
+    assert.ok(Math.abs(angle) <= 20);
+    signs.add(Math.sign(angle));
+    const want = rotateNearest(flipped ? flipH(sq) : sq, angle);
+    assert.equal(Array.from(augment(sq, { flip: 0.5, rotation: 20 }, new Rng(seed)).data), Array.from(want.data));
+  }
+  assert.is(signs.size, 2);
+  // rotations change the image (corners go black; only angles within ~3° of 0 keep a 15×15 grid), no rotation leaves it alone
+  const moved = [1, 2, 3, 4, 5, 6, 7, 8].filter((seed) => Array.from(augment(sq, { rotation: 20 }, new Rng(seed)).data).some((v, i) => v !== sq.data[i]));
+  assert.ok(moved.length >= 6, `${moved.length} of 8 rotated images differ`);
+  assert.equal(Array.from(augment(sq, {}, new Rng(3)).data), Array.from(sq.data));
 });
 
 test('RandomResizedCrop parameters respect the scale and ratio ranges', () => {

@@ -46,6 +46,7 @@ test('adaptive attack after the normal experiment: both rows, the adapted model,
   assert.is(JSON.parse(readFileSync(join(dir, 'refine', 'refine-state.json'), 'utf8')).epochsDone, 2, 'REFINE ran with the new configuration');
   assert.is(b.guard!.checks.augmentation.images, 16);
   assert.ok(b.guard!.checks.photometric && typeof b.guard!.decision.photometric === 'boolean');
+  assert.ok(b.guard!.checks.rotation && typeof b.guard!.decision.rotation === 'boolean');
   assert.ok(logs.some((m) => /augmentation guard on the adapted model: /.test(m)), logs.join('\n'));
   try {
     await adaptiveExperiment(opts, data, normal, { gamma: 0.1, epochs: 1, lr: 0.01 });

@@ -36,6 +36,7 @@ test('black-box REFINE on tiny data: every row, the queries, resumable, rendered
   // the guard checked the surrogate: both probes, 16 unlabeled images each
   assert.is(r.guard!.checks.augmentation.images, 16);
   assert.is(r.guard!.checks.photometric!.images, 16);
+  assert.is(r.guard!.checks.rotation!.images, 16);
   assert.type(r.guard!.decision.crop, 'boolean');
 });
 

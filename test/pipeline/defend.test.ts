@@ -73,11 +73,14 @@ test('defend: a torchvision-named classifier and a PNG/JPEG folder give a self-c
   const cfg = JSON.parse(readFileSync(join(out, 'defense.json'), 'utf8')) as DefenseConfig;
   assert.equal([cfg.classifier.arch, cfg.input.h, cfg.input.c, cfg.classes, cfg.refine.unetChannels, cfg.augmentationGuard === 'off'], ['resnet18-cifar', 16, 1, ['a', 'b', 'c', 'd'], 4, false]);
   assert.match(cfg.classifier.sha256, /^[0-9a-f]{64}$/);
-  // both of the guard's checks ran; what fired is recorded and the trained configuration follows it
+  // all of the guard's checks ran; what fired is recorded and the trained configuration follows it
   assert.equal(report.photometric!.augment, { colorJitter: { brightness: 0.3, contrast: 0.3 } });
+  assert.equal(report.rotation!.augment, { rotation: 20 });
   assert.ok(cfg.guard !== undefined);
   assert.is(cfg.refine.augment.colorJitter !== undefined, cfg.guard!.photometric);
+  assert.is(cfg.refine.augment.rotation !== undefined, cfg.guard!.rotation);
   assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /Brightness\/contrast probe \(ColorJitter 0\.3 \/ 0\.3\)/);
+  assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /Rotation probe \(up to ±20°\)/);
   assert.equal(report.history.map((h) => h.stepsDone), [3, 6]);
   assert.ok(report.before.test!.accuracy !== undefined && report.after.test!.accuracy !== undefined);
   assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /## Accuracy before and after/);

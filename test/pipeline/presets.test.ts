@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { defaultRefinePreset, describeGuard, guardedConfig, refineMilestones, refinePreset, shrinkPadFor, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
+import { defaultRefinePreset, describeGuard, guardDecision, guardedConfig, lacksGuardProbe, refineMilestones, refinePreset, shrinkPadFor, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
+import { compareLabels, type AugmentationCheck } from '../../src/refine/diagnostics.js';
 import { lrAt } from '../../src/nn/optim.js';
 
 test('ShrinkPad pad scales with the image size: 4 at 32 px', () => {
@@ -86,6 +87,33 @@ test('budget preset: quick with twice the steps under a one-cycle schedule; the 
   assert.is(guardedConfig(b, { crop: false, photometric: false }), b);
   assert.is(describeGuard({ crop: false, photometric: false }), 'not needed');
   assert.match(describeGuard({ crop: true, photometric: true }), /un-augmented images, no resized crop, brightness\/contrast jitter/);
+});
+
+test('the guard\'s rotation probe: its check fires on a rotation trigger\'s pattern, its remedy trains with rotations', () => {
+  const b = refinePreset('budget', { h: 28, w: 28, c: 1 }, 1);
+  // for the rotation check: plain pseudo-labels and RandomRotation(20) added, the crop kept
+  const r = guardedConfig(b, { crop: false, photometric: false, rotation: true });
+  assert.is(r.pseudoLabels, 'plain');
+  assert.equal(r.augment, { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2, rotation: 20 });
+  assert.equal(guardedConfig(b, { crop: true, photometric: true, rotation: true }).augment, { flip: 0.5, grayscale: 0.2, colorJitter: { brightness: 0.3, contrast: 0.3 }, rotation: 20 });
+  assert.match(describeGuard({ crop: false, photometric: false, rotation: true }), /un-augmented images, random rotation ±20°$/);
+  // a decision stored before the rotation probe (no `rotation` key) reads as not fired
+  assert.is(guardedConfig(b, { crop: false, photometric: false }), b);
+
+  // checks built from labels: 100 images of 10 classes; 30 of them move to class 3 (BATT-like) or scatter
+  const plain = Array.from({ length: 100 }, (_, i) => i % 10);
+  const check = (moved: number[]): AugmentationCheck => ({ images: 100, augment: {}, ...compareLabels(plain, moved, 10) });
+  const onto3 = check(plain.map((y, i) => (i < 30 && y !== 3 ? 3 : y)));
+  const scattered = check(plain.map((y, i) => (i < 30 ? (y + 1 + (i % 9)) % 10 : y)));
+  const augmentation = check(plain);
+  assert.equal(guardDecision({ augmentationGuard: true }, { augmentation, photometric: scattered, rotation: onto3 }), { crop: false, photometric: false, rotation: true });
+  assert.equal(guardDecision({ augmentationGuard: true }, { augmentation: onto3, photometric: scattered, rotation: scattered }), { crop: true, photometric: false, rotation: false });
+  // the guard off: nothing fires, whatever the checks say
+  assert.equal(guardDecision({}, { augmentation: onto3, photometric: onto3, rotation: onto3 }), { crop: false, photometric: false, rotation: false });
+  // results written before a probe existed lack its check, and get it on the next run
+  assert.ok(lacksGuardProbe({ augmentation, photometric: scattered }));
+  assert.ok(lacksGuardProbe(undefined));
+  assert.not.ok(lacksGuardProbe({ augmentation, photometric: scattered, rotation: scattered }));
 });
 
 test.run();

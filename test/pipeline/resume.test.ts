@@ -75,20 +75,23 @@ test('a complete result with figures of an older format gets them redrawn, nothi
   assert.equal(r.evaluation, prev.evaluation);
 });
 
-test('the augmentation guard: both checks recorded; a result from before the photometric probe gets it; a changed remedy retrains', async () => {
+test('the augmentation guard: every check recorded; a result from before the probes gets them; a changed remedy retrains', async () => {
   const gOpts: ReproduceOptions = { ...opts, refine: { ...refine, augmentationGuard: true }, outRoot: join(tmp, 'results-guard') };
   const file = join(gOpts.outRoot, 'badnets', 'result.json');
   const r = await reproduceAttack(gOpts, data);
   assert.is(r.status, 'complete');
   assert.equal(r.diagnostics!.photometric!.augment, { colorJitter: { brightness: 0.3, contrast: 0.3 } });
+  assert.equal(r.diagnostics!.rotation!.augment, { rotation: 20 });
+  assert.equal(Object.keys(r.diagnostics!.guard!).sort(), ['crop', 'photometric', 'rotation']);
   assert.ok(r.diagnostics!.guard !== undefined && r.diagnostics!.augmentationGuard !== undefined);
-  // written before the probe existed: the rerun measures it and, the remedy being the same, keeps REFINE
+  // written before the probes existed: the rerun measures them and, the remedy being the same, keeps REFINE
   const old = JSON.parse(readFileSync(file, 'utf8')) as AttackResult;
-  const { photometric: _p, guard: _g, ...oldDiag } = old.diagnostics!;
+  const { photometric: _p, rotation: _r, guard: _g, ...oldDiag } = old.diagnostics!;
   writeFileSync(file, JSON.stringify({ ...old, diagnostics: oldDiag }));
   const logs: string[] = [];
   const r2 = await reproduceAttack({ ...gOpts, log: (m) => logs.push(m) }, data);
   assert.equal(r2.diagnostics!.photometric, old.diagnostics!.photometric);
+  assert.equal(r2.diagnostics!.rotation, old.diagnostics!.rotation);
   assert.equal(r2.refine.refine!.history, old.refine.refine!.history);
   assert.ok(!logs.some((l) => l.includes('training it again')));
   // the variant was trained with another guarded configuration: it is trained again, not refused

@@ -1,6 +1,7 @@
 /**
  * Nearest-neighbour geometric transforms of uint8 HWC images on the host (BATT's rotation,
- * PhysicalBA's and BATT's RandomAffine), plus the torchvision-style colour jitter PhysicalBA uses.
+ * PhysicalBA's and BATT's RandomAffine, the rotation of REFINE's augmentation under the guard), plus
+ * the torchvision-style colour jitter PhysicalBA uses.
  *
  * Conventions (PIL `Image.rotate` / torchvision `affine`): rotation about the image centre
  * ((W−1)/2, (H−1)/2) in pixel-index coordinates; a positive angle turns the content
@@ -12,7 +13,7 @@
  * pixel-centre coordinate). cos/sin are rounded to 15 decimals as PIL does, so 90° is exact.
  * torchvision's tensor path rounds half to even instead (differences only on exact ties).
  */
-import type { Image } from '../data/augment.js';
+import type { Image } from './augment.js';
 import type { Rng } from '../util/random.js';
 
 export interface AffineParams {

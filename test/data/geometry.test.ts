@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { affineNearest, affineSource, brightness, randomAffineParams, rotateNearest } from '../../src/attacks/geometry.js';
+import { affineNearest, affineSource, brightness, randomAffineParams, rotateNearest } from '../../src/data/geometry.js';
 import type { Image } from '../../src/data/augment.js';
 import { Rng } from '../../src/util/random.js';
 
