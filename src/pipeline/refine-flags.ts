@@ -43,7 +43,7 @@ const RECIPE = {
   'augmentation-guard': {
     key: 'augmentationGuard',
     kind: 'on-off',
-    help: "check whether REFINE's augmentation or a brightness/contrast\njitter fires the backdoor; where one does, take the pseudo-labels\nfrom the un-augmented images and drop the resized crop (or train\nwith the jitter)",
+    help: "check whether REFINE's augmentation, a brightness/contrast\njitter or a rotation fires the backdoor; where one does, take the\npseudo-labels from the un-augmented images and drop the resized\ncrop (or train with the jitter or the rotation)",
   },
   'pseudo-labels': {
     key: 'pseudoLabels',
