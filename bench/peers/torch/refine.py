@@ -157,6 +157,7 @@ def main():
     ap.add_argument('--contrast', type=float, default=0, help='ColorJitter contrast: blend with the image mean grey by U(1-c, 1+c)')
     ap.add_argument('--noise', type=float, default=0, help='Gaussian pixel noise, std in [0,1] units')
     ap.add_argument('--rotate', type=float, default=0, help='random rotation by U(-d, d) degrees (bilinear, zero fill) after the crop and flip')
+    ap.add_argument('--rotate-p', type=float, default=1, help='share of the images --rotate rotates (the others keep angle 0)')
     ap.add_argument('--soft', type=float, default=0, help="soft targets: the classifier's softmax at this temperature on the pseudo-labels' images instead of one-hot (0: one-hot, the official code)")
     ap.add_argument('--renorm', action='store_true', help='normalise T(x) before the classifier (the official code does not)')
     ap.add_argument('--residual', action='store_true', help='T(x) = x_pixels + UNet(x)')
@@ -299,7 +300,10 @@ def main():
                 plain = plain.clone()
                 plain[f] = plain[f].flip(3)
             if a.rotate > 0:
-                x = rotate(x, (2 * torch.rand(x.shape[0], generator=gen) - 1) * a.rotate)
+                angle = (2 * torch.rand(x.shape[0], generator=gen) - 1) * a.rotate
+                if a.rotate_p < 1:
+                    angle = angle * (torch.rand(x.shape[0], generator=gen) < a.rotate_p).float()
+                x = rotate(x, angle)
             x = photometric(x, gen)
             xn = norm(x)
             with torch.no_grad():
