@@ -142,8 +142,11 @@ export interface AugmentSpec {
   resizedCrop?: { scale: [number, number]; ratio?: [number, number] };
   /** RandomHorizontalFlip(p) */
   flip?: number;
-  /** RandomRotation(degrees): an angle uniform in [−degrees, degrees] (the augmentation guard's rotation remedy) */
-  rotation?: number;
+  /**
+   * RandomRotation(degrees): an angle uniform in [−degrees, degrees], applied to a share p of the
+   * images (RandomApply; all when p is unset). The augmentation guard's rotation probe and remedy.
+   */
+  rotation?: { degrees: number; p?: number };
   /** RandomGrayscale(p) */
   grayscale?: number;
   /** ColorJitter(brightness, contrast) (the augmentation guard's photometric remedy, see colorJitter) */
@@ -156,7 +159,8 @@ export function augment(img: Image, spec: AugmentSpec, rng: Rng): Image {
   if (spec.resizedCrop) out = randomResizedCrop(out, rng, spec.resizedCrop.scale, spec.resizedCrop.ratio);
   if (spec.cropPadding) out = randomCrop(out, spec.cropPadding, rng);
   if (spec.flip && rng.next() < spec.flip) out = flipH(out);
-  if (spec.rotation) out = rotateNearest(out, rng.uniform(-spec.rotation, spec.rotation));
+  const rot = spec.rotation;
+  if (rot && (rot.p === undefined || rng.next() < rot.p)) out = rotateNearest(out, rng.uniform(-rot.degrees, rot.degrees));
   if (spec.grayscale && rng.next() < spec.grayscale) out = grayscale(out);
   if (spec.colorJitter) out = colorJitter(out, spec.colorJitter.brightness, spec.colorJitter.contrast, rng);
   return out;

@@ -65,17 +65,18 @@ export const PHOTOMETRIC_PROBE: AugmentSpec = { colorJitter: { brightness: 0.3, 
  * the changed pseudo-labels go to the target, and a UNet trained without rotations passes the
  * trigger on as it converges (docs/refine-recipe.md, "The rotation probe").
  */
-export const ROTATION_PROBE: AugmentSpec = { rotation: 20 };
+export const ROTATION_PROBE: AugmentSpec = { rotation: { degrees: 20 } };
 
 /**
- * The guard's probes besides REFINE's own augmentation: transforms a trigger may resemble. When
- * one fires, REFINE trains with it (pseudo-labels from the un-augmented images), so that the UNet
- * learns to give such images their own class instead of passing the trigger on.
+ * The guard's probes besides REFINE's own augmentation: transforms a trigger may resemble
+ * (`augment`, checked on every image). When one fires, REFINE trains with `train` added to its
+ * augmentation (pseudo-labels from the un-augmented images), so that the UNet learns to give such
+ * images their own class instead of passing the trigger on.
  */
-export const GUARD_PROBES = {
-  photometric: { augment: PHOTOMETRIC_PROBE, seedOffset: 43, label: 'a brightness/contrast jitter', remedy: 'brightness/contrast jitter' },
-  rotation: { augment: ROTATION_PROBE, seedOffset: 47, label: 'a rotation up to ±20°', remedy: 'random rotation ±20°' },
-} as const;
+export const GUARD_PROBES: Record<'photometric' | 'rotation', { augment: AugmentSpec; train: AugmentSpec; seedOffset: number; label: string; remedy: string }> = {
+  photometric: { augment: PHOTOMETRIC_PROBE, train: PHOTOMETRIC_PROBE, seedOffset: 43, label: 'a brightness/contrast jitter', remedy: 'brightness/contrast jitter' },
+  rotation: { augment: ROTATION_PROBE, train: ROTATION_PROBE, seedOffset: 47, label: 'a rotation up to ±20°', remedy: 'random rotation ±20°' },
+};
 
 export type GuardProbe = keyof typeof GUARD_PROBES;
 
@@ -150,7 +151,7 @@ export function guardedConfig<T extends RefineConfig>(cfg: T, d: Partial<GuardDe
     const { resizedCrop: _dropped, ...rest } = augment;
     augment = rest;
   }
-  for (const p of GUARD_PROBE_NAMES) if (d[p]) augment = { ...augment, ...GUARD_PROBES[p].augment };
+  for (const p of GUARD_PROBE_NAMES) if (d[p]) augment = { ...augment, ...GUARD_PROBES[p].train };
   return { ...cfg, pseudoLabels: 'plain', augment };
 }
 

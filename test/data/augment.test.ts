@@ -77,7 +77,7 @@ test('colorJitter: lowering the contrast pulls a dark background towards the mea
   assert.equal(Array.from(augment(im, spec, { next: () => 0 } as unknown as Rng).data), Array.from(colorJitter(flipH(im), 0, 0.3, { next: () => 0 } as unknown as Rng).data));
 });
 
-test('rotation: the image rotated by an angle uniform in [−d, d] (RandomRotation), after the flip', () => {
+test('rotation: the image rotated by an angle uniform in [−d, d] (RandomRotation), after the flip; with p, a share p of them', () => {
   const sq = { data: Uint8Array.from({ length: 15 * 15 }, (_, i) => (i * 53) % 256), h: 15, w: 15, c: 1 };
   const signs = new Set<number>();
   for (let seed = 1; seed <= 12; seed++) {
@@ -87,13 +87,20 @@ test('rotation: the image rotated by an angle uniform in [−d, d] (RandomRotati
     assert.ok(Math.abs(angle) <= 20);
     signs.add(Math.sign(angle));
     const want = rotateNearest(flipped ? flipH(sq) : sq, angle);
-    assert.equal(Array.from(augment(sq, { flip: 0.5, rotation: 20 }, new Rng(seed)).data), Array.from(want.data));
+    assert.equal(Array.from(augment(sq, { flip: 0.5, rotation: { degrees: 20 } }, new Rng(seed)).data), Array.from(want.data));
   }
   assert.is(signs.size, 2);
   // rotations change the image (corners go black; only angles within ~3° of 0 keep a 15×15 grid), no rotation leaves it alone
-  const moved = [1, 2, 3, 4, 5, 6, 7, 8].filter((seed) => Array.from(augment(sq, { rotation: 20 }, new Rng(seed)).data).some((v, i) => v !== sq.data[i]));
+  const moved = [1, 2, 3, 4, 5, 6, 7, 8].filter((seed) => Array.from(augment(sq, { rotation: { degrees: 20 } }, new Rng(seed)).data).some((v, i) => v !== sq.data[i]));
   assert.ok(moved.length >= 6, `${moved.length} of 8 rotated images differ`);
   assert.equal(Array.from(augment(sq, {}, new Rng(3)).data), Array.from(sq.data));
+  // RandomApply(p): one draw decides, then the angle is drawn as above
+  for (let seed = 1; seed <= 12; seed++) {
+    const draw = new Rng(seed);
+    const applies = draw.next() < 0.3;
+    const want = applies ? rotateNearest(sq, draw.uniform(-20, 20)) : sq;
+    assert.equal(Array.from(augment(sq, { rotation: { degrees: 20, p: 0.3 } }, new Rng(seed)).data), Array.from(want.data));
+  }
 });
 
 test('RandomResizedCrop parameters respect the scale and ratio ranges', () => {

@@ -75,7 +75,7 @@ test('defend: a torchvision-named classifier and a PNG/JPEG folder give a self-c
   assert.match(cfg.classifier.sha256, /^[0-9a-f]{64}$/);
   // all of the guard's checks ran; what fired is recorded and the trained configuration follows it
   assert.equal(report.photometric!.augment, { colorJitter: { brightness: 0.3, contrast: 0.3 } });
-  assert.equal(report.rotation!.augment, { rotation: 20 });
+  assert.equal(report.rotation!.augment, { rotation: { degrees: 20 } });
   assert.ok(cfg.guard !== undefined);
   assert.is(cfg.refine.augment.colorJitter !== undefined, cfg.guard!.photometric);
   assert.is(cfg.refine.augment.rotation !== undefined, cfg.guard!.rotation);

@@ -94,8 +94,8 @@ test('the guard\'s rotation probe: its check fires on a rotation trigger\'s patt
   // for the rotation check: plain pseudo-labels and RandomRotation(20) added, the crop kept
   const r = guardedConfig(b, { crop: false, photometric: false, rotation: true });
   assert.is(r.pseudoLabels, 'plain');
-  assert.equal(r.augment, { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2, rotation: 20 });
-  assert.equal(guardedConfig(b, { crop: true, photometric: true, rotation: true }).augment, { flip: 0.5, grayscale: 0.2, colorJitter: { brightness: 0.3, contrast: 0.3 }, rotation: 20 });
+  assert.equal(r.augment, { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2, rotation: { degrees: 20 } });
+  assert.equal(guardedConfig(b, { crop: true, photometric: true, rotation: true }).augment, { flip: 0.5, grayscale: 0.2, colorJitter: { brightness: 0.3, contrast: 0.3 }, rotation: { degrees: 20 } });
   assert.match(describeGuard({ crop: false, photometric: false, rotation: true }), /un-augmented images, random rotation ±20°$/);
   // a decision stored before the rotation probe (no `rotation` key) reads as not fired
   assert.is(guardedConfig(b, { crop: false, photometric: false }), b);

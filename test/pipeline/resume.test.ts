@@ -81,7 +81,7 @@ test('the augmentation guard: every check recorded; a result from before the pro
   const r = await reproduceAttack(gOpts, data);
   assert.is(r.status, 'complete');
   assert.equal(r.diagnostics!.photometric!.augment, { colorJitter: { brightness: 0.3, contrast: 0.3 } });
-  assert.equal(r.diagnostics!.rotation!.augment, { rotation: 20 });
+  assert.equal(r.diagnostics!.rotation!.augment, { rotation: { degrees: 20 } });
   assert.equal(Object.keys(r.diagnostics!.guard!).sort(), ['crop', 'photometric', 'rotation']);
   assert.ok(r.diagnostics!.guard !== undefined && r.diagnostics!.augmentationGuard !== undefined);
   // written before the probes existed: the rerun measures them and, the remedy being the same, keeps REFINE
