@@ -302,7 +302,7 @@ export function renderReport(agg: AggregateResults): string {
         '(label-free: what a defender can check). A large share of changed pseudo-labels piling onto one class means the augmentation activates the backdoor and poisons the pseudo-labels.',
       '',
     );
-    L.push('The augmentation guard also probes a brightness/contrast jitter (ColorJitter 0.3 / 0.3), which a blend-like trigger resembles, and a rotation up to ±20°, which a rotation trigger resembles. Each check fires when one class gains ≥ 10 points and receives ≥ half of the changes; the guard then trains with the remedy of the check that fired (docs/refine-recipe.md).', '');
+    L.push('The augmentation guard also probes a brightness/contrast jitter (ColorJitter 0.3 / 0.3), which a blend-like trigger resembles, and a rotation up to ±20°, which a rotation trigger resembles (a rotation resamples the image as the crop does, so it counts only where REFINE\'s augmentation did not fire: a warp trigger answers both). Each check fires when one class gains ≥ 10 points and receives ≥ half of the changes; the guard then trains with the remedy of the check that fired (docs/refine-recipe.md).', '');
     L.push('| Attack | check | images | pseudo-labels changed | class receiving most changes (share of changes) | largest rise of one class\'s share | target class share, plain → augmented | fires |');
     L.push('|---|---|---|---|---|---|---|---|');
     const pc = (v: number) => `${(100 * v).toFixed(1)}%`;

@@ -91,12 +91,12 @@ test('budget preset: quick with twice the steps under a one-cycle schedule; the 
 
 test('the guard\'s rotation probe: its check fires on a rotation trigger\'s pattern, its remedy trains with rotations', () => {
   const b = refinePreset('budget', { h: 28, w: 28, c: 1 }, 1);
-  // for the rotation check: plain pseudo-labels and RandomRotation(20) added, the crop kept
+  // for the rotation check: plain pseudo-labels and RandomRotation(20) on half the images added, the crop kept
   const r = guardedConfig(b, { crop: false, photometric: false, rotation: true });
   assert.is(r.pseudoLabels, 'plain');
-  assert.equal(r.augment, { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2, rotation: { degrees: 20 } });
-  assert.equal(guardedConfig(b, { crop: true, photometric: true, rotation: true }).augment, { flip: 0.5, grayscale: 0.2, colorJitter: { brightness: 0.3, contrast: 0.3 }, rotation: { degrees: 20 } });
-  assert.match(describeGuard({ crop: false, photometric: false, rotation: true }), /un-augmented images, random rotation ±20°$/);
+  assert.equal(r.augment, { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2, rotation: { degrees: 20, p: 0.5 } });
+  assert.equal(guardedConfig(b, { crop: false, photometric: true, rotation: true }).augment, { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2, colorJitter: { brightness: 0.3, contrast: 0.3 }, rotation: { degrees: 20, p: 0.5 } });
+  assert.match(describeGuard({ crop: false, photometric: false, rotation: true }), /un-augmented images, random rotation ±20° on half the images$/);
   // a decision stored before the rotation probe (no `rotation` key) reads as not fired
   assert.is(guardedConfig(b, { crop: false, photometric: false }), b);
 
@@ -108,6 +108,8 @@ test('the guard\'s rotation probe: its check fires on a rotation trigger\'s patt
   const augmentation = check(plain);
   assert.equal(guardDecision({ augmentationGuard: true }, { augmentation, photometric: scattered, rotation: onto3 }), { crop: false, photometric: false, rotation: true });
   assert.equal(guardDecision({ augmentationGuard: true }, { augmentation: onto3, photometric: scattered, rotation: scattered }), { crop: true, photometric: false, rotation: false });
+  // a warp-triggered backdoor (WaNet) answers every resampling: where the crop check fired, the rotation probe does not count
+  assert.equal(guardDecision({ augmentationGuard: true }, { augmentation: onto3, photometric: onto3, rotation: onto3 }), { crop: true, photometric: true, rotation: false });
   // the guard off: nothing fires, whatever the checks say
   assert.equal(guardDecision({}, { augmentation: onto3, photometric: onto3, rotation: onto3 }), { crop: false, photometric: false, rotation: false });
   // results written before a probe existed lack its check, and get it on the next run
