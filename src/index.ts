@@ -28,7 +28,7 @@ export { checkDataset, datasetFromImages, NORMALIZATION, type ImageDataset, type
 export { batches, batchCount, type Batch, type LoaderOptions } from './data/loader.js';
 export { predict, accuracy, hits } from './train/evaluate.js';
 export { openDefendedFiles, defendedFromFiles, buildClassifier, inferClassifierSpec, sha256Hex, type DefendedFiles, type DefenseConfig, type ClassifierSpec } from './pipeline/defense-config.js';
-export { refinePreset, guardedConfig, type RefinePreset } from './pipeline/refine-presets.js';
+export { refinePreset, guardedConfig, guardDecision, runGuardChecks, describeGuard, GUARD_PROBES, type GuardChecks, type GuardDecision, type RefinePreset } from './pipeline/refine-presets.js';
 export { subset } from './data/dataset.js';
 export { trainRefine, defendedAccuracy, type RefineConfig, type RefineOptions, type RefineEpochLog, type RefineStepLog } from './refine/train.js';
 export { DivergedError, type RunStore } from './train/run-state.js';

@@ -27,6 +27,10 @@ import {
   tensor,
   UNet,
   datasetFromImages,
+  describeGuard,
+  guardDecision,
+  guardedConfig,
+  runGuardChecks,
   type ImageDataset,
   type Module,
   type Normalization,
@@ -275,15 +279,22 @@ function drawChart(loss: number[], agree: number[], total: number): void {
 
 /**
  * Trains a fresh REFINE (UNet + permutation) against the loaded classifier on the unlabeled
- * images for `steps` steps (the budget recipe with a one-cycle over these steps); replaces the
- * defended model with it. Returns the loss and agreement of every step.
+ * images for `steps` steps (the budget recipe with a one-cycle over these steps, after the
+ * augmentation guard's label-free checks); replaces the defended model with it. Returns the loss
+ * and agreement of every step and the guard's remedy in words.
  */
-async function train(o: { steps: number; batchSize: number; seed?: number; onStep?: (i: number) => void }): Promise<{ loss: number[]; agreement: number[]; imagesPerSecond: number; stopped: boolean }> {
+async function train(o: { steps: number; batchSize: number; seed?: number; onStep?: (i: number) => void; onGuard?: (text: string) => void }): Promise<{ loss: number[]; agreement: number[]; imagesPerSecond: number; stopped: boolean; guard: string }> {
   const s = state!;
   if (!s.unlabeled) throw new Error('no unlabeled images to train on');
   if (s.unlabeled.n < o.batchSize) throw new Error(`${s.unlabeled.n} unlabeled images are fewer than one batch of ${o.batchSize}`);
   const seed = o.seed ?? 666;
-  const cfg = refinePreset('budget', s.size, seed);
+  const preset = refinePreset('budget', s.size, seed);
+  // the augmentation guard (docs/refine-recipe.md): does REFINE's augmentation, or a transform a
+  // trigger may resemble, fire the classifier's backdoor? Then train with its remedy.
+  const guard = guardDecision(preset, await runGuardChecks(s.classifier, s.unlabeled, preset, s.normalization, seed));
+  const cfg = guardedConfig(preset, guard);
+  o.onGuard?.(describeGuard(guard));
+  const plainPseudo = cfg.pseudoLabels === 'plain' ? await predict(s.classifier, s.unlabeled, { normalization: s.normalization }) : null;
   const k = s.classes.length;
   const unet = new UNet({ firstChannels: cfg.unetChannels, channels: s.size.c, seed });
   const defended = new DefendedModel(unet, s.classifier, randomDerangement(k, new Rng(seed)), cfg.renormalize ? s.normalization : null);
@@ -300,7 +311,7 @@ async function train(o: { steps: number; batchSize: number; seed?: number; onSte
         const sched = oneCycleAt(cfg.schedule!, cfg.lr, step, o.steps, cfg.momentum);
         opt.lr = sched.lr;
         opt.momentum = sched.momentum;
-        const r = await refineStep(defended, opt, b, cfg);
+        const r = await refineStep(defended, opt, plainPseudo ? { x: b.x, shape: b.shape, pseudo: Int32Array.from(b.indices, (i) => plainPseudo[i]!) } : b, cfg);
         loss.push(r.loss);
         agreement.push(r.pred.reduce((a, p, i) => a + (p === r.pseudo[i] ? 1 : 0), 0) / r.pred.length);
         step++;
@@ -313,7 +324,7 @@ async function train(o: { steps: number; batchSize: number; seed?: number; onSte
   }
   defended.eval();
   replaceState({ ...s, defended });
-  return { loss, agreement, imagesPerSecond: (step * o.batchSize) / ((performance.now() - t0) / 1000), stopped: step < o.steps };
+  return { loss, agreement, imagesPerSecond: (step * o.batchSize) / ((performance.now() - t0) / 1000), stopped: step < o.steps, guard: describeGuard(guard) };
 }
 
 async function trainFromUi(): Promise<void> {
@@ -327,9 +338,11 @@ async function trainFromUi(): Promise<void> {
   const loss: number[] = [];
   const agree: number[] = [];
   try {
+    $('train-status').textContent = 'checking whether REFINE\'s augmentation fires a backdoor (the augmentation guard)…';
     const r = await train({
       steps,
       batchSize,
+      onGuard: (text) => ($('train-status').textContent = `augmentation guard: ${text}; training…`),
       onStep: (i) => {
         bar.value = i;
         const secs = (performance.now() - t0) / 1000;
@@ -341,7 +354,7 @@ async function trainFromUi(): Promise<void> {
       return res;
     });
     drawChart(loss, agree, steps);
-    $('train-status').textContent = `${r.stopped ? 'stopped' : 'done'} after ${loss.length} steps, ${r.imagesPerSecond.toFixed(1)} images/s; the grid and the metrics show the new defense`;
+    $('train-status').textContent = `${r.stopped ? 'stopped' : 'done'} after ${loss.length} steps, ${r.imagesPerSecond.toFixed(1)} images/s (augmentation guard: ${r.guard}); the grid and the metrics show the new defense`;
     await renderGrid();
     if (state?.labelled) await evaluate();
   } finally {
