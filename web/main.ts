@@ -283,7 +283,7 @@ function drawChart(loss: number[], agree: number[], total: number): void {
  * augmentation guard's label-free checks); replaces the defended model with it. Returns the loss
  * and agreement of every step and the guard's remedy in words.
  */
-async function train(o: { steps: number; batchSize: number; seed?: number; onStep?: (i: number) => void; onGuard?: (text: string) => void }): Promise<{ loss: number[]; agreement: number[]; imagesPerSecond: number; stopped: boolean; guard: string }> {
+async function train(o: { steps: number; batchSize: number; seed?: number; checkImages?: number; onStep?: (i: number) => void; onGuard?: (text: string) => void }): Promise<{ loss: number[]; agreement: number[]; imagesPerSecond: number; stopped: boolean; guard: string }> {
   const s = state!;
   if (!s.unlabeled) throw new Error('no unlabeled images to train on');
   if (s.unlabeled.n < o.batchSize) throw new Error(`${s.unlabeled.n} unlabeled images are fewer than one batch of ${o.batchSize}`);
@@ -291,7 +291,8 @@ async function train(o: { steps: number; batchSize: number; seed?: number; onSte
   const preset = refinePreset('budget', s.size, seed);
   // the augmentation guard (docs/refine-recipe.md): does REFINE's augmentation, or a transform a
   // trigger may resemble, fire the classifier's backdoor? Then train with its remedy.
-  const guard = guardDecision(preset, await runGuardChecks(s.classifier, s.unlabeled, preset, s.normalization, seed));
+  // (checkImages: fewer images for the browser test, whose software GPU is slow)
+  const guard = guardDecision(preset, await runGuardChecks(s.classifier, s.unlabeled, preset, s.normalization, seed, {}, o.checkImages));
   const cfg = guardedConfig(preset, guard);
   o.onGuard?.(describeGuard(guard));
   const plainPseudo = cfg.pseudoLabels === 'plain' ? await predict(s.classifier, s.unlabeled, { normalization: s.normalization }) : null;

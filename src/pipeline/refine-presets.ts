@@ -123,8 +123,9 @@ export function lacksGuardProbe(checks: Partial<GuardChecks> | undefined): boole
 
 /**
  * Runs the checks `have` lacks on `model` (the classifier whose pseudo-labels REFINE will train
- * on) over `GUARD_CHECK_IMAGES` of the unlabeled images: REFINE's augmentation always (a
- * diagnostic, seed + 41), the probes when the guard is on (seed + each probe's offset).
+ * on) over `images` of the unlabeled images (GUARD_CHECK_IMAGES unless a test asks for fewer):
+ * REFINE's augmentation always (a diagnostic, seed + 41), the probes when the guard is on (seed +
+ * each probe's offset).
  */
 export async function runGuardChecks(
   model: Parameters<typeof predict>[0],
@@ -133,10 +134,11 @@ export async function runGuardChecks(
   normalization: Normalization | null,
   seed: number,
   have: Partial<GuardChecks> = {},
+  images = GUARD_CHECK_IMAGES,
 ): Promise<GuardChecks> {
-  const checks: GuardChecks = { augmentation: have.augmentation ?? (await augmentationCheck(model, unlabeled, cfg.augment, normalization, GUARD_CHECK_IMAGES, seed + 41)) };
+  const checks: GuardChecks = { augmentation: have.augmentation ?? (await augmentationCheck(model, unlabeled, cfg.augment, normalization, images, seed + 41)) };
   if (!cfg.augmentationGuard) return checks;
-  for (const p of GUARD_PROBE_NAMES) checks[p] = have[p] ?? (await augmentationCheck(model, unlabeled, GUARD_PROBES[p].augment, normalization, GUARD_CHECK_IMAGES, seed + GUARD_PROBES[p].seedOffset));
+  for (const p of GUARD_PROBE_NAMES) checks[p] = have[p] ?? (await augmentationCheck(model, unlabeled, GUARD_PROBES[p].augment, normalization, images, seed + GUARD_PROBES[p].seedOffset));
   return checks;
 }
 
