@@ -45,13 +45,10 @@ export interface Evaluated {
   topShare: number;
 }
 
-export interface DefenseReport {
+/** `photometric`, `rotation`: the guard's probes (absent when the guard is off, and each in reports from before it) */
+export interface DefenseReport extends Partial<Record<GuardProbe, AugmentationCheck>> {
   config: DefenseConfig;
   augmentation: AugmentationCheck;
-  /** the guard's brightness/contrast probe (absent when the guard is off) */
-  photometric?: AugmentationCheck;
-  /** the guard's rotation probe (absent when the guard is off, and in reports from before it) */
-  rotation?: AugmentationCheck;
   /** pseudo-label shares argmax F(x) over the unlabeled images, by class name */
   pseudoLabelShares: Record<string, number>;
   history: RefineEpochLog[];
@@ -265,10 +262,10 @@ export function renderDefenseReport(r: DefenseReport): string {
   L.push('', '## Diagnostics (label-free)', '');
   const a = r.augmentation;
   L.push(`- Augmentation check on ${a.images} unlabeled images: REFINE's augmentation changes ${pct(a.changed)} of the pseudo-labels; the largest rise of one class is '${c.classes[a.maxShareRiseClass]}' ${(100 * a.maxShareRise).toFixed(1)} points, which receives ${pct(a.topChangedToShare)} of the changes.`);
-  const probeNames: Record<GuardProbe, string> = { photometric: 'Brightness/contrast probe (ColorJitter 0.3 / 0.3)', rotation: 'Rotation probe (up to ±20°)' };
   for (const p of GUARD_PROBE_NAMES) {
     const ph = r[p];
-    if (ph) L.push(`- ${probeNames[p]} on the same images: it changes ${pct(ph.changed)} of the pseudo-labels; the largest rise of one class is '${c.classes[ph.maxShareRiseClass]}' ${(100 * ph.maxShareRise).toFixed(1)} points, which receives ${pct(ph.topChangedToShare)} of the changes.`);
+    const { name, detail } = GUARD_PROBES[p];
+    if (ph) L.push(`- ${name[0]!.toUpperCase()}${name.slice(1)} (${detail}) on the same images: it changes ${pct(ph.changed)} of the pseudo-labels; the largest rise of one class is '${c.classes[ph.maxShareRiseClass]}' ${(100 * ph.maxShareRise).toFixed(1)} points, which receives ${pct(ph.topChangedToShare)} of the changes.`);
   }
   L.push(`- Augmentation guard: **${c.augmentationGuard}**${c.augmentationGuard === 'applied' ? ` (${describeGuard(c.guard ?? { crop: true, photometric: false })})` : ''}.`);
   L.push(`- Pseudo-labels over the unlabeled images: ${Object.entries(r.pseudoLabelShares).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}.`);

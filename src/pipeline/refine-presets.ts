@@ -80,7 +80,12 @@ export interface GuardProbeSpec {
    * counts only where the crop check did not fire
    */
   resamples?: boolean;
+  /** in log lines ("a rotation up to ±20° changes …") */
   label: string;
+  /** in reports' tables, and with `detail` in a defense's report */
+  name: string;
+  detail: string;
+  /** what the remedy adds, in words (describeGuard) */
   remedy: string;
 }
 
@@ -92,8 +97,17 @@ export interface GuardProbeSpec {
  * PyTorch peer 4.2 BA points more on BATT for the same ASR (docs/refine-recipe.md).
  */
 export const GUARD_PROBES: Record<'photometric' | 'rotation', GuardProbeSpec> = {
-  photometric: { augment: PHOTOMETRIC_PROBE, train: PHOTOMETRIC_PROBE, seedOffset: 43, label: 'a brightness/contrast jitter', remedy: 'brightness/contrast jitter' },
-  rotation: { augment: ROTATION_PROBE, train: { rotation: { degrees: 20, p: 0.5 } }, seedOffset: 47, resamples: true, label: 'a rotation up to ±20°', remedy: 'random rotation ±20° on half the images' },
+  photometric: { augment: PHOTOMETRIC_PROBE, train: PHOTOMETRIC_PROBE, seedOffset: 43, label: 'a brightness/contrast jitter', name: 'brightness/contrast probe', detail: 'ColorJitter 0.3 / 0.3', remedy: 'brightness/contrast jitter' },
+  rotation: {
+    augment: ROTATION_PROBE,
+    train: { rotation: { degrees: 20, p: 0.5 } },
+    seedOffset: 47,
+    resamples: true,
+    label: 'a rotation up to ±20°',
+    name: 'rotation probe',
+    detail: 'up to ±20°',
+    remedy: 'random rotation ±20° on half the images',
+  },
 };
 
 export type GuardProbe = keyof typeof GUARD_PROBES;

@@ -4,7 +4,7 @@
  * numbers (CIFAR-10, ResNet-18), which are printed for reference only.
  */
 import { augmentationFiresBackdoor, type AugmentationCheck } from '../refine/diagnostics.js';
-import { describeGuard, type GuardDecision, type GuardProbe } from './refine-presets.js';
+import { describeGuard, GUARD_PROBE_NAMES, GUARD_PROBES, type GuardChecks, type GuardDecision } from './refine-presets.js';
 import type { RefineEpochLog } from '../refine/defense.js';
 import type { ClassifierPreset } from '../train/presets.js';
 import type { RefinePreset } from './refine-presets.js';
@@ -76,7 +76,7 @@ export interface AttackResult {
    * in results from before it); guard: what each fired (absent before the photometric probe, when
    * 'applied' meant the crop check)
    */
-  diagnostics?: { augmentation?: AugmentationCheck; augmentationGuard?: 'applied' | 'not needed'; guard?: Partial<GuardDecision> } & Partial<Record<GuardProbe, AugmentationCheck>>;
+  diagnostics?: Partial<GuardChecks> & { augmentationGuard?: 'applied' | 'not needed'; guard?: Partial<GuardDecision> };
   /** the results folder No Defense / ShrinkPad (and the augmentation check) were copied from, when reused */
   baselinesFrom?: string;
   figures: string[];
@@ -308,7 +308,7 @@ export function renderReport(agg: AggregateResults): string {
     const pc = (v: number) => `${(100 * v).toFixed(1)}%`;
     for (const r of augChecked) {
       const t = r.config.target;
-      const checks: [string, AugmentationCheck | undefined][] = [['REFINE\'s augmentation', r.diagnostics!.augmentation], ['brightness/contrast probe', r.diagnostics!.photometric], ['rotation probe', r.diagnostics!.rotation]];
+      const checks: [string, AugmentationCheck | undefined][] = [['REFINE\'s augmentation', r.diagnostics!.augmentation], ...GUARD_PROBE_NAMES.map((p) => [GUARD_PROBES[p].name, r.diagnostics![p]] as [string, AugmentationCheck | undefined])];
       for (const [name, a] of checks) {
         if (!a) continue;
         L.push(

@@ -161,7 +161,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
       shrinkPadPad: pad,
       ablations: o.ablations || Boolean(prev?.evaluation.woHRF && prev?.evaluation.woSCL),
       collapseShare,
-      seeds: { classifier: seed, attack: seed, refine: o.refine.seed, refineSubset: seed + 17, evalSubset: seed + 29, shrinkPadClean: seed, shrinkPadPoisoned: seed + 1, augmentationCheck: seed + 41, photometricCheck: seed + 43, rotationCheck: seed + 47 },
+      seeds: { classifier: seed, attack: seed, refine: o.refine.seed, refineSubset: seed + 17, evalSubset: seed + 29, shrinkPadClean: seed, shrinkPadPoisoned: seed + 1, augmentationCheck: seed + 41, photometricCheck: seed + GUARD_PROBES.photometric.seedOffset, rotationCheck: seed + GUARD_PROBES.rotation.seedOffset },
     },
     data: { testImages: test.n, asrImages: asrSet.n, refineImages: refineData.n, classes: test.classes },
     evaluation: { ...(prev?.evaluation ?? {}) },
