@@ -274,10 +274,13 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
   const padTo = thinInputPadding(g, policy);
   if (padTo) return thinInputConv(x, w, bias ?? null, opts, g.C, padTo);
   const relu = Boolean(opts.relu);
-  // a 1×1 stride-1 conv is a GEMM over the pixels; where the conv kernels have no vectorised
-  // path (Cout not a multiple of 4, e.g. the UNet's 16 → 1 output conv) the GEMM kernels do it
-  // forward and backward ~2× faster than the generic conv kernels (a forced 'generic' keeps them)
-  if (g.KH === 1 && g.KW === 1 && g.S === 1 && g.P === 0 && !res && !relu && !opts.dxWeights && policy.variant !== 'generic' && planForward(g, policy).family === 'generic') {
+  // a 1×1 stride-1 conv is a GEMM over the pixels, and the GEMM kernels run it faster: forward and
+  // backward ~2× the generic conv kernels where the conv has no vectorised path (Cout not a
+  // multiple of 4, e.g. the UNet's 16 → 1 output conv), and 1.2-3.5× the subgroup conv kernels on
+  // the ResNet-50 bottlenecks' 1×1 convs (docs/performance.md). A forced conv variant keeps the
+  // conv kernels where they have a path (so that they stay tested); a fused epilogue stays on them.
+  const gemmRoute = policy.variant === 'auto' || (policy.variant !== 'generic' && planForward(g, policy).family === 'generic');
+  if (g.KH === 1 && g.KW === 1 && g.S === 1 && g.P === 0 && !res && !relu && !opts.dxWeights && gemmRoute) {
     const [xm, wm] = [reshape(x, [g.N * g.H * g.W, g.C]), reshape(w, [g.C, g.CO])];
     const ym = matmul(xm, wm);
     const yb = bias ? add(ym, bias) : ym;

@@ -90,6 +90,34 @@ for (const v of variants) {
   });
 }
 
+// under 'auto' every 1×1 stride-1 conv without an epilogue runs as a GEMM over the pixels (the
+// forced variants above keep the conv kernels): the ResNet-50 bottleneck shapes, Cout 16-64,
+// with and without bias, a pixel count that is no multiple of the GEMM tiles
+test('conv2d 1x1 stride 1 on the GEMM route (auto): forward + dx, dw, dbias', async () => {
+  setConvVariant('auto');
+  const shapes: [ConvShape, boolean][] = [
+    [S(2, 5, 7, 16, 1, 64, 1, 0), true],
+    [S(1, 4, 3, 64, 1, 16, 1, 0), false],
+    [S(3, 3, 3, 6, 1, 8, 1, 0), true],
+  ];
+  for (const [s, withBias] of shapes) {
+    const xs = [s.N, s.H, s.W, s.C];
+    const ws = [s.KH, s.KW, s.C, s.CO];
+    const inputs = [
+      { data: randArray(prod(xs)), shape: xs, grad: true },
+      { data: randArray(prod(ws)), shape: ws, grad: true },
+    ];
+    if (withBias) inputs.push({ data: randArray(s.CO), shape: [s.CO], grad: true });
+    await checkOp(
+      `conv2d auto 1x1 x[${xs}] w[${ws}]${withBias ? ' +bias' : ''}`,
+      inputs,
+      ([x, w, b]) => ops.conv2d(x!, w!, b ?? null),
+      ([x, w, b]) => conv2dRef(x!, w!, b ?? null, s),
+      { samples: 16 },
+    );
+  }
+});
+
 // the fused epilogue: relu(conv + bias + residual), forward and the gradients of all four inputs,
 // on the subgroup kernels (32- and 16-column tiles: the epilogue is in the kernel) and the others
 // (separate passes), with and without each part
