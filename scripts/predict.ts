@@ -3,13 +3,15 @@
  *
  * Classifies images with a defended model written by `npm run defend` (the folder alone).
  */
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { init, noGrad, scope, shutdown, tensor } from '../src/index.js';
 import { decodeImage, isImageFile, resizeBilinearU8 } from '../src/data/image-folder.js';
 import { normalizeInto } from '../src/data/loader.js';
 import { softmax } from '../src/ops/softmax.js';
 import { loadDefended } from '../src/pipeline/defend.js';
+import { loadBlackBoxDefense } from '../src/pipeline/defend-blackbox.js';
+import { parseDefenseConfig } from '../src/pipeline/defense-config.js';
 import { parseArgsOrExit } from '../src/util/cli.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
@@ -17,13 +19,15 @@ process.env.XDG_RUNTIME_DIR ??= '/tmp';
 const USAGE = `usage: npm run predict -- --defended DIR IMAGE|FOLDER... [--json] [--undefended]
 
   --defended DIR     a defended-model folder written by npm run defend
+  --blackbox-url URL a black box's defense: the endpoint to query (default: the one it was
+                     trained against, in DIR/defense.json)
   IMAGE|FOLDER       PNG / JPEG files, or folders of them (searched one level of sub-folders deep)
   --json             one JSON object per image with every class probability
   --undefended       also print the classifier's own prediction without REFINE
   -h, --help`;
 
 const { values, positionals } = parseArgsOrExit('predict', USAGE, {
-  options: { defended: { type: 'string' }, json: { type: 'boolean', default: false }, undefended: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+  options: { defended: { type: 'string' }, 'blackbox-url': { type: 'string' }, json: { type: 'boolean', default: false }, undefended: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
   allowPositionals: true,
 });
 if (values.help) {
@@ -58,28 +62,44 @@ try {
   if (!values.defended) throw new Error('--defended DIR is required');
   const files = collect(positionals);
   await init();
-  const { defended, config } = loadDefended(values.defended);
+  const defenseFile = join(values.defended, 'defense.json');
+  const blackBox = existsSync(defenseFile) && parseDefenseConfig(readFileSync(defenseFile, 'utf8'), values.defended).blackBox !== undefined;
+  if (values['blackbox-url'] && !blackBox) throw new Error(`--blackbox-url: ${values.defended} defends a classifier file, not a black box`);
+  // a black box's defense: T(x) as an 8-bit image to the endpoint, its answer remapped
+  const bbd = blackBox ? loadBlackBoxDefense(values.defended, { url: values['blackbox-url'] }) : null;
+  const wb = bbd ? null : loadDefended(values.defended);
+  const config = (bbd ?? wb)!.config;
   const { h, w, c, normalization } = config.input;
   const px = h * w * c;
   const batch = 64;
   for (let s = 0; s < files.length; s += batch) {
     const part = files.slice(s, s + batch);
-    const x = new Float32Array(part.length * px);
+    const u8 = new Uint8Array(part.length * px);
     part.forEach((f, k) => {
       const img = decodeImage(f, c as 1 | 3);
-      const data = img.h === h && img.w === w ? img.data : resizeBilinearU8(img.data, img.h, img.w, c, h, w);
-      normalizeInto({ data, h, w, c }, normalization, x, k * px);
+      u8.set(img.h === h && img.w === w ? img.data : resizeBilinearU8(img.data, img.h, img.w, c, h, w), k * px);
     });
-    const [pd, pu] = scope(() =>
-      noGrad(() => {
-        const t = tensor(x, [part.length, h, w, c]);
-        return [defended.probabilities(t), values.undefended ? softmax(defended.classifier.forward(t)) : tensor(new Float32Array(1), [1])];
-      }),
-    );
-    const probs = (await pd!.read()) as Float32Array;
-    const raw = (await pu!.read()) as Float32Array;
-    pd!.dispose();
-    pu!.dispose();
+    let probs: Float32Array<ArrayBufferLike>;
+    let raw: Float32Array<ArrayBufferLike> = new Float32Array(0);
+    if (bbd) {
+      const ds = { name: 'images', images: u8, labels: new Uint8Array(part.length), n: part.length, h, w, c, classes: config.classes };
+      probs = await bbd.defense.probabilities(ds);
+      if (values.undefended) raw = await bbd.defense.blackBox.query({ images: u8, n: part.length, h, w, c });
+    } else {
+      const defended = wb!.defended;
+      const x = new Float32Array(part.length * px);
+      for (let k = 0; k < part.length; k++) normalizeInto({ data: u8.subarray(k * px, (k + 1) * px), h, w, c }, normalization, x, k * px);
+      const [pd, pu] = scope(() =>
+        noGrad(() => {
+          const t = tensor(x, [part.length, h, w, c]);
+          return [defended.probabilities(t), values.undefended ? softmax(defended.classifier.forward(t)) : tensor(new Float32Array(1), [1])];
+        }),
+      );
+      probs = (await pd!.read()) as Float32Array;
+      raw = (await pu!.read()) as Float32Array;
+      pd!.dispose();
+      pu!.dispose();
+    }
     const k = config.classes.length;
     part.forEach((f, i) => {
       const row = Array.from(probs.subarray(i * k, (i + 1) * k));

@@ -20,5 +20,6 @@ export { shrinkPadDataset, shrinkPadImage } from './refine/shrinkpad.js';
 export { attacks } from './attacks/index.js';
 export { loadFolderSplit, datasetStats, type FolderOptions } from './data/registry.js';
 export { defend, loadDefended, inferClassifier, buildClassifier, type DefendOptions, type DefenseConfig, type DefenseReport } from './pipeline/defend.js';
+export { defendBlackBox, loadBlackBoxDefense, type DefendBlackBoxOptions } from './pipeline/defend-blackbox.js';
 export { refinePreset, withRefineOverrides, REFINE_PRESETS, type RefinePreset } from './pipeline/refine-presets.js';
 export { augmentationCheck, augmentationFiresBackdoor } from './refine/diagnostics.js';

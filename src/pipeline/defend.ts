@@ -19,6 +19,8 @@ import { buildClassifier, defendedFromFiles, inferClassifierSpec, parseDefenseCo
 
 export { ARCHS, buildClassifier, openDefendedFiles, type Arch, type ClassifierSpec, type DefenseConfig, type DefendedFiles } from './defense-config.js';
 import { loadCheckpoint } from '../nn/checkpoint.js';
+import type { Module } from '../nn/module.js';
+import type { DistillLog } from '../train/distill.js';
 import { readSafetensors } from '../nn/safetensors.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { saveDefended, trainRefine, type RefineEpochLog } from '../refine/defense.js';
@@ -58,6 +60,18 @@ export interface DefenseReport extends Partial<Record<GuardProbe, AugmentationCh
   target?: string;
   trainSeconds: number;
   imagesPerSecond: number;
+  /** a black box's defense (defend-blackbox.ts): the queries spent and the surrogate's distillation */
+  blackBox?: BlackBoxReport;
+}
+
+export interface BlackBoxReport {
+  url: string;
+  /** images sent: one per unlabeled image for the distillation; the before / after measurements */
+  queries: { distill: number; evaluation: number };
+  /** share of the unlabeled images on which the surrogate's class equals the black box's */
+  surrogateAgreement: number;
+  distill: DistillLog[];
+  distillSeconds: number;
 }
 
 export interface DefendOptions {
@@ -86,9 +100,9 @@ export interface DefendOptions {
  * Inputs are never written to: the output folder may not be the folder holding the model file,
  * nor a data folder or any folder inside one.
  */
-export function checkOutputFolder(out: string, model: string, dataFolders: string[]): void {
+export function checkOutputFolder(out: string, model: string | null, dataFolders: string[]): void {
   const o = resolve(out);
-  if (o === resolve(dirname(model))) throw new Error(`--out ${out} is the folder of the model file ${model}: inputs are never written to; choose another output folder`);
+  if (model !== null && o === resolve(dirname(model))) throw new Error(`--out ${out} is the folder of the model file ${model}: inputs are never written to; choose another output folder`);
   for (const d of dataFolders) {
     const r = relative(resolve(d), o);
     if (r === '' || (!r.startsWith('..') && !isAbsolute(r))) throw new Error(`--out ${out} is ${r === '' ? '' : 'inside '}the data folder ${d}: inputs are never written to; choose another output folder`);
@@ -96,7 +110,7 @@ export function checkOutputFolder(out: string, model: string, dataFolders: strin
 }
 
 /** Predictions per class. */
-function classCounts(pred: ArrayLike<number>, k: number): number[] {
+export function classCounts(pred: ArrayLike<number>, k: number): number[] {
   const counts = new Array<number>(k).fill(0);
   for (let i = 0; i < pred.length; i++) counts[pred[i]!]!++;
   return counts;
@@ -114,10 +128,43 @@ function evaluated(pred: Int32Array, ds: ImageDataset, classes: string[], target
   };
 }
 
-async function evaluateBoth(model: Parameters<typeof predict>[0], o: DefendOptions): Promise<{ test?: Evaluated; triggered?: Evaluated }> {
+/** The images a defense is measured on (what DefendOptions and the black-box options share). */
+type Measured = Pick<DefendOptions, 'test' | 'triggered' | 'target' | 'classes'>;
+
+/** Accuracy on the test images and target share of the triggered ones under `classify`. */
+export async function evaluateBoth(classify: (ds: ImageDataset) => Promise<Int32Array>, o: Measured): Promise<{ test?: Evaluated; triggered?: Evaluated }> {
   const out: { test?: Evaluated; triggered?: Evaluated } = {};
-  if (o.test) out.test = evaluated(await predict(model, o.test, { normalization: o.normalization }), o.test, o.classes);
-  if (o.triggered) out.triggered = evaluated(await predict(model, o.triggered, { normalization: o.normalization }), o.triggered, o.classes, o.target);
+  if (o.test) out.test = evaluated(await classify(o.test), o.test, o.classes);
+  if (o.triggered) out.triggered = evaluated(await classify(o.triggered), o.triggered, o.classes, o.target);
+  return out;
+}
+
+/**
+ * The label-free checks on `classifier` (the defended model, or a black box's surrogate) and the
+ * configuration REFINE trains with: guarded where a check fired, the batch shrunk where the
+ * preset's does not fit the adapter. Logs one line per check.
+ */
+export async function checkedRefine(classifier: Module, u: ImageDataset, o: { refine: RefinePreset; normalization: Normalization; classes: string[] }, log: (m: string) => void) {
+  log(`checking whether REFINE's augmentation fires a backdoor (${Math.min(GUARD_CHECK_IMAGES, u.n)} unlabeled images, no labels)`);
+  // (and, when the guard is on, its probes: transforms a trigger may resemble)
+  const { augmentation, ...probes } = await runGuardChecks(classifier, u, o.refine, o.normalization, o.refine.seed);
+  const decision = guardDecision(o.refine, { augmentation, ...probes });
+  const guard: DefenseConfig['augmentationGuard'] = o.refine.augmentationGuard ? (guardFired(decision) ? 'applied' : 'not needed') : 'off';
+  const guarded = guardedConfig(o.refine, decision);
+  // large images: the preset's batch may not fit the adapter's binding limit (refused, not split, in training)
+  const batch = largestRefineBatch(classifier, { batch: guarded.batchSize, unetChannels: guarded.unetChannels, numClasses: o.classes.length, renormalize: guarded.renormalize ? o.normalization : null }, u);
+  if (batch < guarded.batchSize) log(`batch ${guarded.batchSize} does not fit this adapter at ${u.w}×${u.h} (a tensor over its storage-binding limit): REFINE trains with batch ${batch}`);
+  const refine = batch < guarded.batchSize ? { ...guarded, batchSize: batch } : guarded;
+  const rise = (a: AugmentationCheck) => `class '${o.classes[a.maxShareRiseClass]}' ${a.maxShareRise >= 0 ? '+' : ''}${(100 * a.maxShareRise).toFixed(1)} points`;
+  const probeText = GUARD_PROBE_NAMES.map((p) => { const a = probes[p]; return a ? `; ${GUARD_PROBES[p].label}: ${(100 * a.changed).toFixed(1)}% changed, ${rise(a)}` : ''; }).join('');
+  log(`augmentation check: ${(100 * augmentation.changed).toFixed(1)}% of pseudo-labels changed, ${rise(augmentation)}${probeText}; guard ${guard === 'applied' ? `applied (${describeGuard(decision)})` : guard}`);
+  return { augmentation, probes, decision, guard, refine };
+}
+
+/** Pseudo-label shares argmax F(x) over the unlabeled images, by class name. */
+export function pseudoLabelShares(plain: Int32Array, classes: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  classCounts(plain, classes.length).forEach((count, k) => (out[classes[k]!] = count / Math.max(1, plain.length)));
   return out;
 }
 
@@ -147,19 +194,7 @@ export async function defend(o: DefendOptions): Promise<DefenseReport> {
     }
     mkdirSync(o.out, { recursive: true });
 
-    log(`checking whether REFINE's augmentation fires a backdoor (${Math.min(GUARD_CHECK_IMAGES, u.n)} unlabeled images, no labels)`);
-    // (and, when the guard is on, its probes: transforms a trigger may resemble)
-    const { augmentation: aug, ...probes } = await runGuardChecks(classifier, u, o.refine, o.normalization, o.refine.seed);
-    const decision = guardDecision(o.refine, { augmentation: aug, ...probes });
-    const guard = o.refine.augmentationGuard ? (guardFired(decision) ? 'applied' : 'not needed') : 'off';
-    const guarded = guardedConfig(o.refine, decision);
-    // large images: the preset's batch may not fit the adapter's binding limit (refused, not split, in training)
-    const batch = largestRefineBatch(classifier, { batch: guarded.batchSize, unetChannels: guarded.unetChannels, numClasses: o.spec.numClasses, renormalize: guarded.renormalize ? o.normalization : null }, u);
-    if (batch < guarded.batchSize) log(`batch ${guarded.batchSize} does not fit this adapter at ${u.w}×${u.h} (a tensor over its storage-binding limit): REFINE trains with batch ${batch}`);
-    const refine = batch < guarded.batchSize ? { ...guarded, batchSize: batch } : guarded;
-    const rise = (a: AugmentationCheck) => `class '${o.classes[a.maxShareRiseClass]}' ${a.maxShareRise >= 0 ? '+' : ''}${(100 * a.maxShareRise).toFixed(1)} points`;
-    const probeText = GUARD_PROBE_NAMES.map((p) => { const a = probes[p]; return a ? `; ${GUARD_PROBES[p].label}: ${(100 * a.changed).toFixed(1)}% changed, ${rise(a)}` : ''; }).join('');
-    log(`augmentation check: ${(100 * aug.changed).toFixed(1)}% of pseudo-labels changed, ${rise(aug)}${probeText}; guard ${guard === 'applied' ? `applied (${describeGuard(decision)})` : guard}`);
+    const { augmentation: aug, probes, decision, guard, refine } = await checkedRefine(classifier, u, o, log);
     const config: DefenseConfig = {
       format: 'refine-gpu-defense',
       version: 1,
@@ -177,16 +212,15 @@ export async function defend(o: DefendOptions): Promise<DefenseReport> {
     };
     writeJsonAtomic(join(o.out, 'defense.json'), config);
 
-    const plain = await predict(classifier, u, { normalization: o.normalization });
-    const pseudo: Record<string, number> = {};
-    classCounts(plain, o.classes.length).forEach((count, k) => (pseudo[o.classes[k]!] = count / Math.max(1, u.n)));
-    const before = await evaluateBoth(classifier, o);
+    const pseudo = pseudoLabelShares(await predict(classifier, u, { normalization: o.normalization }), o.classes);
+    const classify = (m: Parameters<typeof predict>[0]) => (ds: ImageDataset) => predict(m, ds, { normalization: o.normalization });
+    const before = await evaluateBoth(classify(classifier), o);
 
     const trainDir = join(o.out, 'train');
     const res = await trainRefine(classifier, u, refine, { normalization: o.normalization, numClasses: o.spec.numClasses, outDir: trainDir, quiet: o.quiet, evalSet: o.test ? seededSubset(o.test, 1000, refine.seed + 29) : undefined });
     await saveDefended(res.defended, o.out);
     copyFileSync(o.model, join(o.out, 'classifier.safetensors'));
-    const after = await evaluateBoth(res.defended, o);
+    const after = await evaluateBoth(classify(res.defended), o);
     const last = res.history[res.history.length - 1];
     const steps = last?.stepsDone ?? 0;
     const report: DefenseReport = {
@@ -246,8 +280,14 @@ const pct = (v: number | undefined) => (v === undefined ? '—' : `${(100 * v).t
 
 export function renderDefenseReport(r: DefenseReport): string {
   const c = r.config;
-  const L: string[] = [`# REFINE defense of ${c.classifier.source}`, ''];
-  L.push(`Classifier: ${c.classifier.arch} ×${c.classifier.width}, ${c.classifier.numClasses} classes, SHA-256 \`${c.classifier.sha256}\`. Input ${c.input.h}×${c.input.w}×${c.input.c}, normalisation mean ${JSON.stringify(c.input.normalization.mean)} std ${JSON.stringify(c.input.normalization.std)}.`);
+  const bb = r.blackBox;
+  const L: string[] = [`# REFINE defense of ${c.blackBox ? `the black box ${c.blackBox.url}` : c.classifier.source}`, ''];
+  const input = `Input ${c.input.h}×${c.input.w}×${c.input.c}, normalisation mean ${JSON.stringify(c.input.normalization.mean)} std ${JSON.stringify(c.input.normalization.std)}.`;
+  if (bb) {
+    L.push(`Black box: ${bb.url} (${c.blackBox?.format ?? 'json'} batches), seen only through its probabilities, ${c.classifier.numClasses} classes. ${input}`);
+    L.push(`Surrogate (REFINE trains against it; the defense is deployed in front of the black box): ${c.classifier.arch} ×${c.classifier.width} distilled in ${bb.distill.length} epochs (MSE on the probabilities, ${(bb.distillSeconds / 60).toFixed(1)} min); its class equals the black box's on ${pct(bb.surrogateAgreement)} of the unlabeled images. SHA-256 \`${c.classifier.sha256}\`.`);
+    L.push(`Queries to the black box: ${bb.queries.distill} for the distillation (one per unlabeled image), ${bb.queries.evaluation} for the measurements below.`);
+  } else L.push(`Classifier: ${c.classifier.arch} ×${c.classifier.width}, ${c.classifier.numClasses} classes, SHA-256 \`${c.classifier.sha256}\`. ${input}`);
   L.push(`REFINE preset \`${c.preset}\`: ${c.refine.epochs} epochs on ${c.unlabeledImages} unlabeled images, batch ${c.refine.batchSize}, UNet c = ${c.refine.unetChannels}, ${c.refine.schedule ? `one-cycle lr peaking at ${c.refine.lr}` : `lr ${c.refine.lr}`}, λ = ${c.refine.lambda}${c.refine.renormalize ? ', T(x) normalised before the classifier' : ''}. Engine ${c.engine.name} ${c.engine.version}.`, '');
   L.push('## Accuracy before and after', '');
   L.push('| images | before (undefended) | after (REFINE) |', '|---|---|---|');
@@ -268,6 +308,7 @@ export function renderDefenseReport(r: DefenseReport): string {
     if (ph) L.push(`- ${name[0]!.toUpperCase()}${name.slice(1)} (${detail}) on the same images: it changes ${pct(ph.changed)} of the pseudo-labels; the largest rise of one class is '${c.classes[ph.maxShareRiseClass]}' ${(100 * ph.maxShareRise).toFixed(1)} points, which receives ${pct(ph.topChangedToShare)} of the changes.`);
   }
   L.push(`- Augmentation guard: **${c.augmentationGuard}**${c.augmentationGuard === 'applied' ? ` (${describeGuard(c.guard ?? { crop: true, photometric: false })})` : ''}.`);
+  if (bb) L.push('- The checks, the pseudo-labels and the agreement below are the surrogate\'s (no queries).');
   L.push(`- Pseudo-labels over the unlabeled images: ${Object.entries(r.pseudoLabelShares).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}.`);
   const last = r.history[r.history.length - 1];
   if (last) L.push(`- Final agreement of the defended model with the pseudo-labels: ${pct(last.agreement)}; largest class share of its predictions ${pct(last.maxClassShare)}${r.collapsed ? ' — **COLLAPSED** (one class dominates the defended predictions)' : ''}.`);

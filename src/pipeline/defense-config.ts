@@ -58,6 +58,20 @@ export interface DefenseConfig {
   /** which of the guard's checks fired (absent when the guard is off, and in folders written before the photometric probe; a probe added later is absent from older folders' decisions) */
   guard?: Partial<GuardDecision>;
   unlabeledImages: number;
+  /**
+   * a black box's defense (`npm run defend -- --blackbox-url`): the endpoint the deployed defense
+   * queries; `classifier` is then the surrogate distilled from it, which REFINE trained against
+   */
+  blackBox?: BlackBoxEndpoint;
+}
+
+/** An HTTP black box's protocol settings (train/blackbox.ts, HttpBlackBoxOptions). */
+export interface BlackBoxEndpoint {
+  url: string;
+  format: 'json' | 'binary';
+  timeoutMs: number;
+  retries: number;
+  batchSize: number;
 }
 
 /** The bytes of a defended-model folder (what `npm run defend` writes). */
@@ -92,10 +106,13 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
 
 /**
  * The defended model from a folder's bytes, the classifier's SHA-256 `sha256` (computed by the
- * caller) checked against defense.json's; `where` labels the errors.
+ * caller) checked against defense.json's; `where` labels the errors. A black box's folder holds a
+ * surrogate where the classifier would be, and is refused unless `surrogate` asks for the UNet and
+ * mapping in front of it (what defend-blackbox.ts deploys in front of the black box instead).
  */
-export function defendedFromFiles(f: DefendedFiles, sha256: string, where: string): { defended: DefendedModel; config: DefenseConfig } {
+export function defendedFromFiles(f: DefendedFiles, sha256: string, where: string, o: { surrogate?: boolean } = {}): { defended: DefendedModel; config: DefenseConfig } {
   const config = parseDefenseConfig(f.defense, where);
+  if (config.blackBox && !o.surrogate) throw new Error(`${where} defends the black box at ${config.blackBox.url}: its classifier file is the surrogate REFINE trained against, not the defended model; load it with loadBlackBoxDefense`);
   if (sha256 !== config.classifier.sha256) throw new Error(`${where}: the classifier's SHA-256 ${sha256.slice(0, 12)}… differs from defense.json's ${config.classifier.sha256.slice(0, 12)}… (a different classifier)`);
   const classifier = buildClassifier(config.classifier);
   try {

@@ -1,0 +1,222 @@
+/**
+ * The defender's path when the suspicious model is only reachable as a black box: an endpoint that
+ * answers probability vectors (docs/defend.md, "A model behind an API"; the method:
+ * docs/method.md, "Black-box REFINE"). `defendBlackBox()` queries the black box once per unlabeled
+ * image, distils a ResNet-18 surrogate from the answers, runs the label-free guard checks on the
+ * surrogate, trains REFINE against it (T(x) normalised before the surrogate, as the black box will
+ * normalise it) and writes the same kind of folder as defend.ts, with `blackBox` in defense.json
+ * and the surrogate as its classifier file:
+ *   defense.json, classifier.safetensors (the surrogate), unet.safetensors, mapping.json
+ *   report.json / report.md   as defend.ts's, plus the queries spent and the distillation
+ *   train/                    the answers (teacher.f32, saved as they arrive), the distillation's
+ *                             and REFINE's checkpoints: a killed run resumes without querying
+ *                             again what it already has (removed when finished)
+ * `loadBlackBoxDefense(dir)` deploys the folder's UNet and mapping in front of the black box.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ImageDataset, Normalization } from '../data/dataset.js';
+import { saveCheckpoint } from '../nn/checkpoint.js';
+import { BlackBoxDefense } from '../refine/blackbox-defense.js';
+import { saveDefended, trainRefine } from '../refine/defense.js';
+import { httpBlackBox, type BlackBox } from '../train/blackbox.js';
+import { distillSurrogate } from '../train/distill.js';
+import { predict } from '../train/evaluate.js';
+import { folderStore } from '../train/resume.js';
+import type { TrainConfig } from '../train/trainer.js';
+import { readJson, sweepTempFiles, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import { Progress } from '../util/progress.js';
+import { seededSubset } from '../data/dataset.js';
+import { buildClassifier, defendedFromFiles, parseDefenseConfig, type BlackBoxEndpoint, type ClassifierSpec, type DefenseConfig } from './defense-config.js';
+import { checkedRefine, checkOutputFolder, evaluateBoth, pseudoLabelShares, renderDefenseReport, sha256File, type DefenseReport } from './defend.js';
+import type { RefinePreset } from './refine-presets.js';
+
+export interface DefendBlackBoxOptions {
+  /** the endpoint and its protocol (the deployed defense queries the same one) */
+  endpoint: BlackBoxEndpoint;
+  /** the most images this invocation may send (default: no limit) */
+  budget?: number;
+  /** the surrogate's architecture (ResNet-18 or -50, stem, width); its classes and channels are the data's */
+  surrogate: ClassifierSpec;
+  /** distillation epochs over the unlabeled images (MSE on the probabilities) */
+  distillEpochs: number;
+  unlabeled: ImageDataset;
+  /** the normalisation T's input gets, and T(x) before the surrogate (the black box normalises its own inputs) */
+  normalization: Normalization;
+  classes: string[];
+  preset: string;
+  refine: RefinePreset;
+  out: string;
+  test?: ImageDataset;
+  triggered?: ImageDataset;
+  target?: number;
+  engine: { name: string; version: string };
+  dataFolders: string[];
+  log?: (m: string) => void;
+  quiet?: boolean;
+  /** a black box other than the HTTP endpoint (tests, or a function in the library); its answers count as queries */
+  blackBox?: BlackBox;
+  /** images per save of the answers while querying (default 1,024: a kill loses at most this many queries) */
+  answerChunk?: number;
+}
+
+
+/** The distillation's recipe: the classifier presets' SGD at a constant lr 0.1, no augmentation. */
+export function distillConfig(epochs: number, batchSize: number, seed: number): TrainConfig {
+  return { epochs, batchSize, lr: 0.1, momentum: 0.9, weightDecay: 5e-4, milestones: [], gamma: 0.1, augment: {}, seed };
+}
+
+/** The black box's answers on every unlabeled image, saved as they arrive and resumed from `file`. */
+async function answers(bb: BlackBox, u: ImageDataset, file: string, chunk: number, log: (m: string) => void, quiet?: boolean): Promise<Float32Array> {
+  const k = bb.numClasses;
+  const out = new Float32Array(u.n * k);
+  let done = 0;
+  if (existsSync(file)) {
+    const b = readFileSync(file);
+    if (b.byteLength % (4 * k) !== 0 || b.byteLength > out.byteLength) throw new Error(`${file}: ${b.byteLength} bytes are not the answers for up to ${u.n} images of ${k} classes: delete it to query again`);
+    out.set(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
+    done = b.byteLength / (4 * k);
+  }
+  if (done === u.n) return out;
+  log(`querying the black box on ${u.n - done} unlabeled images${done ? ` (${done} answered before)` : ''}`);
+  const bar = quiet ? null : new Progress('black-box queries', u.n);
+  const px = u.h * u.w * u.c;
+  for (let i = done; i < u.n; i += chunk) {
+    const n = Math.min(chunk, u.n - i);
+    out.set(await bb.query({ images: u.images.subarray(i * px, (i + n) * px), n, h: u.h, w: u.w, c: u.c }), i * k);
+    writeFileAtomic(file, new Uint8Array(out.buffer, 0, (i + n) * k * 4));
+    bar?.update(i + n);
+  }
+  bar?.stop();
+  return out;
+}
+
+/** Trains (or resumes) REFINE for the black box and writes the defended-model folder. */
+export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseReport> {
+  const log = o.log ?? ((m: string) => console.error(m));
+  checkOutputFolder(o.out, null, o.dataFolders);
+  sweepTempFiles(o.out);
+  const u = o.unlabeled;
+  const k = o.classes.length;
+  if (o.surrogate.numClasses !== k || o.surrogate.inChannels !== u.c) throw new Error(`the surrogate must have the data's ${k} classes and ${u.c} channels, got ${o.surrogate.numClasses} and ${o.surrogate.inChannels}`);
+  if (!o.refine.renormalize) throw new Error('black-box REFINE needs renormalize on: the black box normalises its own inputs, so T(x) must be normalised before the surrogate in training');
+  const prev = readJson<DefenseConfig>(join(o.out, 'defense.json'));
+  if (prev && (!prev.blackBox || JSON.stringify(prev.requested) !== JSON.stringify(o.refine) || prev.unlabeledImages !== u.n || prev.preset !== o.preset || prev.blackBox.url !== o.endpoint.url || prev.classifier.arch !== o.surrogate.arch || prev.classifier.width !== o.surrogate.width)) {
+    throw new Error(`${o.out} holds a defense of another model or configuration (see its defense.json): choose another --out or delete it`);
+  }
+  const done = prev ? readJson<DefenseReport>(join(o.out, 'report.json')) : null;
+  if (done) {
+    log(`${o.out}: finished defense found (report.md), reported as it is`);
+    return done;
+  }
+  mkdirSync(join(o.out, 'train'), { recursive: true });
+  const bb = o.blackBox ?? httpBlackBox({ ...o.endpoint, numClasses: k, budget: o.budget });
+  if (bb.numClasses !== k) throw new Error(`the black box answers ${bb.numClasses} classes, ${k} class names were given`);
+  const queried0 = bb.queries;
+  const trainDir = join(o.out, 'train');
+  const surrogate = buildClassifier(o.surrogate);
+  try {
+    // 1. one query per unlabeled image (kept), the surrogate distilled from the answers
+    const teacher = await answers(bb, u, join(trainDir, 'teacher.f32'), o.answerChunk ?? 1024, log, o.quiet);
+    const distillQueries = bb.queries - queried0;
+    const dcfg = distillConfig(o.distillEpochs, o.refine.batchSize, o.refine.seed + 5);
+    log(`distilling a ${o.surrogate.arch} ×${o.surrogate.width} surrogate (${dcfg.epochs} epochs, MSE on the probabilities)`);
+    const distill = await distillSurrogate(surrogate, u, teacher, dcfg, {
+      normalization: o.normalization,
+      store: folderStore(join(trainDir, 'distill'), { model: 'surrogate-last.safetensors', optimizer: 'surrogate-last-optimizer.safetensors', state: 'distill-state.json' }),
+      progress: (label, total) => new Progress(label, total),
+      quiet: o.quiet,
+    });
+    surrogate.freeze().eval();
+    const plain = await predict(surrogate, u, { normalization: o.normalization });
+    let agree = 0;
+    for (let i = 0; i < u.n; i++) {
+      let best = 0;
+      for (let j = 1; j < k; j++) if (teacher[i * k + j]! > teacher[i * k + best]!) best = j;
+      if (plain[i] === best) agree++;
+    }
+    // 2. the guard's checks on the surrogate (whose pseudo-labels REFINE trains on: no queries)
+    const { augmentation, probes, decision, guard, refine } = await checkedRefine(surrogate, u, o, log);
+    const surrogateFile = join(o.out, 'classifier.safetensors');
+    await saveCheckpoint(surrogate, surrogateFile);
+    const config: DefenseConfig = {
+      format: 'refine-gpu-defense',
+      version: 1,
+      engine: o.engine,
+      createdAt: prev?.createdAt ?? new Date().toISOString(),
+      classifier: { ...o.surrogate, file: 'classifier.safetensors', sha256: sha256File(surrogateFile), source: `surrogate distilled from the black box ${o.endpoint.url}` },
+      input: { h: u.h, w: u.w, c: u.c, normalization: o.normalization },
+      classes: o.classes,
+      preset: o.preset,
+      requested: o.refine,
+      refine,
+      augmentationGuard: guard,
+      ...(o.refine.augmentationGuard ? { guard: decision } : {}),
+      unlabeledImages: u.n,
+      blackBox: o.endpoint,
+    };
+    writeJsonAtomic(join(o.out, 'defense.json'), config);
+
+    // 3. REFINE against the surrogate, deployed in front of the black box
+    const res = await trainRefine(surrogate, u, refine, { normalization: o.normalization, numClasses: k, outDir: join(trainDir, 'refine'), quiet: o.quiet, evalSet: o.test ? seededSubset(o.test, 1000, refine.seed + 29) : undefined });
+    await saveDefended(res.defended, o.out);
+    const defense = new BlackBoxDefense(res.defended.unet, res.defended.perm, bb, o.normalization);
+    const queried1 = bb.queries;
+    const before = await evaluateBoth(async (ds) => argmaxRows(await queryImages(bb, ds), k), o);
+    const after = await evaluateBoth((ds) => defense.predict(ds), o);
+    const last = res.history[res.history.length - 1];
+    const steps = last?.stepsDone ?? 0;
+    const report: DefenseReport = {
+      config,
+      augmentation,
+      ...probes,
+      pseudoLabelShares: pseudoLabelShares(plain, o.classes),
+      history: res.history,
+      collapsed: Boolean(last?.collapsed) || (after.test !== undefined && after.test.topShare > 0.6 && (before.test?.topShare ?? 0) <= 0.6),
+      before,
+      after,
+      ...(o.target !== undefined ? { target: o.classes[o.target] } : {}),
+      trainSeconds: res.wallSeconds,
+      imagesPerSecond: res.wallSeconds > 0 ? (steps * refine.batchSize) / res.wallSeconds : 0,
+      blackBox: { url: o.endpoint.url, queries: { distill: distillQueries, evaluation: bb.queries - queried1 }, surrogateAgreement: agree / Math.max(1, u.n), distill, distillSeconds: distill.reduce((t, d) => t + d.seconds, 0) },
+    };
+    writeJsonAtomic(join(o.out, 'report.json'), report);
+    writeFileAtomic(join(o.out, 'report.md'), renderDefenseReport(report));
+    rmSync(trainDir, { recursive: true, force: true });
+    res.defended.unet.dispose();
+    return report;
+  } finally {
+    surrogate.dispose();
+  }
+}
+
+/** The black box's answers on every image of `ds`. */
+async function queryImages(bb: BlackBox, ds: ImageDataset): Promise<Float32Array> {
+  return bb.query({ images: ds.images, n: ds.n, h: ds.h, w: ds.w, c: ds.c });
+}
+
+function argmaxRows(p: Float32Array, k: number): Int32Array {
+  return Int32Array.from({ length: p.length / k }, (_, i) => {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (p[i * k + j]! > p[i * k + best]!) best = j;
+    return best;
+  });
+}
+
+/**
+ * The defense a black-box folder describes: its UNet and mapping in front of the black box
+ * (defense.json's endpoint, or `url` where it moved; `blackBox` replaces the endpoint altogether).
+ */
+export function loadBlackBoxDefense(dir: string, o: { url?: string; budget?: number; blackBox?: BlackBox } = {}): { defense: BlackBoxDefense; config: DefenseConfig } {
+  const defenseFile = join(dir, 'defense.json');
+  if (!existsSync(defenseFile)) throw new Error(`${dir}: no defense.json of a defended model (made by npm run defend)`);
+  const config = parseDefenseConfig(readFileSync(defenseFile, 'utf8'), dir);
+  if (!config.blackBox) throw new Error(`${dir} defends a classifier file, not a black box: load it with loadDefended`);
+  const file = join(dir, config.classifier.file);
+  for (const f of [file, join(dir, 'unet.safetensors'), join(dir, 'mapping.json')]) if (!existsSync(f)) throw new Error(`${dir}: ${f.slice(dir.length + 1)} is missing`);
+  const files = { defense: readFileSync(defenseFile, 'utf8'), classifier: readFileSync(file), unet: readFileSync(join(dir, 'unet.safetensors')), mapping: readFileSync(join(dir, 'mapping.json'), 'utf8') };
+  const { defended } = defendedFromFiles(files, sha256File(file), dir, { surrogate: true });
+  defended.classifier.dispose(); // (the surrogate: only the UNet and mapping are deployed)
+  const bb = o.blackBox ?? httpBlackBox({ ...config.blackBox, ...(o.url ? { url: o.url } : {}), numClasses: config.classes.length, budget: o.budget });
+  return { defense: new BlackBoxDefense(defended.unet, defended.perm, bb, config.input.normalization), config };
+}
