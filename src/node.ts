@@ -21,5 +21,6 @@ export { attacks } from './attacks/index.js';
 export { loadFolderSplit, datasetStats, type FolderOptions } from './data/registry.js';
 export { defend, loadDefended, inferClassifier, buildClassifier, type DefendOptions, type DefenseConfig, type DefenseReport } from './pipeline/defend.js';
 export { defendBlackBox, loadBlackBoxDefense, type DefendBlackBoxOptions } from './pipeline/defend-blackbox.js';
+export { blackBoxHandler } from './train/blackbox-server.js';
 export { refinePreset, withRefineOverrides, REFINE_PRESETS, type RefinePreset } from './pipeline/refine-presets.js';
 export { augmentationCheck, augmentationFiresBackdoor } from './refine/diagnostics.js';

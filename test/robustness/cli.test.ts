@@ -78,6 +78,8 @@ const badValues: [string, string[], RegExp][] = [
   ['scripts/defend.ts', ['--blackbox-url', 'http://127.0.0.1:9/p', '--data', 'd', '--out', 'o', '--blackbox-format', 'xml'], /^defend: --blackbox-format must be json or binary, got 'xml'/],
   ['scripts/defend.ts', ['--blackbox-url', 'ftp://host/p', '--data', 'd', '--out', 'o'], /^defend: --blackbox-url must be an http:\/\/ or https:\/\/ address, got 'ftp:\/\/host\/p'/],
   ['scripts/defend.ts', ['--blackbox-url', 'http://127.0.0.1:9/p', '--data', 'd', '--out', 'o', '--blackbox-timeout', '0'], /^defend: --blackbox-timeout must be a positive number, got '0'/],
+  ['scripts/serve-blackbox.ts', ['--dataset', 'fashion-mnist'], /^serve-blackbox: --model is required/],
+  ['scripts/serve-blackbox.ts', ['--model', 'nowhere.safetensors', '--dataset', 'fashion-mnist'], /^serve-blackbox: --model nowhere\.safetensors: no such file/],
   ['scripts/predict.ts', ['--defended', '/nonexistent-defended', 'package.json'], /^predict: .*nonexistent-defended|^predict: .*package\.json/],
   ['scripts/fetch-data.ts', ['nope'], /^fetch-data: unknown dataset 'nope'/],
   ['scripts/fetch-data.ts', [], /^fetch-data: give one dataset name/],
