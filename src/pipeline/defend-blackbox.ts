@@ -13,9 +13,9 @@
  *                             again what it already has (removed when finished)
  * `loadBlackBoxDefense(dir)` deploys the folder's UNet and mapping in front of the black box.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ImageDataset, Normalization } from '../data/dataset.js';
+import type { ImageDataset } from '../data/dataset.js';
 import { saveCheckpoint } from '../nn/checkpoint.js';
 import { BlackBoxDefense } from '../refine/blackbox-defense.js';
 import { saveDefended, trainRefine } from '../refine/defense.js';
@@ -28,10 +28,9 @@ import { readJson, sweepTempFiles, writeFileAtomic, writeJsonAtomic } from '../u
 import { Progress } from '../util/progress.js';
 import { seededSubset } from '../data/dataset.js';
 import { buildClassifier, defendedFromFiles, parseDefenseConfig, type BlackBoxEndpoint, type ClassifierSpec, type DefenseConfig } from './defense-config.js';
-import { checkedRefine, checkOutputFolder, evaluateBoth, pseudoLabelShares, renderDefenseReport, sha256File, type DefenseReport } from './defend.js';
-import type { RefinePreset } from './refine-presets.js';
+import { checkedRefine, checkOutputFolder, defenseConfig, evaluateBoth, finishDefense, pseudoLabelShares, sha256File, type DefenseReport, type DefenseRunOptions } from './defend.js';
 
-export interface DefendBlackBoxOptions {
+export interface DefendBlackBoxOptions extends DefenseRunOptions {
   /** the endpoint and its protocol (the deployed defense queries the same one) */
   endpoint: BlackBoxEndpoint;
   /** the most images this invocation may send (default: no limit) */
@@ -40,26 +39,11 @@ export interface DefendBlackBoxOptions {
   surrogate: ClassifierSpec;
   /** distillation epochs over the unlabeled images (MSE on the probabilities) */
   distillEpochs: number;
-  unlabeled: ImageDataset;
-  /** the normalisation T's input gets, and T(x) before the surrogate (the black box normalises its own inputs) */
-  normalization: Normalization;
-  classes: string[];
-  preset: string;
-  refine: RefinePreset;
-  out: string;
-  test?: ImageDataset;
-  triggered?: ImageDataset;
-  target?: number;
-  engine: { name: string; version: string };
-  dataFolders: string[];
-  log?: (m: string) => void;
-  quiet?: boolean;
   /** a black box other than the HTTP endpoint (tests, or a function in the library); its answers count as queries */
   blackBox?: BlackBox;
   /** images per save of the answers while querying (default 1,024: a kill loses at most this many queries) */
   answerChunk?: number;
 }
-
 
 /** The distillation's recipe: the classifier presets' SGD at a constant lr 0.1, no augmentation. */
 export function distillConfig(epochs: number, batchSize: number, seed: number): TrainConfig {
@@ -136,53 +120,23 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
       if (plain[i] === best) agree++;
     }
     // 2. the guard's checks on the surrogate (whose pseudo-labels REFINE trains on: no queries)
-    const { augmentation, probes, decision, guard, refine } = await checkedRefine(surrogate, u, o, log);
+    const checked = await checkedRefine(surrogate, u, o, log);
     const surrogateFile = join(o.out, 'classifier.safetensors');
     await saveCheckpoint(surrogate, surrogateFile);
-    const config: DefenseConfig = {
-      format: 'refine-gpu-defense',
-      version: 1,
-      engine: o.engine,
-      createdAt: prev?.createdAt ?? new Date().toISOString(),
-      classifier: { ...o.surrogate, file: 'classifier.safetensors', sha256: sha256File(surrogateFile), source: `surrogate distilled from the black box ${o.endpoint.url}` },
-      input: { h: u.h, w: u.w, c: u.c, normalization: o.normalization },
-      classes: o.classes,
-      preset: o.preset,
-      requested: o.refine,
-      refine,
-      augmentationGuard: guard,
-      ...(o.refine.augmentationGuard ? { guard: decision } : {}),
-      unlabeledImages: u.n,
-      blackBox: o.endpoint,
-    };
+    const source = `surrogate distilled from the black box ${o.endpoint.url}`;
+    const config = defenseConfig(o, { ...o.surrogate, file: 'classifier.safetensors', sha256: sha256File(surrogateFile), source }, checked, prev?.createdAt, o.endpoint);
     writeJsonAtomic(join(o.out, 'defense.json'), config);
 
     // 3. REFINE against the surrogate, deployed in front of the black box
+    const refine = config.refine;
     const res = await trainRefine(surrogate, u, refine, { normalization: o.normalization, numClasses: k, outDir: join(trainDir, 'refine'), quiet: o.quiet, evalSet: o.test ? seededSubset(o.test, 1000, refine.seed + 29) : undefined });
     await saveDefended(res.defended, o.out);
     const defense = new BlackBoxDefense(res.defended.unet, res.defended.perm, bb, o.normalization);
     const queried1 = bb.queries;
     const before = await evaluateBoth(async (ds) => argmaxRows(await queryImages(bb, ds), k), o);
     const after = await evaluateBoth((ds) => defense.predict(ds), o);
-    const last = res.history[res.history.length - 1];
-    const steps = last?.stepsDone ?? 0;
-    const report: DefenseReport = {
-      config,
-      augmentation,
-      ...probes,
-      pseudoLabelShares: pseudoLabelShares(plain, o.classes),
-      history: res.history,
-      collapsed: Boolean(last?.collapsed) || (after.test !== undefined && after.test.topShare > 0.6 && (before.test?.topShare ?? 0) <= 0.6),
-      before,
-      after,
-      ...(o.target !== undefined ? { target: o.classes[o.target] } : {}),
-      trainSeconds: res.wallSeconds,
-      imagesPerSecond: res.wallSeconds > 0 ? (steps * refine.batchSize) / res.wallSeconds : 0,
-      blackBox: { url: o.endpoint.url, queries: { distill: distillQueries, evaluation: bb.queries - queried1 }, surrogateAgreement: agree / Math.max(1, u.n), distill, distillSeconds: distill.reduce((t, d) => t + d.seconds, 0) },
-    };
-    writeJsonAtomic(join(o.out, 'report.json'), report);
-    writeFileAtomic(join(o.out, 'report.md'), renderDefenseReport(report));
-    rmSync(trainDir, { recursive: true, force: true });
+    const blackBox = { url: o.endpoint.url, queries: { distill: distillQueries, evaluation: bb.queries - queried1 }, surrogateAgreement: agree / Math.max(1, u.n), distill, distillSeconds: distill.reduce((t, d) => t + d.seconds, 0) };
+    const report = finishDefense(o, config, checked, pseudoLabelShares(plain, o.classes), res, { before, after }, trainDir, blackBox);
     res.defended.unet.dispose();
     return report;
   } finally {

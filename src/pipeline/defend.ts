@@ -10,7 +10,8 @@
  *   report.json / report.md   pseudo-labels, agreement, collapse flags, the augmentation check,
  *                       BA (and ASR with triggered images) before and after, cost
  *   train/              the training checkpoint (resume after a kill; removed when finished)
- * `loadDefended(dir)` needs only that folder.
+ * `loadDefended(dir)` needs only that folder. A model reachable only as an endpoint goes through
+ * defend-blackbox.ts, which shares the checks, the measurements and the report with this file.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -74,9 +75,8 @@ export interface BlackBoxReport {
   distillSeconds: number;
 }
 
-export interface DefendOptions {
-  model: string;
-  spec: ClassifierSpec;
+/** What defend() and defendBlackBox() share: the data, the recipe, the output folder, the measurements. */
+export interface DefenseRunOptions {
   /** unlabeled images (labels never read) */
   unlabeled: ImageDataset;
   normalization: Normalization;
@@ -94,6 +94,11 @@ export interface DefendOptions {
   dataFolders: string[];
   log?: (m: string) => void;
   quiet?: boolean;
+}
+
+export interface DefendOptions extends DefenseRunOptions {
+  model: string;
+  spec: ClassifierSpec;
 }
 
 /**
@@ -129,7 +134,7 @@ function evaluated(pred: Int32Array, ds: ImageDataset, classes: string[], target
 }
 
 /** The images a defense is measured on (what DefendOptions and the black-box options share). */
-type Measured = Pick<DefendOptions, 'test' | 'triggered' | 'target' | 'classes'>;
+type Measured = Pick<DefenseRunOptions, 'test' | 'triggered' | 'target' | 'classes'>;
 
 /** Accuracy on the test images and target share of the triggered ones under `classify`. */
 export async function evaluateBoth(classify: (ds: ImageDataset) => Promise<Int32Array>, o: Measured): Promise<{ test?: Evaluated; triggered?: Evaluated }> {
@@ -159,6 +164,54 @@ export async function checkedRefine(classifier: Module, u: ImageDataset, o: { re
   const probeText = GUARD_PROBE_NAMES.map((p) => { const a = probes[p]; return a ? `; ${GUARD_PROBES[p].label}: ${(100 * a.changed).toFixed(1)}% changed, ${rise(a)}` : ''; }).join('');
   log(`augmentation check: ${(100 * augmentation.changed).toFixed(1)}% of pseudo-labels changed, ${rise(augmentation)}${probeText}; guard ${guard === 'applied' ? `applied (${describeGuard(decision)})` : guard}`);
   return { augmentation, probes, decision, guard, refine };
+}
+
+type Checked = Awaited<ReturnType<typeof checkedRefine>>;
+
+/** defense.json: the classifier (or a black box's surrogate) file, the input, the recipe asked for and trained. */
+export function defenseConfig(o: DefenseRunOptions, classifier: DefenseConfig['classifier'], checked: Checked, createdAt: string | undefined, blackBox?: DefenseConfig['blackBox']): DefenseConfig {
+  const u = o.unlabeled;
+  return {
+    format: 'refine-gpu-defense',
+    version: 1,
+    engine: o.engine,
+    createdAt: createdAt ?? new Date().toISOString(),
+    classifier,
+    input: { h: u.h, w: u.w, c: u.c, normalization: o.normalization },
+    classes: o.classes,
+    preset: o.preset,
+    requested: o.refine,
+    refine: checked.refine,
+    augmentationGuard: checked.guard,
+    ...(o.refine.augmentationGuard ? { guard: checked.decision } : {}),
+    unlabeledImages: u.n,
+    ...(blackBox ? { blackBox } : {}),
+  };
+}
+
+/** The report of a finished defense, written as report.json and report.md; the training folder removed. */
+export function finishDefense(o: DefenseRunOptions, config: DefenseConfig, checked: Checked, pseudo: Record<string, number>, res: { history: RefineEpochLog[]; wallSeconds: number }, measured: { before: DefenseReport['before']; after: DefenseReport['after'] }, trainDir: string, blackBox?: BlackBoxReport): DefenseReport {
+  const { before, after } = measured;
+  const last = res.history[res.history.length - 1];
+  const steps = last?.stepsDone ?? 0;
+  const report: DefenseReport = {
+    config,
+    augmentation: checked.augmentation,
+    ...checked.probes,
+    pseudoLabelShares: pseudo,
+    history: res.history,
+    collapsed: Boolean(last?.collapsed) || (after.test !== undefined && after.test.topShare > 0.6 && (before.test?.topShare ?? 0) <= 0.6),
+    before,
+    after,
+    ...(o.target !== undefined ? { target: o.classes[o.target] } : {}),
+    trainSeconds: res.wallSeconds,
+    imagesPerSecond: res.wallSeconds > 0 ? (steps * config.refine.batchSize) / res.wallSeconds : 0,
+    ...(blackBox ? { blackBox } : {}),
+  };
+  writeJsonAtomic(join(o.out, 'report.json'), report);
+  writeFileAtomic(join(o.out, 'report.md'), renderDefenseReport(report));
+  rmSync(trainDir, { recursive: true, force: true });
+  return report;
 }
 
 /** Pseudo-label shares argmax F(x) over the unlabeled images, by class name. */
@@ -194,22 +247,8 @@ export async function defend(o: DefendOptions): Promise<DefenseReport> {
     }
     mkdirSync(o.out, { recursive: true });
 
-    const { augmentation: aug, probes, decision, guard, refine } = await checkedRefine(classifier, u, o, log);
-    const config: DefenseConfig = {
-      format: 'refine-gpu-defense',
-      version: 1,
-      engine: o.engine,
-      createdAt: prev?.createdAt ?? new Date().toISOString(),
-      classifier: { ...o.spec, file: 'classifier.safetensors', sha256, source: o.model },
-      input: { h: u.h, w: u.w, c: u.c, normalization: o.normalization },
-      classes: o.classes,
-      preset: o.preset,
-      requested: o.refine,
-      refine,
-      augmentationGuard: guard,
-      ...(o.refine.augmentationGuard ? { guard: decision } : {}),
-      unlabeledImages: u.n,
-    };
+    const checked = await checkedRefine(classifier, u, o, log);
+    const config = defenseConfig(o, { ...o.spec, file: 'classifier.safetensors', sha256, source: o.model }, checked, prev?.createdAt);
     writeJsonAtomic(join(o.out, 'defense.json'), config);
 
     const pseudo = pseudoLabelShares(await predict(classifier, u, { normalization: o.normalization }), o.classes);
@@ -217,28 +256,11 @@ export async function defend(o: DefendOptions): Promise<DefenseReport> {
     const before = await evaluateBoth(classify(classifier), o);
 
     const trainDir = join(o.out, 'train');
-    const res = await trainRefine(classifier, u, refine, { normalization: o.normalization, numClasses: o.spec.numClasses, outDir: trainDir, quiet: o.quiet, evalSet: o.test ? seededSubset(o.test, 1000, refine.seed + 29) : undefined });
+    const res = await trainRefine(classifier, u, config.refine, { normalization: o.normalization, numClasses: o.spec.numClasses, outDir: trainDir, quiet: o.quiet, evalSet: o.test ? seededSubset(o.test, 1000, config.refine.seed + 29) : undefined });
     await saveDefended(res.defended, o.out);
     copyFileSync(o.model, join(o.out, 'classifier.safetensors'));
     const after = await evaluateBoth(classify(res.defended), o);
-    const last = res.history[res.history.length - 1];
-    const steps = last?.stepsDone ?? 0;
-    const report: DefenseReport = {
-      config,
-      augmentation: aug,
-      ...probes,
-      pseudoLabelShares: pseudo,
-      history: res.history,
-      collapsed: Boolean(last?.collapsed) || (after.test !== undefined && after.test.topShare > 0.6 && (before.test?.topShare ?? 0) <= 0.6),
-      before,
-      after,
-      ...(o.target !== undefined ? { target: o.classes[o.target] } : {}),
-      trainSeconds: res.wallSeconds,
-      imagesPerSecond: res.wallSeconds > 0 ? (steps * refine.batchSize) / res.wallSeconds : 0,
-    };
-    writeJsonAtomic(join(o.out, 'report.json'), report);
-    writeFileAtomic(join(o.out, 'report.md'), renderDefenseReport(report));
-    rmSync(trainDir, { recursive: true, force: true });
+    const report = finishDefense(o, config, checked, pseudo, res, { before, after }, trainDir);
     res.defended.unet.dispose();
     return report;
   } finally {

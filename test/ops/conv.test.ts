@@ -62,28 +62,31 @@ const sgSkip = (): boolean => {
   return true;
 };
 
+/** conv2d forward and the gradients of x, w (and the bias) against the float64 reference. */
+async function checkConv(label: string, s: ConvShape, withBias: boolean): Promise<void> {
+  const xs = [s.N, s.H, s.W, s.C];
+  const ws = [s.KH, s.KW, s.C, s.CO];
+  const inputs = [
+    { data: randArray(prod(xs)), shape: xs, grad: true },
+    { data: randArray(prod(ws)), shape: ws, grad: true },
+  ];
+  if (withBias) inputs.push({ data: randArray(s.CO), shape: [s.CO], grad: true });
+  const opts = { stride: s.stride, padding: s.padding };
+  await checkOp(
+    `conv2d ${label} x[${xs}] w[${ws}] s${s.stride} p${s.padding}${withBias ? ' +bias' : ''}`,
+    inputs,
+    ([x, w, b]) => ops.conv2d(x!, w!, b ?? null, opts),
+    ([x, w, b]) => conv2dRef(x!, w!, b ?? null, s),
+    { samples: 16 },
+  );
+}
+
 for (const v of variants) {
   test(`conv2d forward + dx, dw, dbias (${v})`, async () => {
     if (v === 'subgroup' && sgSkip()) return;
     setConvVariant(v);
     try {
-      for (const [s, withBias] of v === 'subgroup' || v === 'tiled' ? [...cases, ...sgCases] : cases) {
-        const xs = [s.N, s.H, s.W, s.C];
-        const ws = [s.KH, s.KW, s.C, s.CO];
-        const inputs = [
-          { data: randArray(prod(xs)), shape: xs, grad: true },
-          { data: randArray(prod(ws)), shape: ws, grad: true },
-        ];
-        if (withBias) inputs.push({ data: randArray(s.CO), shape: [s.CO], grad: true });
-        const opts = { stride: s.stride, padding: s.padding };
-        await checkOp(
-          `conv2d ${v} x[${xs}] w[${ws}] s${s.stride} p${s.padding}${withBias ? ' +bias' : ''}`,
-          inputs,
-          ([x, w, b]) => ops.conv2d(x!, w!, b ?? null, opts),
-          ([x, w, b]) => conv2dRef(x!, w!, b ?? null, s),
-          { samples: 16 },
-        );
-      }
+      for (const [s, withBias] of v === 'subgroup' || v === 'tiled' ? [...cases, ...sgCases] : cases) await checkConv(v, s, withBias);
     } finally {
       setConvVariant('auto');
     }
@@ -95,27 +98,11 @@ for (const v of variants) {
 // with and without bias, a pixel count that is no multiple of the GEMM tiles
 test('conv2d 1x1 stride 1 on the GEMM route (auto): forward + dx, dw, dbias', async () => {
   setConvVariant('auto');
-  const shapes: [ConvShape, boolean][] = [
+  for (const [s, withBias] of [
     [S(2, 5, 7, 16, 1, 64, 1, 0), true],
     [S(1, 4, 3, 64, 1, 16, 1, 0), false],
     [S(3, 3, 3, 6, 1, 8, 1, 0), true],
-  ];
-  for (const [s, withBias] of shapes) {
-    const xs = [s.N, s.H, s.W, s.C];
-    const ws = [s.KH, s.KW, s.C, s.CO];
-    const inputs = [
-      { data: randArray(prod(xs)), shape: xs, grad: true },
-      { data: randArray(prod(ws)), shape: ws, grad: true },
-    ];
-    if (withBias) inputs.push({ data: randArray(s.CO), shape: [s.CO], grad: true });
-    await checkOp(
-      `conv2d auto 1x1 x[${xs}] w[${ws}]${withBias ? ' +bias' : ''}`,
-      inputs,
-      ([x, w, b]) => ops.conv2d(x!, w!, b ?? null),
-      ([x, w, b]) => conv2dRef(x!, w!, b ?? null, s),
-      { samples: 16 },
-    );
-  }
+  ] as [ConvShape, boolean][]) await checkConv('auto 1x1', s, withBias);
 });
 
 // the fused epilogue: relu(conv + bias + residual), forward and the gradients of all four inputs,
