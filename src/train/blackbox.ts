@@ -169,7 +169,9 @@ export function httpBlackBox(o: HttpBlackBoxOptions): BlackBox {
         return Float32Array.from(p);
       } catch (e) {
         if ((e as Error).name !== 'AbortError' && !(e instanceof TypeError)) throw e; // a 4xx or a malformed answer
-        last = (e as Error).name === 'AbortError' ? `no answer within ${o.timeoutMs ?? 30_000} ms` : (e as Error).message;
+        // (fetch's network errors say only "fetch failed"; the reason, e.g. ECONNREFUSED, is the cause)
+        const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+        last = (e as Error).name === 'AbortError' ? `no answer within ${o.timeoutMs ?? 30_000} ms` : `${(e as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
       } finally {
         clearTimeout(timer);
       }

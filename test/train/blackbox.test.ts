@@ -107,6 +107,17 @@ for (const [what, h, re] of malformed) {
   });
 }
 
+test('nothing listening at the address: retried, then an error naming the reason (ECONNREFUSED)', async () => {
+  // a port that was free a moment ago
+  const probe = createServer();
+  await new Promise<void>((ok) => probe.listen(0, '127.0.0.1', ok));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((ok) => probe.close(() => ok()));
+  const bb = httpBlackBox({ url: `http://127.0.0.1:${port}/`, numClasses: K, retries: 1 });
+  const err = await bb.query(batch(2)).then(() => '', (e: Error) => e.message);
+  assert.match(err, /fetch failed \(ECONNREFUSED\) \(after 2 tries\)/);
+});
+
 test('the budget is enforced before a request is sent', async () => {
   handler = jsonServer;
   const bb = httpBlackBox({ url, numClasses: K, budget: 5 });
