@@ -122,10 +122,15 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
   }
   // a result from before one of the guard's probes is completed by it (and retrained where the probe changes the guard's remedy)
   const lacksCheck = Boolean(o.refine.augmentationGuard) && lacksGuardProbe(prev?.diagnostics);
+  // a result trained with another remedy than this code gives its guard decision (a probe's
+  // remedy changed since): its variants are trained again (the loop below finds which)
+  const decided = prev?.diagnostics?.guard;
+  const staleRemedy = Boolean(o.refine.augmentationGuard) && decided !== undefined && VARIANTS.some(({ v, mod }) => prev!.refine[v] && configHash(mod(guardedConfig(o.refine, decided))) !== configHash(prev!.refine[v]!.config));
+  if (prev?.status === 'complete' && staleRemedy) log(`${o.attack}: ${resultFile} was trained with another remedy of the augmentation guard than this version's: training REFINE again`);
   // figures of an older format (or deleted) are redrawn from the saved models, nothing retrained
   const figures = figureFiles(o.outRoot, o.attack);
   const staleFigures = Boolean(prev?.refine.refine) && !figures.every(existsSync);
-  if (prev?.status === 'complete' && !lacksCheck && !staleFigures && (!o.ablations || (prev.evaluation.woHRF && prev.evaluation.woSCL))) {
+  if (prev?.status === 'complete' && !lacksCheck && !staleRemedy && !staleFigures && (!o.ablations || (prev.evaluation.woHRF && prev.evaluation.woSCL))) {
     log(`${o.attack}: complete in ${resultFile}, skipped`);
     return prev;
   }
@@ -238,7 +243,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
       const cfgFile = join(vdir, 'config.json');
       const cfgHash = configHash({ cfg, data: refineData.n, model: bd.summary.runHash });
       const prevCfg = readJson<{ hash: string }>(cfgFile);
-      if (prevCfg && prevCfg.hash !== cfgHash) {
+      if ((prevCfg && prevCfg.hash !== cfgHash) || (r.refine[v] && configHash(r.refine[v]!.config) !== configHash(cfg))) {
         // the experiment's own hash matched, so what changed is the guard's remedy (a check added
         // since) or the backdoored model: this variant is trained again from the start
         log(`[${o.attack}] ${vdir} was trained with another REFINE configuration (the augmentation guard's remedy or the model changed): training it again`);

@@ -104,6 +104,20 @@ test('the augmentation guard: every check recorded; a result from before the pro
   assert.is(r3.status, 'complete');
   assert.is(r3.refine.refine!.history.length, 1);
   assert.is.not((JSON.parse(readFileSync(cfgFile, 'utf8')) as { hash: string }).hash, 'stale');
+  // a complete result whose REFINE trained with another remedy than this version gives its guard
+  // decision (here: the rotation remedy, which this run's decision does not call for) is reopened
+  // and trained again, not reported as it is
+  const done = JSON.parse(readFileSync(file, 'utf8')) as AttackResult;
+  const refineRun = done.refine.refine!;
+  writeFileSync(file, JSON.stringify({ ...done, refine: { ...done.refine, refine: { ...refineRun, config: { ...refineRun.config, augment: { ...refineRun.config.augment, rotation: { degrees: 20, p: 0.5 } } } } } }));
+  logs.length = 0;
+  const r4 = await reproduceAttack({ ...gOpts, log: (m) => logs.push(m) }, data);
+  assert.ok(logs.some((l) => l.includes('another remedy of the augmentation guard')), logs.join('\n'));
+  assert.equal(r4.refine.refine!.config, refineRun.config);
+  // and one trained with this version's remedy is skipped
+  logs.length = 0;
+  await reproduceAttack({ ...gOpts, log: (m) => logs.push(m) }, data);
+  assert.ok(logs.some((l) => l.includes('complete in')), logs.join('\n'));
 });
 
 test('results of another configuration are refused', async () => {
