@@ -152,6 +152,24 @@ export function goalText(r: AttackResult): string {
   return misses.length ? `missed (${misses.join(', ')})` : `met (BA −${(100 * drop).toFixed(1)})`;
 }
 
+/**
+ * How far a missed goal is, and the end of REFINE's BA curve (curve set, per epoch): its gain over
+ * the last three epochs says whether the run stopped on a plateau or still rising. Null where the
+ * goal is met or not measured.
+ */
+export function shortfall(r: AttackResult): string | null {
+  const nd = r.evaluation.noDefense;
+  const m = r.evaluation.refine;
+  if (!nd || !m) return null;
+  const over = nd.BA - m.BA - GOAL_BA_DROP;
+  const parts = [over > 0 ? `BA ${(100 * over).toFixed(1)} points short (${(100 * m.BA).toFixed(2)} against No Defense ${(100 * nd.BA).toFixed(2)})` : '', m.ASR > GOAL_ASR ? `ASR ${(100 * m.ASR).toFixed(2)}%, ${(100 * (m.ASR - GOAL_ASR)).toFixed(2)} points over` : ''].filter(Boolean);
+  if (!parts.length) return null;
+  const ba = (r.refine.refine?.history ?? []).map((h) => h.benignAccuracy).filter((v): v is number => v !== undefined);
+  const k = Math.min(3, ba.length - 1);
+  const tail = k > 0 ? `; curve-set BA ${ba.slice(-k - 1).map((v) => (100 * v).toFixed(1)).join(' → ')} over the last ${k} epochs (${ba[ba.length - 1]! - ba[ba.length - 1 - k]! >= 0 ? '+' : ''}${(100 * (ba[ba.length - 1]! - ba[ba.length - 1 - k]!)).toFixed(1)})` : '';
+  return `${parts.join('; ')}${tail}.`;
+}
+
 /** The presets and the machine a row ran on. */
 function runText(r: AttackResult): string {
   return `${r.preset}${r.refinePreset && r.refinePreset !== r.preset ? ` / ${r.refinePreset}` : ''}, ${shortAdapter(r.adapter)}`;
@@ -274,6 +292,12 @@ export function renderReport(agg: AggregateResults): string {
     L.push(`| ${name} | ${cell(r, 'noDefense')} | ${cell(r, 'shrinkPad')} | ${cell(r, 'refine')} | ${goalText(r)} | ${formatPaper(p?.noDefense)} | ${formatPaper(p?.shrinkPad)} | ${formatPaper(p?.refine)} | ${runText(r)} | ${notesText(r)} |`);
   }
   L.push('');
+  const short = rs.map((r) => [r, shortfall(r)] as const).filter(([, t]) => t !== null);
+  if (short.length) {
+    L.push('Where the goal is missed, how far, and what the end of the training curve says (BA on the curve set, `<attack>/figures/curves.svg`; what more training buys is measured in docs/refine-recipe.md, "Next"):', '');
+    for (const [r, t] of short) L.push(`- ${displayName(r.attack)}: ${t}`);
+    L.push('');
+  }
   if (rs.some((r) => r.config.ablations)) {
     L.push('## Ablations (paper Table 3)', '');
     L.push('| Attack | No Defense | w/o HRF | w/o SCL | REFINE | paper No Defense | paper w/o HRF | paper w/o SCL | paper REFINE |');

@@ -79,6 +79,18 @@ test('report: the goal column, the presets and machine of each row, and notes be
   assert.match(md, 'the backdoored model missed its attack goal (ASR 36.2% < 90%); augmentation guard applied: pseudo-labels from the un-augmented images, no resized crop');
 });
 
+test('report: how far a missed goal is, with the end of the BA curve; nothing for a met goal', () => {
+  const h = (epoch: number, ba: number) => ({ epoch, lr: 0.01, loss: 0.5, agreement: 0.8, maxClassShare: 0.2, pseudoLabelCounts: [], predictionCounts: [], benignAccuracy: ba, seconds: 10, collapsed: false });
+  const base = fake('wanet');
+  const wanet = fake('wanet', {
+    evaluation: { noDefense: { BA: 0.9146, ASR: 0.9984 }, refine: { BA: 0.8788, ASR: 0.0629 } },
+    refine: { refine: { ...base.refine.refine!, history: [h(1, 0.5), h(2, 0.85), h(3, 0.871), h(4, 0.896), h(5, 0.891)] } },
+  });
+  const md = renderReport(aggregate('fashion-mnist', 'quick', [fake('badnets'), wanet]));
+  assert.match(md, '- WaNet: BA 0.6 points short (87.88 against No Defense 91.46); ASR 6.29%, 1.29 points over; curve-set BA 85.0 → 87.1 → 89.6 → 89.1 over the last 3 epochs (+4.1).');
+  assert.not.match(md, '- BadNets:');
+});
+
 test('report: the training curves of the attacks that have them, linked relative to results.md', () => {
   const withCurves = fake('blended', { figures: ['results/x/blended/figures/samples.svg', 'results/x/blended/figures/curves.svg'] });
   const md = renderReport(aggregate('fashion-mnist', 'quick', [fake('badnets'), withCurves]));
