@@ -43,6 +43,14 @@ the surrogate and the defense is deployed in front of the endpoint.
   --target N|NAME             the attack's target class (optional)
   --arch resnet18-cifar|resnet18-imagenet|resnet50-cifar|resnet50-imagenet   (default: from the checkpoint)
   --width X  --classes N      (default: from the checkpoint)
+  --class-names FILE          one class name per line (default: the dataset's or folder's)
+  --mean A[,B,C] --std A[,B,C]  the classifier's input normalisation (default: the dataset's;
+                              for folders, the unlabeled images' own statistics, with a warning)
+  --preset ${REFINE_PRESETS.join('|')}   REFINE recipe (default budget: 13 epochs, one-cycle SGD, about an hour
+                              for 10,000 28×28 images on 2 cores; docs/refine-recipe.md)
+  --seed N                    REFINE seed (default 666)
+  --data-dir DIR              datasets root (default data)
+${FOLDER_USAGE}
 Black box (instead of --model; the protocol is in docs/defend.md):
   --blackbox-url URL          POST batches of images, get probability vectors back
   --blackbox-format json|binary   (default json)
@@ -54,14 +62,6 @@ Black box (instead of --model; the protocol is in docs/defend.md):
   --classes N                 the black box's classes (or --class-names FILE)
   --arch, --width             the surrogate (default resnet18, CIFAR stem below 128 px,
                               width 0.25; 1 with --preset paper)
-  --class-names FILE          one class name per line (default: the dataset's or folder's)
-  --mean A[,B,C] --std A[,B,C]  the classifier's input normalisation (default: the dataset's;
-                              for folders, the unlabeled images' own statistics, with a warning)
-  --preset ${REFINE_PRESETS.join('|')}   REFINE recipe (default budget: 13 epochs, one-cycle SGD, about an hour
-                              for 10,000 28×28 images on 2 cores; docs/refine-recipe.md)
-  --seed N                    REFINE seed (default 666)
-  --data-dir DIR              datasets root (default data)
-${FOLDER_USAGE}
 REFINE recipe (the preset's unless given):
 ${recipeFlagUsage('defend')}
   -h, --help`;
