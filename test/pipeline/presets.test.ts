@@ -91,12 +91,12 @@ test('budget preset: quick with twice the steps under a one-cycle schedule; the 
 
 test('the guard\'s rotation probe: its check fires on a rotation trigger\'s pattern, its remedy trains with rotations', () => {
   const b = refinePreset('budget', { h: 28, w: 28, c: 1 }, 1);
-  // for the rotation check: plain pseudo-labels and RandomRotation(20) on half the images added, the crop kept
+  // for the rotation check: plain pseudo-labels and RandomRotation(20) on a quarter of the images added, the crop kept
   const r = guardedConfig(b, { crop: false, photometric: false, rotation: true });
   assert.is(r.pseudoLabels, 'plain');
-  assert.equal(r.augment, { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2, rotation: { degrees: 20, p: 0.5 } });
-  assert.equal(guardedConfig(b, { crop: false, photometric: true, rotation: true }).augment, { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2, colorJitter: { brightness: 0.3, contrast: 0.3 }, rotation: { degrees: 20, p: 0.5 } });
-  assert.match(describeGuard({ crop: false, photometric: false, rotation: true }), /un-augmented images, random rotation ±20° on half the images$/);
+  assert.equal(r.augment, { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2, rotation: { degrees: 20, p: 0.25 } });
+  assert.equal(guardedConfig(b, { crop: false, photometric: true, rotation: true }).augment, { resizedCrop: { scale: [0.8, 1] }, flip: 0.5, grayscale: 0.2, colorJitter: { brightness: 0.3, contrast: 0.3 }, rotation: { degrees: 20, p: 0.25 } });
+  assert.match(describeGuard({ crop: false, photometric: false, rotation: true }), /un-augmented images, random rotation ±20° on a quarter of the images$/);
   // a decision stored before the rotation probe (no `rotation` key) reads as not fired
   assert.is(guardedConfig(b, { crop: false, photometric: false }), b);
 
