@@ -113,12 +113,8 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
     });
     surrogate.freeze().eval();
     const plain = await predict(surrogate, u, { normalization: o.normalization });
-    let agree = 0;
-    for (let i = 0; i < u.n; i++) {
-      let best = 0;
-      for (let j = 1; j < k; j++) if (teacher[i * k + j]! > teacher[i * k + best]!) best = j;
-      if (plain[i] === best) agree++;
-    }
+    const answered = argmaxRows(teacher, k);
+    const agree = plain.reduce((a, p, i) => a + (p === answered[i] ? 1 : 0), 0);
     // 2. the guard's checks on the surrogate (whose pseudo-labels REFINE trains on: no queries)
     const checked = await checkedRefine(surrogate, u, o, log);
     const surrogateFile = join(o.out, 'classifier.safetensors');
@@ -149,6 +145,7 @@ async function queryImages(bb: BlackBox, ds: ImageDataset): Promise<Float32Array
   return bb.query({ images: ds.images, n: ds.n, h: ds.h, w: ds.w, c: ds.c });
 }
 
+/** The class of each row of n·k probabilities. */
 function argmaxRows(p: Float32Array, k: number): Int32Array {
   return Int32Array.from({ length: p.length / k }, (_, i) => {
     let best = 0;
