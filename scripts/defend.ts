@@ -15,7 +15,7 @@ import { ARCHS, defend, inferClassifier, readClassNames, type Arch, type Classif
 import { defendBlackBox } from '../src/pipeline/defend-blackbox.js';
 import { REFINE_PRESETS, refinePreset, withRefineOverrides } from '../src/pipeline/refine-presets.js';
 import { seededSubset } from '../src/data/dataset.js';
-import { folderFlags, FOLDER_OPTIONS, FOLDER_USAGE, num, parseArgsOrExit } from '../src/util/cli.js';
+import { folderFlags, FOLDER_OPTIONS, FOLDER_USAGE, normalizationFlags, num, parseArgsOrExit } from '../src/util/cli.js';
 import { recipeFlagOptions, recipeFlagUsage, recipeOverrides } from '../src/pipeline/refine-flags.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
@@ -101,13 +101,6 @@ if (values.help) {
   process.exit(0);
 }
 
-function floats(flag: string, v: string | undefined): number[] | undefined {
-  if (v === undefined) return undefined;
-  const xs = v.split(',').map(Number);
-  if (!xs.length || xs.some((x) => !Number.isFinite(x))) throw new Error(`--${flag} must be comma-separated numbers, got '${v}'`);
-  return xs;
-}
-
 /** A dataset name's split, or an image folder read with the classifier's class list, size and channels. */
 function images(spec: string, split: 'train' | 'test', classes: string[] | undefined, folder: ReturnType<typeof folderFlags>): { ds: ImageDataset; normalization?: Normalization; folder?: string } {
   if (spec.startsWith('folder:')) {
@@ -166,15 +159,8 @@ try {
   const classes = names ?? (data.ds.classes.length === numClasses ? data.ds.classes : Array.from({ length: numClasses }, (_, k) => String(k)));
   if (classes.length !== numClasses) throw new Error(`${classes.length} class names for a classifier of ${numClasses} classes`);
   const size = { h: data.ds.h, w: data.ds.w };
-  const mean = floats('mean', values.mean);
-  const std = floats('std', values.std);
   const channels = spec!.inChannels;
-  let normalization = data.normalization;
-  if (mean || std) {
-    if (!mean || !std || mean.length !== channels || std.length !== channels) throw new Error(`--mean and --std need ${channels} value(s) each`);
-    if (std.some((v) => !(v > 0))) throw new Error(`--std values must be positive, got ${values.std}`);
-    normalization = { mean, std };
-  }
+  let normalization = normalizationFlags(values, channels) ?? data.normalization;
   if (!normalization) {
     normalization = datasetStats(data.ds);
     console.error(`defend: no --mean/--std: using the unlabeled images' own statistics (mean ${normalization.mean}, std ${normalization.std}); give the classifier's training normalisation if you know it`);

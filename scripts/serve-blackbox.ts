@@ -13,7 +13,7 @@ import { NORMALIZATION } from '../src/data/dataset.js';
 import { buildClassifier, inferClassifier } from '../src/pipeline/defend.js';
 import { moduleBlackBox } from '../src/train/blackbox.js';
 import { blackBoxHandler } from '../src/train/blackbox-server.js';
-import { folderFlags, num, parseArgsOrExit } from '../src/util/cli.js';
+import { folderFlags, normalizationFlags, num, parseArgsOrExit } from '../src/util/cli.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
@@ -52,12 +52,6 @@ if (values.help) {
 
 const SIZES: Record<string, number> = { 'fashion-mnist': 28, cifar10: 32 };
 
-function floats(flag: string, v: string | undefined, n: number): number[] {
-  const xs = (v ?? '').split(',').map(Number);
-  if (v === undefined || xs.length !== n || xs.some((x) => !Number.isFinite(x))) throw new Error(`--${flag} must be ${n} comma-separated number(s) (the model takes ${n} channel(s)), got '${v ?? ''}'`);
-  return xs;
-}
-
 try {
   if (!values.model) throw new Error('--model is required');
   if (!existsSync(values.model)) throw new Error(`--model ${values.model}: no such file`);
@@ -76,8 +70,8 @@ try {
     const size = folderFlags({ 'input-size': values['input-size'] }).size;
     if (!size) throw new Error('--input-size (or --dataset) is required: the image size the model takes');
     ({ h, w } = size);
-    normalization = { mean: floats('mean', values.mean, c), std: floats('std', values.std, c) };
-    if (normalization.std.some((v) => !(v > 0))) throw new Error(`--std values must be positive, got ${values.std}`);
+    normalization = normalizationFlags(values, c);
+    if (!normalization) throw new Error('--mean and --std (or --dataset) are required: the input normalisation the model was trained with');
   }
   await init();
   const model = buildClassifier(spec);

@@ -4,9 +4,30 @@
 import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { FolderOptions } from '../data/registry.js';
+import type { Normalization } from '../data/dataset.js';
 import { num } from './flags.js';
 
 export { num, numList, type FlagNumberKind } from './flags.js';
+
+/**
+ * `--mean A[,B,C]` and `--std A[,B,C]` as the input normalisation of a model taking `channels`
+ * channels; undefined when neither is given. One without the other, a wrong count, a value that
+ * is not a number or a std ≤ 0 throws, naming the flags.
+ */
+export function normalizationFlags(v: { mean?: string; std?: string }, channels: number): Normalization | undefined {
+  const floats = (flag: string, x: string | undefined): number[] | undefined => {
+    if (x === undefined) return undefined;
+    const xs = x.split(',').map(Number);
+    if (!xs.length || xs.some((n) => !Number.isFinite(n))) throw new Error(`--${flag} must be comma-separated numbers, got '${x}'`);
+    return xs;
+  };
+  const mean = floats('mean', v.mean);
+  const std = floats('std', v.std);
+  if (!mean && !std) return undefined;
+  if (!mean || !std || mean.length !== channels || std.length !== channels) throw new Error(`--mean and --std need ${channels} value(s) each`);
+  if (std.some((x) => !(x > 0))) throw new Error(`--std values must be positive, got ${v.std}`);
+  return { mean, std };
+}
 
 /** Model files given as positional arguments: at least one, each existing (else a clear error). */
 export function modelFiles(positionals: string[]): string[] {

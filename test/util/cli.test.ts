@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { attackFlags, modelFiles, num, numList } from '../../src/util/cli.js';
+import { attackFlags, modelFiles, normalizationFlags, num, numList } from '../../src/util/cli.js';
 import { classifierFlags } from '../../src/train/classifier-flags.js';
 import { classifierPreset, withClassifierOverrides } from '../../src/train/presets.js';
 import { configHash } from '../../src/train/trainer.js';
@@ -21,6 +21,16 @@ test('modelFiles: at least one, each must exist', () => {
   assert.equal(modelFiles(['package.json']), ['package.json']);
   assert.throws(() => modelFiles([]), /give at least one model file/);
   assert.throws(() => modelFiles(['package.json', 'no/such.safetensors']), /no such model file: no\/such.safetensors/);
+});
+
+test('normalizationFlags: both or neither, one value per channel, finite, std > 0', () => {
+  assert.is(normalizationFlags({}, 1), undefined);
+  assert.equal(normalizationFlags({ mean: '0.286', std: '0.353' }, 1), { mean: [0.286], std: [0.353] });
+  assert.equal(normalizationFlags({ mean: '0.5,0.4,0.3', std: '0.2,0.2,0.2' }, 3), { mean: [0.5, 0.4, 0.3], std: [0.2, 0.2, 0.2] });
+  assert.throws(() => normalizationFlags({ mean: '0.5' }, 1), /--mean and --std need 1 value\(s\) each/);
+  assert.throws(() => normalizationFlags({ mean: '0.5', std: '0.2' }, 3), /--mean and --std need 3 value\(s\) each/);
+  assert.throws(() => normalizationFlags({ mean: 'a', std: '0.2' }, 1), /--mean must be comma-separated numbers, got 'a'/);
+  assert.throws(() => normalizationFlags({ mean: '0.5', std: '0' }, 1), /--std values must be positive, got 0/);
 });
 
 test('numList: comma lists, each element checked', () => {
