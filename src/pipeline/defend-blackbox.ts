@@ -19,7 +19,7 @@ import type { ImageDataset } from '../data/dataset.js';
 import { saveCheckpoint } from '../nn/checkpoint.js';
 import { BlackBoxDefense } from '../refine/blackbox-defense.js';
 import { saveDefended, trainRefine } from '../refine/defense.js';
-import { httpBlackBox, type BlackBox } from '../train/blackbox.js';
+import { argmaxRows, httpBlackBox, type BlackBox } from '../train/blackbox.js';
 import { distillSurrogate } from '../train/distill.js';
 import { predict } from '../train/evaluate.js';
 import { folderStore } from '../train/resume.js';
@@ -145,14 +145,6 @@ async function queryImages(bb: BlackBox, ds: ImageDataset): Promise<Float32Array
   return bb.query({ images: ds.images, n: ds.n, h: ds.h, w: ds.w, c: ds.c });
 }
 
-/** The class of each row of n·k probabilities. */
-function argmaxRows(p: Float32Array, k: number): Int32Array {
-  return Int32Array.from({ length: p.length / k }, (_, i) => {
-    let best = 0;
-    for (let j = 1; j < k; j++) if (p[i * k + j]! > p[i * k + best]!) best = j;
-    return best;
-  });
-}
 
 /**
  * The defense a black-box folder describes: its UNet and mapping in front of the black box

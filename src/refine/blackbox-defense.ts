@@ -15,7 +15,7 @@ import { tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { batches } from '../data/loader.js';
-import type { BlackBox } from '../train/blackbox.js';
+import { argmaxRows, type BlackBox } from '../train/blackbox.js';
 import { distillSurrogate, queryAll, type DistillLog } from '../train/distill.js';
 import type { TrainConfig } from '../train/trainer.js';
 import type { ProgressFactory } from '../train/loop.js';
@@ -54,13 +54,7 @@ export class BlackBoxDefense {
 
   /** The defended predictions on `ds`. */
   async predict(ds: ImageDataset): Promise<Int32Array> {
-    const k = this.blackBox.numClasses;
-    const p = await this.probabilities(ds);
-    return Int32Array.from({ length: ds.n }, (_, i) => {
-      let best = 0;
-      for (let j = 1; j < k; j++) if (p[i * k + j]! > p[i * k + best]!) best = j;
-      return best;
-    });
+    return argmaxRows(await this.probabilities(ds), this.blackBox.numClasses);
   }
 }
 

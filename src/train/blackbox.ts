@@ -45,6 +45,15 @@ export function checkProbabilities(p: ArrayLike<number>, n: number, k: number, w
   }
 }
 
+/** The class of each row of n·k probabilities (the first of equal maxima). */
+export function argmaxRows(p: ArrayLike<number>, k: number): Int32Array {
+  return Int32Array.from({ length: p.length / k }, (_, i) => {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (p[i * k + j]! > p[i * k + best]!) best = j;
+    return best;
+  });
+}
+
 /** Counts queries and enforces the budget (images) before a request is made. */
 class Meter {
   queries = 0;

@@ -16,7 +16,7 @@ import type { Module } from '../nn/module.js';
 import { lrAt, SGD } from '../nn/optim.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
 import { batchCount, batches } from '../data/loader.js';
-import type { BlackBox } from './blackbox.js';
+import { argmaxRows, type BlackBox } from './blackbox.js';
 import { openRun, runEpochs, type LoopState, type ProgressFactory } from './loop.js';
 import { checkLoss, type RunStore } from './run-state.js';
 import type { TrainConfig } from './trainer.js';
@@ -63,13 +63,8 @@ export async function distillSurrogate(surrogate: Module, ds: ImageDataset, teac
   const opt = new SGD(surrogate.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
   const { state } = openRun<LoopState<DistillLog>>(opts.store, surrogate, opt, { epochsDone: 0, history: [], wallSeconds: 0 }, { label: 'distill', epochs: cfg.epochs, quiet: opts.quiet });
   const loader = { batchSize: cfg.batchSize, shuffle: true, seed: cfg.seed, augment: cfg.augment, normalization: opts.normalization };
-  const argmaxRow = (p: Float32Array, r: number) => {
-    let best = 0;
-    for (let j = 1; j < k; j++) if (p[r * k + j]! > p[r * k + best]!) best = j;
-    return best;
-  };
   // the black box's class of every image, once (not again for every batch of every epoch)
-  const teacherClass = Int32Array.from({ length: ds.n }, (_, i) => argmaxRow(teacher, i));
+  const teacherClass = argmaxRows(teacher, k);
   await runEpochs<Sums, DistillLog>(state, {
     label: 'distill',
     epochs: cfg.epochs,
@@ -101,8 +96,9 @@ export async function distillSurrogate(surrogate: Module, ds: ImageDataset, teac
           out.loss.dispose();
           out.p.dispose();
           checkLoss(lv, `distill epoch ${epoch + 1}`, opts.store?.where);
+          const predicted = argmaxRows(pv, k);
           b.indices.forEach((idx, r) => {
-            if (argmaxRow(pv, r) === teacherClass[idx]) sums.agree++;
+            if (predicted[r] === teacherClass[idx]) sums.agree++;
           });
           sums.lossSum += lv * b.indices.length;
           sums.seen += b.indices.length;
