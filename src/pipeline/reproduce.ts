@@ -102,6 +102,12 @@ export function experimentHash(o: Pick<ReproduceOptions, 'attack' | 'dataset' | 
   });
 }
 
+/** Whether the result holds variant `v` trained with another configuration than `cfg`. */
+function trainedOtherwise(r: AttackResult, v: Variant, cfg: RefinePreset): boolean {
+  const run = r.refine[v];
+  return run !== undefined && configHash(run.config) !== configHash(cfg);
+}
+
 /** Runs (or resumes) the experiment of one attack; returns its result (also in <out>/<attack>/result.json). */
 export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData): Promise<AttackResult> {
   const t0 = performance.now();
@@ -125,7 +131,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
   // a result trained with another remedy than this code gives its guard decision (a probe's
   // remedy changed since): its variants are trained again (the loop below finds which)
   const decided = prev?.diagnostics?.guard;
-  const staleRemedy = Boolean(o.refine.augmentationGuard) && decided !== undefined && VARIANTS.some(({ v, mod }) => prev!.refine[v] && configHash(mod(guardedConfig(o.refine, decided))) !== configHash(prev!.refine[v]!.config));
+  const staleRemedy = Boolean(o.refine.augmentationGuard) && decided !== undefined && VARIANTS.some(({ v, mod }) => trainedOtherwise(prev!, v, mod(guardedConfig(o.refine, decided))));
   if (prev?.status === 'complete' && staleRemedy) log(`${o.attack}: ${resultFile} was trained with another remedy of the augmentation guard than this version's: training REFINE again`);
   // figures of an older format (or deleted) are redrawn from the saved models, nothing retrained
   const figures = figureFiles(o.outRoot, o.attack);
@@ -243,7 +249,7 @@ export async function reproduceAttack(o: ReproduceOptions, data: ReproduceData):
       const cfgFile = join(vdir, 'config.json');
       const cfgHash = configHash({ cfg, data: refineData.n, model: bd.summary.runHash });
       const prevCfg = readJson<{ hash: string }>(cfgFile);
-      if ((prevCfg && prevCfg.hash !== cfgHash) || (r.refine[v] && configHash(r.refine[v]!.config) !== configHash(cfg))) {
+      if ((prevCfg && prevCfg.hash !== cfgHash) || trainedOtherwise(r, v, cfg)) {
         // the experiment's own hash matched, so what changed is the guard's remedy (a check added
         // since) or the backdoored model: this variant is trained again from the start
         log(`[${o.attack}] ${vdir} was trained with another REFINE configuration (the augmentation guard's remedy or the model changed): training it again`);
