@@ -59,7 +59,7 @@ try {
   console.error(`adapter: ${rtm.adapterName}`);
   console.error(describeTuning(await autotune()));
   const model = newResNet(split.train, p);
-  console.error(`ResNet-18 width ${p.width}: ${model.parameterCount().toLocaleString()} parameters; ${train.n} training images, ${p.epochs} epochs, batch ${p.batchSize}`);
+  console.error(`ResNet-${p.depth ?? 18} width ${p.width}: ${model.parameterCount().toLocaleString()} parameters; ${train.n} training images, ${p.epochs} epochs, batch ${p.batchSize}`);
   const res = await trainClassifier(model, { train, test: split.test }, p, { normalization, outDir: out, evalEveryEpoch: true, label: 'train' });
   await saveCheckpoint(model, join(out, 'model.safetensors'), { dataset: values.dataset!, preset: values.preset!, testAccuracy: String(res.testAccuracy) });
   const summary = { dataset: values.dataset, preset: values.preset, config: p, adapter: rtm.adapterName, ...res, peakBytes: rtm.stats().peakBytesInUse };

@@ -315,7 +315,7 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
   // official LC quirk: the backdoored model is trained starting from the benign model's weights
   if (benignFile && lcInit === 'benign') loadCheckpoint(model, benignFile);
   benign?.dispose();
-  log(`ResNet-18 width ${p.width}: ${model.parameterCount().toLocaleString()} parameters, ${p.epochs} epochs, batch ${p.batchSize}`);
+  log(`ResNet-${p.depth ?? 18} width ${p.width}: ${model.parameterCount().toLocaleString()} parameters, ${p.epochs} epochs, batch ${p.batchSize}`);
   const res = await trainClassifier(model, { train: poisoned.dataset, test }, p, {
     normalization,
     sampleTransform: poisoned.sampleTransform,
