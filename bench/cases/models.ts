@@ -104,8 +104,10 @@ export const cases: BenchCase[] = [
   refineStep(),
   refineStep(B, S, 1, 16, 0.25, 'REFINE step', true),
   ...[32, 64, 128, 256].map((b) => refineStep(b, 28, 1, 16, 0.25, scaling)),
-  // a wider UNet at the quick presets' size (what c = 32 would cost a 2-core REFINE run)
+  // a wider and a narrower UNet at the quick presets' size (what c = 32 would cost a 2-core
+  // REFINE run, what c = 8 would save)
   refineStep(128, 28, 1, 32, 0.25, scaling),
+  refineStep(128, 28, 1, 8, 0.25, scaling),
   refineStep(128, 32, 3, 16, 0.25, scaling),
   refineStep(128, 64, 3, 16, 0.25, scaling),
   // the paper's CIFAR-10 sizes: UNet c = 64, ResNet-18 width 1, 32×32×3, REFINE batch 256
