@@ -188,10 +188,18 @@ function notesText(r: AttackResult): string {
 const FAIL_ASR = 0.1;
 
 /**
+ * BA difference below which w/o SCL and REFINE count as level rather than one below the other:
+ * one BA measured on 10,000 test images has a sampling error of ~0.3 points, so a gap under half
+ * a point is not read as a direction (docs/reproduction.md, "Ablations").
+ */
+const LEVEL_BA = 0.005;
+
+/**
  * The paper's two ablation findings checked on one attack: without the output remapping (w/o
  * HRF) the backdoor survives (ASR ≥ 10%; Table 3 has it for every attack but PhysicalBA); without
- * SupCon (w/o SCL) BA is lower than REFINE's (every attack in Table 3). Each entry reads
- * "agrees: ours yes (ASR 71.2%), paper yes (70.76%)" or "differs: ...", absent when a run is missing.
+ * SupCon (w/o SCL) BA is lower than REFINE's (every attack in Table 3), by at least LEVEL_BA here.
+ * Each entry reads "agrees: ours yes (ASR 71.2%), paper yes (70.76%)", "differs: ..." or, for
+ * w/o SCL within LEVEL_BA of REFINE, "level: ours ..."; absent when a run is missing.
  */
 export function ablationAgreement(r: AttackResult): { hrf?: string; scl?: string } {
   const p = PAPER_TABLE3[r.attack];
@@ -206,7 +214,9 @@ export function ablationAgreement(r: AttackResult): { hrf?: string; scl?: string
   }
   if (e.woSCL && e.refine) {
     const paper = p ? p.woSCL[0] < p.refine[0] : undefined;
-    out.scl = judge(e.woSCL.BA < e.refine.BA, paper, ` (BA ${pct(e.woSCL.BA)} vs ${pct(e.refine.BA)})${p ? `, paper ${paper ? 'yes' : 'no'} (${p.woSCL[0].toFixed(2)} vs ${p.refine[0].toFixed(2)})` : ''}`);
+    const detail = ` (BA ${pct(e.woSCL.BA)} vs ${pct(e.refine.BA)})${p ? `, paper ${paper ? 'yes' : 'no'} (${p.woSCL[0].toFixed(2)} vs ${p.refine[0].toFixed(2)})` : ''}`;
+    const gap = e.refine.BA - e.woSCL.BA;
+    out.scl = Math.abs(gap) < LEVEL_BA ? `level: ours within ${(100 * LEVEL_BA).toFixed(1)} points${detail}` : judge(gap > 0, paper, detail);
   }
   return out;
 }
@@ -312,7 +322,7 @@ export function renderReport(agg: AggregateResults): string {
     const judged = rs.filter((x) => x.config.ablations).map((r) => [r, ablationAgreement(r)] as const).filter(([, a]) => a.hrf || a.scl);
     if (judged.length) {
       L.push('Where the ablations agree with the paper\'s Table 3 (the two effects the paper draws from it):', '');
-      L.push('| Attack | w/o HRF leaves the backdoor (ASR ≥ 10%)? | w/o SCL costs BA (below REFINE)? |');
+      L.push(`| Attack | w/o HRF leaves the backdoor (ASR ≥ 10%)? | w/o SCL costs BA (below REFINE by ≥ ${(100 * LEVEL_BA).toFixed(1)} points)? |`);
       L.push('|---|---|---|');
       for (const [r, a] of judged) L.push(`| ${displayName(r.attack)} | ${a.hrf ?? '—'} | ${a.scl ?? '—'} |`);
       L.push('');

@@ -190,6 +190,12 @@ test('ablationAgreement: the paper\'s two findings, judged per attack', () => {
   only.evaluation.woHRF = { BA: 0.9, ASR: 0.995 };
   assert.equal(ablationAgreement(only), { hrf: 'agrees: ours yes (ASR 99.5%), paper yes (99.53%)' });
   assert.equal(ablationAgreement(fake('badnets')), {});
+  // within half a point of REFINE's BA: level, neither agreeing nor differing
+  const level = fake('badnets');
+  level.evaluation.woSCL = { BA: level.evaluation.refine!.BA + 0.004, ASR: 0.01 };
+  assert.match(ablationAgreement(level).scl!, /^level: ours within 0\.5 points \(BA /);
+  level.evaluation.woSCL.BA = level.evaluation.refine!.BA - 0.006;
+  assert.match(ablationAgreement(level).scl!, /^agrees: ours yes/);
   const unknown = fake('custom');
   unknown.evaluation.woHRF = { BA: 0.9, ASR: 0.02 };
   assert.is(ablationAgreement(unknown).hrf, 'ours no (ASR 2.0%)');
