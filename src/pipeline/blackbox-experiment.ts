@@ -114,7 +114,9 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
       if (teacher.length !== refineData.n * k) throw new Error(`${teacherFile}: ${teacher.length} values, ${refineData.n * k} expected: delete it to query again`);
     } else {
       log(`[${o.attack}] black box: querying its probabilities on ${refineData.n} unlabeled images`);
-      teacher = await queryAll(bb, refineData);
+      const bar = o.quiet ? null : new Progress('black-box queries', refineData.n);
+      teacher = await queryAll(bb, refineData, 1024, (done) => bar?.update(done));
+      bar?.stop();
       writeFileAtomic(teacherFile, new Uint8Array(teacher.buffer, teacher.byteOffset, teacher.byteLength));
       r.queries.distill = bb.queries;
       save();
