@@ -33,10 +33,6 @@ const { values, positionals } = parseArgsOrExit('bench', USAGE, {
   },
   allowPositionals: true,
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 const timeMs = Number(values.time);
 if (!(timeMs > 0)) {
   console.error(`bench: --time must be a positive number of milliseconds, got ${values.time}\n${USAGE}`);

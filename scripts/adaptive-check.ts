@@ -42,10 +42,6 @@ const { values, positionals } = parseArgsOrExit('adaptive-check', USAGE, {
     help: { type: 'boolean', short: 'h' },
   },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 try {
   modelFiles(positionals);
   const target = num('target', values.target, 'nonneg-int')!;

@@ -27,10 +27,6 @@ const { values } = parseArgsOrExit('attack-table', USAGE, {
     help: { type: 'boolean', short: 'h' },
   },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
 interface Row {
   attack: string;

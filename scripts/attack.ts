@@ -45,10 +45,6 @@ const OPTIONS = {
     help: { type: 'boolean', short: 'h' },
 } as const;
 const { values } = parseArgsOrExit('attack', USAGE, { options: OPTIONS });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
 
 const t0 = performance.now();

@@ -36,10 +36,6 @@ const { values, positionals } = parseArgsOrExit('augmentation-check', USAGE, {
     help: { type: 'boolean', short: 'h' },
   },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 try {
   modelFiles(positionals);
   const images = num('images', values.images, 'int')!;

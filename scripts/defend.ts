@@ -96,10 +96,6 @@ const { values } = parseArgsOrExit('defend', USAGE, {
   },
   allowPositionals: false,
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
 /** A dataset name's split, or an image folder read with the classifier's class list, size and channels. */
 function images(spec: string, split: 'train' | 'test', classes: string[] | undefined, folder: ReturnType<typeof folderFlags>): { ds: ImageDataset; normalization?: Normalization; folder?: string } {

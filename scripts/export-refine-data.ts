@@ -1,5 +1,5 @@
 /**
- * npm run export-refine-data -- --attack NAME --out DIR [--preset quick] [--seed 666]
+ * npm run export-refine-data -- --attack NAME --out DIR [--dataset fashion-mnist] [--preset quick] [--refine-subset N]
  *
  * Writes the exact images of one attack's REFINE experiment (the seeded unlabeled REFINE subset,
  * the clean test set and the triggered non-target test set of the reproduce pipeline) as raw
@@ -8,25 +8,25 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgsOrExit } from '../src/util/cli.js';
 import { loadDataset } from '../src/data/registry.js';
 import { classifierPreset } from '../src/train/presets.js';
 import { createAttack, defaultBackdoorDir, trainSubsetOf } from '../src/pipeline/backdoor.js';
 import { seededSubset } from '../src/data/dataset.js';
 import { refinePreset } from '../src/pipeline/refine-presets.js';
 
-const USAGE = 'usage: npm run export-refine-data -- --attack NAME --out DIR [--dataset fashion-mnist] [--preset quick] [--refine-subset N] [--data-dir data]';
-let v;
-try {
-  v = parseArgs({ options: { attack: { type: 'string' }, out: { type: 'string' }, dataset: { type: 'string', default: 'fashion-mnist' }, preset: { type: 'string', default: 'quick' }, 'refine-subset': { type: 'string' }, 'data-dir': { type: 'string', default: 'data' }, help: { type: 'boolean', short: 'h' } } }).values;
-} catch (e) {
-  console.error(`export-refine-data: ${(e as Error).message}\n${USAGE}`);
-  process.exit(1);
-}
-if (v.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const USAGE = 'usage: npm run export-refine-data -- --attack NAME --out DIR [--dataset fashion-mnist] [--preset quick] [--refine-subset N] [--data-dir data] [-h|--help]';
+const { values: v } = parseArgsOrExit('export-refine-data', USAGE, {
+  options: {
+    attack: { type: 'string' },
+    out: { type: 'string' },
+    dataset: { type: 'string', default: 'fashion-mnist' },
+    preset: { type: 'string', default: 'quick' },
+    'refine-subset': { type: 'string' },
+    'data-dir': { type: 'string', default: 'data' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
 if (!v.attack || !v.out) {
   console.error(`export-refine-data: --attack and --out are required\n${USAGE}`);
   process.exit(1);

@@ -16,10 +16,6 @@ const { values, positionals } = parseArgsOrExit('fetch-data', usage, {
   options: { from: { type: 'string' }, 'data-dir': { type: 'string', default: 'data' }, help: { type: 'boolean', short: 'h' } },
   allowPositionals: true,
 });
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
 if (positionals.length !== 1) {
   console.error(`fetch-data: give one dataset name (got ${positionals.length})\n${usage}`);
   process.exit(1);

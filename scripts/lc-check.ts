@@ -42,10 +42,6 @@ const { values, positionals } = parseArgsOrExit('lc-check', USAGE, {
     help: { type: 'boolean', short: 'h' },
   },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
 interface LcRun {
   dir: string;

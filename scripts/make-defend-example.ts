@@ -25,10 +25,6 @@ const USAGE = `usage: npm run make-defend-example -- [--attack badnets] [--out d
 const { values } = parseArgsOrExit('make-defend-example', USAGE, {
   options: { attack: { type: 'string', default: 'badnets' }, out: { type: 'string', default: 'data/defend-example' }, 'test-images': { type: 'string', default: '10000' }, 'data-dir': { type: 'string', default: 'data' }, help: { type: 'boolean', short: 'h' } },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
 /** A class name usable as a folder name ('T-shirt/top' → 'T-shirt_top'). */
 const folderName = (c: string) => c.replace(/[/\\:*?"<>|]/g, '_');

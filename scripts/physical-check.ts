@@ -34,10 +34,6 @@ const { values, positionals } = parseArgsOrExit('physical-check', USAGE, {
     help: { type: 'boolean', short: 'h' },
   },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 try {
   modelFiles(positionals);
   const seed = num('seed', values.seed, 'nonneg-int')!;

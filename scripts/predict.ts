@@ -30,10 +30,6 @@ const { values, positionals } = parseArgsOrExit('predict', USAGE, {
   options: { defended: { type: 'string' }, 'blackbox-url': { type: 'string' }, json: { type: 'boolean', default: false }, undefended: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
   allowPositionals: true,
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
 function collect(paths: string[]): string[] {
   const out: string[] = [];

@@ -52,10 +52,6 @@ const { values } = parseArgsOrExit('refine-probe', USAGE, {
     help: { type: 'boolean', short: 'h' },
   },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 if (!values.model) {
   console.error('refine-probe: --model FILE (a ResNet-18 safetensors checkpoint) is required');
   process.exit(1);

@@ -9,8 +9,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, num } from '../src/util/cli.js';
+import { ATTACK_OPTIONS, ATTACK_USAGE, attackFlags, FOLDER_OPTIONS, FOLDER_USAGE, folderFlags, num, parseArgsOrExit } from '../src/util/cli.js';
 import { CLASSIFIER_OPTIONS, CLASSIFIER_USAGE, classifierFlags } from '../src/train/classifier-flags.js';
 import { recipeFlagOptions, recipeFlagUsage, recipeOverrides } from '../src/pipeline/refine-flags.js';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
@@ -90,17 +89,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
-try {
-  values = parseArgs({ options: OPTIONS, allowPositionals: false }).values;
-} catch (e) {
-  console.error(`reproduce: ${(e as Error).message}\n${USAGE}`);
-  process.exit(1);
-}
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const { values } = parseArgsOrExit('reproduce', USAGE, { options: OPTIONS, allowPositionals: false });
 
 /** results.md of `out`: the main tables, then the adaptive-attack and black-box sections of the attacks that ran them. */
 function resultsMarkdown(out: string, agg: ReturnType<typeof aggregate>): string {

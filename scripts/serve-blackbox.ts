@@ -45,10 +45,6 @@ const { values } = parseArgsOrExit('serve-blackbox', USAGE, {
   },
   allowPositionals: false,
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
 const SIZES: Record<string, number> = { 'fashion-mnist': 28, cifar10: 32 };
 

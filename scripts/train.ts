@@ -37,10 +37,6 @@ const { values } = parseArgsOrExit('train', USAGE, {
     help: { type: 'boolean', short: 'h' },
   },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
 try {
   if (values.model !== 'resnet18') throw new Error(`--model: only resnet18 is available, got '${values.model}'`);

@@ -150,10 +150,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
   try {
     const port = num('port', values.port, 'nonneg-int')!;
     const steps = num('train-steps', values['train-steps'], 'int')!;

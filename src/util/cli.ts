@@ -38,15 +38,21 @@ export function modelFiles(positionals: string[]): string[] {
 
 /**
  * parseArgs, or the error and the usage on stderr and exit status 1 (what every script does
- * with a bad flag).
+ * with a bad flag); with a `help` flag set, the usage on stdout and exit status 0.
  */
 export function parseArgsOrExit<T extends ParseArgsConfig>(script: string, usage: string, config: T): ReturnType<typeof parseArgs<T>> {
+  let parsed: ReturnType<typeof parseArgs<T>>;
   try {
-    return parseArgs(config);
+    parsed = parseArgs(config);
   } catch (e) {
     console.error(`${script}: ${(e as Error).message}\n${usage}`);
     process.exit(1);
   }
+  if ((parsed.values as { help?: boolean }).help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return parsed;
 }
 
 /** The flags of the scripts that check model files on a dataset (physical-check, augmentation-check, adaptive-check). */
