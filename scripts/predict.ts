@@ -21,8 +21,11 @@ const USAGE = `usage: npm run predict -- --defended DIR IMAGE|FOLDER... [--json]
   --defended DIR     a defended-model folder written by npm run defend
   --blackbox-url URL a black box's defense: the endpoint to query (default: the one it was
                      trained against, in DIR/defense.json)
-  IMAGE|FOLDER       PNG / JPEG files, or folders of them (searched one level of sub-folders deep)
-  --json             one JSON object per image with every class probability
+  IMAGE|FOLDER       PNG / JPEG files, or folders of them (searched one level of sub-folders deep);
+                     images of another size are resized to the classifier's (bilinear), colour
+                     images converted to grey for a grey classifier, and the count said on stderr
+  --json             one JSON object per image with every class probability (and "resizedFrom":
+                     [h, w] / "convertedFrom": "colour" where the image was adapted)
   --undefended       also print the classifier's own prediction without REFINE
   -h, --help`;
 
@@ -53,7 +56,15 @@ function collect(paths: string[]): string[] {
   return out;
 }
 
+/** How an image was made to fit the classifier's input (empty when it fitted as it was). */
+interface Adapted {
+  resizedFrom?: [number, number];
+  convertedFrom?: 'colour';
+}
+
 let code = 0;
+let resized = 0;
+let greyed = 0;
 try {
   if (!values.defended) throw new Error('--defended DIR is required');
   const files = collect(positionals);
@@ -71,9 +82,20 @@ try {
   for (let s = 0; s < files.length; s += batch) {
     const part = files.slice(s, s + batch);
     const u8 = new Uint8Array(part.length * px);
-    part.forEach((f, k) => {
+    const adapted: Adapted[] = part.map((f, k) => {
       const img = decodeImage(f, c as 1 | 3);
-      u8.set(img.h === h && img.w === w ? img.data : resizeBilinearU8(img.data, img.h, img.w, c, h, w), k * px);
+      const resize = img.h !== h || img.w !== w;
+      u8.set(resize ? resizeBilinearU8(img.data, img.h, img.w, c, h, w) : img.data, k * px);
+      const a: Adapted = {};
+      if (resize) {
+        a.resizedFrom = [img.h, img.w];
+        resized++;
+      }
+      if (c === 1 && !img.grey) {
+        a.convertedFrom = 'colour';
+        greyed++;
+      }
+      return a;
     });
     let probs: Float32Array<ArrayBufferLike>;
     let raw: Float32Array<ArrayBufferLike> = new Float32Array(0);
@@ -103,12 +125,15 @@ try {
       const rawRow = values.undefended ? Array.from(raw.subarray(i * k, (i + 1) * k)) : null;
       const rawTop = rawRow ? rawRow.indexOf(Math.max(...rawRow)) : -1;
       if (values.json) {
-        console.log(JSON.stringify({ file: f, label: config.classes[top], probabilities: Object.fromEntries(config.classes.map((n, j) => [n, Number(row[j]!.toFixed(6))])), ...(rawRow ? { undefended: config.classes[rawTop] } : {}) }));
+        console.log(JSON.stringify({ file: f, label: config.classes[top], probabilities: Object.fromEntries(config.classes.map((n, j) => [n, Number(row[j]!.toFixed(6))])), ...(rawRow ? { undefended: config.classes[rawTop] } : {}), ...adapted[i] }));
       } else {
         console.log(`${f}\t${config.classes[top]}\t${row[top]!.toFixed(3)}${rawRow ? `\t(undefended: ${config.classes[rawTop]})` : ''}`);
       }
     });
   }
+  // images the classifier does not take as they are: adapted, and said so (stderr keeps stdout parseable)
+  if (resized) console.error(`predict: ${resized} of ${files.length} image(s) not ${h}×${w} were resized to it (bilinear)${values.json ? ': their "resizedFrom"' : ''}`);
+  if (greyed) console.error(`predict: ${greyed} of ${files.length} colour image(s) were converted to grey (ITU-R 601 luminance) for a grey classifier${values.json ? ': their "convertedFrom"' : ''}`);
   shutdown();
 } catch (e) {
   console.error(`predict: ${(e as Error).message}`);

@@ -103,10 +103,13 @@ function toChannels(img: Rgba, channels: 1 | 3): Uint8Array {
   return out;
 }
 
-/** Decodes a PNG or JPEG to HWC uint8 with `channels` channels (1: luminance, ITU-R 601; 3: RGB). */
-export function decodeImage(file: string, channels: 1 | 3): { data: Uint8Array; h: number; w: number } {
+/**
+ * Decodes a PNG or JPEG to HWC uint8 with `channels` channels (1: luminance, ITU-R 601; 3: RGB);
+ * `grey`: whether the file itself was grey (so that a caller can say when colour was dropped).
+ */
+export function decodeImage(file: string, channels: 1 | 3): { data: Uint8Array; h: number; w: number; grey: boolean } {
   const img = decodeRgba(file);
-  return { data: toChannels(img, channels), h: img.h, w: img.w };
+  return { data: toChannels(img, channels), h: img.h, w: img.w, grey: img.grey };
 }
 
 export interface ImageFolderOptions {

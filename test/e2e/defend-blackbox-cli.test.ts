@@ -76,6 +76,18 @@ test('npm run defend -- --blackbox-url, then npm run predict on its folder', asy
   for (const l of lines) assert.match(l, /\.png\t[0-3]\t[01]\.\d{3}\t\(undefended: [0-3]\)$/);
   // the defended and the undefended prediction: two queries per image
   assert.is(answered, 24 + 4);
+  // an image the classifier does not take as it is (20×20, colour): adapted, and said so
+  const odd = new PNG({ width: 20, height: 20 });
+  for (let p = 0; p < 400; p++) odd.data.set([255, p % 256, 0, 255], 4 * p);
+  writeFileSync(join(tmp, 'odd.png'), PNG.sync.write(odd));
+  const j = await run('scripts/predict.ts', ['--defended', out, '--json', join(tmp, 'odd.png'), join(data, 'x', '0.png')]);
+  assert.is(j.code, 0, j.stderr);
+  const [oddRow, plainRow] = j.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(oddRow!.resizedFrom, [20, 20]);
+  assert.is(oddRow!.convertedFrom, 'colour');
+  assert.not.ok('resizedFrom' in plainRow! || 'convertedFrom' in plainRow!);
+  assert.match(j.stderr, /1 of 2 image\(s\) not 16×16 were resized/);
+  assert.match(j.stderr, /1 of 2 colour image\(s\) were converted to grey/);
   server.close();
   model.dispose();
 });
