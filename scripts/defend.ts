@@ -122,7 +122,8 @@ try {
   const budget = num('blackbox-budget', values['blackbox-budget'], 'int');
   const distillEpochs = num('distill-epochs', values['distill-epochs'], 'int') ?? 10;
   const recipe = recipeOverrides('defend', values);
-  const folder = folderFlags(values);
+  // resizing or dropping colour changes what REFINE and the measurements see: say so
+  const folder = { ...folderFlags(values), onAdapted: (m: string) => console.error(`defend: ${m}`) };
   let spec: ClassifierSpec | undefined;
   if (!url) {
     const model = values.model!;

@@ -120,6 +120,8 @@ export interface ImageFolderOptions {
   /** the class list (label = index); the folder's sorted sub-folder names when unset */
   classes?: string[];
   name?: string;
+  /** told, once, when images were resized or colour images converted to grey (what it did, counted) */
+  onAdapted?: (message: string) => void;
 }
 
 /** The sorted class sub-folders of `root` (errors name the folder). */
@@ -173,10 +175,19 @@ export function loadImageFolder(root: string, opts: ImageFolderOptions = {}): Im
   const px = sh * sw * c;
   const images = new Uint8Array(files.length * px);
   const labels = new Uint8Array(files.length);
+  let resized = 0;
   decoded.forEach((img, i) => {
     const data = toChannels(img, c);
-    images.set(img.h === sh && img.w === sw ? data : resizeBilinearU8(data, img.h, img.w, c, sh, sw), i * px);
+    const resize = img.h !== sh || img.w !== sw;
+    if (resize) resized++;
+    images.set(resize ? resizeBilinearU8(data, img.h, img.w, c, sh, sw) : data, i * px);
     labels[i] = files[i]![1];
   });
+  const greyed = c === 1 ? decoded.filter((d) => !d.grey).length : 0;
+  const done = [
+    ...(resized ? [`${resized} of ${files.length} image(s) resized to ${sw}×${sh} (bilinear)`] : []),
+    ...(greyed ? [`${greyed} of ${files.length} colour image(s) converted to grey (ITU-R 601 luminance)`] : []),
+  ];
+  if (done.length) opts.onAdapted?.(`${root}: ${done.join('; ')}`);
   return checkDataset({ name: opts.name ?? root, images, labels, n: files.length, h: sh, w: sw, c, classes });
 }

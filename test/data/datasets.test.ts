@@ -170,8 +170,12 @@ test('image folder: classes from sub-folders, resized on request, RGB kept', () 
   assert.equal(Array.from(ds.labels), [0, 0, 1, 1]);
   assert.equal(Array.from(ds.images.subarray(0, 3)), [0, 0, 255]);
   assert.equal(Array.from(ds.images.subarray(2 * 48, 2 * 48 + 3)), [255, 0, 0]);
-  const native = loadImageFolder(root);
+  const said: string[] = [];
+  const native = loadImageFolder(root, { onAdapted: (m) => said.push(m) });
   assert.equal([native.h, native.w, native.c], [6, 10, 3], 'native size unless a size is given');
+  assert.equal(said, [], 'nothing adapted, nothing said');
+  loadImageFolder(root, { size: { h: 4, w: 4 }, channels: 1, onAdapted: (m) => said.push(m) });
+  assert.equal(said, [`${root}: 4 of 4 image(s) resized to 4×4 (bilinear); 4 of 4 colour image(s) converted to grey (ITU-R 601 luminance)`]);
   assert.throws(() => loadImageFolder(join(tmp, 'missing')), /cannot read the image folder/);
 });
 
