@@ -132,7 +132,7 @@ try {
     });
   }
   // images the classifier does not take as they are: adapted, and said so (stderr keeps stdout parseable)
-  if (resized) console.error(`predict: ${resized} of ${files.length} image(s) not ${h}×${w} were resized to it (bilinear)${values.json ? ': their "resizedFrom"' : ''}`);
+  if (resized) console.error(`predict: ${resized} of ${files.length} image(s) not ${w}×${h} were resized to it (bilinear)${values.json ? ': their "resizedFrom"' : ''}`);
   if (greyed) console.error(`predict: ${greyed} of ${files.length} colour image(s) were converted to grey (ITU-R 601 luminance) for a grey classifier${values.json ? ': their "convertedFrom"' : ''}`);
   shutdown();
 } catch (e) {
