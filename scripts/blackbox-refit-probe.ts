@@ -13,10 +13,9 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { init, noGrad, scope, shutdown, tensor } from '../src/index.js';
+import { init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { seededSubset, type ImageDataset } from '../src/data/dataset.js';
-import { batches } from '../src/data/loader.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { UNet } from '../src/nn/unet.js';
 import type { Module } from '../src/nn/module.js';
@@ -105,17 +104,13 @@ try {
     return `${((100 * x.filter((v, i) => v === y[i]).length) / x.length).toFixed(2)}%`;
   };
   const pct = (v: number, n: number) => ((100 * v) / n).toFixed(2);
-  // T(x) as the 8-bit images the black box receives
+  // T(x) as the 8-bit images the black box receives: the deployed defense's own path
   const transformed = async (u: UNet, ds: ImageDataset): Promise<ImageDataset> => {
-    u.eval();
     const out = new Uint8Array(ds.images.length);
     let off = 0;
-    for (const b of batches(ds, 0, { batchSize: 256, normalization })) {
-      const t = noGrad(() => scope(() => u.forward(tensor(b.x, b.shape))));
-      const v = (await t.read()) as Float32Array;
-      t.dispose();
-      for (let i = 0; i < v.length; i++) out[off + i] = Math.round(255 * Math.min(1, Math.max(0, v[i]!)));
-      off += v.length;
+    for await (const { images } of new BlackBoxDefense(u, perm, bbF, normalization).transformedBatches(ds)) {
+      out.set(images, off);
+      off += images.length;
     }
     return { ...ds, name: `T(${ds.name})`, images: out };
   };

@@ -33,21 +33,27 @@ export class BlackBoxDefense {
     readonly normalization: Normalization | null,
   ) {}
 
-  /** Remapped probabilities [n, k] of the images of `ds` (each image costs one black-box query). */
-  async probabilities(ds: ImageDataset, batchSize = 256): Promise<Float32Array> {
-    const k = this.blackBox.numClasses;
-    const out = new Float32Array(ds.n * k);
+  /** T(x) of every image of `ds` as the 8-bit images the black box receives (no query). */
+  async *transformedBatches(ds: ImageDataset, batchSize = 256): AsyncGenerator<{ images: Uint8Array; n: number }> {
     this.unet.eval();
-    let off = 0;
     for (const b of batches(ds, 0, { batchSize, normalization: this.normalization })) {
       const t = noGrad(() => scope(() => this.unet.forward(tensor(b.x, b.shape))));
       const v = (await t.read()) as Float32Array;
       t.dispose();
-      // T(x) as the 8-bit image the black box receives (clamped to [0, 1] like DefendedModel.transform)
-      const images = Uint8Array.from(v, (x) => Math.round(255 * Math.min(1, Math.max(0, x))));
-      const p = await this.blackBox.query({ images, n: b.shape[0], h: ds.h, w: ds.w, c: ds.c });
-      for (let i = 0; i < b.shape[0]; i++) for (let j = 0; j < k; j++) out[(off + i) * k + this.perm[j]!] = p[i * k + j]!;
-      off += b.shape[0];
+      // clamped to [0, 1] like DefendedModel.transform
+      yield { images: Uint8Array.from(v, (x) => Math.round(255 * Math.min(1, Math.max(0, x)))), n: b.shape[0] };
+    }
+  }
+
+  /** Remapped probabilities [n, k] of the images of `ds` (each image costs one black-box query). */
+  async probabilities(ds: ImageDataset, batchSize = 256): Promise<Float32Array> {
+    const k = this.blackBox.numClasses;
+    const out = new Float32Array(ds.n * k);
+    let off = 0;
+    for await (const { images, n } of this.transformedBatches(ds, batchSize)) {
+      const p = await this.blackBox.query({ images, n, h: ds.h, w: ds.w, c: ds.c });
+      for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) out[(off + i) * k + this.perm[j]!] = p[i * k + j]!;
+      off += n;
     }
     return out;
   }
