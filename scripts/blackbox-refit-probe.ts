@@ -105,15 +105,7 @@ try {
   };
   const pct = (v: number, n: number) => ((100 * v) / n).toFixed(2);
   // T(x) as the 8-bit images the black box receives: the deployed defense's own path
-  const transformed = async (u: UNet, ds: ImageDataset): Promise<ImageDataset> => {
-    const out = new Uint8Array(ds.images.length);
-    let off = 0;
-    for await (const { images } of new BlackBoxDefense(u, perm, bbF, normalization).transformedBatches(ds)) {
-      out.set(images, off);
-      off += images.length;
-    }
-    return { ...ds, name: `T(${ds.name})`, images: out };
-  };
+  const transformed = (u: UNet, ds: ImageDataset) => new BlackBoxDefense(u, perm, bbF, normalization).transformed(ds);
   const measure = async (label: string, u: UNet, s: Module) => {
     const sF = moduleBlackBox(s, k, normalization);
     for (const [name, ds] of [['clean BA', test], ['ASR', asr]] as const) {

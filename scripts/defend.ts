@@ -59,6 +59,9 @@ Black box (instead of --model; the protocol is in docs/defend.md):
   --blackbox-batch N          images per request (default 256)
   --blackbox-budget N         the most images this run may send (default: no limit)
   --distill-epochs N          the surrogate's distillation epochs (default 10)
+  --blackbox-refit on|off     after REFINE, query the black box on T(x), distil the surrogate
+                              further and train REFINE's last 40% of epochs again (default on;
+                              off is the paper's setting; docs/defend.md)
   --classes N                 the black box's classes (or --class-names FILE)
   --arch, --width             the surrogate (default resnet18, CIFAR stem below 128 px,
                               width 0.25; 1 with --preset paper)
@@ -92,6 +95,7 @@ const { values } = parseArgsOrExit('defend', USAGE, {
     'blackbox-batch': { type: 'string', default: '256' },
     'blackbox-budget': { type: 'string' },
     'distill-epochs': { type: 'string' },
+    'blackbox-refit': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   allowPositionals: false,
@@ -114,13 +118,15 @@ try {
   if (url && values.model) throw new Error('--model and --blackbox-url exclude each other: a classifier file, or a model behind an endpoint');
   if (!url && !values.model) throw new Error('--model is required (or --blackbox-url for a model behind an endpoint)');
   for (const f of ['data', 'out'] as const) if (!values[f]) throw new Error(`--${f} is required`);
-  if (!url) for (const f of ['blackbox-budget', 'distill-epochs'] as const) if (values[f] !== undefined) throw new Error(`--${f} needs --blackbox-url`);
+  if (!url) for (const f of ['blackbox-budget', 'distill-epochs', 'blackbox-refit'] as const) if (values[f] !== undefined) throw new Error(`--${f} needs --blackbox-url`);
   const format = values['blackbox-format'];
   if (format !== 'json' && format !== 'binary') throw new Error(`--blackbox-format must be json or binary, got '${format}'`);
   if (url && !/^https?:\/\/[^/]/.test(url)) throw new Error(`--blackbox-url must be an http:// or https:// address, got '${url}'`);
   const endpoint = url ? { url, format: format as 'json' | 'binary', timeoutMs: num('blackbox-timeout', values['blackbox-timeout'], 'pos')!, retries: num('blackbox-retries', values['blackbox-retries'], 'nonneg-int')!, batchSize: num('blackbox-batch', values['blackbox-batch'], 'int')! } : null;
   const budget = num('blackbox-budget', values['blackbox-budget'], 'int');
   const distillEpochs = num('distill-epochs', values['distill-epochs'], 'int') ?? 10;
+  const refitFlag = values['blackbox-refit'] ?? 'on';
+  if (refitFlag !== 'on' && refitFlag !== 'off') throw new Error(`--blackbox-refit must be on or off, got '${refitFlag}'`);
   const recipe = recipeOverrides('defend', values);
   // resizing or dropping colour changes what REFINE and the measurements see: say so
   const folder = { ...folderFlags(values), onAdapted: (m: string) => console.error(`defend: ${m}`) };
@@ -193,12 +199,13 @@ try {
     dataFolders: [values.data!, values.test ?? '', values.triggered ? `folder:${values.triggered}` : ''].filter((d) => d.startsWith('folder:')).map((d) => d.slice('folder:'.length)),
   };
   const report = endpoint
-    ? await defendBlackBox({ ...common, endpoint, budget, surrogate: spec!, distillEpochs })
+    ? await defendBlackBox({ ...common, endpoint, budget, surrogate: spec!, distillEpochs, ...(refitFlag === 'off' ? { refit: null } : {}) })
     : await defend({ ...common, model: values.model!, spec: spec! });
   const fmt = (v: number | undefined) => (v === undefined ? '—' : `${(100 * v).toFixed(2)}%`);
   if (report.before.test) console.log(`accuracy on clean test images: ${fmt(report.before.test.accuracy)} → ${fmt(report.after.test?.accuracy)}`);
   if (report.before.triggered && target !== undefined) console.log(`attack success (triggered → '${classes[target]}'): ${fmt(report.before.triggered.targetShare)} → ${fmt(report.after.triggered?.targetShare)}`);
-  if (report.blackBox) console.log(`black-box queries: ${report.blackBox.queries.distill} (distillation) + ${report.blackBox.queries.evaluation} (measurements)`);
+  const bb = report.blackBox;
+  if (bb) console.log(`black-box queries: ${bb.queries.distill} (distillation) + ${bb.refit ? `${bb.refit.queries} (refit) + ` : ''}${bb.queries.evaluation} (measurements)`);
   console.log(`defended model: ${values.out} (report.md)`);
   shutdown();
 } catch (e) {

@@ -110,6 +110,13 @@ export abstract class Module {
     return this;
   }
 
+  /** Makes every parameter trainable again (a frozen classifier that is trained further). */
+  unfreeze(): this {
+    bumpWeightsVersion();
+    for (const p of this.parameters()) p.requiresGrad = true;
+    return this;
+  }
+
   dispose(): void {
     for (const p of this._params.values()) {
       p.grad?.dispose();

@@ -12,11 +12,13 @@
  * distill/, refine/. A rerun with another REFINE configuration keeps the answers and the
  * surrogate and trains only REFINE again.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { seededSubset, type ImageDataset } from '../data/dataset.js';
-import { saveCheckpoint } from '../nn/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.js';
+import { UNet } from '../nn/unet.js';
 import { BlackBoxDefense, blackBoxRefine } from '../refine/blackbox-defense.js';
+import { refitBlackBox, type RefitConfig } from '../refine/blackbox-refit.js';
 import { DefendedModel } from '../refine/defended.js';
 import { moduleBlackBox } from '../train/blackbox.js';
 import { queryAll } from '../train/distill.js';
@@ -35,9 +37,29 @@ import type { ReproduceData, ReproduceOptions } from './reproduce.js';
 export interface BlackBoxOptions {
   /** distillation epochs over REFINE's unlabeled images (default 10; the paper gives none) */
   distillEpochs: number;
+  /**
+   * The refit after REFINE (blackbox-refit.ts; a deviation, reported beside the paper's setting,
+   * which is always run first): its configuration, or null for none
+   */
+  refit?: RefitConfig | null;
 }
 
 export const BLACKBOX_DEFAULTS: BlackBoxOptions = { distillEpochs: 10 };
+
+/** What the refit adds to a black-box run (blackbox.json's `refit`). */
+export interface RefitRecord {
+  status: 'incomplete' | 'complete';
+  hash: string;
+  config: RefitConfig;
+  /** the surrogate's argmax agreement with the black box on T(x) of the unlabeled images, before and after the refit */
+  agreementBefore?: number;
+  agreementAfter?: number;
+  /** REFINE after the refit, against the refitted surrogate and in front of the black box */
+  refineSurrogate?: Metric;
+  refineBlackBox?: Metric;
+  queries: { transformed?: number; evaluation?: number };
+  wallSeconds: { distill?: number; refine?: number };
+}
 
 export interface BlackBoxResult {
   status: 'incomplete' | 'complete';
@@ -58,6 +80,8 @@ export interface BlackBoxResult {
   /** black-box queries (images): for the distillation and for the evaluation of the deployed defense */
   queries: { distill?: number; evaluation?: number };
   wallSeconds: { blackBox?: number; distill?: number; refine?: number };
+  /** the refit (when asked for), after the rows above */
+  refit?: RefitRecord;
 }
 
 /** Runs (or resumes) the black-box experiment of one attack. */
@@ -81,7 +105,8 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
     const { blackBoxDir, noDefenseBlackBox, noDefenseSurrogate, surrogateAgreement } = prev;
     prev = { status: 'incomplete', attack: o.attack, configHash: hash, surrogateHash, blackBoxDir, noDefenseBlackBox, noDefenseSurrogate, surrogateAgreement, queries: { distill: prev.queries.distill }, wallSeconds: { blackBox: prev.wallSeconds.blackBox, distill: prev.wallSeconds.distill } };
   }
-  if (prev?.status === 'complete') return prev;
+  const refitHash = b.refit ? configHash({ hash, refit: b.refit }) : null;
+  if (prev?.status === 'complete' && (!refitHash || (prev.refit?.status === 'complete' && prev.refit.hash === refitHash))) return prev;
   const r: BlackBoxResult = prev ?? { status: 'incomplete', attack: o.attack, configHash: hash, surrogateHash, queries: {}, wallSeconds: {} };
   const save = () => writeJsonAtomic(file, r);
   save();
@@ -104,64 +129,125 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
       r.noDefenseBlackBox = await evaluate(bd.model, test, asrSet, normalization, 'black box No Defense', o.quiet);
       save();
     }
-    // 2. distillation (one query per unlabeled image, answers kept) and REFINE against the surrogate
     const refineData = seededSubset(data.fullTrain, o.refine.trainSubset, seed + 17, `${data.fullTrain.name}[refine]`);
     const bb = moduleBlackBox(bd.model, k, normalization);
-    let teacher: Float32Array | undefined;
-    if (existsSync(teacherFile)) {
-      const bytes = readFileSync(teacherFile);
-      teacher = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-      if (teacher.length !== refineData.n * k) throw new Error(`${teacherFile}: ${teacher.length} values, ${refineData.n * k} expected: delete it to query again`);
-    } else {
-      log(`[${o.attack}] black box: querying its probabilities on ${refineData.n} unlabeled images`);
-      const bar = o.quiet ? null : new Progress('black-box queries', refineData.n);
-      teacher = await queryAll(bb, refineData, 1024, (done) => bar?.update(done));
-      bar?.stop();
-      writeFileAtomic(teacherFile, new Uint8Array(teacher.buffer, teacher.byteOffset, teacher.byteLength));
-      r.queries.distill = bb.queries;
+
+    // 2. distillation (one query per unlabeled image, answers kept) and REFINE against the surrogate
+    const faithfulStage = async (): Promise<void> => {
+      let teacher: Float32Array | undefined;
+      if (existsSync(teacherFile)) teacher = readF32(teacherFile, refineData.n * k);
+      else {
+        log(`[${o.attack}] black box: querying its probabilities on ${refineData.n} unlabeled images`);
+        const bar = o.quiet ? null : new Progress('black-box queries', refineData.n);
+        teacher = await queryAll(bb, refineData, 1024, (done) => bar?.update(done));
+        bar?.stop();
+        writeFileAtomic(teacherFile, new Uint8Array(teacher.buffer, teacher.byteOffset, teacher.byteLength));
+        r.queries.distill = bb.queries;
+        save();
+      }
+      log(`[${o.attack}] black box: distilling a ResNet-18 surrogate (${distillCfg.epochs} epochs, MSE on the probabilities), then REFINE against it`);
+      const res = await blackBoxRefine(bb, surrogate, refineData, distillCfg, refineCfg, {
+        normalization,
+        teacher,
+        distillStore: folderStore(join(dir, 'distill'), { model: 'surrogate-last.safetensors', optimizer: 'surrogate-last-optimizer.safetensors', state: 'distill-state.json' }),
+        refineStore: folderStore(join(dir, 'refine'), { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' }),
+        progress: (label, total) => new Progress(label, total),
+        quiet: o.quiet,
+        // the augmentation guard on the surrogate: its pseudo-labels are the ones REFINE trains on
+        configure: async (s) => {
+          if (!refineCfg.augmentationGuard) return refineCfg;
+          if (!r.guard || lacksGuardProbe(r.guard.checks)) {
+            const checks = await runGuardChecks(s, refineData, refineCfg, normalization, seed, r.guard?.checks);
+            r.guard = { checks, decision: guardDecision(refineCfg, checks) };
+            save();
+          }
+          log(`[${o.attack}] black box: augmentation guard on the surrogate: ${describeGuard(r.guard.decision)}`);
+          return guardedConfig(refineCfg, r.guard.decision);
+        },
+      });
+      r.wallSeconds.distill = res.distill.reduce((a, l) => a + l.seconds, 0);
+      // (from the epoch logs, which a resumed run carries over: training time across every session)
+      r.wallSeconds.refine = res.refine.reduce((a, l) => a + l.seconds, 0);
+      r.surrogateAgreement = res.distill[res.distill.length - 1]?.agreement;
+      await saveCheckpoint(surrogate, join(dir, 'surrogate.safetensors'));
+      surrogate.eval();
+      r.noDefenseSurrogate ??= await evaluate(surrogate, test, asrSet, normalization, 'surrogate No Defense', o.quiet);
+      // REFINE against the surrogate, and deployed in front of the black box
+      const onSurrogate = new DefendedModel(res.defense.unet, surrogate, res.defense.perm, normalization);
+      r.refineSurrogate = await evaluate(onSurrogate, test, asrSet, normalization, 'REFINE on the surrogate', o.quiet);
+      const before = bb.queries;
+      r.refineBlackBox = await deployedMetric(res.defense, test, asrSet);
+      r.queries.evaluation = bb.queries - before;
+      r.status = 'complete';
       save();
-    }
-    log(`[${o.attack}] black box: distilling a ResNet-18 surrogate (${distillCfg.epochs} epochs, MSE on the probabilities), then REFINE against it`);
-    const res = await blackBoxRefine(bb, surrogate, refineData, distillCfg, refineCfg, {
-      normalization,
-      teacher,
-      distillStore: folderStore(join(dir, 'distill'), { model: 'surrogate-last.safetensors', optimizer: 'surrogate-last-optimizer.safetensors', state: 'distill-state.json' }),
-      refineStore: folderStore(join(dir, 'refine'), { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' }),
-      progress: (label, total) => new Progress(label, total),
-      quiet: o.quiet,
-      // the augmentation guard on the surrogate: its pseudo-labels are the ones REFINE trains on
-      configure: async (s) => {
-        if (!refineCfg.augmentationGuard) return refineCfg;
-        if (!r.guard || lacksGuardProbe(r.guard.checks)) {
-          const checks = await runGuardChecks(s, refineData, refineCfg, normalization, seed, r.guard?.checks);
-          r.guard = { checks, decision: guardDecision(refineCfg, checks) };
-          save();
-        }
-        log(`[${o.attack}] black box: augmentation guard on the surrogate: ${describeGuard(r.guard.decision)}`);
-        return guardedConfig(refineCfg, r.guard.decision);
-      },
-    });
-    r.wallSeconds.distill = res.distill.reduce((a, l) => a + l.seconds, 0);
-    // (from the epoch logs, which a resumed run carries over: training time across every session)
-    r.wallSeconds.refine = res.refine.reduce((a, l) => a + l.seconds, 0);
-    r.surrogateAgreement = res.distill[res.distill.length - 1]?.agreement;
-    await saveCheckpoint(surrogate, join(dir, 'surrogate.safetensors'));
-    surrogate.eval();
-    r.noDefenseSurrogate ??= await evaluate(surrogate, test, asrSet, normalization, 'surrogate No Defense', o.quiet);
-    // REFINE against the surrogate, and deployed in front of the black box
-    const onSurrogate = new DefendedModel(res.defense.unet, surrogate, res.defense.perm, normalization);
-    r.refineSurrogate = await evaluate(onSurrogate, test, asrSet, normalization, 'REFINE on the surrogate', o.quiet);
-    const before = bb.queries;
-    r.refineBlackBox = await deployedMetric(res.defense, test, asrSet);
-    r.queries.evaluation = bb.queries - before;
-    r.status = 'complete';
-    save();
-    res.defense.unet.dispose();
+      res.defense.unet.dispose();
+    };
+
+    // 3. the refit (a deviation, after the paper's setting): the black box queried on T(x), the
+    // surrogate distilled further on x and T(x), REFINE's last epochs trained again against it
+    const refitStage = async (cfg: RefitConfig, rhash: string): Promise<void> => {
+      const rdir = join(dir, 'refit');
+      if (r.refit?.hash !== rhash) {
+        rmSync(rdir, { recursive: true, force: true });
+        r.refit = { status: 'incomplete', hash: rhash, config: cfg, queries: {}, wallSeconds: {} };
+        save();
+      }
+      const rec = r.refit;
+      log(`[${o.attack}] black box: the refit (${cfg.distillEpochs} distillation epochs on x and T(x) at lr ${cfg.distillLr}, REFINE's last ${cfg.refineEpochs} epochs again)`);
+      // everything from the files of the finished stage 2, as a resumed run finds them
+      const teacher = readF32(teacherFile, refineData.n * k);
+      loadCheckpoint(surrogate, join(dir, 'surrogate.safetensors'));
+      const unet = new UNet({ firstChannels: o.refine.unetChannels, channels: data.train.c });
+      loadCheckpoint(unet, join(dir, 'refine', 'unet-last.safetensors'));
+      const { perm } = JSON.parse(readFileSync(join(dir, 'refine', 'refine-state.json'), 'utf8')) as { perm: number[] };
+      const answersFile = join(rdir, 'teacher-T.f32');
+      const refineUsed = r.guard ? guardedConfig(refineCfg, r.guard.decision) : refineCfg;
+      try {
+        const res = await refitBlackBox(bb, surrogate, refineData, teacher, new BlackBoxDefense(unet, Int32Array.from(perm), bb, normalization), refineUsed, distillCfg, cfg, {
+          normalization,
+          answers: existsSync(answersFile) ? readF32(answersFile, refineData.n * k) : undefined,
+          onAnswers: (a) => {
+            mkdirSync(rdir, { recursive: true });
+            writeFileAtomic(answersFile, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+            rec.queries.transformed = refineData.n;
+            save();
+          },
+          distillStore: folderStore(join(rdir, 'distill'), { model: 'surrogate-last.safetensors', optimizer: 'surrogate-last-optimizer.safetensors', state: 'distill-state.json' }),
+          refineStore: folderStore(join(rdir, 'refine'), { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' }),
+          progress: (label, total) => new Progress(label, total),
+          quiet: o.quiet,
+        });
+        rec.agreementBefore = res.agreementBefore;
+        rec.agreementAfter = res.agreementAfter;
+        rec.wallSeconds = { distill: res.distill.reduce((a, l) => a + l.seconds, 0), refine: res.refine.reduce((a, l) => a + l.seconds, 0) };
+        save();
+        rec.refineSurrogate = await evaluate(new DefendedModel(res.defense.unet, surrogate, res.defense.perm, normalization), test, asrSet, normalization, 'REFINE + refit on the surrogate', o.quiet);
+        const before = bb.queries;
+        rec.refineBlackBox = await deployedMetric(res.defense, test, asrSet);
+        rec.queries.evaluation = bb.queries - before;
+        rec.status = 'complete';
+        save();
+        res.defense.unet.dispose();
+      } finally {
+        unet.dispose();
+      }
+    };
+
+    if (r.status !== 'complete') await faithfulStage();
+    if (b.refit && refitHash) await refitStage(b.refit, refitHash);
     return r;
   } finally {
     surrogate.dispose();
     bd.model.dispose();
   }
+}
+
+/** A float32 file of `n` values (the black box's answers). */
+function readF32(file: string, n: number): Float32Array {
+  const bytes = readFileSync(file);
+  const v = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  if (v.length !== n) throw new Error(`${file}: ${v.length} values, ${n} expected: delete it to query again`);
+  return v;
 }
 
 /** BA and ASR of the defense deployed in front of the black box (each image one query). */
@@ -180,9 +266,24 @@ const cell = (m?: Metric) => (m ? `${(100 * m.BA).toFixed(2)}/${(100 * m.ASR).to
 export function renderBlackBoxSection(rs: BlackBoxResult[]): string {
   if (!rs.length) return '';
   const L = ['## Black-box REFINE (Table 11)', ''];
-  L.push('The backdoored model is a ResNet-50 seen only through its probabilities; a ResNet-18 surrogate is distilled from it on REFINE\'s unlabeled images (MSE on the probability vectors), REFINE is trained against the surrogate and deployed in front of the black box (docs/method.md). BA/ASR in %.', '');
-  L.push('| Attack | No Defense, black box | No Defense, surrogate | REFINE on the surrogate | REFINE on the black box | queries (distillation + evaluation) | augmentation guard (checked on the surrogate) |', '|---|---|---|---|---|---|---|');
-  for (const r of rs) L.push(`| ${r.attack} | ${cell(r.noDefenseBlackBox)} | ${cell(r.noDefenseSurrogate)} | ${cell(r.refineSurrogate)} | ${cell(r.refineBlackBox)} | ${r.queries.distill ?? '?'} + ${r.queries.evaluation ?? '?'} | ${r.guard ? describeGuard(r.guard.decision) : 'off'} |`);
+  L.push("The backdoored model is a ResNet-50 seen only through its probabilities; a ResNet-18 surrogate is distilled from it on REFINE's unlabeled images (MSE on the probability vectors), REFINE is trained against the surrogate and deployed in front of the black box (docs/method.md). The refit column is a deviation from the paper (after REFINE, the black box is queried on T(x) of the unlabeled images, the surrogate distilled further on x and T(x), and REFINE's last epochs trained again; docs/method.md, \"The refit\"); the column before it is the paper's setting. BA/ASR in %.", '');
+  L.push('| Attack | No Defense, black box | No Defense, surrogate | REFINE on the surrogate | REFINE on the black box | REFINE + refit on the black box | queries to train (distillation + refit) | queries to evaluate | augmentation guard (checked on the surrogate) |', '|---|---|---|---|---|---|---|---|---|');
+  const done = (r: BlackBoxResult) => (r.refit?.status === 'complete' ? r.refit : undefined);
+  for (const r of rs) {
+    const f = done(r);
+    const train = `${r.queries.distill ?? '?'}${f ? ` + ${f.queries.transformed ?? '?'}` : ''}`;
+    const evaluate = `${r.queries.evaluation ?? '?'}${f ? ` + ${f.queries.evaluation ?? '?'}` : ''}`;
+    L.push(`| ${r.attack} | ${cell(r.noDefenseBlackBox)} | ${cell(r.noDefenseSurrogate)} | ${cell(r.refineSurrogate)} | ${cell(r.refineBlackBox)} | ${cell(f?.refineBlackBox)} | ${train} | ${evaluate} | ${r.guard ? describeGuard(r.guard.decision) : 'off'} |`);
+  }
+  const refits = rs.filter(done);
+  if (refits.length) {
+    L.push('', 'The refit: the surrogate\'s argmax agreement with the black box on T(x) of the unlabeled images before → after it, and REFINE + refit against the refitted surrogate (BA/ASR):', '');
+    for (const r of refits) {
+      const f = r.refit!;
+      const pct = (v?: number) => (v === undefined ? '?' : `${(100 * v).toFixed(1)}%`);
+      L.push(`- ${r.attack}: ${pct(f.agreementBefore)} → ${pct(f.agreementAfter)}; on the surrogate ${cell(f.refineSurrogate)} (${f.config.distillEpochs} distillation epochs at lr ${f.config.distillLr}, REFINE's last ${f.config.refineEpochs} epochs)`);
+    }
+  }
   L.push('', 'Paper (CIFAR-10, ResNet-50 black box, ResNet-18 surrogate): BadNets 90.60/100, 91.20/1.24, 88.21/0.92, 88.17/0.36; Blended 91.08/96.94, 90.69/2.23, 88.34/0.62, 87.75/0.18; WaNet 91.50/99.93, 90.92/99.84, 88.77/3.37, 87.44/0.04.', '');
   return L.join('\n');
 }

@@ -4,13 +4,15 @@
  * docs/method.md, "Black-box REFINE"). `defendBlackBox()` queries the black box once per unlabeled
  * image, distils a ResNet-18 surrogate from the answers, runs the label-free guard checks on the
  * surrogate, trains REFINE against it (T(x) normalised before the surrogate, as the black box will
- * normalise it) and writes the same kind of folder as defend.ts, with `blackBox` in defense.json
- * and the surrogate as its classifier file:
- *   defense.json, classifier.safetensors (the surrogate), unet.safetensors, mapping.json
- *   report.json / report.md   as defend.ts's, plus the queries spent and the distillation
- *   train/                    the answers (teacher.f32, saved as they arrive), the distillation's
- *                             and REFINE's checkpoints: a killed run resumes without querying
- *                             again what it already has (removed when finished)
+ * normalise it), then by default the refit (refine/blackbox-refit.ts: the black box queried once
+ * more on T(x) of each unlabeled image, the surrogate distilled further on x and T(x), REFINE's
+ * last epochs trained again), and writes the same kind of folder as defend.ts, with `blackBox`
+ * (and `refit`) in defense.json and the surrogate as its classifier file:
+ *   defense.json, classifier.safetensors (the surrogate, refitted), unet.safetensors, mapping.json
+ *   report.json / report.md   as defend.ts's, plus the queries spent, the distillation, the refit
+ *   train/                    the answers (teacher.f32, teacher-T.f32, saved as they arrive), the
+ *                             distillations' and REFINE's checkpoints: a killed run resumes without
+ *                             querying again what it already has (removed when finished)
  * `loadBlackBoxDefense(dir)` deploys the folder's UNet and mapping in front of the black box.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -18,6 +20,8 @@ import { join } from 'node:path';
 import type { ImageDataset } from '../data/dataset.js';
 import { saveCheckpoint } from '../nn/checkpoint.js';
 import { BlackBoxDefense } from '../refine/blackbox-defense.js';
+import { checkRefit, defaultRefit, refitBlackBox, type RefitConfig } from '../refine/blackbox-refit.js';
+import { DefendedModel } from '../refine/defended.js';
 import { saveDefended, trainRefine } from '../refine/defense.js';
 import { argmaxRows, httpBlackBox, type BlackBox } from '../train/blackbox.js';
 import { distillSurrogate } from '../train/distill.js';
@@ -28,7 +32,7 @@ import { readJson, sweepTempFiles, writeFileAtomic, writeJsonAtomic } from '../u
 import { Progress } from '../util/progress.js';
 import { seededSubset } from '../data/dataset.js';
 import { buildClassifier, defendedFromFiles, parseDefenseConfig, type BlackBoxEndpoint, type ClassifierSpec, type DefenseConfig } from './defense-config.js';
-import { checkedRefine, checkOutputFolder, defenseConfig, evaluateBoth, finishDefense, pseudoLabelShares, sha256File, type DefenseReport, type DefenseRunOptions } from './defend.js';
+import { checkedRefine, checkOutputFolder, defenseConfig, evaluateBoth, finishDefense, pseudoLabelShares, sha256File, type BlackBoxReport, type DefenseReport, type DefenseRunOptions } from './defend.js';
 
 export interface DefendBlackBoxOptions extends DefenseRunOptions {
   /** the endpoint and its protocol (the deployed defense queries the same one) */
@@ -43,6 +47,8 @@ export interface DefendBlackBoxOptions extends DefenseRunOptions {
   blackBox?: BlackBox;
   /** images per save of the answers while querying (default 1,024: a kill loses at most this many queries) */
   answerChunk?: number;
+  /** the refit after REFINE (default: defaultRefit of REFINE's epochs; null: none, the paper's setting) */
+  refit?: RefitConfig | null;
 }
 
 /** The distillation's recipe: the classifier presets' SGD at a constant lr 0.1, no augmentation. */
@@ -84,8 +90,10 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
   const k = o.classes.length;
   if (o.surrogate.numClasses !== k || o.surrogate.inChannels !== u.c) throw new Error(`the surrogate must have the data's ${k} classes and ${u.c} channels, got ${o.surrogate.numClasses} and ${o.surrogate.inChannels}`);
   if (!o.refine.renormalize) throw new Error('black-box REFINE needs renormalize on: the black box normalises its own inputs, so T(x) must be normalised before the surrogate in training');
+  const refitCfg = o.refit === undefined ? defaultRefit(o.refine.epochs) : o.refit;
+  if (refitCfg) checkRefit(refitCfg, o.refine.epochs);
   const prev = readJson<DefenseConfig>(join(o.out, 'defense.json'));
-  if (prev && (!prev.blackBox || JSON.stringify(prev.requested) !== JSON.stringify(o.refine) || prev.unlabeledImages !== u.n || prev.preset !== o.preset || prev.blackBox.url !== o.endpoint.url || prev.classifier.arch !== o.surrogate.arch || prev.classifier.width !== o.surrogate.width)) {
+  if (prev && (!prev.blackBox || JSON.stringify(prev.requested) !== JSON.stringify(o.refine) || JSON.stringify(prev.refit ?? null) !== JSON.stringify(refitCfg) || prev.unlabeledImages !== u.n || prev.preset !== o.preset || prev.blackBox.url !== o.endpoint.url || prev.classifier.arch !== o.surrogate.arch || prev.classifier.width !== o.surrogate.width)) {
     throw new Error(`${o.out} holds a defense of another model or configuration (see its defense.json): choose another --out or delete it`);
   }
   const done = prev ? readJson<DefenseReport>(join(o.out, 'report.json')) : null;
@@ -120,24 +128,58 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
     const surrogateFile = join(o.out, 'classifier.safetensors');
     await saveCheckpoint(surrogate, surrogateFile);
     const source = `surrogate distilled from the black box ${o.endpoint.url}`;
-    const config = defenseConfig(o, { ...o.surrogate, file: 'classifier.safetensors', sha256: sha256File(surrogateFile), source }, checked, prev?.createdAt, o.endpoint);
+    let config: DefenseConfig = { ...defenseConfig(o, { ...o.surrogate, file: 'classifier.safetensors', sha256: sha256File(surrogateFile), source }, checked, prev?.createdAt, o.endpoint), ...(refitCfg ? { refit: refitCfg } : {}) };
     writeJsonAtomic(join(o.out, 'defense.json'), config);
 
     // 3. REFINE against the surrogate, deployed in front of the black box
     const refine = config.refine;
-    const res = await trainRefine(surrogate, u, refine, { normalization: o.normalization, numClasses: k, outDir: join(trainDir, 'refine'), quiet: o.quiet, evalSet: o.test ? seededSubset(o.test, 1000, refine.seed + 29) : undefined });
-    await saveDefended(res.defended, o.out);
-    const defense = new BlackBoxDefense(res.defended.unet, res.defended.perm, bb, o.normalization);
+    const evalSet = o.test ? seededSubset(o.test, 1000, refine.seed + 29) : undefined;
+    const res = await trainRefine(surrogate, u, refine, { normalization: o.normalization, numClasses: k, outDir: join(trainDir, 'refine'), quiet: o.quiet, evalSet });
+    let defense = new BlackBoxDefense(res.defended.unet, res.defended.perm, bb, o.normalization);
+    let refitReport: BlackBoxReport['refit'];
+    if (refitCfg) {
+      // 4. the refit: T(x) queried, the surrogate distilled further, REFINE's last epochs again
+      const queried = bb.queries;
+      const answersFile = join(trainDir, 'teacher-T.f32');
+      log(`the refit: querying the black box on T(x) of the ${u.n} unlabeled images, ${refitCfg.distillEpochs} more distillation epochs on x and T(x), REFINE's last ${refitCfg.refineEpochs} epochs again`);
+      const f = await refitBlackBox(bb, surrogate, u, teacher, defense, refine, dcfg, refitCfg, {
+        normalization: o.normalization,
+        answers: existsSync(answersFile) ? readAnswers(answersFile, u.n * k) : undefined,
+        onAnswers: (a) => writeFileAtomic(answersFile, new Uint8Array(a.buffer, a.byteOffset, a.byteLength)),
+        distillStore: folderStore(join(trainDir, 'refit-distill'), { model: 'surrogate-last.safetensors', optimizer: 'surrogate-last-optimizer.safetensors', state: 'distill-state.json' }),
+        refineStore: folderStore(join(trainDir, 'refit-refine'), { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' }),
+        progress: (label, total) => new Progress(label, total),
+        quiet: o.quiet,
+        evalSet,
+      });
+      res.defended.unet.dispose();
+      defense = f.defense;
+      // the folder keeps the surrogate the deployed UNet was trained against
+      surrogate.freeze().eval();
+      await saveCheckpoint(surrogate, surrogateFile);
+      config = { ...config, classifier: { ...config.classifier, sha256: sha256File(surrogateFile) } };
+      writeJsonAtomic(join(o.out, 'defense.json'), config);
+      refitReport = { queries: bb.queries - queried, agreementBefore: f.agreementBefore, agreementAfter: f.agreementAfter, distill: f.distill, history: f.refine };
+    }
+    await saveDefended(new DefendedModel(defense.unet, surrogate, defense.perm, o.normalization), o.out);
     const queried1 = bb.queries;
     const before = await evaluateBoth(async (ds) => argmaxRows(await queryImages(bb, ds), k), o);
     const after = await evaluateBoth((ds) => defense.predict(ds), o);
-    const blackBox = { url: o.endpoint.url, queries: { distill: distillQueries, evaluation: bb.queries - queried1 }, surrogateAgreement: agree / Math.max(1, u.n), distill, distillSeconds: distill.reduce((t, d) => t + d.seconds, 0) };
+    const blackBox: BlackBoxReport = { url: o.endpoint.url, queries: { distill: distillQueries, evaluation: bb.queries - queried1 }, surrogateAgreement: agree / Math.max(1, u.n), distill, distillSeconds: distill.reduce((t, d) => t + d.seconds, 0), ...(refitReport ? { refit: refitReport } : {}) };
     const report = finishDefense(o, config, checked, pseudoLabelShares(plain, o.classes), res, { before, after }, trainDir, blackBox);
-    res.defended.unet.dispose();
+    defense.unet.dispose();
     return report;
   } finally {
     surrogate.dispose();
   }
+}
+
+/** The black box's answers on T(x) saved by an interrupted refit. */
+function readAnswers(file: string, n: number): Float32Array {
+  const b = readFileSync(file);
+  const v = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  if (v.length !== n) throw new Error(`${file}: ${v.length} values, ${n} expected: delete it to query again`);
+  return v;
 }
 
 /** The black box's answers on every image of `ds`. */

@@ -73,6 +73,17 @@ export interface BlackBoxReport {
   surrogateAgreement: number;
   distill: DistillLog[];
   distillSeconds: number;
+  /** the refit after REFINE (refine/blackbox-refit.ts; absent when turned off) */
+  refit?: {
+    /** one per T(x) of an unlabeled image */
+    queries: number;
+    /** the surrogate's argmax agreement with the black box on T(x), before and after the refit */
+    agreementBefore: number;
+    agreementAfter: number;
+    distill: DistillLog[];
+    /** REFINE's epochs trained again against the refitted surrogate */
+    history: RefineEpochLog[];
+  };
 }
 
 /** What defend() and defendBlackBox() share: the data, the recipe, the output folder, the measurements. */
@@ -308,7 +319,8 @@ export function renderDefenseReport(r: DefenseReport): string {
   if (bb) {
     L.push(`Black box: ${bb.url} (${c.blackBox?.format ?? 'json'} batches), seen only through its probabilities, ${c.classifier.numClasses} classes. ${input}`);
     L.push(`Surrogate (REFINE trains against it; the defense is deployed in front of the black box): ${c.classifier.arch} ×${c.classifier.width} distilled in ${bb.distill.length} epochs (MSE on the probabilities, ${(bb.distillSeconds / 60).toFixed(1)} min); its class equals the black box's on ${pct(bb.surrogateAgreement)} of the unlabeled images. SHA-256 \`${c.classifier.sha256}\`.`);
-    L.push(`Queries to the black box: ${bb.queries.distill} for the distillation (one per unlabeled image), ${bb.queries.evaluation} for the measurements below.`);
+    L.push(`Queries to the black box: ${bb.queries.distill} for the distillation (one per unlabeled image), ${bb.refit ? `${bb.refit.queries} for the refit (one per transformed image T(x)), ` : ''}${bb.queries.evaluation} for the measurements below.`);
+    if (bb.refit) L.push(`Refit (a deviation from the paper; the deployed UNet is the refitted one): the surrogate's class equals the black box's on ${pct(bb.refit.agreementBefore)} of the transformed unlabeled images before it and ${pct(bb.refit.agreementAfter)} after ${bb.refit.distill.length} more distillation epochs on x and T(x); REFINE's last ${bb.refit.history.length} epochs were then trained again against it ("refit" rows below).`);
   } else L.push(`Classifier: ${c.classifier.arch} ×${c.classifier.width}, ${c.classifier.numClasses} classes, SHA-256 \`${c.classifier.sha256}\`. ${input}`);
   L.push(`REFINE preset \`${c.preset}\`: ${c.refine.epochs} epochs on ${c.unlabeledImages} unlabeled images, batch ${c.refine.batchSize}, UNet c = ${c.refine.unetChannels}, ${c.refine.schedule ? `one-cycle lr peaking at ${c.refine.lr}` : `lr ${c.refine.lr}`}, λ = ${c.refine.lambda}${c.refine.renormalize ? ', T(x) normalised before the classifier' : ''}. Engine ${c.engine.name} ${c.engine.version}.`, '');
   L.push('## Accuracy before and after', '');
@@ -335,7 +347,9 @@ export function renderDefenseReport(r: DefenseReport): string {
   const last = r.history[r.history.length - 1];
   if (last) L.push(`- Final agreement of the defended model with the pseudo-labels: ${pct(last.agreement)}; largest class share of its predictions ${pct(last.maxClassShare)}${r.collapsed ? ' — **COLLAPSED** (one class dominates the defended predictions)' : ''}.`);
   L.push('', '## Training', '', '| epoch | steps | lr | loss | agreement | BA (1,000 test images) | seconds |', '|---|---|---|---|---|---|---|');
-  for (const h of r.history) L.push(`| ${h.epoch} | ${h.stepsDone ?? '—'} | ${h.lr.toExponential(2)} | ${h.loss.toFixed(4)} | ${pct(h.agreement)} | ${pct(h.benignAccuracy)} | ${h.seconds.toFixed(0)} |`);
+  const row = (h: RefineEpochLog, label: string) => `| ${label} | ${h.stepsDone ?? '—'} | ${h.lr.toExponential(2)} | ${h.loss.toFixed(4)} | ${pct(h.agreement)} | ${pct(h.benignAccuracy)} | ${h.seconds.toFixed(0)} |`;
+  for (const h of r.history) L.push(row(h, `${h.epoch}`));
+  for (const h of bb?.refit?.history ?? []) L.push(row(h, `${h.epoch} (refit)`));
   L.push('', `Training: ${(r.trainSeconds / 60).toFixed(1)} min, ${r.imagesPerSecond.toFixed(1)} images/s.`, '');
   return L.join('\n');
 }

@@ -3,6 +3,7 @@
  * folder's bytes: no file access, so a browser page opens the same folders `npm run defend`
  * writes (defend.ts reads them from disk).
  */
+import type { RefitConfig } from '../refine/blackbox-refit.js';
 import { ResNet } from '../nn/resnet.js';
 import { loadWeights } from '../nn/weights.js';
 import type { SafeTensor } from '../nn/safetensors-format.js';
@@ -63,6 +64,8 @@ export interface DefenseConfig {
    * queries; `classifier` is then the surrogate distilled from it, which REFINE trained against
    */
   blackBox?: BlackBoxEndpoint;
+  /** with a black box: the refit after REFINE (refine/blackbox-refit.ts); absent when it was off */
+  refit?: RefitConfig;
 }
 
 /** An HTTP black box's protocol settings (train/blackbox.ts, HttpBlackBoxOptions). */

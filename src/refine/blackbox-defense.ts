@@ -45,6 +45,17 @@ export class BlackBoxDefense {
     }
   }
 
+  /** `ds` with every image replaced by T(x) as the black box receives it (no query). */
+  async transformed(ds: ImageDataset): Promise<ImageDataset> {
+    const out = new Uint8Array(ds.images.length);
+    let off = 0;
+    for await (const { images } of this.transformedBatches(ds)) {
+      out.set(images, off);
+      off += images.length;
+    }
+    return { ...ds, name: `T(${ds.name})`, images: out };
+  }
+
   /** Remapped probabilities [n, k] of the images of `ds` (each image costs one black-box query). */
   async probabilities(ds: ImageDataset, batchSize = 256): Promise<Float32Array> {
     const k = this.blackBox.numClasses;

@@ -7,6 +7,7 @@
 import { accuracy, predict } from '../train/evaluate.js';
 import type { Module } from '../nn/module.js';
 import { UNet } from '../nn/unet.js';
+import { loadWeights, weightsToBytes } from '../nn/weights.js';
 import { lrAt, oneCycleAt, SGD, type OneCycle, type SgdRecipe } from '../nn/optim.js';
 import type { AugmentSpec } from '../data/augment.js';
 import type { ImageDataset, Normalization } from '../data/dataset.js';
@@ -97,6 +98,12 @@ export interface RefineOptions {
   checkpointSeconds?: number;
   /** called after each checkpoint inside an epoch is written (tests; throwing stops the run) */
   onCheckpoint?: (epoch: number, steps: number) => void;
+  /**
+   * Continue another run's UNet and mapping from `epochsDone` epochs into the schedule (the
+   * black-box refit, blackbox-refit.ts), momentum from zero; ignored when the store holds a
+   * checkpoint, which is resumed instead.
+   */
+  warmStart?: { unet: UNet; perm: Int32Array; epochsDone: number };
 }
 
 interface RefineState extends LoopState<RefineEpochLog> {
@@ -121,8 +128,12 @@ export async function trainRefine(
   const rng = new Rng(cfg.seed);
   const unet = new UNet({ firstChannels: cfg.unetChannels, channels: data.c, seed: cfg.seed });
   let perm = cfg.mapping === 'identity' ? identityMapping(k) : randomDerangement(k, rng);
+  const warm = opts.warmStart;
+  if (warm && !(Number.isInteger(warm.epochsDone) && warm.epochsDone >= 0 && warm.epochsDone < cfg.epochs)) throw new Error(`REFINE warm start: epochsDone must be an integer in [0, ${cfg.epochs}), got ${warm.epochsDone}`);
+  if (warm) perm = warm.perm;
   const opt = new SGD(unet.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
-  const { state } = openRun<RefineState>(opts.store, unet, opt, { epochsDone: 0, history: [], perm: Array.from(perm), wallSeconds: 0 }, { label: 'REFINE', epochs: cfg.epochs, quiet: opts.quiet });
+  const { state, resumedAt } = openRun<RefineState>(opts.store, unet, opt, { epochsDone: warm?.epochsDone ?? 0, history: [], perm: Array.from(perm), wallSeconds: 0 }, { label: 'REFINE', epochs: cfg.epochs, quiet: opts.quiet });
+  if (warm && resumedAt === undefined) loadWeights(unet, await weightsToBytes(warm.unet), 'the warm-start UNet');
   perm = checkPermutation(state.perm, k);
   if (cfg.renormalize && !opts.normalization) throw new Error('REFINE renormalize needs the classifier normalisation (options.normalization)');
   const defended = new DefendedModel(unet, classifier, perm, cfg.renormalize ? opts.normalization : null);

@@ -60,6 +60,8 @@ type Sums = { lossSum: number; agree: number; seen: number };
 export async function distillSurrogate(surrogate: Module, ds: ImageDataset, teacher: Float32Array, cfg: TrainConfig, opts: DistillOptions): Promise<DistillLog[]> {
   const k = teacher.length / ds.n;
   if (!Number.isInteger(k) || k < 2) throw new Error(`distill: ${teacher.length} teacher probabilities for ${ds.n} images`);
+  // (a surrogate REFINE has used is frozen: training it further needs its gradients again)
+  surrogate.unfreeze();
   const opt = new SGD(surrogate.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
   const { state } = openRun<LoopState<DistillLog>>(opts.store, surrogate, opt, { epochsDone: 0, history: [], wallSeconds: 0 }, { label: 'distill', epochs: cfg.epochs, quiet: opts.quiet });
   const loader = { batchSize: cfg.batchSize, shuffle: true, seed: cfg.seed, augment: cfg.augment, normalization: opts.normalization };

@@ -67,15 +67,15 @@ test('npm run defend -- --blackbox-url, then npm run predict on its folder', asy
   const small = ['--width', '0.0625', '--distill-epochs', '1', '--epochs', '1', '--batch-size', '8', '--unet-channels', '4'];
   const d = await run('scripts/defend.ts', [...flags, ...small]);
   assert.is(d.code, 0, d.stderr);
-  assert.match(d.stdout, /black-box queries: 24 \(distillation\) \+ 0 \(measurements\)/);
-  assert.is(answered, 24);
+  assert.match(d.stdout, /black-box queries: 24 \(distillation\) \+ 24 \(refit\) \+ 0 \(measurements\)/);
+  assert.is(answered, 48);
   const p = await run('scripts/predict.ts', ['--defended', out, '--undefended', join(data, 'x', '0.png'), join(data, 'y', '3.png')]);
   assert.is(p.code, 0, p.stderr);
   const lines = p.stdout.trim().split('\n');
   assert.is(lines.length, 2);
   for (const l of lines) assert.match(l, /\.png\t[0-3]\t[01]\.\d{3}\t\(undefended: [0-3]\)$/);
   // the defended and the undefended prediction: two queries per image
-  assert.is(answered, 24 + 4);
+  assert.is(answered, 48 + 4);
   // an image the classifier does not take as it is (20×20, colour): adapted, and said so
   const odd = new PNG({ width: 20, height: 20 });
   for (let p = 0; p < 400; p++) odd.data.set([255, p % 256, 0, 255], 4 * p);
@@ -88,6 +88,12 @@ test('npm run defend -- --blackbox-url, then npm run predict on its folder', asy
   assert.not.ok('resizedFrom' in plainRow! || 'convertedFrom' in plainRow!);
   assert.match(j.stderr, /1 of 2 image\(s\) not 16×16 were resized/);
   assert.match(j.stderr, /1 of 2 colour image\(s\) were converted to grey/);
+  // a mistyped refit switch is refused before anything is sent
+  const before = answered;
+  const bad = await run('scripts/defend.ts', [...flags.map((f) => (f === out ? join(tmp, 'other') : f)), '--blackbox-refit', 'yes']);
+  assert.is(bad.code, 1);
+  assert.match(bad.stderr, /--blackbox-refit must be on or off, got 'yes'/);
+  assert.is(answered, before);
   server.close();
   model.dispose();
 });

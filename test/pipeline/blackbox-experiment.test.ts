@@ -3,7 +3,8 @@
  * attack, its answers queried once (kept in teacher.f32), a distilled ResNet-18 surrogate, REFINE
  * against it deployed in front of the black box, the queries counted, the augmentation guard's
  * checks run on the surrogate, a rerun reported without recomputing, a rerun with another REFINE
- * configuration that keeps the answers and the surrogate, and the section rendered.
+ * configuration that keeps the answers and the surrogate, the refit added to a finished run, and
+ * the section rendered.
  */
 import { test } from 'uvu';
 import { tinyReproduce } from './tiny.js';
@@ -32,7 +33,7 @@ test('black-box REFINE on tiny data: every row, the queries, resumable, rendered
   assert.is(readFileSync(join(dir, 'blackbox.json'), 'utf8'), before);
   const md = renderBlackBoxSection(readBlackBoxResults(opts.outRoot, ['badnets']));
   assert.match(md, /## Black-box REFINE \(Table 11\)/);
-  assert.match(md, /\| badnets \| \d+\.\d\d\/\d+\.\d\d \|.* \| 16 \+ \d+ \| (not needed|pseudo-labels from the un-augmented images.*) \|/);
+  assert.match(md, /\| badnets \| \d+\.\d\d\/\d+\.\d\d \|.* \| — \| 16 \| \d+ \| (not needed|pseudo-labels from the un-augmented images.*) \|/);
   // the guard checked the surrogate: both probes, 16 unlabeled images each
   assert.is(r.guard!.checks.augmentation.images, 16);
   assert.is(r.guard!.checks.photometric!.images, 16);
@@ -60,6 +61,36 @@ test('black-box REFINE rerun with another REFINE configuration: the answers and 
     () => assert.unreachable('a changed distillation was accepted'),
     (e: Error) => assert.match(e.message, /holds a black-box run of another configuration/),
   );
+});
+
+test('black-box refit on a finished run: the paper\'s rows kept, T(x) queried once, REFINE continued, both rendered', async () => {
+  const dir = join(tmp, 'results', 'badnets', 'blackbox');
+  const other = { ...opts, refine: { ...opts.refine, lambda: 0.5 } };
+  const first = JSON.parse(readFileSync(join(dir, 'blackbox.json'), 'utf8'));
+  const refit = { refineEpochs: 1, distillEpochs: 1, distillLr: 0.02 };
+  const r = await blackBoxExperiment(other, data, { distillEpochs: 1, refit });
+  assert.equal({ ...r, refit: undefined }, { ...first, refit: undefined }, 'the paper\'s rows are not run again');
+  const f = r.refit!;
+  assert.is(f.status, 'complete');
+  assert.equal(f.config, refit);
+  assert.is(f.queries.transformed, 16, 'one query per T(x)');
+  assert.ok(f.queries.evaluation! >= 20);
+  for (const m of [f.refineSurrogate!, f.refineBlackBox!]) assert.ok(m.BA >= 0 && m.BA <= 1 && m.ASR >= 0 && m.ASR <= 1);
+  assert.ok(f.agreementBefore! >= 0 && f.agreementAfter! <= 1);
+  assert.is(readFileSync(join(dir, 'refit', 'teacher-T.f32')).length, 16 * 4 * 4);
+  assert.ok(existsSync(join(dir, 'refit', 'refine', 'unet-last.safetensors')) && existsSync(join(dir, 'refit', 'distill', 'surrogate-last.safetensors')));
+  // a rerun reports it; without the refit the record stays
+  const answered = statSync(join(dir, 'refit', 'teacher-T.f32')).mtimeMs;
+  assert.equal(await blackBoxExperiment(other, data, { distillEpochs: 1, refit }), r);
+  assert.equal(await blackBoxExperiment(other, data, { distillEpochs: 1 }), r);
+  // another refit: the answers on T(x) are of the same UNet, but the refit runs again from the start
+  const again = await blackBoxExperiment(other, data, { distillEpochs: 1, refit: { ...refit, distillEpochs: 2 } });
+  assert.is(again.refit!.status, 'complete');
+  assert.is.not(again.refit!.hash, f.hash);
+  assert.ok(statSync(join(dir, 'refit', 'teacher-T.f32')).mtimeMs >= answered);
+  const md = renderBlackBoxSection(readBlackBoxResults(opts.outRoot, ['badnets']));
+  assert.match(md, /\| badnets \|( [^|]+ \|){4} \d+\.\d\d\/\d+\.\d\d \| 16 \+ 16 \| \d+ \+ \d+ \|/);
+  assert.match(md, /- badnets: \d+\.\d% → \d+\.\d%; on the surrogate \d+\.\d\d\/\d+\.\d\d \(2 distillation epochs/);
 });
 
 test.run();

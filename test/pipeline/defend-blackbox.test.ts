@@ -1,8 +1,9 @@
 /**
  * The defender's black-box path (src/pipeline/defend-blackbox.ts) against a model served over HTTP
  * on 127.0.0.1: the folder it writes, the queries it spends (counted by the server too), a kill
- * while querying (the answers saved so far are not asked again), the budget, a finished folder
- * reported without queries, and the deployed defense loaded from the folder alone.
+ * while querying (the answers saved so far are not asked again), the refit (one more query per
+ * unlabeled image; off on request), the budget, a finished folder reported without queries, and
+ * the deployed defense loaded from the folder alone.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -87,9 +88,11 @@ test('defendBlackBox: killed while querying, resumed without asking again; the f
   failAfter = Infinity;
   answered = 0;
   const report = await defendBlackBox(base(out));
-  // 8 more answers for the distillation, then the test images twice (black box alone, defended)
+  // 8 more answers for the distillation, 24 on T(x) for the refit, then the test images twice (black box alone, defended)
   assert.equal(report.blackBox!.queries, { distill: 8, evaluation: 24 });
-  assert.is(answered, 8 + 24);
+  assert.is(report.blackBox!.refit!.queries, 24);
+  assert.is(answered, 8 + 24 + 24);
+  assert.equal(report.blackBox!.refit!.history.map((h) => h.epoch), [2], 'the default refit trains REFINE\'s last epoch of 2 again');
   for (const f of ['defense.json', 'classifier.safetensors', 'unet.safetensors', 'mapping.json', 'report.json', 'report.md']) assert.ok(existsSync(join(out, f)), f);
   assert.not.ok(existsSync(join(out, 'train')), 'the answers and checkpoints are removed when finished');
   const cfg = JSON.parse(readFileSync(join(out, 'defense.json'), 'utf8')) as DefenseConfig;
@@ -99,7 +102,9 @@ test('defendBlackBox: killed while querying, resumed without asking again; the f
   assert.ok(report.blackBox!.surrogateAgreement >= 0 && report.blackBox!.surrogateAgreement <= 1);
   const md = readFileSync(join(out, 'report.md'), 'utf8');
   assert.match(md, /^# REFINE defense of the black box http:\/\/127\.0\.0\.1/);
-  assert.match(md, /Queries to the black box: 8 for the distillation \(one per unlabeled image\), 24 for the measurements below/);
+  assert.match(md, /Queries to the black box: 8 for the distillation \(one per unlabeled image\), 24 for the refit \(one per transformed image T\(x\)\), 24 for the measurements below/);
+  assert.match(md, /\| 2 \(refit\) \|/);
+  assert.equal(cfg.refit, { refineEpochs: 1, distillEpochs: 4, distillLr: 0.02 });
   // the folder's classifier file is the surrogate: refused as a white-box defended model
   assert.throws(() => loadDefended(out), /defends the black box at .*loadBlackBoxDefense/);
   // loaded from the folder alone, the deployed defense gives the accuracy the report measured
@@ -116,6 +121,17 @@ test('defendBlackBox: killed while querying, resumed without asking again; the f
   assert.equal(again.blackBox, report.blackBox);
   assert.is(answered, 0);
   await rejects(defendBlackBox({ ...base(out), endpoint: { ...base(out).endpoint, url: `${url}2` } }), /another model or configuration/);
+  await rejects(defendBlackBox({ ...base(out), refit: null }), /another model or configuration/);
+});
+
+test('defendBlackBox with the refit off (the paper\'s setting): no query on T(x), none recorded', async () => {
+  const out = join(tmp, 'no-refit');
+  answered = 0;
+  const report = await defendBlackBox({ ...base(out), refit: null });
+  assert.is(answered, 24 + 24);
+  assert.is(report.blackBox!.refit, undefined);
+  assert.is((JSON.parse(readFileSync(join(out, 'defense.json'), 'utf8')) as DefenseConfig).refit, undefined);
+  assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /24 for the distillation \(one per unlabeled image\), 24 for the measurements/);
 });
 
 test('defendBlackBox: the budget stops the queries before a request; renormalize off is refused', async () => {

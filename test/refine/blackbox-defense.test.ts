@@ -2,7 +2,8 @@
  * Black-box REFINE end to end on tiny models: one query per unlabeled image for the distillation,
  * REFINE against the surrogate, and the deployed defense M(F(quantise(T(x)))) in front of the
  * black box, which must agree with the same UNet and mapping in front of the black box's own
- * model up to the 8-bit quantisation of T(x).
+ * model up to the 8-bit quantisation of T(x). The refit: one query per T(x), the surrogate
+ * distilled further on both, REFINE's last epochs continued from the finished UNet and mapping.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,6 +11,8 @@ import { noGrad, scope, tensor } from '../../src/index.js';
 import { ResNet18 } from '../../src/nn/resnet.js';
 import { moduleBlackBox } from '../../src/train/blackbox.js';
 import { blackBoxRefine } from '../../src/refine/blackbox-defense.js';
+import { refitBlackBox } from '../../src/refine/blackbox-refit.js';
+import { trainRefine } from '../../src/refine/train.js';
 import { DefendedModel } from '../../src/refine/defended.js';
 import { batches } from '../../src/data/loader.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
@@ -56,6 +59,70 @@ test('black-box REFINE: queries counted, the defense in front of the black box e
     assert.match((e as Error).message, /must train with renormalize/);
   }
   for (const m of [model, surrogate, r.defense.unet]) m.dispose();
+});
+
+test('black-box refit: one query per T(x), the surrogate refitted, REFINE continued from the finished UNet in the schedule', async () => {
+  const ds = data(32);
+  const model = new ResNet18({ numClasses: 4, inChannels: 1, width: 0.0625, seed: 1 });
+  const bb = moduleBlackBox(model, 4, norm);
+  const surrogate = new ResNet18({ numClasses: 4, inChannels: 1, width: 0.0625, seed: 2 });
+  const cfg = { ...refine, epochs: 3 };
+  const r = await blackBoxRefine(bb, surrogate, ds, distill, cfg, { normalization: norm, quiet: true });
+  const queried = bb.queries;
+  const before = (await [...surrogate.parameters()].at(-2)!.read()) as Float32Array;
+  const unetBefore = (await r.defense.unet.stateDict().values().next().value!.read()) as Float32Array;
+  let saved: Float32Array | undefined;
+  const f = await refitBlackBox(bb, surrogate, ds, r.teacher, r.defense, cfg, distill, { refineEpochs: 1, distillEpochs: 2, distillLr: 0.02 }, { normalization: norm, quiet: true, onAnswers: (a) => (saved = a) });
+  assert.is(f.queries, 32);
+  assert.is(bb.queries, queried + 32, 'T(x) of each unlabeled image queried once');
+  assert.is(saved!.length, 32 * 4);
+  assert.is(f.distill.length, 2);
+  assert.ok(f.agreementBefore >= 0 && f.agreementBefore <= 1 && f.agreementAfter >= 0 && f.agreementAfter <= 1);
+  const after = (await [...surrogate.parameters()].at(-2)!.read()) as Float32Array;
+  assert.ok(after.some((v, i) => v !== before[i]), 'the surrogate was trained further');
+  assert.equal(f.refine.map((l) => l.epoch), [3], 'only the last epoch of the schedule again');
+  assert.equal(Array.from(f.defense.perm), Array.from(r.defense.perm));
+  assert.is(f.defense.unet === r.defense.unet, false);
+  const unetAfter = (await r.defense.unet.stateDict().values().next().value!.read()) as Float32Array;
+  assert.equal(Array.from(unetAfter), Array.from(unetBefore), 'the finished UNet is left as it was');
+  // given answers are not queried again
+  const g = await refitBlackBox(bb, surrogate, ds, r.teacher, r.defense, cfg, distill, { refineEpochs: 3, distillEpochs: 1, distillLr: 0.02 }, { normalization: norm, quiet: true, answers: saved });
+  assert.is(g.queries, 0);
+  assert.is(bb.queries, queried + 32);
+  assert.equal(g.refine.map((l) => l.epoch), [1, 2, 3]);
+  try {
+    await refitBlackBox(bb, surrogate, ds, r.teacher, r.defense, cfg, distill, { refineEpochs: 4, distillEpochs: 1, distillLr: 0.02 }, { normalization: norm, quiet: true });
+    assert.unreachable('more refit epochs than REFINE has');
+  } catch (e) {
+    assert.match((e as Error).message, /refit: its REFINE epochs must be an integer in \[1, 3\]/);
+  }
+  for (const m of [model, surrogate, r.defense.unet, f.defense.unet, g.defense.unet]) m.dispose();
+});
+
+test('REFINE warm start: the given UNet and mapping, the schedule from the given epoch', async () => {
+  const ds = data(32);
+  const model = new ResNet18({ numClasses: 4, inChannels: 1, width: 0.0625, seed: 1 }).eval();
+  const cfg = { ...refine, epochs: 3, lr: 1e-9, momentum: 0, weightDecay: 0 };
+  const first = await trainRefine(model, ds, cfg, { normalization: norm, numClasses: 4, quiet: true });
+  // at lr 1e-9 one epoch leaves the warm-started UNet's weights where they started
+  const perm = Int32Array.from([3, 2, 1, 0]);
+  const w = await trainRefine(model, ds, { ...cfg, seed: 9 }, { normalization: norm, numClasses: 4, quiet: true, warmStart: { unet: first.defended.unet, perm, epochsDone: 2 } });
+  assert.equal(w.history.map((l) => l.epoch), [3]);
+  assert.equal(Array.from(w.defended.perm), [3, 2, 1, 0]);
+  const a = (await first.defended.unet.stateDict().values().next().value!.read()) as Float32Array;
+  const b = (await w.defended.unet.stateDict().values().next().value!.read()) as Float32Array;
+  const fresh = await trainRefine(model, ds, { ...cfg, seed: 9 }, { normalization: norm, numClasses: 4, quiet: true });
+  const c = (await fresh.defended.unet.stateDict().values().next().value!.read()) as Float32Array;
+  const maxDiff = (x: Float32Array, y: Float32Array) => Math.max(...Array.from(x, (v, i) => Math.abs(v - y[i]!)));
+  assert.ok(maxDiff(a, b) < 1e-6, `warm-started weights moved ${maxDiff(a, b)}`);
+  assert.ok(maxDiff(a, c) > 1e-3, 'a fresh UNet of that seed differs (the comparison could fail)');
+  try {
+    await trainRefine(model, ds, cfg, { normalization: norm, numClasses: 4, quiet: true, warmStart: { unet: first.defended.unet, perm, epochsDone: 3 } });
+    assert.unreachable('a warm start past the schedule');
+  } catch (e) {
+    assert.match((e as Error).message, /warm start: epochsDone must be an integer in \[0, 3\)/);
+  }
+  for (const m of [model, first.defended.unet, w.defended.unet, fresh.defended.unet]) m.dispose();
 });
 
 test.run();
