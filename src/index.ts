@@ -35,4 +35,5 @@ export { DivergedError, type RunStore } from './train/run-state.js';
 export { functionBlackBox, httpBlackBox, moduleBlackBox, checkProbabilities, type BlackBox, type ImageBatch, type HttpBlackBoxOptions } from './train/blackbox.js';
 export { distillSurrogate, queryAll, type DistillLog } from './train/distill.js';
 export { blackBoxRefine, BlackBoxDefense, type BlackBoxRefineOptions, type BlackBoxRefineResult } from './refine/blackbox-defense.js';
+export { refitBlackBox, defaultRefit, type RefitConfig, type RefitOptions, type RefitResult } from './refine/blackbox-refit.js';
 export { adaptiveFineTune, type AdaptiveConfig, type AdaptiveLog } from './refine/adaptive.js';
