@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { init, noGrad, scope, shutdown, tensor } from '../src/index.js';
-import { decodeImage, isImageFile, resizeBilinearU8 } from '../src/data/image-folder.js';
+import { describeAdapted, isImageFile, loadImageAs, type AdaptedImage } from '../src/data/image-folder.js';
 import { normalizeInto } from '../src/data/loader.js';
 import { softmax } from '../src/ops/softmax.js';
 import { loadDefended } from '../src/pipeline/defend.js';
@@ -57,14 +57,8 @@ function collect(paths: string[]): string[] {
 }
 
 /** How an image was made to fit the classifier's input (empty when it fitted as it was). */
-interface Adapted {
-  resizedFrom?: [number, number];
-  convertedFrom?: 'colour';
-}
-
 let code = 0;
-let resized = 0;
-let greyed = 0;
+const adaptedAll: Omit<AdaptedImage, 'data'>[] = [];
 try {
   if (!values.defended) throw new Error('--defended DIR is required');
   const files = collect(positionals);
@@ -82,19 +76,11 @@ try {
   for (let s = 0; s < files.length; s += batch) {
     const part = files.slice(s, s + batch);
     const u8 = new Uint8Array(part.length * px);
-    const adapted: Adapted[] = part.map((f, k) => {
-      const img = decodeImage(f, c as 1 | 3);
-      const resize = img.h !== h || img.w !== w;
-      u8.set(resize ? resizeBilinearU8(img.data, img.h, img.w, c, h, w) : img.data, k * px);
-      const a: Adapted = {};
-      if (resize) {
-        a.resizedFrom = [img.h, img.w];
-        resized++;
-      }
-      if (c === 1 && !img.grey) {
-        a.convertedFrom = 'colour';
-        greyed++;
-      }
+    // what was adapted, per image (the --json fields)
+    const adapted = part.map((f, k) => {
+      const { data, ...a } = loadImageAs(f, h, w, c as 1 | 3);
+      u8.set(data, k * px);
+      adaptedAll.push(a);
       return a;
     });
     let probs: Float32Array<ArrayBufferLike>;
@@ -132,8 +118,9 @@ try {
     });
   }
   // images the classifier does not take as they are: adapted, and said so (stderr keeps stdout parseable)
-  if (resized) console.error(`predict: ${resized} of ${files.length} image(s) not ${w}×${h} were resized to it (bilinear)${values.json ? ': their "resizedFrom"' : ''}`);
-  if (greyed) console.error(`predict: ${greyed} of ${files.length} colour image(s) were converted to grey (ITU-R 601 luminance) for a grey classifier${values.json ? ': their "convertedFrom"' : ''}`);
+  const { resized, greyed } = describeAdapted(adaptedAll, h, w);
+  if (resized) console.error(`predict: ${resized}${values.json ? ' (their "resizedFrom")' : ''}`);
+  if (greyed) console.error(`predict: ${greyed}${values.json ? ' (their "convertedFrom")' : ''}`);
   shutdown();
 } catch (e) {
   console.error(`predict: ${(e as Error).message}`);

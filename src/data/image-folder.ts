@@ -103,13 +103,38 @@ function toChannels(img: Rgba, channels: 1 | 3): Uint8Array {
   return out;
 }
 
-/**
- * Decodes a PNG or JPEG to HWC uint8 with `channels` channels (1: luminance, ITU-R 601; 3: RGB);
- * `grey`: whether the file itself was grey (so that a caller can say when colour was dropped).
- */
-export function decodeImage(file: string, channels: 1 | 3): { data: Uint8Array; h: number; w: number; grey: boolean } {
-  const img = decodeRgba(file);
-  return { data: toChannels(img, channels), h: img.h, w: img.w, grey: img.grey };
+/** An image as a classifier's h×w×c uint8 input, and what was changed to make it one. */
+export interface AdaptedImage {
+  data: Uint8Array;
+  /** the file's [h, w] when it was resized (bilinear) */
+  resizedFrom?: [number, number];
+  /** set when a colour file was converted to grey (ITU-R 601 luminance) for a grey input */
+  convertedFrom?: 'colour';
+}
+
+function adapt(img: Rgba, h: number, w: number, c: 1 | 3): AdaptedImage {
+  const data = toChannels(img, c);
+  const resize = img.h !== h || img.w !== w;
+  return {
+    data: resize ? resizeBilinearU8(data, img.h, img.w, c, h, w) : data,
+    ...(resize ? { resizedFrom: [img.h, img.w] as [number, number] } : {}),
+    ...(c === 1 && !img.grey ? { convertedFrom: 'colour' as const } : {}),
+  };
+}
+
+/** Decodes a PNG or JPEG as an h×w×c input (HWC uint8; c = 1: luminance, 3: RGB). */
+export function loadImageAs(file: string, h: number, w: number, c: 1 | 3): AdaptedImage {
+  return adapt(decodeRgba(file), h, w, c);
+}
+
+/** What adapting `images` to h×w did, a phrase per kind of change ("3 of 10 image(s) resized to 28×28 (bilinear)"), absent when none. */
+export function describeAdapted(images: Omit<AdaptedImage, 'data'>[], h: number, w: number): { resized?: string; greyed?: string } {
+  const resized = images.filter((a) => a.resizedFrom).length;
+  const greyed = images.filter((a) => a.convertedFrom).length;
+  return {
+    ...(resized ? { resized: `${resized} of ${images.length} image(s) resized to ${w}×${h} (bilinear)` } : {}),
+    ...(greyed ? { greyed: `${greyed} of ${images.length} colour image(s) converted to grey (ITU-R 601 luminance)` } : {}),
+  };
 }
 
 export interface ImageFolderOptions {
@@ -175,19 +200,13 @@ export function loadImageFolder(root: string, opts: ImageFolderOptions = {}): Im
   const px = sh * sw * c;
   const images = new Uint8Array(files.length * px);
   const labels = new Uint8Array(files.length);
-  let resized = 0;
-  decoded.forEach((img, i) => {
-    const data = toChannels(img, c);
-    const resize = img.h !== sh || img.w !== sw;
-    if (resize) resized++;
-    images.set(resize ? resizeBilinearU8(data, img.h, img.w, c, sh, sw) : data, i * px);
+  const adapted = decoded.map((img, i) => {
+    const { data, ...a } = adapt(img, sh, sw, c);
+    images.set(data, i * px);
     labels[i] = files[i]![1];
+    return a;
   });
-  const greyed = c === 1 ? decoded.filter((d) => !d.grey).length : 0;
-  const done = [
-    ...(resized ? [`${resized} of ${files.length} image(s) resized to ${sw}×${sh} (bilinear)`] : []),
-    ...(greyed ? [`${greyed} of ${files.length} colour image(s) converted to grey (ITU-R 601 luminance)`] : []),
-  ];
+  const done = Object.values(describeAdapted(adapted, sh, sw));
   if (done.length) opts.onAdapted?.(`${root}: ${done.join('; ')}`);
   return checkDataset({ name: opts.name ?? root, images, labels, n: files.length, h: sh, w: sw, c, classes });
 }

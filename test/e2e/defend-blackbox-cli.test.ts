@@ -86,8 +86,8 @@ test('npm run defend -- --blackbox-url, then npm run predict on its folder', asy
   assert.equal(oddRow!.resizedFrom, [20, 20]);
   assert.is(oddRow!.convertedFrom, 'colour');
   assert.not.ok('resizedFrom' in plainRow! || 'convertedFrom' in plainRow!);
-  assert.match(j.stderr, /1 of 2 image\(s\) not 16×16 were resized/);
-  assert.match(j.stderr, /1 of 2 colour image\(s\) were converted to grey/);
+  assert.match(j.stderr, /1 of 2 image\(s\) resized to 16×16 \(bilinear\) \(their "resizedFrom"\)/);
+  assert.match(j.stderr, /1 of 2 colour image\(s\) converted to grey \(ITU-R 601 luminance\) \(their "convertedFrom"\)/);
   // a mistyped refit switch is refused before anything is sent
   const before = answered;
   const bad = await run('scripts/defend.ts', [...flags.map((f) => (f === out ? join(tmp, 'other') : f)), '--blackbox-refit', 'yes']);
