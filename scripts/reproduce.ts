@@ -98,7 +98,8 @@ const { values } = parseArgsOrExit('reproduce', USAGE, { options: OPTIONS, allow
 
 /** results.md of `out`: the main tables, then the adaptive-attack and black-box sections of the attacks that ran them. */
 function resultsMarkdown(out: string, agg: ReturnType<typeof aggregate>): string {
-  return renderReport(agg) + renderAdaptiveSection(readAdaptiveResults(out, attacks.names())) + renderBlackBoxSection(readBlackBoxResults(out, attacks.names()));
+  // (each section ends in a newline: a blank line between them)
+  return [renderReport(agg), renderAdaptiveSection(readAdaptiveResults(out, attacks.names())), renderBlackBoxSection(readBlackBoxResults(out, attacks.names()))].filter(Boolean).join('\n');
 }
 
 const t0 = performance.now();
