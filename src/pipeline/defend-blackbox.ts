@@ -15,7 +15,7 @@
  *                             querying again what it already has (removed when finished)
  * `loadBlackBoxDefense(dir)` deploys the folder's UNet and mapping in front of the black box.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageDataset } from '../data/dataset.js';
 import { saveCheckpoint } from '../nn/checkpoint.js';
@@ -101,11 +101,12 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
     log(`${o.out}: finished defense found (report.md), reported as it is`);
     return done;
   }
-  mkdirSync(join(o.out, 'train'), { recursive: true });
+  const trainDir = join(o.out, 'train');
+  if (o.budget !== undefined) checkBudget(o.budget, queriesNeeded(o, trainDir, refitCfg !== null, k));
+  mkdirSync(trainDir, { recursive: true });
   const bb = o.blackBox ?? httpBlackBox({ ...o.endpoint, numClasses: k, budget: o.budget });
   if (bb.numClasses !== k) throw new Error(`the black box answers ${bb.numClasses} classes, ${k} class names were given`);
   const queried0 = bb.queries;
-  const trainDir = join(o.out, 'train');
   const surrogate = buildClassifier(o.surrogate);
   try {
     // 1. one query per unlabeled image (kept), the surrogate distilled from the answers
@@ -172,6 +173,26 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
   } finally {
     surrogate.dispose();
   }
+}
+
+/** The images this invocation still has to send, by purpose (answers saved by an earlier one are not asked again). */
+function queriesNeeded(o: DefendBlackBoxOptions, trainDir: string, refit: boolean, k: number): { distill: number; refit: number; measurements: number } {
+  const n = o.unlabeled.n;
+  const saved = (f: string) => (existsSync(f) ? Math.floor(statSync(f).size / (4 * k)) : 0);
+  return {
+    distill: n - Math.min(n, saved(join(trainDir, 'teacher.f32'))),
+    refit: refit && !existsSync(join(trainDir, 'teacher-T.f32')) ? n : 0,
+    // each measured image twice: the black box alone, and defended
+    measurements: 2 * ((o.test?.n ?? 0) + (o.triggered?.n ?? 0)),
+  };
+}
+
+/** Refuses a run that the budget would stop part-way, before anything is sent. */
+function checkBudget(budget: number, need: { distill: number; refit: number; measurements: number }): void {
+  const total = need.distill + need.refit + need.measurements;
+  if (total <= budget) return;
+  const parts = [`${need.distill} for the distillation`, ...(need.refit ? [`${need.refit} for the refit`] : []), ...(need.measurements ? [`${need.measurements} for the measurements`] : [])];
+  throw new Error(`the query budget of ${budget} images is below the ${total} this run needs (${parts.join(', ')}): raise --blackbox-budget${need.refit ? ', turn the refit off (--blackbox-refit off)' : ''}${need.measurements ? ' or measure on fewer images' : ''}`);
 }
 
 /** The black box's answers on T(x) saved by an interrupted refit. */

@@ -134,12 +134,15 @@ test('defendBlackBox with the refit off (the paper\'s setting): no query on T(x)
   assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /24 for the distillation \(one per unlabeled image\), 24 for the measurements/);
 });
 
-test('defendBlackBox: the budget stops the queries before a request; renormalize off is refused', async () => {
+test('defendBlackBox: a budget the run would exceed is refused before anything is sent; renormalize off is refused', async () => {
   const out = join(tmp, 'budget');
   answered = 0;
-  await rejects(defendBlackBox({ ...base(out), budget: 20 }), /budget/);
-  assert.is(answered, 16, 'two chunks answered, the third refused before sending');
-  assert.not.ok(existsSync(join(out, 'report.json')));
+  // 24 unlabeled images twice (distillation, refit) and 12 test images twice (before, after)
+  await rejects(defendBlackBox({ ...base(out), budget: 71 }), /the query budget of 71 images is below the 72 this run needs \(24 for the distillation, 24 for the refit, 24 for the measurements\): raise --blackbox-budget, turn the refit off \(--blackbox-refit off\) or measure on fewer images/);
+  assert.is(answered, 0, 'nothing sent');
+  assert.not.ok(existsSync(join(out, 'train')));
+  await rejects(defendBlackBox({ ...base(out), budget: 23, refit: null, test: undefined }), /the query budget of 23 images is below the 24 this run needs \(24 for the distillation\): raise --blackbox-budget$/);
+  assert.is(answered, 0);
   await rejects(defendBlackBox({ ...base(join(tmp, 'plain')), refine: { ...base(out).refine, renormalize: false } }), /needs renormalize on/);
   server.close();
   model.dispose();
