@@ -106,12 +106,12 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
   mkdirSync(trainDir, { recursive: true });
   const bb = o.blackBox ?? httpBlackBox({ ...o.endpoint, numClasses: k, budget: o.budget });
   if (bb.numClasses !== k) throw new Error(`the black box answers ${bb.numClasses} classes, ${k} class names were given`);
-  const queried0 = bb.queries;
   const surrogate = buildClassifier(o.surrogate);
   try {
     // 1. one query per unlabeled image (kept), the surrogate distilled from the answers
     const teacher = await answers(bb, u, join(trainDir, 'teacher.f32'), o.answerChunk ?? 1024, log, o.quiet);
-    const distillQueries = bb.queries - queried0;
+    // (one per unlabeled image over every invocation: a resumed run's earlier answers count too)
+    const distillQueries = u.n;
     const dcfg = distillConfig(o.distillEpochs, o.refine.batchSize, o.refine.seed + 5);
     log(`distilling a ${o.surrogate.arch} ×${o.surrogate.width} surrogate (${dcfg.epochs} epochs, MSE on the probabilities)`);
     const distill = await distillSurrogate(surrogate, u, teacher, dcfg, {
@@ -140,7 +140,6 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
     let refitReport: BlackBoxReport['refit'];
     if (refitCfg) {
       // 4. the refit: T(x) queried, the surrogate distilled further, REFINE's last epochs again
-      const queried = bb.queries;
       const answersFile = join(trainDir, 'teacher-T.f32');
       log(`the refit: querying the black box on T(x) of the ${u.n} unlabeled images, ${refitCfg.distillEpochs} more distillation epochs on x and T(x), REFINE's last ${refitCfg.refineEpochs} epochs again`);
       const f = await refitBlackBox(bb, surrogate, u, teacher, defense, refine, dcfg, refitCfg, {
@@ -160,7 +159,7 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
       await saveCheckpoint(surrogate, surrogateFile);
       config = { ...config, classifier: { ...config.classifier, sha256: sha256File(surrogateFile) } };
       writeJsonAtomic(join(o.out, 'defense.json'), config);
-      refitReport = { queries: bb.queries - queried, agreementBefore: f.agreementBefore, agreementAfter: f.agreementAfter, distill: f.distill, history: f.refine };
+      refitReport = { queries: u.n, agreementBefore: f.agreementBefore, agreementAfter: f.agreementAfter, distill: f.distill, history: f.refine };
     }
     await saveDefended(new DefendedModel(defense.unet, surrogate, defense.perm, o.normalization), o.out);
     const queried1 = bb.queries;

@@ -67,7 +67,7 @@ export interface DefenseReport extends Partial<Record<GuardProbe, AugmentationCh
 
 export interface BlackBoxReport {
   url: string;
-  /** images sent: one per unlabeled image for the distillation; the before / after measurements */
+  /** images sent: one per unlabeled image for the distillation (over every invocation of a resumed run); the before / after measurements (this invocation) */
   queries: { distill: number; evaluation: number };
   /** share of the unlabeled images on which the surrogate's class equals the black box's */
   surrogateAgreement: number;
