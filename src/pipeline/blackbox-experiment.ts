@@ -131,6 +131,13 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
     }
     const refineData = seededSubset(data.fullTrain, o.refine.trainSubset, seed + 17, `${data.fullTrain.name}[refine]`);
     const bb = moduleBlackBox(bd.model, k, normalization);
+    // a defense against the surrogate, and deployed in front of the black box (each image one query there)
+    const measure = async (d: BlackBoxDefense, label: string) => {
+      const onSurrogate = await evaluate(new DefendedModel(d.unet, surrogate, d.perm, normalization), test, asrSet, normalization, `${label} on the surrogate`, o.quiet);
+      const before = bb.queries;
+      const onBlackBox = await deployedMetric(d, test, asrSet);
+      return { onSurrogate, onBlackBox, queries: bb.queries - before };
+    };
 
     // 2. distillation (one query per unlabeled image, answers kept) and REFINE against the surrogate
     const faithfulStage = async (): Promise<void> => {
@@ -172,12 +179,8 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
       await saveCheckpoint(surrogate, join(dir, 'surrogate.safetensors'));
       surrogate.eval();
       r.noDefenseSurrogate ??= await evaluate(surrogate, test, asrSet, normalization, 'surrogate No Defense', o.quiet);
-      // REFINE against the surrogate, and deployed in front of the black box
-      const onSurrogate = new DefendedModel(res.defense.unet, surrogate, res.defense.perm, normalization);
-      r.refineSurrogate = await evaluate(onSurrogate, test, asrSet, normalization, 'REFINE on the surrogate', o.quiet);
-      const before = bb.queries;
-      r.refineBlackBox = await deployedMetric(res.defense, test, asrSet);
-      r.queries.evaluation = bb.queries - before;
+      const m = await measure(res.defense, 'REFINE');
+      [r.refineSurrogate, r.refineBlackBox, r.queries.evaluation] = [m.onSurrogate, m.onBlackBox, m.queries];
       r.status = 'complete';
       save();
       res.defense.unet.dispose();
@@ -221,10 +224,8 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
         rec.agreementAfter = res.agreementAfter;
         rec.wallSeconds = { distill: res.distill.reduce((a, l) => a + l.seconds, 0), refine: res.refine.reduce((a, l) => a + l.seconds, 0) };
         save();
-        rec.refineSurrogate = await evaluate(new DefendedModel(res.defense.unet, surrogate, res.defense.perm, normalization), test, asrSet, normalization, 'REFINE + refit on the surrogate', o.quiet);
-        const before = bb.queries;
-        rec.refineBlackBox = await deployedMetric(res.defense, test, asrSet);
-        rec.queries.evaluation = bb.queries - before;
+        const m = await measure(res.defense, 'REFINE + refit');
+        [rec.refineSurrogate, rec.refineBlackBox, rec.queries.evaluation] = [m.onSurrogate, m.onBlackBox, m.queries];
         rec.status = 'complete';
         save();
         res.defense.unet.dispose();
