@@ -208,12 +208,15 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
       try {
         const res = await refitBlackBox(bb, surrogate, refineData, teacher, new BlackBoxDefense(unet, Int32Array.from(perm), bb, normalization), refineUsed, distillCfg, cfg, {
           normalization,
-          answers: existsSync(answersFile) ? readF32(answersFile, refineData.n * k) : undefined,
-          onAnswers: (a) => {
+          // the answers on T(x) kept in the run folder (a resumed run does not query again)
+          query: async (t) => {
+            if (existsSync(answersFile)) return readF32(answersFile, refineData.n * k);
+            const a = await queryAll(bb, t);
             mkdirSync(rdir, { recursive: true });
             writeFileAtomic(answersFile, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
             rec.queries.transformed = refineData.n;
             save();
+            return a;
           },
           distillStore: folderStore(join(rdir, 'distill'), { model: 'surrogate-last.safetensors', optimizer: 'surrogate-last-optimizer.safetensors', state: 'distill-state.json' }),
           refineStore: folderStore(join(rdir, 'refine'), { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' }),

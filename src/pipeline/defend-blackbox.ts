@@ -57,7 +57,7 @@ export function distillConfig(epochs: number, batchSize: number, seed: number): 
 }
 
 /** The black box's answers on every unlabeled image, saved as they arrive and resumed from `file`. */
-async function answers(bb: BlackBox, u: ImageDataset, file: string, chunk: number, log: (m: string) => void, quiet?: boolean): Promise<Float32Array> {
+async function answers(bb: BlackBox, u: ImageDataset, what: string, file: string, chunk: number, log: (m: string) => void, quiet?: boolean): Promise<Float32Array> {
   const k = bb.numClasses;
   const out = new Float32Array(u.n * k);
   let done = 0;
@@ -68,7 +68,7 @@ async function answers(bb: BlackBox, u: ImageDataset, file: string, chunk: numbe
     done = b.byteLength / (4 * k);
   }
   if (done === u.n) return out;
-  log(`querying the black box on ${u.n - done} unlabeled images${done ? ` (${done} answered before)` : ''}`);
+  log(`querying the black box on ${u.n - done} ${what}${done ? ` (${done} answered before)` : ''}`);
   const bar = quiet ? null : new Progress('black-box queries', u.n);
   const px = u.h * u.w * u.c;
   for (let i = done; i < u.n; i += chunk) {
@@ -109,7 +109,7 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
   const surrogate = buildClassifier(o.surrogate);
   try {
     // 1. one query per unlabeled image (kept), the surrogate distilled from the answers
-    const teacher = await answers(bb, u, join(trainDir, 'teacher.f32'), o.answerChunk ?? 1024, log, o.quiet);
+    const teacher = await answers(bb, u, 'unlabeled images', join(trainDir, 'teacher.f32'), o.answerChunk ?? 1024, log, o.quiet);
     // (one per unlabeled image over every invocation: a resumed run's earlier answers count too)
     const distillQueries = u.n;
     const dcfg = distillConfig(o.distillEpochs, o.refine.batchSize, o.refine.seed + 5);
@@ -144,8 +144,8 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
       log(`the refit: querying the black box on T(x) of the ${u.n} unlabeled images, ${refitCfg.distillEpochs} more distillation epochs on x and T(x), REFINE's last ${refitCfg.refineEpochs} epochs again`);
       const f = await refitBlackBox(bb, surrogate, u, teacher, defense, refine, dcfg, refitCfg, {
         normalization: o.normalization,
-        answers: existsSync(answersFile) ? readAnswers(answersFile, u.n * k) : undefined,
-        onAnswers: (a) => writeFileAtomic(answersFile, new Uint8Array(a.buffer, a.byteOffset, a.byteLength)),
+        // saved as they arrive, like the distillation's (a killed run does not ask again)
+        query: (t) => answers(bb, t, 'transformed images T(x)', answersFile, o.answerChunk ?? 1024, log, o.quiet),
         distillStore: folderStore(join(trainDir, 'refit-distill'), { model: 'surrogate-last.safetensors', optimizer: 'surrogate-last-optimizer.safetensors', state: 'distill-state.json' }),
         refineStore: folderStore(join(trainDir, 'refit-refine'), { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' }),
         progress: (label, total) => new Progress(label, total),
@@ -180,7 +180,7 @@ function queriesNeeded(o: DefendBlackBoxOptions, trainDir: string, refit: boolea
   const saved = (f: string) => (existsSync(f) ? Math.floor(statSync(f).size / (4 * k)) : 0);
   return {
     distill: n - Math.min(n, saved(join(trainDir, 'teacher.f32'))),
-    refit: refit && !existsSync(join(trainDir, 'teacher-T.f32')) ? n : 0,
+    refit: refit ? n - Math.min(n, saved(join(trainDir, 'teacher-T.f32'))) : 0,
     // each measured image twice: the black box alone, and defended
     measurements: 2 * ((o.test?.n ?? 0) + (o.triggered?.n ?? 0)),
   };
@@ -192,14 +192,6 @@ function checkBudget(budget: number, need: { distill: number; refit: number; mea
   if (total <= budget) return;
   const parts = [`${need.distill} for the distillation`, ...(need.refit ? [`${need.refit} for the refit`] : []), ...(need.measurements ? [`${need.measurements} for the measurements`] : [])];
   throw new Error(`the query budget of ${budget} images is below the ${total} this run needs (${parts.join(', ')}): raise --blackbox-budget${need.refit ? ', turn the refit off (--blackbox-refit off)' : ''}${need.measurements ? ' or measure on fewer images' : ''}`);
-}
-
-/** The black box's answers on T(x) saved by an interrupted refit. */
-function readAnswers(file: string, n: number): Float32Array {
-  const b = readFileSync(file);
-  const v = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-  if (v.length !== n) throw new Error(`${file}: ${v.length} values, ${n} expected: delete it to query again`);
-  return v;
 }
 
 /** The black box's answers on every image of `ds`. */

@@ -44,10 +44,11 @@ export function checkRefit(r: RefitConfig, refineEpochs: number): void {
 
 export interface RefitOptions {
   normalization: Normalization;
-  /** the black box's answers on T(x) when already queried (a resumed run); queried here otherwise */
-  answers?: Float32Array;
-  /** called with the answers as soon as they are in, before any training (so a killed run need not query again) */
-  onAnswers?: (answers: Float32Array) => void;
+  /**
+   * How the black box's answers on T(x) are obtained (default: queryAll). A resumable caller keeps
+   * them here: reads back what an earlier run saved, queries the rest and saves as they arrive.
+   */
+  query?: (transformed: ImageDataset) => Promise<Float32Array>;
   distillStore?: RunStore;
   refineStore?: RunStore;
   progress?: ProgressFactory;
@@ -59,7 +60,7 @@ export interface RefitOptions {
 export interface RefitResult {
   /** the refitted UNet and the same mapping, in front of the black box */
   defense: BlackBoxDefense;
-  /** black-box queries spent on T(x) (0 when the answers were given) */
+  /** black-box queries spent on T(x) by this call (0 when `query` had them all saved) */
   queries: number;
   /** share of T(x) of the unlabeled images on which the surrogate's argmax equals the black box's, before and after */
   agreementBefore: number;
@@ -80,10 +81,9 @@ export async function refitBlackBox(bb: BlackBox, surrogate: Module, unlabeled: 
   if (teacher.length !== unlabeled.n * k) throw new Error(`refit: ${teacher.length} answers on the unlabeled images, ${unlabeled.n * k} expected`);
   const transformed = await defense.transformed(unlabeled);
   const before = bb.queries;
-  const answers = o.answers ?? (await queryAll(bb, transformed));
+  const answers = await (o.query ?? ((t) => queryAll(bb, t)))(transformed);
   if (answers.length !== unlabeled.n * k) throw new Error(`refit: ${answers.length} answers on T(x), ${unlabeled.n * k} expected`);
   const queries = bb.queries - before;
-  if (!o.answers) o.onAnswers?.(answers);
   const answered = argmaxRows(answers, k);
   const agreement = async () => {
     const own = argmaxRows(await queryAll(moduleBlackBox(surrogate, k, o.normalization), transformed), k);

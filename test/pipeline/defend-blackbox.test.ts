@@ -2,7 +2,7 @@
  * The defender's black-box path (src/pipeline/defend-blackbox.ts) against a model served over HTTP
  * on 127.0.0.1: the folder it writes, the queries it spends (counted by the server too), a kill
  * while querying (the answers saved so far are not asked again), the refit (one more query per
- * unlabeled image; off on request), the budget, a finished folder reported without queries, and
+ * unlabeled image, saved as they arrive too; off on request), the budget, a finished folder reported without queries, and
  * the deployed defense loaded from the folder alone.
  */
 import { test } from 'uvu';
@@ -123,6 +123,20 @@ test('defendBlackBox: killed while querying, resumed without asking again; the f
   assert.is(answered, 0);
   await rejects(defendBlackBox({ ...base(out), endpoint: { ...base(out).endpoint, url: `${url}2` } }), /another model or configuration/);
   await rejects(defendBlackBox({ ...base(out), refit: null }), /another model or configuration/);
+});
+
+test('defendBlackBox: killed while the refit queries T(x), resumed without asking again', async () => {
+  const out = join(tmp, 'refit-killed');
+  answered = 0;
+  // 24 answers for the distillation, then one chunk of 8 transformed images; the next chunk fails
+  failAfter = 24 + 8;
+  await rejects(defendBlackBox(base(out)), /HTTP 500/);
+  assert.is(readFileSync(join(out, 'train', 'teacher-T.f32')).byteLength, 8 * 4 * 4);
+  failAfter = Infinity;
+  answered = 0;
+  const report = await defendBlackBox(base(out));
+  assert.is(answered, 16 + 24, 'the 16 transformed images left, then the measurements');
+  assert.is(report.blackBox!.refit!.queries, 24);
 });
 
 test('defendBlackBox with the refit off (the paper\'s setting): no query on T(x), none recorded', async () => {

@@ -72,7 +72,8 @@ test('black-box refit: one query per T(x), the surrogate refitted, REFINE contin
   const before = (await [...surrogate.parameters()].at(-2)!.read()) as Float32Array;
   const unetBefore = (await r.defense.unet.stateDict().values().next().value!.read()) as Float32Array;
   let saved: Float32Array | undefined;
-  const f = await refitBlackBox(bb, surrogate, ds, r.teacher, r.defense, cfg, distill, { refineEpochs: 1, distillEpochs: 2, distillLr: 0.02 }, { normalization: norm, quiet: true, onAnswers: (a) => (saved = a) });
+  const keep = async (t: ImageDataset) => (saved = await bb.query({ images: t.images, n: t.n, h: t.h, w: t.w, c: t.c }));
+  const f = await refitBlackBox(bb, surrogate, ds, r.teacher, r.defense, cfg, distill, { refineEpochs: 1, distillEpochs: 2, distillLr: 0.02 }, { normalization: norm, quiet: true, query: keep });
   assert.is(f.queries, 32);
   assert.is(bb.queries, queried + 32, 'T(x) of each unlabeled image queried once');
   assert.is(saved!.length, 32 * 4);
@@ -85,8 +86,8 @@ test('black-box refit: one query per T(x), the surrogate refitted, REFINE contin
   assert.is(f.defense.unet === r.defense.unet, false);
   const unetAfter = (await r.defense.unet.stateDict().values().next().value!.read()) as Float32Array;
   assert.equal(Array.from(unetAfter), Array.from(unetBefore), 'the finished UNet is left as it was');
-  // given answers are not queried again
-  const g = await refitBlackBox(bb, surrogate, ds, r.teacher, r.defense, cfg, distill, { refineEpochs: 3, distillEpochs: 1, distillLr: 0.02 }, { normalization: norm, quiet: true, answers: saved });
+  // answers kept by the caller are not queried again
+  const g = await refitBlackBox(bb, surrogate, ds, r.teacher, r.defense, cfg, distill, { refineEpochs: 3, distillEpochs: 1, distillLr: 0.02 }, { normalization: norm, quiet: true, query: async () => saved! });
   assert.is(g.queries, 0);
   assert.is(bb.queries, queried + 32);
   assert.equal(g.refine.map((l) => l.epoch), [1, 2, 3]);
