@@ -18,6 +18,10 @@ import { batches } from '../../src/data/loader.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
 import type { RefineConfig } from '../../src/refine/train.js';
 import { Rng } from '../../src/util/random.js';
+import { folderStore } from '../../src/train/resume.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function data(n: number): ImageDataset {
   const rng = new Rng(5);
@@ -124,6 +128,34 @@ test('REFINE warm start: the given UNet and mapping, the schedule from the given
     assert.match((e as Error).message, /warm start: epochsDone must be an integer in \[0, 3\)/);
   }
   for (const m of [model, first.defended.unet, w.defended.unet, fresh.defended.unet]) m.dispose();
+});
+
+test('REFINE warm start killed inside an epoch resumes from its checkpoint, not from the warm start again: bit-identical', async () => {
+  const ds = data(48); // 3 steps per epoch
+  const model = new ResNet18({ numClasses: 4, inChannels: 1, width: 0.0625, seed: 1 }).eval();
+  const cfg = { ...refine, epochs: 3 };
+  const first = await trainRefine(model, ds, cfg, { normalization: norm, numClasses: 4, quiet: true });
+  const warmStart = { unet: first.defended.unet, perm: first.defended.perm, epochsDone: 1 };
+  const straight = await trainRefine(model, ds, cfg, { normalization: norm, numClasses: 4, quiet: true, warmStart });
+  const dir = mkdtempSync(join(tmpdir(), 'warm-'));
+  const store = () => folderStore(dir, { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' });
+  try {
+    await trainRefine(model, ds, cfg, { normalization: norm, numClasses: 4, quiet: true, warmStart, store: store(), checkpointSeconds: 0, onCheckpoint: (epoch, steps) => {
+      if (epoch === 2 && steps === 1) throw new Error('killed');
+    } });
+    assert.unreachable('should have been killed');
+  } catch (e) {
+    assert.is((e as Error).message, 'killed');
+  }
+  // resumed with another warm start: the checkpoint wins (a restart from this UNet and mapping would end elsewhere)
+  const other = { unet: straight.defended.unet, perm: Int32Array.from([3, 2, 1, 0]), epochsDone: 0 };
+  const resumed = await trainRefine(model, ds, cfg, { normalization: norm, numClasses: 4, quiet: true, warmStart: other, store: store() });
+  assert.equal(resumed.history.map((h) => h.epoch), [2, 3]);
+  assert.equal(Array.from(resumed.defended.perm), Array.from(first.defended.perm));
+  const weights = async (u: typeof first.defended.unet) => (await Promise.all([...u.parameters()].map((p) => p.read()))).flatMap((a) => Array.from(a));
+  const [a, b] = [await weights(resumed.defended.unet), await weights(straight.defended.unet)];
+  assert.ok(a.length === b.length && a.every((v, i) => Object.is(v, b[i])), 'the resumed warm start is bit-identical to the uninterrupted one');
+  for (const m of [model, first.defended.unet, straight.defended.unet, resumed.defended.unet]) m.dispose();
 });
 
 test.run();
