@@ -7,10 +7,13 @@
  * No Defense of the black box and of the surrogate, REFINE on the surrogate and on the black box,
  * and the queries spent. The augmentation guard (when the preset has it) runs its label-free
  * checks on the surrogate, the model whose pseudo-labels REFINE trains on, so it costs no query.
+ * Then, unless turned off, the refit (refine/blackbox-refit.ts, a deviation: docs/method.md, "The
+ * refit"), reported beside the paper's row.
  * Everything goes to <out>/<attack>/blackbox/: blackbox.json (rewritten after every stage; a rerun
  * resumes), teacher.f32 (the black box's answers, so a resumed run does not query again),
- * distill/, refine/. A rerun with another REFINE configuration keeps the answers and the
- * surrogate and trains only REFINE again.
+ * distill/, refine/, and refit/ (teacher-T.f32, the answers on T(x); distill/, refine/). A rerun
+ * with another REFINE configuration keeps the answers and the surrogate and trains only REFINE
+ * (and the refit) again; a finished run asked for the refit runs only the refit.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
