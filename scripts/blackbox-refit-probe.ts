@@ -9,7 +9,9 @@
  * (and their agreement on T(x)), then queries the black box once on T(x) of every unlabeled
  * image, distils the surrogate further on x and T(x), measures again with the same UNet, and
  * trains REFINE's last epochs (from --from-epoch, the same one-cycle schedule) again against the
- * refitted surrogate. Writes nothing into the run folder: its own state goes to --work.
+ * refitted surrogate. With --control it skips the query and the refit and trains the same epochs
+ * again against the surrogate as it is: whether the extra training alone closes the gap. Writes
+ * nothing into the run folder: its own state goes to --work.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,8 +46,10 @@ const USAGE = `usage: npm run blackbox-refit-probe -- [options]
   --from-epoch N        REFINE resumes after this epoch of its schedule (default: 8)
   --distill-epochs N    further distillation epochs over x and T(x) (default: 4)
   --distill-lr X        their constant lr (default: 0.02)
+  --control             no query on T(x) and no refit: the same REFINE epochs again against the
+                        surrogate as it is (does the extra training alone recover the accuracy?)
   --eval N              test images measured (default: 2000)
-  --work DIR            this probe's own state (default: /tmp/blackbox-refit-probe/<attack>)
+  --work DIR            this probe's own state (default: /tmp/blackbox-refit-probe/<attack>[-control])
   --data-dir DIR        where datasets live (default: data)
   -h, --help`;
 const { values } = parseArgsOrExit('blackbox-refit-probe', USAGE, {
@@ -57,6 +61,7 @@ const { values } = parseArgsOrExit('blackbox-refit-probe', USAGE, {
     'distill-lr': { type: 'string', default: '0.02' },
     eval: { type: 'string', default: '2000' },
     work: { type: 'string' },
+    control: { type: 'boolean', default: false },
     'data-dir': { type: 'string', default: 'data' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -73,7 +78,8 @@ try {
   const run = JSON.parse(readFileSync(join(dir, 'blackbox.json'), 'utf8')) as BlackBoxResult;
   if (run.status !== 'complete' || !run.blackBoxDir) throw new Error(`${dir}: not a finished black-box run`);
   const bbModel = existsSync(join(run.blackBoxDir, 'model.safetensors')) ? join(run.blackBoxDir, 'model.safetensors') : join('results/backdoored', run.blackBoxDir.split('/').pop()!, 'model.safetensors');
-  const work = values.work ?? join('/tmp/blackbox-refit-probe', attack);
+  const control = values.control!;
+  const work = values.work ?? join('/tmp/blackbox-refit-probe', control ? `${attack}-control` : attack);
   mkdirSync(work, { recursive: true });
   await init();
   const { split, normalization } = loadDataset('fashion-mnist', values['data-dir']);
@@ -118,25 +124,27 @@ try {
 
   console.log(`black box ${bbModel}, run ${dir}`);
   await measure('as committed', unet, sur);
-  const tData = await transformed(unet, unlabeled);
-  const tFile = join(work, 'teacher-T.f32');
-  let teacherT: Float32Array;
-  if (existsSync(tFile)) {
-    const b = readFileSync(tFile);
-    teacherT = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-  } else {
-    teacherT = await query(bbF, tData);
-    writeFileSync(tFile, teacherT);
+  if (!control) {
+    const tData = await transformed(unet, unlabeled);
+    const tFile = join(work, 'teacher-T.f32');
+    let teacherT: Float32Array;
+    if (existsSync(tFile)) {
+      const b = readFileSync(tFile);
+      teacherT = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    } else {
+      teacherT = await query(bbF, tData);
+      writeFileSync(tFile, teacherT);
+    }
+    console.log(`queries on T(x): ${tData.n}. Surrogate vs black box (argmax): on T(unlabeled) ${agreement(await query(surF, tData), teacherT)}, on the unlabeled images ${agreement(await query(surF, unlabeled), teacher)}`);
+    const both: ImageDataset = { ...unlabeled, name: 'x and T(x)', n: 2 * unlabeled.n, images: concat(unlabeled.images, tData.images), labels: concat(unlabeled.labels, unlabeled.labels) };
+    const cfg = { ...preset, epochs: distillEpochs, lr: distillLr, milestones: [], augment: {} };
+    sur.train();
+    await distillSurrogate(sur, both, Float32Array.from([...teacher, ...teacherT]), cfg, { normalization, store: folderStore(join(work, 'distill'), { model: 'surrogate.safetensors', optimizer: 'surrogate-optimizer.safetensors', state: 'distill-state.json' }), progress: (l, t) => new Progress(l, t) });
+    sur.eval();
+    console.log(`refitted surrogate vs black box (argmax): on T(unlabeled) ${agreement(await query(surF, tData), teacherT)}, on the unlabeled images ${agreement(await query(surF, unlabeled), teacher)}`);
+    await measure('same UNet, refitted surrogate', unet, sur);
   }
-  console.log(`queries on T(x): ${tData.n}. Surrogate vs black box (argmax): on T(unlabeled) ${agreement(await query(surF, tData), teacherT)}, on the unlabeled images ${agreement(await query(surF, unlabeled), teacher)}`);
-  const both: ImageDataset = { ...unlabeled, name: 'x and T(x)', n: 2 * unlabeled.n, images: concat(unlabeled.images, tData.images), labels: concat(unlabeled.labels, unlabeled.labels) };
-  const cfg = { ...preset, epochs: distillEpochs, lr: distillLr, milestones: [], augment: {} };
-  sur.train();
-  await distillSurrogate(sur, both, Float32Array.from([...teacher, ...teacherT]), cfg, { normalization, store: folderStore(join(work, 'distill'), { model: 'surrogate.safetensors', optimizer: 'surrogate-optimizer.safetensors', state: 'distill-state.json' }), progress: (l, t) => new Progress(l, t) });
-  sur.eval();
-  console.log(`refitted surrogate vs black box (argmax): on T(unlabeled) ${agreement(await query(surF, tData), teacherT)}, on the unlabeled images ${agreement(await query(surF, unlabeled), teacher)}`);
-  await measure('same UNet, refitted surrogate', unet, sur);
-  // REFINE's epochs after --from-epoch again, against the refitted surrogate (a resume of the committed UNet)
+  // REFINE's epochs after --from-epoch again, against the refitted surrogate (with --control the surrogate as it is), from the committed UNet
   const rdir = join(work, 'refine');
   if (!existsSync(join(rdir, 'refine-state.json'))) {
     mkdirSync(rdir, { recursive: true });
@@ -145,7 +153,7 @@ try {
   }
   const rcfg = { ...refinePreset('budget', { h: split.train.h, w: split.train.w, c: split.train.c }, seed), renormalize: true };
   const res = await trainRefine(sur, unlabeled, rcfg, { normalization, numClasses: k, store: folderStore(rdir, { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' }), progress: (l, t) => new Progress(l, t) });
-  await measure(`REFINE epochs ${fromEpoch + 1}-${rcfg.epochs} again against it`, res.defended.unet, sur);
+  await measure(`REFINE epochs ${fromEpoch + 1}-${rcfg.epochs} again against ${control ? 'the surrogate as it is (control)' : 'it'}`, res.defended.unet, sur);
   shutdown();
 } catch (e) {
   console.error(`blackbox-refit-probe: ${(e as Error).message}`);
