@@ -32,6 +32,7 @@ import { distillSurrogate } from '../src/train/distill.js';
 import { classifierPreset } from '../src/train/presets.js';
 import { folderStore } from '../src/train/resume.js';
 import { num, parseArgsOrExit } from '../src/util/cli.js';
+import { readFloat32 } from '../src/util/files.js';
 import { Progress } from '../src/util/progress.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
@@ -102,8 +103,7 @@ try {
   loadCheckpoint(unet, join(dir, 'refine', 'unet-last.safetensors'));
   const state = JSON.parse(readFileSync(join(dir, 'refine', 'refine-state.json'), 'utf8')) as { perm: number[]; history: unknown[] };
   const perm = Int32Array.from(state.perm);
-  const bytes = readFileSync(join(dir, 'teacher.f32'));
-  const teacher = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const teacher = readFloat32(join(dir, 'teacher.f32'));
   const query = (f: BlackBox, ds: ImageDataset) => f.query({ images: ds.images, n: ds.n, h: ds.h, w: ds.w, c: ds.c });
   const agreement = (a: Float32Array, b: Float32Array) => {
     const [x, y] = [argmaxRows(a, k), argmaxRows(b, k)];
@@ -128,10 +128,8 @@ try {
     const tData = await transformed(unet, unlabeled);
     const tFile = join(work, 'teacher-T.f32');
     let teacherT: Float32Array;
-    if (existsSync(tFile)) {
-      const b = readFileSync(tFile);
-      teacherT = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-    } else {
+    if (existsSync(tFile)) teacherT = readFloat32(tFile);
+    else {
       teacherT = await query(bbF, tData);
       writeFileSync(tFile, teacherT);
     }

@@ -29,7 +29,7 @@ import { hits } from '../train/evaluate.js';
 import { folderStore } from '../train/resume.js';
 import { configHash } from '../train/trainer.js';
 import { Progress } from '../util/progress.js';
-import { readJson, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import { readFloat32, readJson, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { defaultBackdoorDir, newResNet, trainBackdoored, type BackdoorSpec } from './backdoor.js';
 import { blackboxDir } from './run-folders.js';
 import { describeGuard, guardDecision, guardedConfig, lacksGuardProbe, runGuardChecks, type GuardChecks, type GuardDecision } from './refine-presets.js';
@@ -251,8 +251,7 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
 
 /** A float32 file of `n` values (the black box's answers). */
 function readF32(file: string, n: number): Float32Array {
-  const bytes = readFileSync(file);
-  const v = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const v = readFloat32(file);
   if (v.length !== n) throw new Error(`${file}: ${v.length} values, ${n} expected: delete it to query again`);
   return v;
 }

@@ -28,7 +28,7 @@ import { distillSurrogate } from '../train/distill.js';
 import { predict } from '../train/evaluate.js';
 import { folderStore } from '../train/resume.js';
 import type { TrainConfig } from '../train/trainer.js';
-import { readJson, sweepTempFiles, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import { readFloat32, readJson, sweepTempFiles, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { Progress } from '../util/progress.js';
 import { seededSubset } from '../data/dataset.js';
 import { buildClassifier, defendedFromFiles, parseDefenseConfig, type BlackBoxEndpoint, type ClassifierSpec, type DefenseConfig } from './defense-config.js';
@@ -62,10 +62,10 @@ async function answers(bb: BlackBox, u: ImageDataset, what: string, file: string
   const out = new Float32Array(u.n * k);
   let done = 0;
   if (existsSync(file)) {
-    const b = readFileSync(file);
-    if (b.byteLength % (4 * k) !== 0 || b.byteLength > out.byteLength) throw new Error(`${file}: ${b.byteLength} bytes are not the answers for up to ${u.n} images of ${k} classes: delete it to query again`);
-    out.set(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
-    done = b.byteLength / (4 * k);
+    const saved = readFloat32(file);
+    if (saved.length % k !== 0 || saved.length > out.length) throw new Error(`${file}: ${saved.byteLength} bytes are not the answers for up to ${u.n} images of ${k} classes: delete it to query again`);
+    out.set(saved);
+    done = saved.length / k;
   }
   if (done === u.n) return out;
   log(`querying the black box on ${u.n - done} ${what}${done ? ` (${done} answered before)` : ''}`);
