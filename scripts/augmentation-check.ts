@@ -1,6 +1,6 @@
 /**
  * npm run augmentation-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist]
- *   [--preset quick|paper] [--images N] [--width 0.25] [--target N]
+ *   [--preset quick|paper] [--images N] [--width 0.25] [--depth 18|50] [--target N]
  *
  * Does REFINE's training augmentation fire a model's backdoor, and do the augmentation guard's
  * probes (a brightness/contrast jitter, a rotation)? (src/refine/diagnostics.ts; the same checks
@@ -25,12 +25,13 @@ import { MODEL_CHECK_OPTIONS, modelFiles, num, parseArgsOrExit } from '../src/ut
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
 const USAGE =
-  'usage: npm run augmentation-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--data-dir data] [--preset quick|paper] [--images N] [--width X] [--target N] [--seed N] [-h|--help]';
+  'usage: npm run augmentation-check -- MODEL.safetensors [MODEL...] [--dataset fashion-mnist] [--data-dir data] [--preset quick|paper] [--images N] [--width X] [--depth 18|50] [--target N] [--seed N] [-h|--help]';
 const { values, positionals } = parseArgsOrExit('augmentation-check', USAGE, {
   allowPositionals: true,
   options: {
     ...MODEL_CHECK_OPTIONS,
     images: { type: 'string', default: '1000' },
+    depth: { type: 'string', default: '18' },
     target: { type: 'string' },
     seed: { type: 'string', default: '666' },
     help: { type: 'boolean', short: 'h' },
@@ -41,6 +42,9 @@ try {
   const images = num('images', values.images, 'int')!;
   const seed = num('seed', values.seed, 'nonneg-int')!;
   const target = num('target', values.target, 'nonneg-int');
+  // the black box of `npm run reproduce -- --blackbox` is a ResNet-50
+  if (values.depth !== '18' && values.depth !== '50') throw new Error(`--depth must be 18 or 50, got '${values.depth}'`);
+  const depth = Number(values.depth) as 18 | 50;
   const { split, normalization } = loadDataset(values.dataset!, values['data-dir']);
   const size = { h: split.train.h, w: split.train.w, c: split.train.c };
   const refine = refinePreset(values.preset!, size, seed);
@@ -52,7 +56,7 @@ try {
   console.error(describeTuning(await autotune()));
   console.log(`REFINE (${values.preset}) augmentation ${JSON.stringify(refine.augment)} and the guard's probes ${GUARD_PROBE_NAMES.map((p) => JSON.stringify(GUARD_PROBES[p].augment)).join(', ')} on ${Math.min(images, data.n)} unlabeled ${values.dataset} training images`);
   for (const file of positionals) {
-    const model = newResNet(split.train, { width, seed });
+    const model = newResNet(split.train, { width, seed, depth });
     loadCheckpoint(model, file);
     const side = join(dirname(file), 'result.json');
     const t = target ?? (existsSync(side) ? (JSON.parse(readFileSync(side, 'utf8')) as { target?: number }).target : undefined);

@@ -23,7 +23,7 @@ import { newResNet, trainBackdoored, type BackdoorSpec } from './backdoor.js';
 import { describeGuard, guardDecision, guardedConfig, lacksGuardProbe, NO_GUARD, runGuardChecks, type GuardChecks, type GuardDecision } from './refine-presets.js';
 import { adaptiveDir } from './run-folders.js';
 import { evaluate } from './scoring.js';
-import type { AttackResult, Metric } from './report.js';
+import { displayName, type AttackResult, type Metric } from './report.js';
 import type { ReproduceData, ReproduceOptions } from './reproduce.js';
 
 /** The attacker's choices the paper leaves open. */
@@ -183,7 +183,7 @@ export function renderAdaptiveSection(rs: AdaptiveResult[]): string {
   const L = ['## Adaptive attack (Table 4)', ''];
   L.push('The attacker fine-tunes the backdoored model with L_b + γ·L_refine through their own UNet and derangement (docs/method.md); the defender then runs ordinary REFINE with a fresh UNet and mapping. BA/ASR in %.', '');
   L.push('| Attack | γ, epochs, lr | Normal: No Defense | Normal: REFINE | Adaptive: No Defense | Adaptive: REFINE |', '|---|---|---|---|---|---|');
-  for (const r of rs) L.push(`| ${r.attack} | ${r.config.refineWeight}, ${r.config.epochs}, ${r.config.lr} | ${cell(r.normal.noDefense)} | ${cell(r.normal.refine)} | ${cell(r.adapted.noDefense)} | ${cell(r.adapted.refine)} |`);
+  for (const r of rs) L.push(`| ${displayName(r.attack)} | ${r.config.refineWeight}, ${r.config.epochs}, ${r.config.lr} | ${cell(r.normal.noDefense)} | ${cell(r.normal.refine)} | ${cell(r.adapted.noDefense)} | ${cell(r.adapted.refine)} |`);
   L.push('| paper, CIFAR-10 (attack not named; its No Defense row is BadNets\') | not given | 91.74/100 | 90.71/1.07 | 84.53/100 | 83.05/0.98 |', '');
   const guarded = rs.filter((r) => r.guard);
   if (guarded.length) L.push(`Augmentation guard on the adapted model (its label-free checks, as a defender would run them): ${guarded.map((r) => `${r.attack} ${describeGuard(r.guard!.decision)}`).join('; ')}.`, '');

@@ -34,7 +34,7 @@ import { defaultBackdoorDir, newResNet, trainBackdoored, type BackdoorSpec } fro
 import { blackboxDir } from './run-folders.js';
 import { describeGuard, guardDecision, guardedConfig, lacksGuardProbe, runGuardChecks, type GuardChecks, type GuardDecision } from './refine-presets.js';
 import { evaluate } from './scoring.js';
-import type { Metric } from './report.js';
+import { displayName, type Metric } from './report.js';
 import type { ReproduceData, ReproduceOptions } from './reproduce.js';
 
 export interface BlackBoxOptions {
@@ -279,7 +279,7 @@ export function renderBlackBoxSection(rs: BlackBoxResult[]): string {
     const f = done(r);
     const train = `${r.queries.distill ?? '?'}${f ? ` + ${f.queries.transformed ?? '?'}` : ''}`;
     const evaluate = `${r.queries.evaluation ?? '?'}${f ? ` + ${f.queries.evaluation ?? '?'}` : ''}`;
-    L.push(`| ${r.attack} | ${cell(r.noDefenseBlackBox)} | ${cell(r.noDefenseSurrogate)} | ${cell(r.refineSurrogate)} | ${cell(r.refineBlackBox)} | ${cell(f?.refineBlackBox)} | ${train} | ${evaluate} | ${r.guard ? describeGuard(r.guard.decision) : 'off'} |`);
+    L.push(`| ${displayName(r.attack)} | ${cell(r.noDefenseBlackBox)} | ${cell(r.noDefenseSurrogate)} | ${cell(r.refineSurrogate)} | ${cell(r.refineBlackBox)} | ${cell(f?.refineBlackBox)} | ${train} | ${evaluate} | ${r.guard ? describeGuard(r.guard.decision) : 'off'} |`);
   }
   const refits = rs.filter(done);
   if (refits.length) {
@@ -287,7 +287,7 @@ export function renderBlackBoxSection(rs: BlackBoxResult[]): string {
     for (const r of refits) {
       const f = r.refit!;
       const pct = (v?: number) => (v === undefined ? '?' : `${(100 * v).toFixed(1)}%`);
-      L.push(`- ${r.attack}: ${pct(f.agreementBefore)} → ${pct(f.agreementAfter)}; on the surrogate ${cell(f.refineSurrogate)} (${f.config.distillEpochs} distillation epochs at lr ${f.config.distillLr}, REFINE's last ${f.config.refineEpochs} epochs)`);
+      L.push(`- ${displayName(r.attack)}: ${pct(f.agreementBefore)} → ${pct(f.agreementAfter)}; on the surrogate ${cell(f.refineSurrogate)} (${f.config.distillEpochs} distillation epochs at lr ${f.config.distillLr}, REFINE's last ${f.config.refineEpochs} epochs)`);
     }
   }
   L.push('', 'Paper (CIFAR-10, ResNet-50 black box, ResNet-18 surrogate): BadNets 90.60/100, 91.20/1.24, 88.21/0.92, 88.17/0.36; Blended 91.08/96.94, 90.69/2.23, 88.34/0.62, 87.75/0.18; WaNet 91.50/99.93, 90.92/99.84, 88.77/3.37, 87.44/0.04.', '');

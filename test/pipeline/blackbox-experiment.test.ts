@@ -33,7 +33,7 @@ test('black-box REFINE on tiny data: every row, the queries, resumable, rendered
   assert.is(readFileSync(join(dir, 'blackbox.json'), 'utf8'), before);
   const md = renderBlackBoxSection(readBlackBoxResults(opts.outRoot, ['badnets']));
   assert.match(md, /## Black-box REFINE \(Table 11\)/);
-  assert.match(md, /\| badnets \| \d+\.\d\d\/\d+\.\d\d \|.* \| — \| 16 \| \d+ \| (not needed|pseudo-labels from the un-augmented images.*) \|/);
+  assert.match(md, /\| BadNets \| \d+\.\d\d\/\d+\.\d\d \|.* \| — \| 16 \| \d+ \| (not needed|pseudo-labels from the un-augmented images.*) \|/);
   // the guard checked the surrogate: both probes, 16 unlabeled images each
   assert.is(r.guard!.checks.augmentation.images, 16);
   assert.is(r.guard!.checks.photometric!.images, 16);
@@ -89,8 +89,8 @@ test('black-box refit on a finished run: the paper\'s rows kept, T(x) queried on
   assert.is.not(again.refit!.hash, f.hash);
   assert.ok(statSync(join(dir, 'refit', 'teacher-T.f32')).mtimeMs >= answered);
   const md = renderBlackBoxSection(readBlackBoxResults(opts.outRoot, ['badnets']));
-  assert.match(md, /\| badnets \|( [^|]+ \|){4} \d+\.\d\d\/\d+\.\d\d \| 16 \+ 16 \| \d+ \+ \d+ \|/);
-  assert.match(md, /- badnets: \d+\.\d% → \d+\.\d%; on the surrogate \d+\.\d\d\/\d+\.\d\d \(2 distillation epochs/);
+  assert.match(md, /\| BadNets \|( [^|]+ \|){4} \d+\.\d\d\/\d+\.\d\d \| 16 \+ 16 \| \d+ \+ \d+ \|/);
+  assert.match(md, /- BadNets: \d+\.\d% → \d+\.\d%; on the surrogate \d+\.\d\d\/\d+\.\d\d \(2 distillation epochs/);
 });
 
 test.run();
