@@ -32,7 +32,7 @@ import { Progress } from '../util/progress.js';
 import { readFloat32, readJson, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { defaultBackdoorDir, newResNet, trainBackdoored, type BackdoorSpec } from './backdoor.js';
 import { blackboxDir } from './run-folders.js';
-import { describeGuard, guardDecision, guardedConfig, lacksGuardProbe, runGuardChecks, type GuardChecks, type GuardDecision } from './refine-presets.js';
+import { describeGuard, eitherGuard, guardDecision, guardedConfig, lacksGuardProbe, NO_GUARD, runGuardChecks, type GuardChecks, type GuardDecision } from './refine-presets.js';
 import { evaluate } from './scoring.js';
 import { displayName, type Metric } from './report.js';
 import type { ReproduceData, ReproduceOptions } from './reproduce.js';
@@ -62,6 +62,11 @@ export interface RefitRecord {
   refineBlackBox?: Metric;
   queries: { transformed?: number; evaluation?: number };
   wallSeconds: { distill?: number; refine?: number };
+  /**
+   * the augmentation guard's checks on the refitted surrogate; its decision joins the first
+   * stage's (a remedy that fired on either surrogate applies to the refit's epochs)
+   */
+  guard?: { checks: GuardChecks; decision: GuardDecision };
 }
 
 export interface BlackBoxResult {
@@ -108,7 +113,9 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
     const { blackBoxDir, noDefenseBlackBox, noDefenseSurrogate, surrogateAgreement } = prev;
     prev = { status: 'incomplete', attack: o.attack, configHash: hash, surrogateHash, blackBoxDir, noDefenseBlackBox, noDefenseSurrogate, surrogateAgreement, queries: { distill: prev.queries.distill }, wallSeconds: { blackBox: prev.wallSeconds.blackBox, distill: prev.wallSeconds.distill } };
   }
-  const refitHash = b.refit ? configHash({ hash, refit: b.refit }) : null;
+  // (`guard`: the refit's epochs follow the guard rerun on the refitted surrogate; refits from
+  // before that hash differently and run their REFINE epochs again)
+  const refitHash = b.refit ? configHash({ hash, refit: b.refit, guard: 'refitted surrogate' }) : null;
   if (prev?.status === 'complete' && (!refitHash || (prev.refit?.status === 'complete' && prev.refit.hash === refitHash))) return prev;
   const r: BlackBoxResult = prev ?? { status: 'incomplete', attack: o.attack, configHash: hash, surrogateHash, queries: {}, wallSeconds: {} };
   const save = () => writeJsonAtomic(file, r);
@@ -194,8 +201,16 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
     const refitStage = async (cfg: RefitConfig, rhash: string): Promise<void> => {
       const rdir = join(dir, 'refit');
       if (r.refit?.hash !== rhash) {
-        rmSync(rdir, { recursive: true, force: true });
-        r.refit = { status: 'incomplete', hash: rhash, config: cfg, queries: {}, wallSeconds: {} };
+        const old = r.refit;
+        if (!old) rmSync(rdir, { recursive: true, force: true });
+        else {
+          // another refit after the same first stage: T(x) and the black box's answers on it are
+          // the same, and so is the refit distillation when its settings are
+          rmSync(join(rdir, 'refine'), { recursive: true, force: true });
+          if (old.config.distillEpochs !== cfg.distillEpochs || old.config.distillLr !== cfg.distillLr) rmSync(join(rdir, 'distill'), { recursive: true, force: true });
+        }
+        const transformed = old?.queries.transformed;
+        r.refit = { status: 'incomplete', hash: rhash, config: cfg, queries: transformed === undefined ? {} : { transformed }, wallSeconds: {} };
         save();
       }
       const rec = r.refit;
@@ -225,6 +240,18 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
           refineStore: folderStore(join(rdir, 'refine'), { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' }),
           progress: (label, total) => new Progress(label, total),
           quiet: o.quiet,
+          // the guard again, on the refitted surrogate (no queries): the answers on T(x) can carry
+          // more of the black box's backdoor into it than the first distillation did
+          configure: async (s) => {
+            if (!refineCfg.augmentationGuard) return refineUsed;
+            if (!rec.guard || lacksGuardProbe(rec.guard.checks)) {
+              const checks = await runGuardChecks(s, refineData, refineCfg, normalization, seed, rec.guard?.checks);
+              rec.guard = { checks, decision: eitherGuard(r.guard?.decision ?? NO_GUARD, guardDecision(refineCfg, checks)) };
+              save();
+            }
+            log(`[${o.attack}] black box: augmentation guard on the refitted surrogate (with the first stage's): ${describeGuard(rec.guard.decision)}`);
+            return guardedConfig(refineCfg, rec.guard.decision);
+          },
         });
         rec.agreementBefore = res.agreementBefore;
         rec.agreementAfter = res.agreementAfter;
@@ -287,7 +314,7 @@ export function renderBlackBoxSection(rs: BlackBoxResult[]): string {
     for (const r of refits) {
       const f = r.refit!;
       const pct = (v?: number) => (v === undefined ? '?' : `${(100 * v).toFixed(1)}%`);
-      L.push(`- ${displayName(r.attack)}: ${pct(f.agreementBefore)} → ${pct(f.agreementAfter)}; on the surrogate ${cell(f.refineSurrogate)} (${f.config.distillEpochs} distillation epochs at lr ${f.config.distillLr}, REFINE's last ${f.config.refineEpochs} epochs)`);
+      L.push(`- ${displayName(r.attack)}: ${pct(f.agreementBefore)} → ${pct(f.agreementAfter)}; on the surrogate ${cell(f.refineSurrogate)} (${f.config.distillEpochs} distillation epochs at lr ${f.config.distillLr}, REFINE's last ${f.config.refineEpochs} epochs${f.guard ? `; augmentation guard with the refitted surrogate: ${describeGuard(f.guard.decision)}` : ''})`);
     }
   }
   L.push('', 'Paper (CIFAR-10, ResNet-50 black box, ResNet-18 surrogate): BadNets 90.60/100, 91.20/1.24, 88.21/0.92, 88.17/0.36; Blended 91.08/96.94, 90.69/2.23, 88.34/0.62, 87.75/0.18; WaNet 91.50/99.93, 90.92/99.84, 88.77/3.37, 87.44/0.04.', '');

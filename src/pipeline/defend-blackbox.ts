@@ -33,6 +33,7 @@ import { Progress } from '../util/progress.js';
 import { seededSubset } from '../data/dataset.js';
 import { buildClassifier, defendedFromFiles, parseDefenseConfig, type BlackBoxEndpoint, type ClassifierSpec, type DefenseConfig } from './defense-config.js';
 import { checkedRefine, checkOutputFolder, defenseConfig, evaluateBoth, finishDefense, pseudoLabelShares, sha256File, type BlackBoxReport, type DefenseReport, type DefenseRunOptions } from './defend.js';
+import { describeGuard, eitherGuard, guardDecision, guardedConfig, runGuardChecks } from './refine-presets.js';
 
 export interface DefendBlackBoxOptions extends DefenseRunOptions {
   /** the endpoint and its protocol (the deployed defense queries the same one) */
@@ -138,6 +139,7 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
     const res = await trainRefine(surrogate, u, refine, { normalization: o.normalization, numClasses: k, outDir: join(trainDir, 'refine'), quiet: o.quiet, evalSet });
     let defense = new BlackBoxDefense(res.defended.unet, res.defended.perm, bb, o.normalization);
     let refitReport: BlackBoxReport['refit'];
+    let refitGuard: string | undefined;
     if (refitCfg) {
       // 4. the refit: T(x) queried, the surrogate distilled further, REFINE's last epochs again
       const answersFile = join(trainDir, 'teacher-T.f32');
@@ -151,6 +153,16 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
         progress: (label, total) => new Progress(label, total),
         quiet: o.quiet,
         evalSet,
+        // the guard again on the refitted surrogate (no queries): the answers on T(x) can carry more
+        // of the black box's backdoor into it than the first distillation did (docs/method.md)
+        configure: async (s) => {
+          if (!o.refine.augmentationGuard) return refine;
+          const checks = await runGuardChecks(s, u, o.refine, o.normalization, o.refine.seed);
+          const decision = eitherGuard(checked.decision, guardDecision(o.refine, checks));
+          refitGuard = describeGuard(decision);
+          log(`augmentation guard on the refitted surrogate (with the first check's): ${refitGuard}`);
+          return { ...guardedConfig(o.refine, decision), batchSize: refine.batchSize };
+        },
       });
       res.defended.unet.dispose();
       defense = f.defense;
@@ -159,7 +171,7 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
       await saveCheckpoint(surrogate, surrogateFile);
       config = { ...config, classifier: { ...config.classifier, sha256: sha256File(surrogateFile) } };
       writeJsonAtomic(join(o.out, 'defense.json'), config);
-      refitReport = { queries: u.n, agreementBefore: f.agreementBefore, agreementAfter: f.agreementAfter, distill: f.distill, history: f.refine };
+      refitReport = { queries: u.n, agreementBefore: f.agreementBefore, agreementAfter: f.agreementAfter, distill: f.distill, history: f.refine, ...(refitGuard ? { guard: refitGuard } : {}) };
     }
     await saveDefended(new DefendedModel(defense.unet, surrogate, defense.perm, o.normalization), o.out);
     const queried1 = bb.queries;

@@ -83,6 +83,8 @@ export interface BlackBoxReport {
     distill: DistillLog[];
     /** REFINE's epochs trained again against the refitted surrogate */
     history: RefineEpochLog[];
+    /** the augmentation guard's remedy for those epochs (checked again on the refitted surrogate, joined with the first check's) */
+    guard?: string;
   };
 }
 
@@ -320,7 +322,7 @@ export function renderDefenseReport(r: DefenseReport): string {
     L.push(`Black box: ${bb.url} (${c.blackBox?.format ?? 'json'} batches), seen only through its probabilities, ${c.classifier.numClasses} classes. ${input}`);
     L.push(`Surrogate (REFINE trains against it; the defense is deployed in front of the black box): ${c.classifier.arch} ×${c.classifier.width} distilled in ${bb.distill.length} epochs (MSE on the probabilities, ${(bb.distillSeconds / 60).toFixed(1)} min); its class equals the black box's on ${pct(bb.surrogateAgreement)} of the unlabeled images. SHA-256 \`${c.classifier.sha256}\`.`);
     L.push(`Queries to the black box: ${bb.queries.distill} for the distillation (one per unlabeled image), ${bb.refit ? `${bb.refit.queries} for the refit (one per transformed image T(x)), ` : ''}${bb.queries.evaluation} for the measurements below.`);
-    if (bb.refit) L.push(`Refit (a deviation from the paper; the deployed UNet is the refitted one): the surrogate's class equals the black box's on ${pct(bb.refit.agreementBefore)} of the transformed unlabeled images before it and ${pct(bb.refit.agreementAfter)} after ${bb.refit.distill.length} more distillation epochs on x and T(x); REFINE's last ${bb.refit.history.length} epochs were then trained again against it ("refit" rows below).`);
+    if (bb.refit) L.push(`Refit (a deviation from the paper; the deployed UNet is the refitted one): the surrogate's class equals the black box's on ${pct(bb.refit.agreementBefore)} of the transformed unlabeled images before it and ${pct(bb.refit.agreementAfter)} after ${bb.refit.distill.length} more distillation epochs on x and T(x); REFINE's last ${bb.refit.history.length} epochs were then trained again against it ("refit" rows below)${bb.refit.guard ? `, with the augmentation guard checked again on the refitted surrogate: ${bb.refit.guard}` : ''}.`);
   } else L.push(`Classifier: ${c.classifier.arch} ×${c.classifier.width}, ${c.classifier.numClasses} classes, SHA-256 \`${c.classifier.sha256}\`. ${input}`);
   L.push(`REFINE preset \`${c.preset}\`: ${c.refine.epochs} epochs on ${c.unlabeledImages} unlabeled images, batch ${c.refine.batchSize}, UNet c = ${c.refine.unetChannels}, ${c.refine.schedule ? `one-cycle lr peaking at ${c.refine.lr}` : `lr ${c.refine.lr}`}, λ = ${c.refine.lambda}${c.refine.renormalize ? ', T(x) normalised before the classifier' : ''}. Engine ${c.engine.name} ${c.engine.version}.`, '');
   L.push('## Accuracy before and after', '');

@@ -166,6 +166,13 @@ export function guardDecision(cfg: Pick<RefinePreset, 'augmentationGuard'>, c: P
   return d;
 }
 
+/** The remedies of either decision (a check that fired in either). */
+export function eitherGuard(a: GuardDecision, b: GuardDecision): GuardDecision {
+  const d = { ...NO_GUARD, crop: a.crop || b.crop };
+  for (const p of GUARD_PROBE_NAMES) d[p] = (a[p] || b[p]) && !(GUARD_PROBES[p].resamples && d.crop);
+  return d;
+}
+
 /** Whether any of the guard's checks fired. */
 export function guardFired(d: Partial<GuardDecision>): boolean {
   return Boolean(d.crop) || GUARD_PROBE_NAMES.some((p) => d[p]);

@@ -55,6 +55,13 @@ export interface RefitOptions {
   quiet?: boolean;
   /** evaluated after each REFINE epoch against the surrogate */
   evalSet?: ImageDataset;
+  /**
+   * The REFINE configuration of the refit's epochs, chosen after the refit distillation from the
+   * refitted surrogate (default: `refine`). The pipeline reruns the augmentation guard here: the
+   * answers on T(x) can carry more of the black box's backdoor into the surrogate than the first
+   * distillation did (measured on Blended: docs/reproduction.md, "Black-box REFINE").
+   */
+  configure?: (surrogate: Module) => Promise<RefineConfig>;
 }
 
 export interface RefitResult {
@@ -97,7 +104,9 @@ export async function refitBlackBox(bb: BlackBox, surrogate: Module, unlabeled: 
   const dlog = await distillSurrogate(surrogate, both, bothTeacher, { ...distill, epochs: refit.distillEpochs, lr: refit.distillLr, milestones: [], augment: {} }, { normalization: o.normalization, store: o.distillStore, progress: o.progress, quiet: o.quiet });
   surrogate.eval();
   const agreementAfter = await agreement();
-  const res = await trainRefine(surrogate, unlabeled, refine, {
+  const cfg = o.configure ? await o.configure(surrogate) : refine;
+  if (cfg.epochs !== refine.epochs) throw new Error(`refit: its REFINE configuration has ${cfg.epochs} epochs, the finished run ${refine.epochs}: the refit continues that schedule`);
+  const res = await trainRefine(surrogate, unlabeled, cfg, {
     normalization: o.normalization,
     numClasses: k,
     store: o.refineStore,

@@ -3,13 +3,14 @@
  * attack, its answers queried once (kept in teacher.f32), a distilled ResNet-18 surrogate, REFINE
  * against it deployed in front of the black box, the queries counted, the augmentation guard's
  * checks run on the surrogate, a rerun reported without recomputing, a rerun with another REFINE
- * configuration that keeps the answers and the surrogate, the refit added to a finished run, and
- * the section rendered.
+ * configuration that keeps the answers and the surrogate, the refit added to a finished run (the
+ * guard run again on the refitted surrogate; another refit keeps the answers on T(x)), and the
+ * section rendered.
  */
 import { test } from 'uvu';
 import { tinyReproduce } from './tiny.js';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { blackBoxExperiment, readBlackBoxResults, renderBlackBoxSection } from '../../src/pipeline/blackbox-experiment.js';
@@ -83,14 +84,32 @@ test('black-box refit on a finished run: the paper\'s rows kept, T(x) queried on
   const answered = statSync(join(dir, 'refit', 'teacher-T.f32')).mtimeMs;
   assert.equal(await blackBoxExperiment(other, data, { distillEpochs: 1, refit }), r);
   assert.equal(await blackBoxExperiment(other, data, { distillEpochs: 1 }), r);
-  // another refit: the answers on T(x) are of the same UNet, but the refit runs again from the start
+  // the guard ran again on the refitted surrogate (no queries), its decision joined the first stage's
+  assert.is(f.guard!.checks.augmentation.images, 16);
+  assert.is(f.guard!.checks.photometric!.images, 16);
+  for (const k of ['crop', 'photometric', 'rotation'] as const) if (r.guard!.decision[k]) assert.ok(f.guard!.decision[k], `the first stage's ${k} remedy kept`);
+  // a refit recorded under another hash (an earlier version of the procedure) with the same
+  // settings: its answers on T(x) and its distillation are kept, REFINE's epochs run again
+  const distilled = readFileSync(join(dir, 'refit', 'distill', 'distill-state.json'), 'utf8');
+  const refined = readFileSync(join(dir, 'refit', 'refine', 'refine-state.json'), 'utf8');
+  const json = JSON.parse(readFileSync(join(dir, 'blackbox.json'), 'utf8'));
+  writeFileSync(join(dir, 'blackbox.json'), JSON.stringify({ ...json, refit: { ...json.refit, hash: 'earlier' } }));
+  const rerun = await blackBoxExperiment(other, data, { distillEpochs: 1, refit });
+  assert.is(rerun.refit!.status, 'complete');
+  assert.is(rerun.refit!.hash, f.hash);
+  assert.is(rerun.refit!.queries.transformed, 16);
+  assert.is.not(readFileSync(join(dir, 'refit', 'refine', 'refine-state.json'), 'utf8'), refined, 'REFINE\'s epochs ran again');
+  assert.is(statSync(join(dir, 'refit', 'teacher-T.f32')).mtimeMs, answered, 'T(x) not queried again');
+  assert.is(readFileSync(join(dir, 'refit', 'distill', 'distill-state.json'), 'utf8'), distilled, 'the refit distillation is kept');
+  // another refit distillation runs the refit again from its distillation
   const again = await blackBoxExperiment(other, data, { distillEpochs: 1, refit: { ...refit, distillEpochs: 2 } });
   assert.is(again.refit!.status, 'complete');
   assert.is.not(again.refit!.hash, f.hash);
-  assert.ok(statSync(join(dir, 'refit', 'teacher-T.f32')).mtimeMs >= answered);
+  assert.is(statSync(join(dir, 'refit', 'teacher-T.f32')).mtimeMs, answered, 'T(x) not queried again');
+  assert.is.not(readFileSync(join(dir, 'refit', 'distill', 'distill-state.json'), 'utf8'), distilled);
   const md = renderBlackBoxSection(readBlackBoxResults(opts.outRoot, ['badnets']));
   assert.match(md, /\| BadNets \|( [^|]+ \|){4} \d+\.\d\d\/\d+\.\d\d \| 16 \+ 16 \| \d+ \+ \d+ \|/);
-  assert.match(md, /- BadNets: \d+\.\d% → \d+\.\d%; on the surrogate \d+\.\d\d\/\d+\.\d\d \(2 distillation epochs/);
+  assert.match(md, /- BadNets: \d+\.\d% → \d+\.\d%; on the surrogate \d+\.\d\d\/\d+\.\d\d \(2 distillation epochs.*; augmentation guard with the refitted surrogate: /);
 });
 
 test.run();

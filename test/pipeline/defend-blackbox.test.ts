@@ -105,6 +105,9 @@ test('defendBlackBox: killed while querying, resumed without asking again; the f
   assert.match(md, /^# REFINE defense of the black box http:\/\/127\.0\.0\.1/);
   assert.match(md, /Queries to the black box: 24 for the distillation \(one per unlabeled image\), 24 for the refit \(one per transformed image T\(x\)\), 24 for the measurements below/);
   assert.match(md, /\| 2 \(refit\) \|/);
+  // the budget preset's guard checked the refitted surrogate too, before the refit's epochs
+  assert.type(report.blackBox!.refit!.guard, 'string');
+  assert.match(md, /with the augmentation guard checked again on the refitted surrogate: /);
   assert.equal(cfg.refit, { refineEpochs: 1, distillEpochs: 4, distillLr: 0.02 });
   // the folder's classifier file is the surrogate: refused as a white-box defended model
   assert.throws(() => loadDefended(out), /defends the black box at .*loadBlackBoxDefense/);

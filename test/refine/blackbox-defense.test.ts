@@ -9,6 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { noGrad, scope, tensor } from '../../src/index.js';
 import { ResNet18 } from '../../src/nn/resnet.js';
+import type { Module } from '../../src/nn/module.js';
 import { moduleBlackBox } from '../../src/train/blackbox.js';
 import { blackBoxRefine } from '../../src/refine/blackbox-defense.js';
 import { refitBlackBox } from '../../src/refine/blackbox-refit.js';
@@ -77,7 +78,17 @@ test('black-box refit: one query per T(x), the surrogate refitted, REFINE contin
   const unetBefore = (await r.defense.unet.stateDict().values().next().value!.read()) as Float32Array;
   let saved: Float32Array | undefined;
   const keep = async (t: ImageDataset) => (saved = await bb.query({ images: t.images, n: t.n, h: t.h, w: t.w, c: t.c }));
-  const f = await refitBlackBox(bb, surrogate, ds, r.teacher, r.defense, cfg, distill, { refineEpochs: 1, distillEpochs: 2, distillLr: 0.02 }, { normalization: norm, quiet: true, query: keep });
+  // the refit's REFINE configuration is chosen from the refitted surrogate (the pipeline's guard)
+  let configuredWith: unknown;
+  let trainedAtConfigure: Float32Array | undefined;
+  const configure = async (s: Module) => {
+    configuredWith = s;
+    trainedAtConfigure = (await [...s.parameters()].at(-2)!.read()) as Float32Array;
+    return cfg;
+  };
+  const f = await refitBlackBox(bb, surrogate, ds, r.teacher, r.defense, cfg, distill, { refineEpochs: 1, distillEpochs: 2, distillLr: 0.02 }, { normalization: norm, quiet: true, query: keep, configure });
+  assert.ok(configuredWith === surrogate);
+  assert.ok(trainedAtConfigure!.some((v, i) => v !== before[i]), 'configure sees the refitted surrogate');
   assert.is(f.queries, 32);
   assert.is(bb.queries, queried + 32, 'T(x) of each unlabeled image queried once');
   assert.is(saved!.length, 32 * 4);
@@ -100,6 +111,12 @@ test('black-box refit: one query per T(x), the surrogate refitted, REFINE contin
     assert.unreachable('more refit epochs than REFINE has');
   } catch (e) {
     assert.match((e as Error).message, /refit: its REFINE epochs must be an integer in \[1, 3\]/);
+  }
+  try {
+    await refitBlackBox(bb, surrogate, ds, r.teacher, r.defense, cfg, distill, { refineEpochs: 1, distillEpochs: 1, distillLr: 0.02 }, { normalization: norm, quiet: true, query: async () => saved!, configure: async () => ({ ...cfg, epochs: 5 }) });
+    assert.unreachable('a configuration with another schedule length');
+  } catch (e) {
+    assert.match((e as Error).message, /refit: its REFINE configuration has 5 epochs, the finished run 3/);
   }
   for (const m of [model, surrogate, r.defense.unet, f.defense.unet, g.defense.unet]) m.dispose();
 });
