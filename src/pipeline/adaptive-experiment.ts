@@ -186,7 +186,7 @@ export function renderAdaptiveSection(rs: AdaptiveResult[]): string {
   for (const r of rs) L.push(`| ${displayName(r.attack)} | ${r.config.refineWeight}, ${r.config.epochs}, ${r.config.lr} | ${cell(r.normal.noDefense)} | ${cell(r.normal.refine)} | ${cell(r.adapted.noDefense)} | ${cell(r.adapted.refine)} |`);
   L.push('| paper, CIFAR-10 (attack not named; its No Defense row is BadNets\') | not given | 91.74/100 | 90.71/1.07 | 84.53/100 | 83.05/0.98 |', '');
   const guarded = rs.filter((r) => r.guard);
-  if (guarded.length) L.push(`Augmentation guard on the adapted model (its label-free checks, as a defender would run them): ${guarded.map((r) => `${r.attack} ${describeGuard(r.guard!.decision)}`).join('; ')}.`, '');
+  if (guarded.length) L.push(`Augmentation guard on the adapted model (its label-free checks, as a defender would run them): ${guarded.map((r) => `${displayName(r.attack)} ${describeGuard(r.guard!.decision)}`).join('; ')}.`, '');
   return L.join('\n');
 }
 

@@ -58,7 +58,7 @@ test('adaptive attack after the normal experiment: both rows, the adapted model,
   assert.match(md, /## Adaptive attack \(Table 4\)/);
   assert.match(md, /\| BadNets \| 1, 1, 0\.01 \| \d+\.\d\d\/\d+\.\d\d/);
   assert.match(md, /84\.53\/100 \| 83\.05\/0\.98/);
-  assert.match(md, /Augmentation guard on the adapted model .*: badnets (not needed|pseudo-labels from the un-augmented images)/);
+  assert.match(md, /Augmentation guard on the adapted model .*: BadNets (not needed|pseudo-labels from the un-augmented images)/);
 });
 
 test.run();
