@@ -65,13 +65,14 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   }
 }
 
-/** The parsed JSON file, or null when it is missing or unreadable (a torn write of an old version). */
 /** A file of little-endian float32 values (black-box answers), copied into an aligned array. */
 export function readFloat32(file: string): Float32Array {
   const b = readFileSync(file);
+  if (b.byteLength % 4 !== 0) throw new Error(`${file}: ${b.byteLength} bytes are not float32 values: delete it to query again`);
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
+/** The parsed JSON file, or null when it is missing or unreadable (a torn write of an old version). */
 export function readJson<T>(file: string): T | null {
   if (!existsSync(file)) return null;
   try {
