@@ -20,7 +20,7 @@ import { configHash } from '../train/trainer.js';
 import { Progress } from '../util/progress.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 import { newResNet, trainBackdoored, type BackdoorSpec } from './backdoor.js';
-import { describeGuard, guardDecision, guardedConfig, lacksGuardProbe, NO_GUARD, runGuardChecks, type GuardChecks, type GuardDecision } from './refine-presets.js';
+import { completeGuard, describeGuard, guardedConfig, NO_GUARD, type GuardRecord } from './refine-presets.js';
 import { adaptiveDir } from './run-folders.js';
 import { evaluate } from './scoring.js';
 import { displayName, type AttackResult, type Metric } from './report.js';
@@ -51,7 +51,7 @@ export interface AdaptiveResult {
   /** No Defense and REFINE on the adapted model */
   adapted: { noDefense?: Metric; refine?: Metric };
   /** the augmentation guard's checks on the adapted model and its decision (when the preset has the guard) */
-  guard?: { checks: GuardChecks; decision: GuardDecision };
+  guard?: GuardRecord;
   wallSeconds: { fineTune?: number; refine?: number };
 }
 
@@ -153,10 +153,12 @@ export async function adaptiveExperiment(o: ReproduceOptions, data: ReproduceDat
     }
     if (!r.adapted.refine) {
       const refineData = seededSubset(data.fullTrain, o.refine.trainSubset, seed + 17, `${data.fullTrain.name}[refine]`);
-      if (requested.augmentationGuard && (!r.guard || lacksGuardProbe(r.guard.checks))) {
-        const checks = await runGuardChecks(model, refineData, requested, normalization, seed, r.guard?.checks);
-        r.guard = { checks, decision: guardDecision(requested, checks) };
-        save();
+      if (requested.augmentationGuard) {
+        const g = await completeGuard(r.guard, model, refineData, requested, normalization, seed);
+        if (g !== r.guard) {
+          r.guard = g;
+          save();
+        }
       }
       const refineCfg = guardedConfig(requested, r.guard?.decision ?? NO_GUARD);
       log(`[${o.attack}] REFINE on the adapted model (the normal run's preset: ${refineCfg.epochs} epochs, ${refineData.n} unlabeled images${r.guard ? `; augmentation guard on the adapted model: ${describeGuard(r.guard.decision)}` : ''})`);

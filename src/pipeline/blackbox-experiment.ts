@@ -32,7 +32,7 @@ import { Progress } from '../util/progress.js';
 import { readFloat32, readJson, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { defaultBackdoorDir, newResNet, trainBackdoored, type BackdoorSpec } from './backdoor.js';
 import { blackboxDir } from './run-folders.js';
-import { describeGuard, eitherGuard, guardDecision, guardedConfig, lacksGuardProbe, NO_GUARD, runGuardChecks, type GuardChecks, type GuardDecision } from './refine-presets.js';
+import { completeGuard, describeGuard, guardedConfig, type GuardRecord } from './refine-presets.js';
 import { evaluate } from './scoring.js';
 import { displayName, type Metric } from './report.js';
 import type { ReproduceData, ReproduceOptions } from './reproduce.js';
@@ -66,7 +66,7 @@ export interface RefitRecord {
    * the augmentation guard's checks on the refitted surrogate; its decision joins the first
    * stage's (a remedy that fired on either surrogate applies to the refit's epochs)
    */
-  guard?: { checks: GuardChecks; decision: GuardDecision };
+  guard?: GuardRecord;
 }
 
 export interface BlackBoxResult {
@@ -76,7 +76,7 @@ export interface BlackBoxResult {
   /** the stages before REFINE alone (black box, its answers, the distillation) */
   surrogateHash?: string;
   /** the augmentation guard's checks on the surrogate and its decision (when the preset has the guard) */
-  guard?: { checks: GuardChecks; decision: GuardDecision };
+  guard?: GuardRecord;
   /** the black box's run folder (ResNet-50) */
   blackBoxDir?: string;
   noDefenseBlackBox?: Metric;
@@ -173,9 +173,9 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
         // the augmentation guard on the surrogate: its pseudo-labels are the ones REFINE trains on
         configure: async (s) => {
           if (!refineCfg.augmentationGuard) return refineCfg;
-          if (!r.guard || lacksGuardProbe(r.guard.checks)) {
-            const checks = await runGuardChecks(s, refineData, refineCfg, normalization, seed, r.guard?.checks);
-            r.guard = { checks, decision: guardDecision(refineCfg, checks) };
+          const g = await completeGuard(r.guard, s, refineData, refineCfg, normalization, seed);
+          if (g !== r.guard) {
+            r.guard = g;
             save();
           }
           log(`[${o.attack}] black box: augmentation guard on the surrogate: ${describeGuard(r.guard.decision)}`);
@@ -244,9 +244,9 @@ export async function blackBoxExperiment(o: ReproduceOptions, data: ReproduceDat
           // more of the black box's backdoor into it than the first distillation did
           configure: async (s) => {
             if (!refineCfg.augmentationGuard) return refineUsed;
-            if (!rec.guard || lacksGuardProbe(rec.guard.checks)) {
-              const checks = await runGuardChecks(s, refineData, refineCfg, normalization, seed, rec.guard?.checks);
-              rec.guard = { checks, decision: eitherGuard(r.guard?.decision ?? NO_GUARD, guardDecision(refineCfg, checks)) };
+            const g = await completeGuard(rec.guard, s, refineData, refineCfg, normalization, seed, r.guard?.decision);
+            if (g !== rec.guard) {
+              rec.guard = g;
               save();
             }
             log(`[${o.attack}] black box: augmentation guard on the refitted surrogate (with the first stage's): ${describeGuard(rec.guard.decision)}`);

@@ -33,7 +33,7 @@ import { Progress } from '../util/progress.js';
 import { seededSubset } from '../data/dataset.js';
 import { buildClassifier, defendedFromFiles, parseDefenseConfig, type BlackBoxEndpoint, type ClassifierSpec, type DefenseConfig } from './defense-config.js';
 import { checkedRefine, checkOutputFolder, defenseConfig, evaluateBoth, finishDefense, pseudoLabelShares, sha256File, type BlackBoxReport, type DefenseReport, type DefenseRunOptions } from './defend.js';
-import { describeGuard, eitherGuard, guardDecision, guardedConfig, runGuardChecks } from './refine-presets.js';
+import { completeGuard, describeGuard, guardedConfig } from './refine-presets.js';
 
 export interface DefendBlackBoxOptions extends DefenseRunOptions {
   /** the endpoint and its protocol (the deployed defense queries the same one) */
@@ -157,8 +157,7 @@ export async function defendBlackBox(o: DefendBlackBoxOptions): Promise<DefenseR
         // of the black box's backdoor into it than the first distillation did (docs/method.md)
         configure: async (s) => {
           if (!o.refine.augmentationGuard) return refine;
-          const checks = await runGuardChecks(s, u, o.refine, o.normalization, o.refine.seed);
-          const decision = eitherGuard(checked.decision, guardDecision(o.refine, checks));
+          const { decision } = await completeGuard(undefined, s, u, o.refine, o.normalization, o.refine.seed, checked.decision);
           refitGuard = describeGuard(decision);
           log(`augmentation guard on the refitted surrogate (with the first check's): ${refitGuard}`);
           return { ...guardedConfig(o.refine, decision), batchSize: refine.batchSize };

@@ -157,6 +157,31 @@ export async function runGuardChecks(
   return checks;
 }
 
+/** A guard's checks and the decision taken from them, as experiment records store them. */
+export interface GuardRecord {
+  checks: GuardChecks;
+  decision: GuardDecision;
+}
+
+/**
+ * `prev` (an earlier run's record) when it has every check; otherwise the checks it lacks run on
+ * `model` and the decision is taken again, joined with `base` (an earlier stage's decision, whose
+ * remedies stay). The caller saves the record when it is not `prev`.
+ */
+export async function completeGuard(
+  prev: GuardRecord | undefined,
+  model: Parameters<typeof predict>[0],
+  unlabeled: ImageDataset,
+  cfg: Pick<RefinePreset, 'augment' | 'augmentationGuard'>,
+  normalization: Normalization | null,
+  seed: number,
+  base: GuardDecision = NO_GUARD,
+): Promise<GuardRecord> {
+  if (prev && !lacksGuardProbe(prev.checks)) return prev;
+  const checks = await runGuardChecks(model, unlabeled, cfg, normalization, seed, prev?.checks);
+  return { checks, decision: eitherGuard(base, guardDecision(cfg, checks)) };
+}
+
 /** The guard's decision from its checks (nothing fires when the guard is off; a resampling probe not where the crop check fired). */
 export function guardDecision(cfg: Pick<RefinePreset, 'augmentationGuard'>, c: Partial<GuardChecks>): GuardDecision {
   const on = Boolean(cfg.augmentationGuard);

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { defaultRefinePreset, describeGuard, guardDecision, guardedConfig, lacksGuardProbe, refineMilestones, refinePreset, shrinkPadFor, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
+import { completeGuard, defaultRefinePreset, describeGuard, guardDecision, guardedConfig, lacksGuardProbe, refineMilestones, refinePreset, shrinkPadFor, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
 import { compareLabels, type AugmentationCheck } from '../../src/refine/diagnostics.js';
 import { lrAt } from '../../src/nn/optim.js';
 
@@ -116,6 +116,18 @@ test('the guard\'s rotation probe: its check fires on a rotation trigger\'s patt
   assert.ok(lacksGuardProbe({ augmentation, photometric: scattered }));
   assert.ok(lacksGuardProbe(undefined));
   assert.not.ok(lacksGuardProbe({ augmentation, photometric: scattered, rotation: scattered }));
+});
+
+test('completeGuard: a stored record with every check is kept as it is (nothing runs on the model)', async () => {
+  const plain = Array.from({ length: 100 }, (_, i) => i % 10);
+  const augmentation: AugmentationCheck = { images: 100, augment: {}, ...compareLabels(plain, plain, 10) };
+  const prev = { checks: { augmentation, photometric: augmentation, rotation: augmentation }, decision: { crop: false, photometric: true, rotation: false } };
+  const untouchable = new Proxy({}, { get: () => { throw new Error('the model was used'); } }) as Parameters<typeof completeGuard>[1];
+  const cfg = refinePreset('budget', { h: 28, w: 28, c: 1 }, 1);
+  assert.is(await completeGuard(prev, untouchable, {} as Parameters<typeof completeGuard>[2], cfg, null, 1), prev);
+  // a record lacking a probe runs it (here on the untouchable model, so the run shows)
+  const ran = await completeGuard({ ...prev, checks: { augmentation, photometric: augmentation } }, untouchable, {} as Parameters<typeof completeGuard>[2], cfg, null, 1).then(() => false, () => true);
+  assert.ok(ran);
 });
 
 test.run();
