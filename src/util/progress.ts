@@ -4,10 +4,15 @@
  */
 import cliProgress from 'cli-progress';
 
+/**
+ * Rates and ETAs count from the first update: a resumed epoch's first update already stands at the
+ * step it resumed from, and the steps before it were not done by this process.
+ */
 export class Progress {
   private bar: cliProgress.SingleBar | null = null;
   private lastLine = 0;
-  private start = Date.now();
+  /** the first update's value and time (null before it) */
+  private base: { value: number; time: number } | null = null;
 
   constructor(
     private label: string,
@@ -24,7 +29,6 @@ export class Progress {
         },
         cliProgress.Presets.shades_classic,
       );
-      this.bar.start(total, 0, { value_h: this.fmt(0), total_h: this.fmt(total), rate: '', extra: '' });
     }
   }
 
@@ -37,16 +41,24 @@ export class Progress {
 
   /** `extra`: free text shown after the bar (loss, accuracy, ...) */
   update(value: number, extra = ''): void {
-    const secs = (Date.now() - this.start) / 1000;
-    const rate = secs > 0 ? (this.unit === 'bytes' ? `${this.fmt(Math.round(value / secs))}/s` : `${(value / secs).toFixed(2)} it/s`) : '';
+    const now = Date.now();
+    if (!this.base) {
+      this.base = { value, time: now };
+      // the bar starts here, at the value the work resumed from (its ETA buffer never sees a jump)
+      this.bar?.start(this.total ?? 0, value, { value_h: this.fmt(value), total_h: this.fmt(this.total ?? 0), rate: '', extra });
+    }
+    const secs = (now - this.base.time) / 1000;
+    const done = value - this.base.value;
+    const perSec = secs > 0 && done > 0 ? done / secs : 0;
+    const rate = perSec > 0 ? (this.unit === 'bytes' ? `${this.fmt(Math.round(perSec))}/s` : `${perSec.toFixed(2)} it/s`) : '';
     if (this.bar) {
       this.bar.update(value, { value_h: this.fmt(value), total_h: this.fmt(this.total ?? 0), rate, extra });
       return;
     }
-    if (Date.now() - this.lastLine > 5000 || (this.total && value >= this.total)) {
-      this.lastLine = Date.now();
+    if (now - this.lastLine > 5000 || (this.total && value >= this.total)) {
+      this.lastLine = now;
       const pct = this.total ? ` ${((100 * value) / this.total).toFixed(1)}%` : '';
-      const eta = this.total && value > 0 ? ` ETA ${Math.round((secs * (this.total - value)) / value)}s` : '';
+      const eta = this.total && perSec > 0 ? ` ETA ${Math.round((this.total - value) / perSec)}s` : '';
       console.error(`${this.label}:${pct} ${this.fmt(value)}${this.total ? `/${this.fmt(this.total)}` : ''} ${rate}${eta} ${extra}`.trimEnd());
     }
   }
