@@ -47,7 +47,10 @@ export function openRun<S extends LoopState<unknown>>(
   if (!loaded) return { state: initial };
   const resumedAt = progressText(loaded.state, o.epochs);
   if (!o.quiet) {
-    console.error(`resuming ${o.label} in ${store.where} after ${resumedAt}${loaded.momentumRestored ? '' : ` (no momentum checkpoint ${store.momentumName}: momentum restarts from zero)`}`);
+    const finished = loaded.state.epochsDone >= o.epochs && !loaded.state.partial;
+    // a finished run takes no more steps, so its momentum does not matter
+    if (finished) console.error(`${o.label} in ${store.where}: finished (${resumedAt}), nothing left to train`);
+    else console.error(`resuming ${o.label} in ${store.where} after ${resumedAt}${loaded.momentumRestored ? '' : ` (no momentum checkpoint ${store.momentumName}: momentum restarts from zero)`}`);
   }
   return { state: loaded.state, resumedAt };
 }
