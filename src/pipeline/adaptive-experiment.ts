@@ -36,6 +36,16 @@ export interface AdaptiveOptions {
   lr: number;
 }
 
+/**
+ * Attacks the adaptive attack does not support yet, and why: its fine-tuning poisons the training
+ * set once, without a clean model or the loader's per-sample transform.
+ */
+export const ADAPTIVE_UNSUPPORTED: Readonly<Record<string, string>> = {
+  lc: 'it needs the clean model',
+  batt: 'its train-time transform',
+  physicalba: 'its train-time transform',
+};
+
 export const ADAPTIVE_DEFAULTS: AdaptiveOptions = { gamma: 1, epochs: 1, lr: 0.01 };
 
 export interface AdaptiveResult {
@@ -132,7 +142,7 @@ export async function adaptiveExperiment(o: ReproduceOptions, data: ReproduceDat
     } else {
       loadCheckpoint(model, join(bd.out, 'model.safetensors'));
       const poisoned = await attack.poisonTrain(data.train, { normalization });
-      if (poisoned.sampleTransform) throw new Error(`adaptive attack on ${o.attack}: attacks with a train-time transform (BATT) are not supported yet`);
+      if (poisoned.sampleTransform) throw new Error(`adaptive attack on ${o.attack}: attacks with a train-time transform (BATT, PhysicalBA) are not supported yet`);
       log(`[${o.attack}] adaptive attack: fine-tuning the backdoored model ${cfg.epochs} epoch(s) with L_b + ${cfg.refineWeight}·L_refine (own UNet c = ${cfg.unetChannels}, own derangement), lr ${cfg.lr}`);
       const t0 = performance.now();
       r.history = await adaptiveFineTune(model, poisoned.dataset, cfg, {

@@ -67,6 +67,7 @@ const badValues: [string, string[], RegExp][] = [
   ['scripts/reproduce.ts', ['--attack', 'badnets', '--distill-epochs', '3'], /^reproduce: --distill-epochs needs --blackbox/],
   ['scripts/reproduce.ts', ['--attack', 'badnets', '--blackbox-refit', 'off'], /^reproduce: --blackbox-refit needs --blackbox/],
   ['scripts/reproduce.ts', ['--attack', 'badnets', '--blackbox', '--blackbox-refit', '1'], /^reproduce: --blackbox-refit must be on or off, got '1'/],
+  ['scripts/reproduce.ts', ['--attack', 'badnets,lc', '--adaptive'], /^reproduce: --adaptive does not support lc \(it needs the clean model\) yet: leave it out of --attack/],
   ['scripts/attack.ts', ['--attack', 'badnets', '--wanet-k', '4'], /^attack: --wanet-k applies to wanet only, not badnets/],
   ['scripts/reproduce.ts', ['--attack', 'nope'], /^reproduce: unknown attack 'nope'; one of: badnets/],
   ['scripts/reproduce.ts', ['--attack', 'badnets', '--refine-preset', 'fast'], /^reproduce: unknown REFINE preset 'fast' \(budget \| quick \| paper\)/],
