@@ -13,7 +13,7 @@
  * again against the surrogate as it is: whether the extra training alone closes the gap. Writes
  * nothing into the run folder: its own state goes to --work.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
@@ -32,7 +32,7 @@ import { distillSurrogate } from '../src/train/distill.js';
 import { classifierPreset } from '../src/train/presets.js';
 import { folderStore } from '../src/train/resume.js';
 import { num, parseArgsOrExit } from '../src/util/cli.js';
-import { readFloat32 } from '../src/util/files.js';
+import { readFloat32, writeFileAtomic } from '../src/util/files.js';
 import { Progress } from '../src/util/progress.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
@@ -131,7 +131,7 @@ try {
     if (existsSync(tFile)) teacherT = readFloat32(tFile);
     else {
       teacherT = await query(bbF, tData);
-      writeFileSync(tFile, teacherT);
+      writeFileAtomic(tFile, new Uint8Array(teacherT.buffer, teacherT.byteOffset, teacherT.byteLength));
     }
     console.log(`queries on T(x): ${tData.n}. Surrogate vs black box (argmax): on T(unlabeled) ${agreement(await query(surF, tData), teacherT)}, on the unlabeled images ${agreement(await query(surF, unlabeled), teacher)}`);
     const both: ImageDataset = { ...unlabeled, name: 'x and T(x)', n: 2 * unlabeled.n, images: concat(unlabeled.images, tData.images), labels: concat(unlabeled.labels, unlabeled.labels) };
@@ -147,7 +147,7 @@ try {
   if (!existsSync(join(rdir, 'refine-state.json'))) {
     mkdirSync(rdir, { recursive: true });
     copyFileSync(join(dir, 'refine', 'unet-last.safetensors'), join(rdir, 'unet-last.safetensors'));
-    writeFileSync(join(rdir, 'refine-state.json'), JSON.stringify({ ...state, epochsDone: fromEpoch, history: state.history.slice(0, fromEpoch) }));
+    writeFileAtomic(join(rdir, 'refine-state.json'), JSON.stringify({ ...state, epochsDone: fromEpoch, history: state.history.slice(0, fromEpoch) }));
   }
   const rcfg = { ...refinePreset('budget', { h: split.train.h, w: split.train.w, c: split.train.c }, seed), renormalize: true };
   const res = await trainRefine(sur, unlabeled, rcfg, { normalization, numClasses: k, store: folderStore(rdir, { model: 'unet-last.safetensors', optimizer: 'unet-last-optimizer.safetensors', state: 'refine-state.json' }), progress: (l, t) => new Progress(l, t) });

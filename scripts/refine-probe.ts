@@ -8,7 +8,7 @@
  * "Reproduction"); prints the agreement per 10 steps and writes the per-step log with --json.
  * Starts from the quick preset; no learning-rate milestones.
  */
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../src/util/files.js';
 import { autotune, describeTuning, init, shutdown } from '../src/index.js';
 import { loadDataset } from '../src/data/registry.js';
 import { ResNet18 } from '../src/nn/resnet.js';
@@ -94,7 +94,7 @@ try {
     console.log(`${tag} steps ${i}-${i + w.length - 1}: agreement ${(100 * avg('agreement')).toFixed(1)}%, loss ${avg('loss').toFixed(4)}, supcon ${avg('supcon').toFixed(3)}`);
   }
   for (const h of r.history) console.log(`${tag} epoch ${h.epoch}: agreement ${(100 * h.agreement).toFixed(1)}%, BA (1,000 test images) ${(100 * (h.benignAccuracy ?? NaN)).toFixed(1)}%, max class share ${(100 * h.maxClassShare).toFixed(0)}%`);
-  if (values.json) writeFileSync(values.json, JSON.stringify({ tag, model: values.model, config: cfg, history: r.history, steps: r.steps }, null, 1));
+  if (values.json) writeFileAtomic(values.json, JSON.stringify({ tag, model: values.model, config: cfg, history: r.history, steps: r.steps }, null, 1));
   r.defended.unet.dispose();
   f.dispose();
 } catch (e) {

@@ -3,7 +3,7 @@
  * difference amplified (so that faint triggers such as WaNet's jitter are visible), and poisoned
  * training samples as the classifier sees them (train-time transform included).
  */
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/files.js';
 import { PNG } from 'pngjs';
 import type { Image } from '../data/augment.js';
 import type { ImageDataset } from '../data/dataset.js';
@@ -60,5 +60,5 @@ export function writeExamples(file: string, attack: Attack, test: ImageDataset, 
   });
   const rows = [clean, triggered, diffs, trainRow].filter((r) => r.length);
   const scale = Math.max(1, Math.ceil(64 / Math.max(test.h, test.w)));
-  writeFileSync(file, gridPng(rows, scale));
+  writeFileAtomic(file, gridPng(rows, scale));
 }

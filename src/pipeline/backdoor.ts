@@ -14,7 +14,7 @@
  * a folder holding an unfinished run of the same configuration resumes; another configuration
  * is an error.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { asrByClass, attacks, type Attack, type LcContext } from '../attacks/index.js';
 import { writeExamples } from '../attacks/examples.js';
@@ -26,7 +26,7 @@ import { configHash, trainClassifier, TRAIN_FILES, type EpochLog } from '../trai
 import { accuracyByClass, hits, predict } from '../train/evaluate.js';
 import { progressText } from '../train/resume.js';
 import { Rng } from '../util/random.js';
-import { writeJsonAtomic } from '../util/files.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { backdoorRunDir, benignRunDir, COMMITTED_BACKDOORS } from './run-folders.js';
 
 export { COMMITTED_BACKDOORS, datasetTag } from './run-folders.js';
@@ -185,7 +185,7 @@ async function benignModel(
   log(`LC: training the benign model in ${dir}`);
   const res = await trainClassifier(model, { train, test }, p, { normalization, outDir: dir, evalEveryEpoch: true, label: 'benign', quiet });
   await saveCheckpoint(model, file, { dataset, preset, testAccuracy: String(res.testAccuracy) });
-  writeFileSync(join(dir, 'result.json'), JSON.stringify({ dataset, preset, config: p, ...res }, null, 2));
+  writeJsonAtomic(join(dir, 'result.json'), { dataset, preset, config: p, ...res });
   log(`LC: benign model test accuracy ${(100 * res.testAccuracy).toFixed(2)}%`);
   return { model, id: `${basename(dir)}:${res.testAccuracy}`, file };
 }
@@ -297,7 +297,7 @@ export async function trainBackdoored(spec: BackdoorSpec, data: BackdoorData, op
   const poisoned = await attack.poisonTrain(train, ctx);
   const poisonedTest = attack.poisonTest(test);
   log(`poisoned ${poisoned.poisoned.length} training images${poisoned.cover ? ` (+${poisoned.cover.length} cover)` : ''}; ASR set: ${poisonedTest.n} triggered non-target test images`);
-  writeFileSync(
+  writeFileAtomic(
     join(out, 'attack.json'),
     JSON.stringify({
       ...attack.params(),
