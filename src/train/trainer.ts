@@ -177,7 +177,7 @@ export async function trainClassifier(model: Module, data: { train: ImageDataset
           sums.seen = seen;
           if (pending.length >= 8) await flush();
           const secs = (performance.now() - t0) / 1000;
-          yield `loss ${(sums.lossSum / Math.max(1, drained)).toFixed(4)} | ${((seen - seen0) / Math.max(1e-9, secs)).toFixed(0)} img/s`;
+          yield `loss ${drained > 0 ? (sums.lossSum / drained).toFixed(4) : '…'} | ${((seen - seen0) / Math.max(1e-9, secs)).toFixed(0)} img/s`;
         }
       }
       return { steps: steps(), flush };
