@@ -12,53 +12,61 @@ function param(data: Float64Array) {
   return p;
 }
 
+/** A gradient with every fifth entry zero: there only the weight decay moves the parameter. */
+function gradient(): Float64Array {
+  return randArray(N).map((v, i) => (i % 5 === 0 ? 0 : v));
+}
+
+// weight decay 0.1 as well as the usual 5e-4: large enough that a missing or decoupled decay fails
 test('SGD with momentum and weight decay matches the PyTorch update rule', async () => {
-  for (const momentum of [0, 0.9]) {
+  for (const [momentum, wd] of [[0, 5e-4], [0.9, 5e-4], [0, 0.1], [0.9, 0.1]] as const) {
     const p0 = randArray(N);
     const p = param(p0);
-    const opt = new SGD([p], { lr: 0.05, momentum, weightDecay: 5e-4 });
+    const opt = new SGD([p], { lr: 0.05, momentum, weightDecay: wd });
     const ref = Float64Array.from(p0);
     const buf = new Float64Array(N);
     for (let step = 0; step < 4; step++) {
-      const g = randArray(N);
+      const g = gradient();
       p.grad = keep(tensor(Float32Array.from(g), [N]));
       opt.step();
       for (let i = 0; i < N; i++) {
-        const gi = g[i]! + 5e-4 * ref[i]!;
+        const gi = g[i]! + wd * ref[i]!;
         buf[i] = step === 0 ? gi : momentum * buf[i]! + gi;
         ref[i]! -= 0.05 * (momentum > 0 ? buf[i]! : gi);
       }
       opt.zeroGrad();
     }
-    assertClose(await p.read(), ref, `sgd momentum ${momentum}`, 1e-5, 1e-4);
+    assertClose(await p.read(), ref, `sgd momentum ${momentum} weight decay ${wd}`, 1e-5, 1e-4);
     opt.dispose();
     p.dispose();
   }
 });
 
-test('Adam matches the PyTorch update rule', async () => {
-  const p0 = randArray(N);
-  const p = param(p0);
-  const opt = new Adam([p], { lr: 0.01, weightDecay: 1e-3 });
-  const ref = Float64Array.from(p0);
-  const m = new Float64Array(N);
-  const v = new Float64Array(N);
-  for (let t = 1; t <= 5; t++) {
-    const g = randArray(N);
-    p.grad = keep(tensor(Float32Array.from(g), [N]));
-    opt.step();
-    for (let i = 0; i < N; i++) {
-      const gi = g[i]! + 1e-3 * ref[i]!;
-      m[i] = 0.9 * m[i]! + 0.1 * gi;
-      v[i] = 0.999 * v[i]! + 0.001 * gi * gi;
-      const denom = Math.sqrt(v[i]!) / Math.sqrt(1 - 0.999 ** t) + 1e-8;
-      ref[i]! -= (0.01 / (1 - 0.9 ** t)) * (m[i]! / denom);
+test('Adam matches the PyTorch update rule (L2 decay added to the gradient, not AdamW\'s)', async () => {
+  for (const wd of [1e-3, 0.1]) {
+    const p0 = randArray(N);
+    const p = param(p0);
+    const opt = new Adam([p], { lr: 0.01, weightDecay: wd });
+    const ref = Float64Array.from(p0);
+    const m = new Float64Array(N);
+    const v = new Float64Array(N);
+    for (let t = 1; t <= 5; t++) {
+      const g = gradient();
+      p.grad = keep(tensor(Float32Array.from(g), [N]));
+      opt.step();
+      for (let i = 0; i < N; i++) {
+        const gi = g[i]! + wd * ref[i]!;
+        m[i] = 0.9 * m[i]! + 0.1 * gi;
+        v[i] = 0.999 * v[i]! + 0.001 * gi * gi;
+        const denom = Math.sqrt(v[i]!) / Math.sqrt(1 - 0.999 ** t) + 1e-8;
+        ref[i]! -= (0.01 / (1 - 0.9 ** t)) * (m[i]! / denom);
+      }
+      opt.zeroGrad();
     }
-    opt.zeroGrad();
+    assertClose(await p.read(), ref, `adam weight decay ${wd}`, 1e-5, 1e-4);
+    opt.dispose();
+    p.dispose();
   }
-  assertClose(await p.read(), ref, 'adam', 1e-5, 1e-4);
-  opt.dispose();
-  p.dispose();
 });
 
 test('MultiStepLR decays at the milestones', () => {

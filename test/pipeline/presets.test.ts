@@ -126,8 +126,8 @@ test('completeGuard: a stored record with every check is kept as it is (nothing 
   const cfg = refinePreset('budget', { h: 28, w: 28, c: 1 }, 1);
   assert.is(await completeGuard(prev, untouchable, {} as Parameters<typeof completeGuard>[2], cfg, null, 1), prev);
   // a record lacking a probe runs it (here on the untouchable model, so the run shows)
-  const ran = await completeGuard({ ...prev, checks: { augmentation, photometric: augmentation } }, untouchable, {} as Parameters<typeof completeGuard>[2], cfg, null, 1).then(() => false, () => true);
-  assert.ok(ran);
+  const err = await completeGuard({ ...prev, checks: { augmentation, photometric: augmentation } }, untouchable, {} as Parameters<typeof completeGuard>[2], cfg, null, 1).then(() => null, (e: Error) => e);
+  assert.match(String(err?.message), /the model was used/);
 });
 
 test.run();

@@ -126,6 +126,7 @@ test('results of another configuration are refused', async () => {
     assert.unreachable('should throw');
   } catch (e) {
     assert.instance(e, ConfigMismatchError);
+    assert.match((e as Error).message, /holds results of another configuration \([0-9a-f]+ ≠ [0-9a-f]+\): use another --out or delete that folder/);
   }
 });
 

@@ -42,7 +42,7 @@ const shapeCases: [string, number[][], (...xs: Tensor[]) => unknown, RegExp][] =
   ['cross-entropy with a label past the classes', [[2, 3]], (x) => ops.crossEntropy(x!, [0, 3]), /crossEntropy: targets\[1\] = 3 is out of range \[0, 3\)/],
   ['cross-entropy with too few labels', [[2, 3]], (x) => ops.crossEntropy(x!, [0]), /crossEntropy: 1 targets for an expected shape \[2\]/],
   ['cross-entropy with a fractional label', [[2, 3]], (x) => ops.crossEntropy(x!, [0, 1.5]), /targets\[1\] = 1\.5 is out of range/],
-  ['softmax over an axis the tensor lacks', [[2, 3]], (x) => ops.softmax(x!, 2), /axis 2 out of range for rank 2|softmax/],
+  ['softmax over an axis the tensor lacks', [[2, 3]], (x) => ops.softmax(x!, 2), /^softmax: axis 2 out of range for rank 2/],
 ];
 for (const [what, shapes, fn, re] of shapeCases) {
   test(`engine: ${what} throws at the op, naming it and the shapes`, () => fails(withTensors(shapes, fn), re));
@@ -99,7 +99,7 @@ test('NaN/Inf: cross-entropy of logits holding +Infinity is not finite, and the 
   const loss = ops.crossEntropy(x, [1, 2]);
   const v = await loss.item();
   assert.not.ok(Number.isFinite(v), `loss ${v}`);
-  fails(() => checkLoss(v, 'epoch 1 step 3', 'runs/x'), /epoch 1 step 3: the loss is NaN|the loss is Infinity/, 'runs/x');
+  fails(() => checkLoss(v, 'epoch 1 step 3', 'runs/x'), /epoch 1 step 3: the loss is (NaN|Infinity)/, 'runs/x');
   assert.throws(() => checkLoss(v, 'epoch 1 step 3'), (e: Error) => e instanceof DivergedError);
   for (const a of [x, loss]) a.dispose();
 });
