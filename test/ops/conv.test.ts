@@ -5,7 +5,7 @@ import { setConvVariant, conv2dRaw, type ConvVariant } from '../../src/ops/conv.
 import { tensor, rt, type Tensor } from '../../src/index.js';
 import { checkOp, randArray, prod } from '../helpers.js';
 import { Rng } from '../../src/util/random.js';
-import { conv2dRef, convOut, type ConvShape } from '../reference/conv.js';
+import { conv2dGradRef, conv2dRef, convOut, type ConvShape } from '../reference/conv.js';
 
 function S(N: number, H: number, W: number, C: number, K: number, CO: number, stride: number, padding: number, KW = K): ConvShape {
   return { N, H, W, C, KH: K, KW, CO, stride, padding };
@@ -77,7 +77,16 @@ async function checkConv(label: string, s: ConvShape, withBias: boolean): Promis
     inputs,
     ([x, w, b]) => ops.conv2d(x!, w!, b ?? null, opts),
     ([x, w, b]) => conv2dRef(x!, w!, b ?? null, s),
-    { samples: 16 },
+    // every element of dx, dw and dbias (padding borders, partial tiles), a few by finite differences
+    {
+      samples: 16,
+      atol: 1e-4,
+      rtol: 1e-3,
+      gradRef: ([x, w], gy) => {
+        const g = conv2dGradRef(x!, w!, gy, s);
+        return withBias ? [g.dx, g.dw, g.dbias] : [g.dx, g.dw];
+      },
+    },
   );
 }
 
@@ -166,8 +175,8 @@ async function epilogueChecks(v: ConvVariant): Promise<void> {
   }
 }
 
-// every element of forward, dx and dw of the subgroup and tiled kernels against the generic
-// kernels (the finite-difference checks above sample only a few gradient elements)
+// every element of the raw forward, dx and dw passes of the subgroup and tiled kernels against the
+// generic kernels (the checks above go through ops.conv2d and its autograd)
 test('conv2d subgroup and tiled variants match generic on every element', async () => {
   const run = async (v: ConvVariant, s: ConvShape, xs: Float32Array, ws: Float32Array, dys: Float32Array, bs: Float32Array) => {
     setConvVariant(v);
@@ -218,15 +227,17 @@ test('conv2d subgroup and tiled variants match generic on every element', async 
 });
 
 test('conv2d: frozen weights compute only dx', async () => {
-  const s = S(2, 6, 6, 8, 3, 8, 1, 1);
-  const x = randArray(prod([s.N, s.H, s.W, s.C]));
-  const w = randArray(prod([3, 3, 8, 8]));
-  await checkOp(
-    'conv2d frozen w',
-    [{ data: x, shape: [2, 6, 6, 8], grad: true }, { data: w, shape: [3, 3, 8, 8], grad: false }],
-    ([a, b]) => ops.conv2d(a!, b!, null, { padding: 1 }),
-    ([a, b]) => conv2dRef(a!, b!, null, s),
-  );
+  for (const s of [S(2, 6, 6, 8, 3, 8, 1, 1), S(3, 7, 5, 6, 3, 5, 2, 1), S(1, 9, 7, 16, 3, 16, 1, 1)]) {
+    const xs = [s.N, s.H, s.W, s.C];
+    const ws = [s.KH, s.KW, s.C, s.CO];
+    await checkOp(
+      `conv2d frozen w x[${xs}] w[${ws}] s${s.stride}`,
+      [{ data: randArray(prod(xs)), shape: xs, grad: true }, { data: randArray(prod(ws)), shape: ws, grad: false }],
+      ([a, b]) => ops.conv2d(a!, b!, null, { stride: s.stride, padding: s.padding }),
+      ([a, b]) => conv2dRef(a!, b!, null, s),
+      { atol: 1e-4, rtol: 1e-3, gradRef: ([a, b], gy) => [conv2dGradRef(a!, b!, gy, s).dx, null] },
+    );
+  }
 });
 
 test('conv2d: clear errors on bad shapes', () => {

@@ -34,3 +34,41 @@ export function conv2dRef(x: Float64Array, w: Float64Array, bias: Float64Array |
   }
   return out;
 }
+
+/**
+ * The gradients of L = sum(gy ⊙ conv2d(x, w, bias)) in float64: dx, dw and dbias, every element
+ * (the transposed correlation, walked over the same output pixels and taps as the forward).
+ */
+export function conv2dGradRef(x: Float64Array, w: Float64Array, gy: Float64Array, s: ConvShape): { dx: Float64Array; dw: Float64Array; dbias: Float64Array } {
+  const [OH, OW] = convOut(s);
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(w.length);
+  const dbias = new Float64Array(s.CO);
+  for (let n = 0; n < s.N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const ob = ((n * OH + oh) * OW + ow) * s.CO;
+        for (let co = 0; co < s.CO; co++) dbias[co]! += gy[ob + co]!;
+        for (let kh = 0; kh < s.KH; kh++) {
+          const ih = oh * s.stride - s.padding + kh;
+          if (ih < 0 || ih >= s.H) continue;
+          for (let kw = 0; kw < s.KW; kw++) {
+            const iw = ow * s.stride - s.padding + kw;
+            if (iw < 0 || iw >= s.W) continue;
+            const xb = ((n * s.H + ih) * s.W + iw) * s.C;
+            for (let ci = 0; ci < s.C; ci++) {
+              const wb = ((kh * s.KW + kw) * s.C + ci) * s.CO;
+              let acc = 0;
+              for (let co = 0; co < s.CO; co++) {
+                acc += gy[ob + co]! * w[wb + co]!;
+                dw[wb + co]! += gy[ob + co]! * x[xb + ci]!;
+              }
+              dx[xb + ci]! += acc;
+            }
+          }
+        }
+      }
+    }
+  }
+  return { dx, dw, dbias };
+}
