@@ -12,6 +12,7 @@ import type { Image } from '../../src/data/augment.js';
 import { randomAffine, rotateNearest } from '../../src/data/geometry.js';
 import { NORMALIZATION } from '../../src/data/dataset.js';
 import { Rng } from '../../src/util/random.js';
+import { gridSampleRef } from '../reference/gridsample.js';
 import { equalBytes, imageBytes, pixel, synthetic } from './synthetic.js';
 
 const ctx = { normalization: NORMALIZATION.cifar10! };
@@ -149,6 +150,15 @@ test('WaNet (k = H): field bounded by its strength, no NaNs, grid in [−1, 1]; 
     assert.ok(maxAxis > 0.1);
     const flat = { data: new Uint8Array(h * h * c).fill(77), h, w: h, c };
     assert.ok(warpImage(flat, f.grid).data.every((v) => v === 77));
+    // a random image: F.grid_sample(align_corners=True) in float64, rounded and clamped
+    const rnd = new Rng(h);
+    const pic = { data: Uint8Array.from({ length: h * h * c }, () => rnd.int(256)), h, w: h, c };
+    const want = gridSampleRef(Float64Array.from(pic.data), [1, h, h, c], Float64Array.from(f.grid), h, h, true);
+    const got = warpImage(pic, f.grid).data;
+    want.forEach((v, i) => {
+      const tie = Math.abs((v % 1) - 0.5) < 1e-6; // either rounding of an exact half is fine
+      if (!tie && got[i] !== Math.min(255, Math.round(v))) assert.unreachable(`WaNet warp, element ${i}: ${got[i]}, grid_sample ${v}`);
+    });
     const ds = synthetic(40, h, h, c, 9);
     const { dataset, poisoned } = await a.poisonTrain(ds);
     assert.is(poisoned.length, 4);

@@ -15,13 +15,24 @@ test('flip twice is the identity; crop with padding 0 is the identity', () => {
 });
 
 test('random crop with padding shifts content and fills zeros', () => {
+  // the same draws replayed: out[y, x] = in[y + dy, x + dx], zero outside (torchvision's
+  // RandomCrop(padding) on the zero-padded image)
   const r = new Rng(3);
-  let shifted = 0;
+  const replay = new Rng(3);
+  const offsets = new Set<string>();
   for (let t = 0; t < 20; t++) {
     const out = randomCrop(img, 2, r);
-    if (Array.from(out.data).some((v, i) => v !== img.data[i])) shifted++;
+    const dy = replay.int(5) - 2;
+    const dx = replay.int(5) - 2;
+    offsets.add(`${dy},${dx}`);
+    const want = Array.from(out.data, (_, i) => {
+      const [p, k] = [Math.floor(i / 3), i % 3];
+      const [y, x] = [Math.floor(p / 7) + dy, (p % 7) + dx];
+      return y < 0 || y >= 5 || x < 0 || x >= 7 ? 0 : img.data[(y * 7 + x) * 3 + k]!;
+    });
+    assert.equal(Array.from(out.data), want, `offset (${dy}, ${dx})`);
   }
-  assert.ok(shifted > 10);
+  assert.ok(offsets.size > 10, `only ${offsets.size} distinct offsets in 20 draws`);
 });
 
 test('grayscale copies the luma to every channel', () => {
