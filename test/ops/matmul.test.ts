@@ -181,7 +181,11 @@ test('matmul: a long K with few outputs takes split-K and matches the reference'
   const B = randArray(K * N);
   const a = tensor(Float32Array.from(A), [M, K]);
   const b = tensor(Float32Array.from(B), [K, N]);
+  const profiled = rt().features.has('timestamp-query');
+  if (profiled) rt().startProfile();
   const y = ops.matmul(a, b);
+  // split-K writes partial sums that a second pass ('finish') adds up
+  if (profiled) assert.ok((await rt().stopProfile()).has('matmul.finish'), 'the split-K reduction pass ran');
   const got = await y.read();
   const ref = refMatmul(A, [M, K], B, [K, N]).data;
   for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(got[i]! - ref[i]!) < 1e-3, `element ${i}: ${got[i]} vs ${ref[i]}`);

@@ -56,6 +56,14 @@ test('black-box REFINE: queries counted, the defense in front of the black box e
   q.dispose();
   const diff = Math.max(...Array.from(p, (v, i) => Math.abs(v - qv[i]!)));
   assert.ok(diff < 0.05, `max probability difference ${diff}`);
+  // the control: another mapping in front of the same model is far from it (the check could fail)
+  const rotated = Int32Array.from(r.defense.perm, (c) => (c + 1) % 4);
+  const other = new DefendedModel(r.defense.unet, model, rotated, norm).eval();
+  const o = noGrad(() => scope(() => other.probabilities(tensor(b.x, b.shape))));
+  const ov = (await o.read()) as Float32Array;
+  o.dispose();
+  const far = Math.max(...Array.from(p, (v, i) => Math.abs(v - ov[i]!)));
+  assert.ok(far > 4 * diff && far > 0.05, `another mapping: max probability difference ${far} (the defense's ${diff})`);
   assert.is((await r.defense.predict(ds)).length, 32);
   try {
     await blackBoxRefine(bb, surrogate, ds, distill, { ...refine, renormalize: false }, { normalization: norm, quiet: true });
