@@ -158,6 +158,18 @@ function writeJpeg(file: string, w: number, h: number, rgb: (p: number) => [numb
   writeFileSync(file, jpeg.encode({ data, width: w, height: h }, 100).data);
 }
 
+test('image folder: a ramp resized to half size is the average of each 2×2 block (bilinear, half-pixel centres)', () => {
+  const root = join(tmp, 'ramp');
+  mkdirSync(join(root, 'only'), { recursive: true });
+  // 10 wide, 6 high: red rises along x, green along y, blue constant
+  writePng(join(root, 'only', '0.png'), 10, 6, (p) => [20 * (p % 10), 40 * Math.floor(p / 10), 99]);
+  const ds = loadImageFolder(root, { size: { h: 3, w: 5 } });
+  assert.equal([ds.n, ds.h, ds.w, ds.c], [1, 3, 5, 3]);
+  const want: number[] = [];
+  for (let y = 0; y < 3; y++) for (let x = 0; x < 5; x++) want.push(20 * (2 * x + 0.5), 40 * (2 * y + 0.5), 99);
+  assert.equal(Array.from(ds.images), want);
+});
+
 test('image folder: classes from sub-folders, resized on request, RGB kept', () => {
   const root = join(tmp, 'folder');
   for (const [cls, color] of [['b_cat', [255, 0, 0]], ['a_dog', [0, 0, 255]]] as const) {
