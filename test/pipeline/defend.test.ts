@@ -10,6 +10,7 @@ import { ResNet18, ResNet50 } from '../../src/nn/resnet.js';
 import { saveCheckpoint } from '../../src/nn/checkpoint.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../../src/nn/safetensors.js';
 import { loadImageFolder } from '../../src/data/image-folder.js';
+import { hits, predict } from '../../src/train/evaluate.js';
 import { buildClassifier, checkOutputFolder, defend, defenseGoal, inferClassifier, loadDefended, type DefenseConfig, type DefenseReport } from '../../src/pipeline/defend.js';
 import { refinePreset, withRefineOverrides } from '../../src/pipeline/refine-presets.js';
 import { Rng } from '../../src/util/random.js';
@@ -91,6 +92,8 @@ test('defend: a torchvision-named classifier and a PNG/JPEG folder give a self-c
   const p = scope(() => noGrad(() => defended.probabilities(x)));
   const probs = (await p.read()) as Float32Array;
   assert.ok(probs.every((v) => Number.isFinite(v)) && Math.abs(probs.slice(0, 4).reduce((s, v) => s + v, 0) - 1) < 1e-4);
+  const pred = await predict(defended, unlabeled, { normalization });
+  assert.is(hits(pred, unlabeled.labels) / unlabeled.n, report.after.test!.accuracy, 'the loaded folder scores what the report says');
   // a rerun reports the finished folder without retraining; another configuration is refused
   const again = await defend({ ...base, out });
   assert.equal(again.history, report.history);
