@@ -6,6 +6,11 @@ import { join } from 'node:path';
 import { ConfigMismatchError, isComplete, reproduceAttack, reuseBaselines, type ReproduceOptions } from '../../src/pipeline/reproduce.js';
 import type { AttackResult } from '../../src/pipeline/report.js';
 import { tinyReproduce } from './tiny.js';
+import { ResNet18 } from '../../src/nn/resnet.js';
+import { loadCheckpoint } from '../../src/nn/checkpoint.js';
+import { hits, predict } from '../../src/train/evaluate.js';
+import { loadDefendedModel } from '../../src/refine/defense.js';
+import { createAttack } from '../../src/pipeline/backdoor.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'repro-'));
 const { data, opts } = tinyReproduce(tmp, { backdoorDir: join(tmp, 'backdoor'), curveEval: 8 });
@@ -19,6 +24,18 @@ test('one attack end to end on tiny data: result.json complete, figures written'
     assert.ok(r.evaluation[k]!.BA >= 0 && r.evaluation[k]!.BA <= 1, k);
     assert.ok(r.evaluation[k]!.ASR >= 0 && r.evaluation[k]!.ASR <= 1, k);
   }
+  // No Defense and REFINE recomputed from the files the run left: the backdoored model in its
+  // folder, the defended model in refine/ (the whole test set and its triggered copy)
+  const model = new ResNet18({ numClasses: 4, inChannels: 1, width: opts.classifier.width, seed: 0 });
+  loadCheckpoint(model, join(r.backdoor!.dir, 'model.safetensors'));
+  const norm = { normalization: data.normalization };
+  const triggered = createAttack({ attack: 'badnets', dataset: 'synthetic', presetName: 'quick', preset: opts.classifier, target: 0 }, data.train).poisonTest(data.test);
+  const share = (pred: Int32Array) => pred.filter((c) => c === 0).length / pred.length;
+  assert.is(hits(await predict(model, data.test, norm), data.test.labels) / data.test.n, r.evaluation.noDefense!.BA, 'No Defense BA');
+  assert.is(share(await predict(model, triggered, norm)), r.evaluation.noDefense!.ASR, 'No Defense ASR');
+  const defended = loadDefendedModel(r.refine.refine!.dir, model, { firstChannels: refine.unetChannels, channels: 1 });
+  assert.is(hits(await predict(defended, data.test, norm), data.test.labels) / data.test.n, r.evaluation.refine!.BA, 'REFINE BA');
+  assert.is(share(await predict(defended, triggered, norm)), r.evaluation.refine!.ASR, 'REFINE ASR');
   assert.is(r.config.shrinkPadPad, 2);
   assert.is(r.refine.refine!.history.length, 1);
   assert.is(r.refine.refine!.history[0]!.pseudoLabelCounts.reduce((a, b) => a + b, 0), 16);
