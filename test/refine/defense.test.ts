@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { hits, predict } from '../../src/train/evaluate.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,7 +84,9 @@ test('trainRefine: runs, logs pseudo-labels/agreement, saves, resumes; the defen
   const h = r1.history[0]!;
   assert.is(h.pseudoLabelCounts.reduce((p, v) => p + v, 0), 24);
   assert.ok(Number.isFinite(h.loss) && h.agreement >= 0 && h.agreement <= 1);
-  assert.ok(h.benignAccuracy !== undefined);
+  // the curve's BA is the defended model's accuracy on the eval set, recomputed here
+  const pred = await predict(r1.defended, data, { normalization: { mean: [0.5], std: [0.25] } });
+  assert.is(h.benignAccuracy, hits(pred, data.labels) / data.n);
   assert.ok(r1.defended.perm.every((v, i) => v !== i));
   // the frozen classifier never changes
   const after = (await Promise.all([...f.parameters()].map((p) => p.read()))).map((a) => Array.from(a));
