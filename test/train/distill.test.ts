@@ -29,7 +29,8 @@ test('the surrogate learns the black box\'s probabilities from one round of quer
   const log = await distillSurrogate(surrogate, ds, teacher, cfg, { normalization: null, quiet: true });
   assert.is(log.length, 6);
   assert.ok(log[5]!.loss < log[0]!.loss, `loss ${log.map((l) => l.loss.toFixed(4))}`);
-  assert.ok(log[5]!.agreement >= log[0]!.agreement, `agreement ${log.map((l) => l.agreement)}`);
+  // strictly: a surrogate whose predictions never move would pass `>=` (here 0.36 → 0.69 on lavapipe)
+  assert.ok(log[5]!.agreement > log[0]!.agreement, `agreement ${log.map((l) => l.agreement)}`);
   try {
     await distillSurrogate(surrogate, ds, teacher.subarray(1), cfg, { normalization: null, quiet: true });
     assert.unreachable('a teacher of the wrong size');
